@@ -33,8 +33,9 @@ include probes/shim/shim.mk
 include allocators/allocators.mk
 -include probes/bpf/bpf.mk
 -include workloads/workloads.mk
-include harness/harness.mk
 -include reports/reports.mk
+# harness.mk links allocscope from ALLOCSCOPE_OBJS: it comes after every fragment adding to it.
+include harness/harness.mk
 include tests/tests.mk
 -include bench/bench.mk
 

@@ -1,0 +1,9 @@
+/* The allocscope subcommands. Each lives in its own file (cmd_NAME.c) and is listed once
+ * in the table in main.c. A command returns the process exit status. */
+#ifndef ALLOCSCOPE_COMMANDS_H
+#define ALLOCSCOPE_COMMANDS_H
+
+int cmd_run(int argc, char **argv);
+int cmd_leaks(int argc, char **argv);
+
+#endif

@@ -1,0 +1,49 @@
+/* Small helpers shared by the allocscope subcommands. */
+#ifndef ALLOCSCOPE_UTIL_H
+#define ALLOCSCOPE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ALLOCSCOPE_VERSION "0.1"
+
+void util_set_program_name(const char *argv0);
+
+/* One line "allocscope: MESSAGE" on stderr. */
+void util_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void util_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Directory holding the allocscope executable (resolved from /proc/self/exe). */
+const char *util_self_dir(void);
+
+/* Path of an installed piece: looks in SELF_DIR/../lib/allocscope/NAME, SELF_DIR/../lib/NAME,
+ * SELF_DIR/NAME, in that order; returns a static buffer or NULL. */
+const char *util_find_lib(const char *name);
+
+/* Path of the shared data (registry.ini ...): SELF_DIR/../share/allocscope/NAME or the
+ * source tree's copy for an uninstalled build. */
+const char *util_find_data(const char *name, const char *source_relative);
+
+/* mkdir -p; returns 0 or -1 with errno set. */
+int util_mkdir_p(const char *path);
+
+/* Write a whole file atomically: PATH.tmp then rename. Returns 0 or -1 with errno. */
+int util_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Read a whole file into a NUL-terminated malloc'd buffer; NULL with errno on failure. */
+char *util_read_file(const char *path, size_t *len);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t util_monotonic_ns(void);
+
+/* Parse a byte count with optional K/M/G suffix (powers of 1024). Returns 0 or -1. */
+int util_parse_bytes(const char *s, uint64_t *out);
+
+/* Parse a non-negative integer in [min, max]. Returns 0 or -1. */
+int util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* snprintf into a malloc'd string. */
+char *util_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
