@@ -1,0 +1,186 @@
+#include "probe_util.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t probe_stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    probe_stop_requested = 1;
+}
+
+void probe_catch_signals(void)
+{
+    struct sigaction action = {.sa_handler = on_stop_signal};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+    static int verbose = -1;
+    if (verbose < 0) {
+        const char *env = getenv("ALLOCSCOPE_BPF_DEBUG");
+        verbose = env && *env && strcmp(env, "0");
+    }
+    if (!verbose || level == LIBBPF_DEBUG)
+        return 0;
+    return vfprintf(stderr, fmt, args);
+}
+
+void probe_quiet_libbpf(void)
+{
+    libbpf_set_print(libbpf_print);
+}
+
+static const char *const advice = "run as root or grant CAP_BPF+CAP_PERFMON";
+
+/* Classic tracepoints are looked up in tracefs; mount it when nobody has. */
+static bool ensure_tracefs(void)
+{
+    if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
+        access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+        return true;
+    if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
+        return true;
+    return access("/sys/kernel/tracing/events", F_OK) == 0;
+}
+
+bool probe_preflight(const char *prog, bool needs_tracefs)
+{
+    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+        fprintf(stderr,
+                "%s: cannot load BPF programs: /sys/kernel/btf/vmlinux is missing (%s); "
+                "use a kernel built with CONFIG_DEBUG_INFO_BTF=y\n",
+                prog, strerror(errno));
+        return false;
+    }
+    if (needs_tracefs && !ensure_tracefs()) {
+        fprintf(stderr,
+                "%s: cannot load BPF programs: tracefs is not mounted and mounting it failed "
+                "(%s); %s, or mount -t tracefs nodev /sys/kernel/tracing\n",
+                prog, strerror(errno), advice);
+        return false;
+    }
+    return true;
+}
+
+int probe_refused(const char *prog, const char *what, int err)
+{
+    int code = err < 0 ? -err : err;
+    const char *reason = strerror(code);
+    if (code == EPERM || code == EACCES)
+        reason = geteuid() == 0 ? "operation not permitted (kernel lockdown or seccomp?)"
+                                : "operation not permitted (not root)";
+    fprintf(stderr, "%s: cannot %s: %s; %s\n", prog, what, reason, advice);
+    return PROBE_EXIT_REFUSED;
+}
+
+uint64_t probe_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void probe_sleep_until(uint64_t deadline_ns)
+{
+    /* Short slices so a signal or the end of the run is noticed quickly. */
+    while (!probe_stop_requested) {
+        uint64_t now = probe_monotonic_ns();
+        if (now >= deadline_ns)
+            return;
+        uint64_t step = deadline_ns - now;
+        if (step > 50000000ull)
+            step = 50000000ull;
+        struct timespec ts = {.tv_sec = step / 1000000000ull, .tv_nsec = step % 1000000000ull};
+        nanosleep(&ts, NULL);
+    }
+}
+
+bool probe_process_alive(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The state follows the last ')' of the command name. */
+    char *close = strrchr(buf, ')');
+    if (!close || close[1] != ' ')
+        return false;
+    char state = close[2];
+    return state != 'Z' && state != 'X' && state != 'x';
+}
+
+bool probe_read_status_rss(int pid, long long bytes[4])
+{
+    static const char *const keys[4] = {"RssFile:", "RssAnon:", "VmSwap:", "RssShmem:"};
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    for (int i = 0; i < 4; i++)
+        bytes[i] = 0;
+    while (fgets(line, sizeof(line), f)) {
+        for (int i = 0; i < 4; i++) {
+            size_t len = strlen(keys[i]);
+            if (!strncmp(line, keys[i], len))
+                bytes[i] = strtoll(line + len, NULL, 10) * 1024;
+        }
+    }
+    fclose(f);
+    return true;
+}
+
+int probe_copy_maps(int pid, const char *path)
+{
+    char source[64], temp[4096];
+    snprintf(source, sizeof(source), "/proc/%d/maps", pid);
+    snprintf(temp, sizeof(temp), "%s.tmp", path);
+    FILE *in = fopen(source, "r");
+    if (!in)
+        return -1;
+    FILE *out = fopen(temp, "w");
+    if (!out) {
+        fclose(in);
+        return -1;
+    }
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        fwrite(buf, 1, n, out);
+    fclose(in);
+    if (fclose(out) != 0)
+        return -1;
+    return rename(temp, path);
+}
+
+bool probe_parse_long(const char *prog, const char *option, const char *text, long long min,
+                      long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long value = text ? strtoll(text, &end, 10) : 0;
+    if (!text || errno || end == text || *end || value < min || value > max) {
+        fprintf(stderr, "%s: bad %s '%s'; expected an integer in [%lld, %lld]\n", prog, option,
+                text ? text : "", min, max);
+        return false;
+    }
+    *out = value;
+    return true;
+}
