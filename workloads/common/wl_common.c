@@ -1,0 +1,444 @@
+#include "wl_common.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+
+static const char *program_name = "workload";
+
+void wl_set_program_name(const char *argv0)
+{
+    const char *slash = strrchr(argv0, '/');
+    program_name = slash ? slash + 1 : argv0;
+}
+
+const char *wl_program_name(void)
+{
+    return program_name;
+}
+
+void wl_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", program_name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+void wl_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: warning: ", program_name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+uint64_t wl_opt_uint(const char *option, const char *value, uint64_t min, uint64_t max)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (errno || end == value || *end || value[0] == '-' || v < min || v > max)
+        wl_die("%s: '%s' is not an integer in [%llu, %llu]; give a number in that range", option,
+               value, (unsigned long long)min, (unsigned long long)max);
+    return v;
+}
+
+double wl_opt_double(const char *option, const char *value, double min, double max)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (errno || end == value || *end || !(v >= min && v <= max))
+        wl_die("%s: '%s' is not a number in [%g, %g]; give a number in that range", option, value,
+               min, max);
+    return v;
+}
+
+uint64_t wl_opt_bytes(const char *option, const char *value, uint64_t min, uint64_t max)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    uint64_t mult = 1;
+    if (*end == 'K' || *end == 'k')
+        mult = 1024;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1024 * 1024;
+    else if (*end == 'G' || *end == 'g')
+        mult = 1024ull * 1024 * 1024;
+    if (mult != 1)
+        end++;
+    if (errno || end == value || *end || value[0] == '-' || v > max / mult || v * mult < min ||
+        v * mult > max)
+        wl_die("%s: '%s' is not a byte count in [%llu, %llu]; give e.g. 4096, 64K or 2M", option,
+               value, (unsigned long long)min, (unsigned long long)max);
+    return v * mult;
+}
+
+const char *wl_opt_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc)
+        wl_die("%s needs a value; see --help", argv[*i]);
+    *i += 1;
+    return argv[*i];
+}
+
+void wl_opt_hostport(const char *option, const char *value, char *host, size_t host_len,
+                     uint16_t *port)
+{
+    const char *colon = strrchr(value, ':');
+    const char *port_str = colon ? colon + 1 : value;
+    size_t hlen = colon ? (size_t)(colon - value) : 0;
+    if (hlen == 0)
+        snprintf(host, host_len, "127.0.0.1");
+    else if (hlen >= host_len)
+        wl_die("%s: host in '%s' is too long; give HOST:PORT", option, value);
+    else
+        snprintf(host, host_len, "%.*s", (int)hlen, value);
+    struct in_addr addr;
+    if (inet_pton(AF_INET, host, &addr) != 1)
+        wl_die("%s: '%s' is not an IPv4 address; give e.g. 127.0.0.1:8080", option, host);
+    *port = (uint16_t)wl_opt_uint(option, port_str, 1, 65535);
+}
+
+uint64_t wl_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+double wl_now_s(void)
+{
+    return (double)wl_now_us() / 1e6;
+}
+
+uint64_t wl_rand_next(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+uint64_t wl_rand_range(uint64_t *state, uint64_t lo, uint64_t hi)
+{
+    if (hi <= lo)
+        return lo;
+    return lo + wl_rand_next(state) % (hi - lo + 1);
+}
+
+/* ---- server ------------------------------------------------------------------------------ */
+
+static __thread struct wl_worker *current_worker;
+
+struct wl_worker *wl_current_worker(void)
+{
+    return current_worker;
+}
+
+int wl_listen_loopback(uint16_t port, int backlog, uint16_t *bound_port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        wl_die("socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+        wl_die("cannot bind 127.0.0.1:%u: %s; choose another --port", port, strerror(errno));
+    if (listen(fd, backlog) < 0)
+        wl_die("listen: %s", strerror(errno));
+    socklen_t len = sizeof(addr);
+    getsockname(fd, (struct sockaddr *)&addr, &len);
+    *bound_port = ntohs(addr.sin_port);
+    return fd;
+}
+
+static void *worker_main(void *arg)
+{
+    struct wl_worker *w = arg;
+    current_worker = w;
+    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    current_worker = NULL;
+    return NULL;
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct wl_server *server = arg;
+    fprintf(stderr, "%s: signal %d, stopping\n", program_name, (int)sig);
+    for (int i = 0; i < server->config.threads; i++)
+        event_base_loopbreak(server->workers[i].base);
+    event_base_loopbreak(server->main_base);
+}
+
+struct event_base *wl_server_main_base(struct wl_server *server)
+{
+    return server->main_base;
+}
+
+static void worker_setup(struct wl_server *server, struct wl_worker *w, int index)
+{
+    const struct wl_server_config *c = &server->config;
+    w->index = index;
+    w->server = server;
+    w->base = event_base_new();
+    w->http = w->base ? evhttp_new(w->base) : NULL;
+    if (!w->http)
+        wl_die("cannot create the event loop of worker %d", index);
+    evhttp_set_timeout(w->http, c->timeout_s);
+    evhttp_set_max_headers_size(w->http, c->max_header_bytes);
+    evhttp_set_max_body_size(w->http, c->max_body_bytes);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    /* Each worker accepts on its own dup of the listening socket: the kernel hands each new
+     * connection to one of the waiting loops, and each evhttp closes only its own fd. */
+    int fd = dup(server->listen_fd);
+    if (fd < 0 || !evhttp_accept_socket_with_handle(w->http, fd))
+        wl_die("cannot accept on the listening socket in worker %d", index);
+    if (c->worker_init)
+        c->worker_init(w, c->arg);
+}
+
+int wl_server_run(const struct wl_server_config *config)
+{
+    struct wl_server server = {.config = *config};
+    if (server.config.threads < 1)
+        server.config.threads = 1;
+    if (server.config.timeout_s <= 0)
+        server.config.timeout_s = 30;
+    if (!server.config.max_header_bytes)
+        server.config.max_header_bytes = 16 * 1024;
+    if (!server.config.max_body_bytes)
+        server.config.max_body_bytes = 16 * 1024 * 1024;
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+    server.listen_fd = wl_listen_loopback(config->port, 4096, &server.port);
+    server.main_base = event_base_new();
+    int nthreads = server.config.threads;
+    server.workers = calloc((size_t)nthreads, sizeof(*server.workers));
+    if (!server.main_base || !server.workers)
+        wl_die("out of memory at start");
+    for (int i = 0; i < nthreads; i++)
+        worker_setup(&server, &server.workers[i], i);
+    struct event *sigterm = evsignal_new(server.main_base, SIGTERM, on_stop_signal, &server);
+    struct event *sigint = evsignal_new(server.main_base, SIGINT, on_stop_signal, &server);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+
+    pthread_t *threads = calloc((size_t)nthreads, sizeof(*threads));
+    for (int i = 0; i < nthreads; i++)
+        if (pthread_create(&threads[i], NULL, worker_main, &server.workers[i]) != 0)
+            wl_die("cannot start worker thread %d", i);
+    printf("%s: listening on 127.0.0.1:%u\n", program_name, server.port);
+    fflush(stdout);
+    event_base_loop(server.main_base, EVLOOP_NO_EXIT_ON_EMPTY);
+
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(threads[i], NULL);
+    for (int i = 0; i < nthreads; i++) {
+        struct wl_worker *w = &server.workers[i];
+        current_worker = w;
+        if (config->worker_fini)
+            config->worker_fini(w, config->arg);
+        evhttp_free(w->http);
+        event_base_free(w->base);
+        current_worker = NULL;
+    }
+    event_free(sigterm);
+    event_free(sigint);
+    event_base_free(server.main_base);
+    close(server.listen_fd);
+    free(threads);
+    free(server.workers);
+    libevent_global_shutdown();
+    return 0;
+}
+
+void wl_reply_text(struct evhttp_request *req, int code, const char *reason,
+                   const char *content_type, const char *body)
+{
+    struct evbuffer *out = evbuffer_new();
+    if (!out) {
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    evbuffer_add(out, body, strlen(body));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
+    evhttp_send_reply(req, code, reason, out);
+    evbuffer_free(out);
+}
+
+bool wl_query_param(struct evhttp_request *req, const char *name, char *out, size_t out_len)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (!query)
+        return false;
+    struct evkeyvalq params;
+    params.tqh_first = NULL;
+    params.tqh_last = &params.tqh_first;
+    bool found = false;
+    if (evhttp_parse_query_str(query, &params) == 0) {
+        const char *v = evhttp_find_header(&params, name);
+        if (v) {
+            snprintf(out, out_len, "%s", v);
+            found = true;
+        }
+    }
+    evhttp_clear_headers(&params);
+    return found;
+}
+
+uint64_t wl_query_uint(struct evhttp_request *req, const char *name, uint64_t dflt, uint64_t max)
+{
+    char buf[32];
+    if (!wl_query_param(req, name, buf, sizeof(buf)))
+        return dflt;
+    char *end;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (end == buf || *end || buf[0] == '-')
+        return dflt;
+    return v > max ? max : v;
+}
+
+/* ---- statistics ---------------------------------------------------------------------------- */
+
+void wl_latency_init(struct wl_latency *lat, size_t cap)
+{
+    memset(lat, 0, sizeof(*lat));
+    lat->cap = cap ? cap : 1;
+    lat->rng = 0x853c49e6748fea9bull ^ (uint64_t)(uintptr_t)lat;
+}
+
+void wl_latency_add(struct wl_latency *lat, uint64_t us)
+{
+    uint32_t v = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    if (us > lat->max_us)
+        lat->max_us = us;
+    lat->seen++;
+    if (lat->count < lat->cap) {
+        if (lat->count % 4096 == 0) {
+            size_t want = lat->count + 4096 < lat->cap ? lat->count + 4096 : lat->cap;
+            uint32_t *grown = realloc(lat->us, want * sizeof(*grown));
+            if (!grown)
+                return;
+            lat->us = grown;
+        }
+        lat->us[lat->count++] = v;
+        return;
+    }
+    uint64_t slot = wl_rand_next(&lat->rng) % lat->seen;
+    if (slot < lat->cap)
+        lat->us[slot] = v;
+}
+
+void wl_latency_merge(struct wl_latency *dst, const struct wl_latency *src)
+{
+    for (size_t i = 0; i < src->count; i++)
+        wl_latency_add(dst, src->us[i]);
+    /* Samples beyond the source's cap were represented by its reservoir. */
+    dst->seen += src->seen - src->count;
+    if (src->max_us > dst->max_us)
+        dst->max_us = src->max_us;
+}
+
+void wl_latency_free(struct wl_latency *lat)
+{
+    free(lat->us);
+    memset(lat, 0, sizeof(*lat));
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+double wl_latency_percentile_ms(struct wl_latency *lat, double p)
+{
+    if (lat->count == 0)
+        return 0.0;
+    qsort(lat->us, lat->count, sizeof(*lat->us), cmp_u32);
+    if (p >= 100.0)
+        return (double)lat->max_us / 1000.0;
+    size_t rank = (size_t)ceil(p / 100.0 * (double)lat->count);
+    if (rank == 0)
+        rank = 1;
+    return (double)lat->us[rank - 1] / 1000.0;
+}
+
+static double per_second(uint64_t n, double seconds)
+{
+    return seconds > 0 ? (double)n / seconds : 0.0;
+}
+
+int wl_report_write_json(const struct wl_report *r, const char *path)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -1;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f,
+            "{\"tool\":\"%s\",\"scenario\":\"%s\",\"target\":\"%s\",\"connections\":%llu,"
+            "\"duration_s\":%.3f,\"requests\":%llu,\"errors\":%llu,\"bytes\":%llu,"
+            "\"rps\":%.1f,\"bytes_per_s\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
+            "\"p99\":%.3f,\"max\":%.3f}}\n",
+            r->tool, r->scenario, r->target, (unsigned long long)r->connections, r->duration_s,
+            (unsigned long long)r->requests, (unsigned long long)r->errors,
+            (unsigned long long)r->bytes, per_second(r->requests, r->duration_s),
+            per_second(r->bytes, r->duration_s), wl_latency_percentile_ms(r->latency, 50),
+            wl_latency_percentile_ms(r->latency, 90), wl_latency_percentile_ms(r->latency, 99),
+            wl_latency_percentile_ms(r->latency, 100));
+    if (fflush(f) != 0 || ferror(f)) {
+        fclose(f);
+        unlink(tmp);
+        return -1;
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void wl_report_print_summary(const struct wl_report *r)
+{
+    printf("%s %s %s: %llu requests in %.2fs (%.0f req/s), %.1f MB/s, %llu errors, "
+           "latency p50 %.2f p90 %.2f p99 %.2f max %.2f ms\n",
+           r->tool, r->scenario, r->target, (unsigned long long)r->requests, r->duration_s,
+           per_second(r->requests, r->duration_s),
+           per_second(r->bytes, r->duration_s) / (1024.0 * 1024.0),
+           (unsigned long long)r->errors, wl_latency_percentile_ms(r->latency, 50),
+           wl_latency_percentile_ms(r->latency, 90), wl_latency_percentile_ms(r->latency, 99),
+           wl_latency_percentile_ms(r->latency, 100));
+    fflush(stdout);
+}

@@ -1,0 +1,132 @@
+/* Shared pieces of the reference workloads: option parsing, a multi-threaded evhttp server
+ * (one event_base per worker thread, all accepting on one 127.0.0.1 listening socket),
+ * clean shutdown on SIGTERM/SIGINT, latency statistics and the loadgen JSON report. */
+#ifndef WL_COMMON_H
+#define WL_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+/* ---- diagnostics and options ---------------------------------------------------------- */
+
+void wl_set_program_name(const char *argv0);
+const char *wl_program_name(void);
+
+/* "<prog>: MESSAGE" on stderr, then exit(2). */
+void wl_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void wl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse "OPTION VALUE" numbers, dying with a clear line on bad input. */
+uint64_t wl_opt_uint(const char *option, const char *value, uint64_t min, uint64_t max);
+double wl_opt_double(const char *option, const char *value, double min, double max);
+/* A byte count with optional K/M/G suffix (powers of 1024). */
+uint64_t wl_opt_bytes(const char *option, const char *value, uint64_t min, uint64_t max);
+
+/* The value following argv[*i]; dies when it is missing. */
+const char *wl_opt_value(int argc, char **argv, int *i);
+
+/* "HOST:PORT" or "PORT" (host 127.0.0.1); dies on anything else. */
+void wl_opt_hostport(const char *option, const char *value, char *host, size_t host_len,
+                     uint16_t *port);
+
+double wl_now_s(void);
+uint64_t wl_now_us(void);
+
+/* xorshift64*: cheap per-thread pseudo random numbers. */
+uint64_t wl_rand_next(uint64_t *state);
+/* Uniform in [lo, hi]. */
+uint64_t wl_rand_range(uint64_t *state, uint64_t lo, uint64_t hi);
+
+/* ---- the multi-threaded evhttp server -------------------------------------------------- */
+
+struct wl_worker {
+    int index;
+    struct event_base *base;
+    struct evhttp *http;
+    void *user; /* the scenario's per-worker state */
+    struct wl_server *server;
+};
+
+struct wl_server_config {
+    uint16_t port; /* 0: any free port */
+    int threads;
+    int timeout_s;           /* idle/read/write timeout of server connections */
+    size_t max_header_bytes; /* larger headers get 400 and the connection closed */
+    size_t max_body_bytes;
+    /* Called in the main thread before the workers start: register callbacks on w->http,
+     * set w->user. */
+    void (*worker_init)(struct wl_worker *w, void *arg);
+    /* Called in the main thread after every worker loop has stopped, before the worker's
+     * evhttp and event_base are freed (free w->user here). */
+    void (*worker_fini)(struct wl_worker *w, void *arg);
+    void *arg;
+};
+
+struct wl_server {
+    struct wl_server_config config;
+    int listen_fd;
+    uint16_t port;
+    struct wl_worker *workers;
+    struct event_base *main_base;
+};
+
+/* Bind 127.0.0.1:PORT and listen; dies on failure. Returns the fd, sets *bound_port. */
+int wl_listen_loopback(uint16_t port, int backlog, uint16_t *bound_port);
+
+/* Start the workers, print "<prog>: listening on 127.0.0.1:PORT" on stdout, run until
+ * SIGTERM/SIGINT, then stop and free everything. Returns the process exit status. */
+int wl_server_run(const struct wl_server_config *config);
+
+/* Hook for scenarios that need the main loop (e.g. timers in the main thread). */
+struct event_base *wl_server_main_base(struct wl_server *server);
+
+/* The worker whose thread is calling (NULL outside worker threads). */
+struct wl_worker *wl_current_worker(void);
+
+/* Send a small reply with a body from a C string. */
+void wl_reply_text(struct evhttp_request *req, int code, const char *reason,
+                   const char *content_type, const char *body);
+
+/* Value of a query parameter of the request URI, copied to out; false when absent. */
+bool wl_query_param(struct evhttp_request *req, const char *name, char *out, size_t out_len);
+uint64_t wl_query_uint(struct evhttp_request *req, const char *name, uint64_t dflt, uint64_t max);
+
+/* ---- statistics and the loadgen JSON report -------------------------------------------- */
+
+/* Latency samples in microseconds. Keeps every sample up to a cap, then a uniform reservoir
+ * sample, so percentiles stay unbiased with bounded memory. */
+struct wl_latency {
+    uint32_t *us;
+    size_t count, cap, seen;
+    uint64_t max_us;
+    uint64_t rng;
+};
+
+void wl_latency_init(struct wl_latency *lat, size_t cap);
+void wl_latency_add(struct wl_latency *lat, uint64_t us);
+/* Merge src into dst (reservoir stays uniform only approximately; fine for reporting). */
+void wl_latency_merge(struct wl_latency *dst, const struct wl_latency *src);
+void wl_latency_free(struct wl_latency *lat);
+/* Percentile p in [0,100] in milliseconds; sorts the samples. */
+double wl_latency_percentile_ms(struct wl_latency *lat, double p);
+
+struct wl_report {
+    const char *tool; /* "loadgen" */
+    const char *scenario;
+    char target[96];
+    uint64_t connections;
+    double duration_s;
+    uint64_t requests, errors, bytes;
+    struct wl_latency *latency;
+};
+
+/* Write the one-object loadgen JSON to PATH atomically (PATH.tmp + rename). Returns 0 or -1. */
+int wl_report_write_json(const struct wl_report *report, const char *path);
+/* One human line on stdout. */
+void wl_report_print_summary(const struct wl_report *report);
+
+#endif
