@@ -1,0 +1,375 @@
+/* The interposed C allocation functions. Each forwards to the allocator loaded after the
+ * shim (RTLD_NEXT) and records the call; nested calls (shim_busy set) and calls before the
+ * real functions are known are served without recording, the very first ones from a static
+ * bootstrap buffer because dlsym itself allocates. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+struct real_allocator real;
+__thread int shim_busy SHIM_TLS;
+
+/* ---- bootstrap: a bump allocator for dlsym's own calls during resolution ---- */
+
+#define BOOTSTRAP_SIZE (256 * 1024)
+static _Alignas(64) char bootstrap_buf[BOOTSTRAP_SIZE];
+static size_t bootstrap_used;
+
+static bool is_bootstrap(const void *p)
+{
+    return (const char *)p >= bootstrap_buf && (const char *)p < bootstrap_buf + BOOTSTRAP_SIZE;
+}
+
+/* Each block is preceded by its size, so realloc and malloc_usable_size work on it. */
+static void *bootstrap_alloc(size_t size, size_t align)
+{
+    if (align < 16)
+        align = 16;
+    size_t start = (bootstrap_used + sizeof(size_t) + align - 1) & ~(align - 1);
+    if (size > BOOTSTRAP_SIZE || start + size > BOOTSTRAP_SIZE)
+        return NULL;
+    bootstrap_used = start + size;
+    memcpy(bootstrap_buf + start - sizeof(size_t), &size, sizeof(size));
+    return bootstrap_buf + start;
+}
+
+static size_t bootstrap_size(const void *p)
+{
+    size_t size;
+    memcpy(&size, (const char *)p - sizeof(size_t), sizeof(size));
+    return size;
+}
+
+/* ---- resolving the real functions ---- */
+
+static volatile int resolve_state; /* 0 not started, 1 in progress, 2 done */
+
+static void *next_symbol(const char *name)
+{
+    return dlsym(RTLD_NEXT, name);
+}
+
+void alloc_resolve_real(void)
+{
+    if (__atomic_load_n(&resolve_state, __ATOMIC_ACQUIRE) == 2)
+        return;
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&resolve_state, &expected, 1, false, __ATOMIC_ACQ_REL,
+                                      __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&resolve_state, __ATOMIC_ACQUIRE) != 2)
+            sched_yield();
+        return;
+    }
+    shim_busy++;
+    real.malloc = next_symbol("malloc");
+    real.free = next_symbol("free");
+    real.calloc = next_symbol("calloc");
+    real.realloc = next_symbol("realloc");
+    real.posix_memalign = next_symbol("posix_memalign");
+    real.malloc_usable_size = next_symbol("malloc_usable_size");
+    shim_busy--;
+    if (!real.malloc || !real.free || !real.calloc || !real.realloc || !real.posix_memalign ||
+        !real.malloc_usable_size) {
+        static const char msg[] = "allocscope shim: cannot find the real allocator's "
+                                  "functions with dlsym(RTLD_NEXT); aborting\n";
+        (void)!write(2, msg, sizeof(msg) - 1);
+        _exit(127);
+    }
+    __atomic_store_n(&resolve_state, 2, __ATOMIC_RELEASE);
+}
+
+/* ---- recording ---- */
+
+static bool recording(void)
+{
+    if (likely(shim_state == SHIM_RECORDING))
+        return true;
+    if (shim_state == SHIM_UNINIT)
+        lifecycle_init();
+    return shim_state == SHIM_RECORDING;
+}
+
+void record_alloc(void *ptr, size_t requested, void *frame, void *first_return)
+{
+    counters_on_alloc(real.malloc_usable_size(ptr), requested);
+    if (shim_opts.mode == MODE_COUNT || !counters_should_sample(requested))
+        return;
+    uintptr_t pcs[ALLOCSCOPE_MAX_DEPTH];
+    unsigned depth = stack_capture(pcs, shim_opts.depth, frame, first_return);
+    struct tracked_block block = {.ptr = (uintptr_t)ptr, .site_id = sites_intern(pcs, depth)};
+    if (shim_opts.mode == MODE_EXACT) {
+        block.bytes = requested;
+        block.blocks = 1;
+    } else {
+        uint64_t blocks;
+        sample_weight(requested, &block.bytes, &blocks);
+        block.blocks = blocks > UINT32_MAX ? UINT32_MAX : (uint32_t)blocks;
+    }
+    struct site *site = sites_get(block.site_id);
+    __atomic_fetch_add(&site->alloc_calls, block.blocks, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&site->alloc_bytes, block.bytes, __ATOMIC_RELAXED);
+    ptrtable_insert(&block);
+}
+
+/* Must run before the block goes back to the allocator: once freed, another thread may
+ * receive the same address and track it. */
+void record_free(void *ptr)
+{
+    counters_on_free(real.malloc_usable_size(ptr));
+    if (shim_opts.mode == MODE_COUNT)
+        return;
+    struct tracked_block block;
+    if (!ptrtable_remove((uintptr_t)ptr, &block))
+        return;
+    struct site *site = sites_get(block.site_id);
+    __atomic_fetch_add(&site->free_calls, block.blocks, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&site->free_bytes, block.bytes, __ATOMIC_RELAXED);
+}
+
+/* ---- the entry points ---- */
+
+#define ENTER()                                                                                \
+    do {                                                                                       \
+        if (unlikely(resolve_state != 2))                                                      \
+            alloc_resolve_real();                                                              \
+    } while (0)
+
+static void *untracked_malloc(size_t size)
+{
+    if (unlikely(resolve_state != 2)) {
+        if (resolve_state == 1 && shim_busy)
+            return bootstrap_alloc(size, 16);
+        alloc_resolve_real();
+    }
+    return real.malloc(size);
+}
+
+void *alloc_malloc_at(size_t size, void *frame, void *first_return)
+{
+    if (unlikely(shim_busy || resolve_state != 2))
+        return untracked_malloc(size);
+    shim_busy = 1;
+    void *p = real.malloc(size);
+    if (p && recording())
+        record_alloc(p, size, frame, first_return);
+    shim_busy = 0;
+    return p;
+}
+
+EXPORT void *malloc(size_t size)
+{
+    return alloc_malloc_at(size, __builtin_frame_address(0), __builtin_return_address(0));
+}
+
+EXPORT void free(void *ptr)
+{
+    if (!ptr || unlikely(is_bootstrap(ptr)))
+        return;
+    if (unlikely(shim_busy)) {
+        real.free(ptr);
+        return;
+    }
+    ENTER();
+    shim_busy = 1;
+    if (recording())
+        record_free(ptr);
+    real.free(ptr);
+    shim_busy = 0;
+}
+
+EXPORT void *calloc(size_t count, size_t size)
+{
+    if (unlikely(shim_busy || resolve_state != 2)) {
+        if (resolve_state != 2 && (resolve_state == 1 && shim_busy)) {
+            size_t total;
+            if (__builtin_mul_overflow(count, size, &total))
+                return NULL;
+            return bootstrap_alloc(total, 16); /* static storage: already zero */
+        }
+        ENTER();
+        return real.calloc(count, size);
+    }
+    shim_busy = 1;
+    void *p = real.calloc(count, size);
+    if (p && recording())
+        record_alloc(p, count * size, __builtin_frame_address(0), __builtin_return_address(0));
+    shim_busy = 0;
+    return p;
+}
+
+static void *realloc_from_bootstrap(void *ptr, size_t size)
+{
+    void *p = malloc(size);
+    if (p) {
+        size_t old = bootstrap_size(ptr);
+        memcpy(p, ptr, old < size ? old : size);
+    }
+    return p;
+}
+
+static void *realloc_recorded(void *ptr, size_t size, void *frame, void *first_return)
+{
+    shim_busy = 1;
+    bool on = recording();
+    size_t old_usable = real.malloc_usable_size(ptr);
+    struct tracked_block old_block;
+    bool was_tracked = on && shim_opts.mode != MODE_COUNT &&
+                       ptrtable_remove((uintptr_t)ptr, &old_block);
+    void *p = real.realloc(ptr, size);
+    if (!p && size != 0) { /* failed: the old block is still there */
+        if (was_tracked)
+            ptrtable_insert(&old_block);
+        shim_busy = 0;
+        return NULL;
+    }
+    if (on) {
+        counters_on_free(old_usable);
+        if (was_tracked) {
+            struct site *site = sites_get(old_block.site_id);
+            __atomic_fetch_add(&site->free_calls, old_block.blocks, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&site->free_bytes, old_block.bytes, __ATOMIC_RELAXED);
+        }
+        if (p)
+            record_alloc(p, size, frame, first_return);
+    }
+    shim_busy = 0;
+    return p;
+}
+
+EXPORT void *realloc(void *ptr, size_t size)
+{
+    if (unlikely(ptr && is_bootstrap(ptr)))
+        return realloc_from_bootstrap(ptr, size);
+    if (unlikely(shim_busy || resolve_state != 2)) {
+        if (!ptr)
+            return untracked_malloc(size);
+        ENTER();
+        return real.realloc(ptr, size);
+    }
+    if (!ptr)
+        return malloc(size);
+    return realloc_recorded(ptr, size, __builtin_frame_address(0), __builtin_return_address(0));
+}
+
+EXPORT void *reallocarray(void *ptr, size_t count, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (unlikely(ptr && is_bootstrap(ptr)))
+        return realloc_from_bootstrap(ptr, total);
+    if (unlikely(shim_busy || resolve_state != 2))
+        return realloc(ptr, total);
+    if (!ptr) {
+        shim_busy = 1;
+        void *p = real.malloc(total);
+        if (p && recording())
+            record_alloc(p, total, __builtin_frame_address(0), __builtin_return_address(0));
+        shim_busy = 0;
+        return p;
+    }
+    return realloc_recorded(ptr, total, __builtin_frame_address(0), __builtin_return_address(0));
+}
+
+/* Every aligned entry point goes through the real posix_memalign, so an allocator that
+ * lacks memalign or pvalloc never has its blocks mixed with another allocator's. */
+int alloc_aligned_at(void **out, size_t align, size_t size, void *frame, void *ret)
+{
+    if (align < sizeof(void *))
+        align = sizeof(void *);
+    if (unlikely(shim_busy || resolve_state != 2)) {
+        if (resolve_state == 1 && shim_busy) {
+            *out = bootstrap_alloc(size, align);
+            return *out ? 0 : ENOMEM;
+        }
+        ENTER();
+        return real.posix_memalign(out, align, size);
+    }
+    shim_busy = 1;
+    int rc = real.posix_memalign(out, align, size);
+    if (rc == 0 && recording())
+        record_alloc(*out, size, frame, ret);
+    shim_busy = 0;
+    return rc;
+}
+
+static bool power_of_two(size_t x)
+{
+    return x && !(x & (x - 1));
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    if (!power_of_two(align) || align % sizeof(void *))
+        return EINVAL;
+    return alloc_aligned_at(out, align, size, __builtin_frame_address(0),
+                            __builtin_return_address(0));
+}
+
+static void *aligned_or_errno(size_t align, size_t size, void *frame, void *ret)
+{
+    void *p = NULL;
+    int rc = alloc_aligned_at(&p, align, size, frame, ret);
+    if (rc) {
+        errno = rc;
+        return NULL;
+    }
+    return p;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+    if (!power_of_two(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_or_errno(align, size, __builtin_frame_address(0), __builtin_return_address(0));
+}
+
+EXPORT void *memalign(size_t align, size_t size)
+{
+    if (!power_of_two(align)) { /* glibc rounds up to the next power of two */
+        size_t p2 = 1;
+        while (p2 < align)
+            p2 <<= 1;
+        align = p2;
+    }
+    return aligned_or_errno(align, size, __builtin_frame_address(0), __builtin_return_address(0));
+}
+
+EXPORT void *valloc(size_t size)
+{
+    return aligned_or_errno((size_t)getpagesize(), size, __builtin_frame_address(0),
+                            __builtin_return_address(0));
+}
+
+EXPORT void *pvalloc(size_t size)
+{
+    size_t page = (size_t)getpagesize();
+    size_t rounded = (size + page - 1) & ~(page - 1);
+    if (rounded < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return aligned_or_errno(page, rounded ? rounded : page, __builtin_frame_address(0),
+                            __builtin_return_address(0));
+}
+
+EXPORT size_t malloc_usable_size(void *ptr)
+{
+    if (!ptr)
+        return 0;
+    if (is_bootstrap(ptr))
+        return bootstrap_size(ptr);
+    ENTER();
+    return real.malloc_usable_size(ptr);
+}

@@ -1,0 +1,161 @@
+/* Internal interfaces of the shim, shared by its files (one concern per file):
+ *   options.c   reads the environment once
+ *   alloc.c     the interposed entry points and the real allocator's functions
+ *   cxx.c       C++ operators new and delete
+ *   counters.c  per-thread counters and the size-class histogram
+ *   stacks.c    stack capture (frame pointers, libunwind fallback) and sampling decisions
+ *   sites.c     the table of allocation sites (one per distinct stack)
+ *   ptrtable.c  the table of tracked live blocks (exact mode: all; sampled: the sampled)
+ *   output.c    buffered raw file writing without stdio
+ *   sampler.c   the sampler thread: samples.csv, snapshots of sites, reclaim, trim
+ *   lifecycle.c initialization, fork, exec and exit
+ */
+#ifndef ALLOCSCOPE_SHIM_INTERNAL_H
+#define ALLOCSCOPE_SHIM_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "allocscope.h"
+
+#define SHIM_TLS __attribute__((tls_model("initial-exec")))
+#define SHIM_HIDDEN __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- options.c ---- */
+enum shim_mode { MODE_COUNT, MODE_SAMPLED, MODE_EXACT };
+enum shim_unwind { UNWIND_AUTO, UNWIND_FP, UNWIND_LIBUNWIND };
+
+struct shim_options {
+    char out_dir[PATH_MAX - 64]; /* room for children/PID-N/FILE below it */
+    enum shim_mode mode;
+    uint64_t sample_bytes; /* mean interval; 0 in exact and count modes */
+    unsigned depth;
+    unsigned interval_ms;
+    unsigned site_interval_ms;
+    enum shim_unwind unwind;
+    bool follow_fork;
+    bool follow_exec;
+    pid_t main_pid; /* 0: this process is the main one */
+    uint64_t t0_ns;
+    unsigned trim_ms;
+    char control_path[PATH_MAX];
+};
+extern struct shim_options shim_opts;
+void options_load(void);
+const char *mode_name(enum shim_mode mode);
+const char *unwind_name(enum shim_unwind unwind);
+
+/* ---- alloc.c ---- */
+struct real_allocator {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    size_t (*malloc_usable_size)(void *);
+};
+extern struct real_allocator real;
+/* Set while the current thread is inside the shim: nested calls go straight to the real
+ * allocator unrecorded (dlsym, libunwind, pthread and the sampler's own allocations). */
+extern __thread int shim_busy SHIM_TLS;
+void alloc_resolve_real(void);
+/* malloc and posix_memalign recording FRAME/FIRST_RETURN as the caller: for wrappers
+ * (operator new) whose own caller is the interesting frame. */
+void *alloc_malloc_at(size_t size, void *frame, void *first_return);
+int alloc_aligned_at(void **out, size_t align, size_t size, void *frame, void *first_return);
+
+/* ---- lifecycle.c ---- */
+/* SHIM_FORKED: a child of fork() that follows forks; its files are opened and its sampler
+ * started on its first recorded call (not in the atfork handler, where little is safe). */
+enum shim_state { SHIM_UNINIT, SHIM_RECORDING, SHIM_PASSTHROUGH, SHIM_FORKED };
+extern volatile int shim_state;
+void lifecycle_init(void); /* idempotent; called on the first call that would record */
+uint64_t now_ms_since_t0(void);
+
+/* ---- counters.c ---- */
+#define HIST_CLASSES 40
+struct counter_totals {
+    int64_t live_bytes;
+    int64_t live_blocks;
+    uint64_t alloc_calls;
+    uint64_t free_calls;
+    uint64_t alloc_bytes;
+    uint64_t hist[HIST_CLASSES];
+};
+void counters_on_alloc(size_t usable, size_t requested);
+void counters_on_free(size_t usable);
+void counters_sum(struct counter_totals *out);
+unsigned size_class(size_t size);
+void counters_thread_bounds(uintptr_t *lo, uintptr_t *hi);
+void counters_lock_for_fork(void);
+void counters_unlock_after_fork(void);
+/* Per-thread sampling state (lives with the counters in one TLS block). */
+bool counters_should_sample(size_t requested);
+
+/* ---- stacks.c ---- */
+unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *first_return);
+void stacks_prime(void);
+/* Weight of one sampled allocation of SIZE bytes: bytes and blocks it stands for. */
+void sample_weight(size_t size, uint64_t *bytes, uint64_t *blocks);
+
+/* ---- sites.c ---- */
+struct site {
+    uint64_t alloc_calls, alloc_bytes, free_calls, free_bytes; /* atomically updated */
+    uint64_t last_written[4];
+    uint32_t stack_offset;
+    uint16_t depth;
+    uint8_t stack_written;
+};
+int sites_init(void);
+uint32_t sites_intern(const uintptr_t *pcs, unsigned depth); /* 0 when the table is full */
+uint32_t sites_count(void);
+struct site *sites_get(uint32_t id);
+const uintptr_t *sites_stack(const struct site *site);
+void sites_lock_for_fork(void);
+void sites_unlock_after_fork(void);
+
+/* ---- ptrtable.c ---- */
+struct tracked_block {
+    uintptr_t ptr;
+    uint32_t site_id;
+    uint32_t blocks;
+    uint64_t bytes;
+};
+int ptrtable_init(bool exact);
+void ptrtable_insert(const struct tracked_block *block);
+bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out);
+void ptrtable_lock_for_fork(void);
+void ptrtable_unlock_after_fork(void);
+
+/* ---- record (alloc.c) ---- */
+void record_alloc(void *ptr, size_t requested, void *frame, void *first_return);
+void record_free(void *ptr);
+
+/* ---- output.c ---- */
+struct out_file {
+    int fd;
+    size_t len;
+    char buf[1 << 16];
+};
+int out_open(struct out_file *f, const char *dir, const char *name, bool exclusive);
+void out_write(struct out_file *f, const char *data, size_t len);
+void out_printf(struct out_file *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void out_flush(struct out_file *f);
+void out_close(struct out_file *f);
+int copy_file_atomic(const char *src, const char *dir, const char *name);
+void shim_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- sampler.c ---- */
+int sampler_open_files(void);
+int sampler_start(void);
+void sampler_final_snapshot(void);
+void sampler_lock_for_fork(void);
+void sampler_unlock_after_fork(bool in_child);
+
+#endif

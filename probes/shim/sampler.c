@@ -1,0 +1,366 @@
+/* The sampler thread: every interval a samples.csv row (exact counters, RSS from
+ * smaps_rollup, the allocator's own stats), every site interval a snapshot of the sites
+ * that changed, and on request a reclaim. It runs with shim_busy set for its whole life,
+ * so its own allocations are neither recorded nor interposed twice. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "allocator.h"
+#include "internal.h"
+
+static char run_dir[PATH_MAX];
+static struct out_file samples_out, sites_out, stacks_out, facts_out;
+static pthread_mutex_t output_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool finished;
+static uint32_t sites_with_stacks = 0;
+static uint32_t sites_at_last_maps = UINT32_MAX;
+static struct timespec control_mtime;
+
+static const char samples_header[] =
+    "t_ms,live_bytes,live_blocks,alloc_calls,free_calls,alloc_bytes,rss_bytes,pss_bytes,"
+    "anon_bytes,lazyfree_bytes,heap_in_use_bytes,heap_held_bytes,heap_free_bytes,"
+    "heap_released_bytes,reclaim\n";
+
+/* ---- where the files go ---- */
+
+static int make_dir(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
+}
+
+/* The main process writes at the top of the output directory; others (and a main process
+ * that exec'd, whose pid's files exist already) under children/. */
+static int choose_dir(void)
+{
+    pid_t pid = getpid();
+    bool is_main = shim_opts.main_pid == 0 || shim_opts.main_pid == pid;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        if (is_main && attempt == 0)
+            snprintf(run_dir, sizeof(run_dir), "%s", shim_opts.out_dir);
+        else if (attempt <= (is_main ? 1 : 0))
+            snprintf(run_dir, sizeof(run_dir), "%s/children/%d", shim_opts.out_dir, (int)pid);
+        else
+            snprintf(run_dir, sizeof(run_dir), "%s/children/%d-%d", shim_opts.out_dir, (int)pid,
+                     attempt);
+        if (make_dir(run_dir))
+            return -1;
+        if (out_open(&samples_out, run_dir, "samples.csv", true) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+    }
+    return -1;
+}
+
+int sampler_open_files(void)
+{
+    finished = false;
+    sites_with_stacks = 0;
+    sites_at_last_maps = UINT32_MAX;
+    /* A forked child starts its own files: every site it inherited is written afresh. */
+    for (uint32_t id = 0, n = sites_count(); id < n; id++)
+        memset(sites_get(id)->last_written, 0, sizeof(sites_get(id)->last_written));
+    if (choose_dir()) {
+        shim_warn("cannot write to %s (%s); the program runs unrecorded", shim_opts.out_dir,
+                  strerror(errno));
+        return -1;
+    }
+    if (out_open(&sites_out, run_dir, "sites.csv", false) ||
+        out_open(&stacks_out, run_dir, "stacks.csv", false) ||
+        out_open(&facts_out, run_dir, "shim.txt", false)) {
+        shim_warn("cannot write to %s (%s); the program runs unrecorded", run_dir,
+                  strerror(errno));
+        return -1;
+    }
+    out_write(&samples_out, samples_header, sizeof(samples_header) - 1);
+    out_printf(&sites_out, "t_ms,site_id,alloc_calls,alloc_bytes,free_calls,free_bytes\n");
+    out_printf(&stacks_out, "site_id,frames\n");
+    char exe[PATH_MAX] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    out_printf(&facts_out,
+               "pid=%d\nppid=%d\nexe=%s\nmode=%s\nsample_bytes=%llu\ndepth=%u\ninterval_ms=%u\n"
+               "site_interval_ms=%u\nunwind=%s\n",
+               (int)getpid(), (int)getppid(), exe, mode_name(shim_opts.mode),
+               (unsigned long long)shim_opts.sample_bytes, shim_opts.depth,
+               shim_opts.interval_ms, shim_opts.site_interval_ms, unwind_name(shim_opts.unwind));
+    out_flush(&samples_out);
+    out_flush(&facts_out);
+    return 0;
+}
+
+/* ---- one samples.csv row ---- */
+
+struct proc_memory {
+    int64_t rss, pss, anon, lazyfree;
+};
+
+static int64_t field_kb(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    return p ? strtoll(p + strlen(key), NULL, 10) * 1024 : -1;
+}
+
+static void read_proc_memory(struct proc_memory *m)
+{
+    char text[4096];
+    m->rss = m->pss = m->anon = m->lazyfree = -1;
+    int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    text[n] = '\0';
+    m->rss = field_kb(text, "\nRss:");
+    m->pss = field_kb(text, "\nPss:");
+    m->anon = field_kb(text, "\nAnonymous:");
+    m->lazyfree = field_kb(text, "\nLazyFree:");
+}
+
+static void write_sample_row(const char *tag, int64_t *rss_out)
+{
+    struct counter_totals c;
+    struct proc_memory m;
+    struct allocator_stats a;
+    counters_sum(&c);
+    read_proc_memory(&m);
+    allocator_read_stats(&a);
+    out_printf(&samples_out,
+               "%llu,%lld,%lld,%llu,%llu,%llu,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s\n",
+               (unsigned long long)now_ms_since_t0(), (long long)c.live_bytes,
+               (long long)c.live_blocks, (unsigned long long)c.alloc_calls,
+               (unsigned long long)c.free_calls, (unsigned long long)c.alloc_bytes,
+               (long long)m.rss, (long long)m.pss, (long long)m.anon, (long long)m.lazyfree,
+               (long long)a.in_use_bytes, (long long)a.held_bytes, (long long)a.free_bytes,
+               (long long)a.released_bytes, tag);
+    out_flush(&samples_out);
+    if (rss_out)
+        *rss_out = m.rss;
+}
+
+/* ---- site snapshots ---- */
+
+static void write_new_stacks(uint32_t n)
+{
+    char line[64 + ALLOCSCOPE_MAX_DEPTH * 20];
+    for (uint32_t id = sites_with_stacks; id < n; id++) {
+        const struct site *site = sites_get(id);
+        const uintptr_t *pcs = sites_stack(site);
+        int len = snprintf(line, sizeof(line), "%u,", id);
+        for (unsigned i = 0; i < site->depth; i++)
+            len += snprintf(line + len, sizeof(line) - (size_t)len, "%s0x%lx", i ? ";" : "",
+                            (unsigned long)pcs[i]);
+        line[len++] = '\n';
+        out_write(&stacks_out, line, (size_t)len);
+    }
+    sites_with_stacks = n;
+    out_flush(&stacks_out);
+}
+
+static void write_changed_sites(uint64_t t_ms, uint32_t n)
+{
+    for (uint32_t id = 0; id < n; id++) {
+        struct site *site = sites_get(id);
+        uint64_t now[4] = {
+            __atomic_load_n(&site->alloc_calls, __ATOMIC_RELAXED),
+            __atomic_load_n(&site->alloc_bytes, __ATOMIC_RELAXED),
+            __atomic_load_n(&site->free_calls, __ATOMIC_RELAXED),
+            __atomic_load_n(&site->free_bytes, __ATOMIC_RELAXED),
+        };
+        if (!memcmp(now, site->last_written, sizeof(now)))
+            continue;
+        memcpy(site->last_written, now, sizeof(now));
+        out_printf(&sites_out, "%llu,%u,%llu,%llu,%llu,%llu\n", (unsigned long long)t_ms, id,
+                   (unsigned long long)now[0], (unsigned long long)now[1],
+                   (unsigned long long)now[2], (unsigned long long)now[3]);
+    }
+    out_flush(&sites_out);
+}
+
+static void write_histogram(void)
+{
+    struct counter_totals c;
+    struct out_file *f = &(struct out_file){0};
+    counters_sum(&c);
+    if (out_open(f, run_dir, ".histogram.csv.tmp", false))
+        return;
+    out_printf(f, "size_min,size_max,alloc_calls\n");
+    for (unsigned i = 0; i < HIST_CLASSES; i++) {
+        unsigned long long lo = i == 0 ? 0 : (1ull << (i + 3)) + 1;
+        unsigned long long hi = 1ull << (i + 4);
+        if (i == HIST_CLASSES - 1)
+            out_printf(f, "%llu,,%llu\n", lo, (unsigned long long)c.hist[i]);
+        else
+            out_printf(f, "%llu,%llu,%llu\n", lo, hi, (unsigned long long)c.hist[i]);
+    }
+    out_close(f);
+    char from[PATH_MAX + 32], to[PATH_MAX + 32];
+    snprintf(from, sizeof(from), "%s/.histogram.csv.tmp", run_dir);
+    snprintf(to, sizeof(to), "%s/histogram.csv", run_dir);
+    rename(from, to);
+}
+
+static void snapshot_sites(void)
+{
+    uint32_t n = sites_count();
+    write_new_stacks(n);
+    write_changed_sites(now_ms_since_t0(), n);
+    write_histogram();
+    if (n != sites_at_last_maps) {
+        copy_file_atomic("/proc/self/maps", run_dir, "maps.txt");
+        sites_at_last_maps = n;
+    }
+}
+
+/* ---- reclaim on request ---- */
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) && errno == EINTR)
+        ;
+}
+
+/* The control file's content is "reclaim [ID]"; a new modification time is a new request. */
+static void check_control(void)
+{
+    struct stat st;
+    if (!shim_opts.control_path[0] || stat(shim_opts.control_path, &st))
+        return;
+    if (st.st_mtim.tv_sec == control_mtime.tv_sec && st.st_mtim.tv_nsec == control_mtime.tv_nsec)
+        return;
+    control_mtime = st.st_mtim;
+    char cmd[128] = "";
+    int fd = open(shim_opts.control_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
+    close(fd);
+    cmd[n > 0 ? n : 0] = '\0';
+    if (strncmp(cmd, "reclaim", 7))
+        return;
+    char *id = cmd + 7;
+    id += strspn(id, " \t");
+    id[strcspn(id, "\r\n")] = '\0';
+    int64_t before, after;
+    write_sample_row("before", &before);
+    uint64_t t = now_ms_since_t0();
+    int rc = allocator_release_free_memory();
+    sleep_ms(100); /* let deferred unmapping (background threads) land */
+    write_sample_row("after", &after);
+    out_printf(&facts_out, "reclaim_id=%s\nreclaim_t_ms=%llu\nreclaim_supported=%d\n"
+               "reclaim_before_rss=%lld\nreclaim_after_rss=%lld\n",
+               id, (unsigned long long)t, rc == 0, (long long)before, (long long)after);
+    out_flush(&facts_out);
+}
+
+/* ---- the thread ---- */
+
+static void write_allocator_facts(void)
+{
+    allocator_detect((void *)real.malloc);
+    out_printf(&facts_out, "allocator=%s\nallocator_path=%s\nallocator_version=%s\n",
+               allocator_name(), allocator_path(), allocator_version());
+    out_flush(&facts_out);
+    allocator_write_settings(facts_out.fd);
+}
+
+static void *sampler_main(void *arg)
+{
+    (void)arg;
+    shim_busy = 1;
+    pthread_mutex_lock(&output_lock);
+    write_allocator_facts();
+    pthread_mutex_unlock(&output_lock);
+    uint64_t next_sites = 0, next_trim = shim_opts.trim_ms;
+    for (;;) {
+        pthread_mutex_lock(&output_lock);
+        if (finished) {
+            pthread_mutex_unlock(&output_lock);
+            return NULL;
+        }
+        uint64_t now = now_ms_since_t0();
+        write_sample_row("", NULL);
+        if (shim_opts.mode != MODE_COUNT && now >= next_sites) {
+            snapshot_sites();
+            next_sites = now + shim_opts.site_interval_ms;
+        }
+        if (shim_opts.trim_ms && now >= next_trim) {
+            allocator_release_free_memory();
+            next_trim = now + shim_opts.trim_ms;
+        }
+        check_control();
+        pthread_mutex_unlock(&output_lock);
+        sleep_ms(shim_opts.interval_ms);
+    }
+}
+
+int sampler_start(void)
+{
+    pthread_t thread;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&thread, &attr, sampler_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc)
+        shim_warn("cannot start the sampler thread (%s); only the exit state is recorded",
+                  strerror(rc));
+    return rc ? -1 : 0;
+}
+
+void sampler_final_snapshot(void)
+{
+    pthread_mutex_lock(&output_lock);
+    if (!finished && samples_out.fd >= 0) {
+        finished = true;
+        write_sample_row("", NULL);
+        if (shim_opts.mode != MODE_COUNT)
+            snapshot_sites();
+        out_printf(&facts_out, "exit=clean\n");
+        out_close(&facts_out);
+        out_close(&samples_out);
+        out_close(&sites_out);
+        out_close(&stacks_out);
+    }
+    pthread_mutex_unlock(&output_lock);
+}
+
+void sampler_lock_for_fork(void)
+{
+    pthread_mutex_lock(&output_lock);
+}
+
+/* In a child the inherited descriptors are the parent's files: never write to them. */
+void sampler_unlock_after_fork(bool in_child)
+{
+    if (in_child) {
+        struct out_file *files[] = {&samples_out, &sites_out, &stacks_out, &facts_out};
+        for (unsigned i = 0; i < 4; i++) {
+            if (files[i]->fd >= 0)
+                close(files[i]->fd);
+            files[i]->fd = -1;
+            files[i]->len = 0;
+        }
+        finished = false;
+    }
+    pthread_mutex_unlock(&output_lock);
+}

@@ -1,0 +1,97 @@
+/* Stack capture. Frame pointers first (~tens of ns), bounded by the thread's stack; where
+ * the chain is broken (code built without frame pointers uses rbp for data), libunwind's
+ * DWARF unwinder, ten times dearer but right. The first frame, the caller of the
+ * interposed function, is always exact: __builtin_return_address(0) of the entry point. */
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <math.h>
+
+#include "internal.h"
+
+/* Walks saved frame pointers from FRAME (a frame of the shim's entry point). Returns the
+ * number of frames stored; *broken tells whether the walk stopped at an implausible frame
+ * pointer rather than at the end of the chain (0) or at max_depth. */
+static unsigned walk_frame_pointers(uintptr_t *pcs, unsigned max_depth, uintptr_t *frame,
+                                    bool *broken)
+{
+    uintptr_t lo, hi;
+    counters_thread_bounds(&lo, &hi);
+    unsigned n = 0;
+    *broken = false;
+    while (n < max_depth) {
+        uintptr_t ret = frame[1];
+        if (ret < 4096)
+            break;
+        pcs[n++] = ret;
+        uintptr_t next = frame[0];
+        if (next == 0)
+            break; /* the outermost frame (_start and thread starts clear rbp) */
+        bool plausible = next > (uintptr_t)frame && (next & 7) == 0 &&
+                         (hi == 0 ? next - (uintptr_t)frame < (1u << 24)
+                                  : next + 2 * sizeof(uintptr_t) <= hi && next >= lo);
+        if (!plausible) {
+            *broken = true;
+            break;
+        }
+        frame = (uintptr_t *)next;
+    }
+    return n;
+}
+
+static unsigned unwind_with_libunwind(uintptr_t *pcs, unsigned max_depth, uintptr_t first)
+{
+    void *raw[ALLOCSCOPE_MAX_DEPTH + 8];
+    int got = unw_backtrace(raw, (int)(max_depth + 8));
+    int start = 0;
+    /* Skip the shim's own frames: everything up to the caller's return address. */
+    while (start < got && (uintptr_t)raw[start] != first)
+        start++;
+    if (start == got)
+        start = got > 2 ? 2 : 0;
+    unsigned n = 0;
+    for (int i = start; i < got && n < max_depth; i++)
+        pcs[n++] = (uintptr_t)raw[i];
+    return n;
+}
+
+unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *first_return)
+{
+    uintptr_t first = (uintptr_t)first_return;
+    if (shim_opts.unwind == UNWIND_LIBUNWIND)
+        return unwind_with_libunwind(pcs, max_depth, first);
+    bool broken;
+    unsigned n = walk_frame_pointers(pcs, max_depth, frame, &broken);
+    if (n == 0 || pcs[0] != first) { /* the entry point's own frame is not where we think */
+        pcs[0] = first;
+        n = 1;
+        broken = true;
+    }
+    if (broken && n < max_depth && shim_opts.unwind == UNWIND_AUTO) {
+        uintptr_t tmp[ALLOCSCOPE_MAX_DEPTH];
+        unsigned m = unwind_with_libunwind(tmp, max_depth, first);
+        if (m > n) {
+            for (unsigned i = 0; i < m; i++)
+                pcs[i] = tmp[i];
+            n = m;
+        }
+    }
+    return n;
+}
+
+/* libunwind reads /proc and allocates on its first use; do that once at init, under the
+ * guard, rather than inside some later allocation. */
+void stacks_prime(void)
+{
+    void *raw[4];
+    unw_backtrace(raw, 4);
+}
+
+void sample_weight(size_t size, uint64_t *bytes, uint64_t *blocks)
+{
+    double s = size ? (double)size : 1.0;
+    double p = -expm1(-s / (double)shim_opts.sample_bytes); /* 1 - exp(-s/M), exact for small s */
+    *bytes = (uint64_t)llround((double)size / p);
+    *blocks = (uint64_t)llround(1.0 / p);
+    if (*blocks == 0)
+        *blocks = 1;
+}
