@@ -1,0 +1,776 @@
+/* The allocator registry: INI parsing (inih), merging, resolution, the target's
+ * environment and the check that a configuration took effect. */
+#include "registry.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const char *const allocator_keys = "library, package, description, kind";
+static const char *const config_keys = "env, expect.SETTING, description, main";
+static const char *const known_kinds[] = {"glibc", "jemalloc", "mimalloc", "tcmalloc", NULL};
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        util_error("out of memory");
+        exit(70);
+    }
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *copy = strdup(s ? s : "");
+    if (!copy) {
+        util_error("out of memory");
+        exit(70);
+    }
+    return copy;
+}
+
+static void *grow(void *array, size_t count, size_t size)
+{
+    /* Arrays grow one element at a time: the registry has tens of entries. */
+    void *bigger = realloc(array, (count + 1) * size);
+    if (!bigger) {
+        util_error("out of memory");
+        exit(70);
+    }
+    return bigger;
+}
+
+static void replace(char **field, const char *value)
+{
+    free(*field);
+    *field = xstrdup(value);
+}
+
+static bool valid_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+            return false;
+    return true;
+}
+
+static bool valid_env_name(const char *s, size_t len)
+{
+    if (len == 0 || isdigit((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    return true;
+}
+
+static bool is_known_kind(const char *kind)
+{
+    for (size_t i = 0; known_kinds[i]; i++)
+        if (!strcmp(kind, known_kinds[i]))
+            return true;
+    return false;
+}
+
+/* ---- pairs -------------------------------------------------------------------------- */
+
+static size_t name_length(const char *pair)
+{
+    const char *eq = strchr(pair, '=');
+    return eq ? (size_t)(eq - pair) : strlen(pair);
+}
+
+static ssize_t pairs_find(const struct registry_pairs *pairs, const char *name, size_t len)
+{
+    for (size_t i = 0; i < pairs->count; i++)
+        if (name_length(pairs->items[i]) == len && !strncmp(pairs->items[i], name, len))
+            return (ssize_t)i;
+    return -1;
+}
+
+const char *registry_pairs_get(const struct registry_pairs *pairs, const char *name)
+{
+    ssize_t i = pairs_find(pairs, name, strlen(name));
+    return i < 0 ? NULL : pairs->items[i] + strlen(name) + 1;
+}
+
+static void pairs_clear(struct registry_pairs *pairs)
+{
+    for (size_t i = 0; i < pairs->count; i++)
+        free(pairs->items[i]);
+    free(pairs->items);
+    pairs->items = NULL;
+    pairs->count = 0;
+}
+
+/* Adds NAME=VALUE; false when NAME is already there. */
+static bool pairs_add(struct registry_pairs *pairs, const char *name, size_t len,
+                      const char *value)
+{
+    if (pairs_find(pairs, name, len) >= 0)
+        return false;
+    pairs->items = grow(pairs->items, pairs->count, sizeof(char *));
+    pairs->items[pairs->count++] = util_format("%.*s=%s", (int)len, name, value);
+    return true;
+}
+
+/* ---- registry objects --------------------------------------------------------------- */
+
+struct registry *registry_new(void)
+{
+    return xcalloc(1, sizeof(struct registry));
+}
+
+static void free_allocator(struct registry_allocator *a)
+{
+    free(a->name);
+    free(a->kind);
+    free(a->library);
+    free(a->package);
+    free(a->description);
+    free(a->version);
+    free(a);
+}
+
+static void free_config(struct registry_config *c)
+{
+    free(c->allocator_name);
+    free(c->name);
+    free(c->full_name);
+    free(c->description);
+    pairs_clear(&c->env);
+    pairs_clear(&c->expect);
+    free(c);
+}
+
+void registry_free(struct registry *reg)
+{
+    if (!reg)
+        return;
+    for (size_t i = 0; i < reg->n_allocators; i++)
+        free_allocator(reg->allocators[i]);
+    for (size_t i = 0; i < reg->n_configs; i++)
+        free_config(reg->configs[i]);
+    for (size_t i = 0; i < reg->n_files; i++)
+        free(reg->files[i]);
+    free(reg->allocators);
+    free(reg->configs);
+    free(reg->files);
+    free(reg);
+}
+
+struct registry_allocator *registry_find_allocator(const struct registry *reg, const char *name)
+{
+    for (size_t i = 0; i < reg->n_allocators; i++)
+        if (!strcmp(reg->allocators[i]->name, name))
+            return reg->allocators[i];
+    return NULL;
+}
+
+static struct registry_config *find_config(const struct registry *reg, const char *allocator,
+                                           const char *name)
+{
+    for (size_t i = 0; i < reg->n_configs; i++)
+        if (!strcmp(reg->configs[i]->allocator_name, allocator) &&
+            !strcmp(reg->configs[i]->name, name))
+            return reg->configs[i];
+    return NULL;
+}
+
+static struct registry_allocator *add_allocator(struct registry *reg, const char *name)
+{
+    struct registry_allocator *a = xcalloc(1, sizeof(*a));
+    a->name = xstrdup(name);
+    a->kind = xstrdup(is_known_kind(name) ? name : "");
+    a->library = xstrdup("");
+    a->package = xstrdup("");
+    a->description = xstrdup("");
+    reg->allocators = grow(reg->allocators, reg->n_allocators, sizeof(a));
+    reg->allocators[reg->n_allocators++] = a;
+    return a;
+}
+
+static struct registry_config *add_config(struct registry *reg, const char *allocator,
+                                          const char *name, const char *file, int line)
+{
+    struct registry_config *c = xcalloc(1, sizeof(*c));
+    c->allocator_name = xstrdup(allocator);
+    c->name = xstrdup(name);
+    c->full_name = util_format("%s:%s", allocator, name);
+    c->description = xstrdup("");
+    c->file = file;
+    c->line = line;
+    reg->configs = grow(reg->configs, reg->n_configs, sizeof(c));
+    reg->configs[reg->n_configs++] = c;
+    return c;
+}
+
+/* ---- parsing ------------------------------------------------------------------------ */
+
+struct parse {
+    struct registry *reg;
+    const char *file; /* owned by reg->files */
+    const char *text; /* remaining input */
+    int line;         /* number of the line last handed to inih */
+    int error_line;   /* first error found by us, 0 if none */
+    char error[512];
+    /* the section being read */
+    char section[256];
+    struct registry_allocator *allocator;
+    struct registry_config *config;
+};
+
+static int parse_error(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int parse_error(struct parse *p, const char *fmt, ...)
+{
+    if (p->error_line)
+        return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->error, sizeof(p->error), fmt, ap);
+    va_end(ap);
+    p->error_line = p->line;
+    return 0;
+}
+
+/* Splits "allocator NAME" / "config NAME:CONFIG" and finds or creates the entry. */
+static void enter_section(struct parse *p, const char *section)
+{
+    snprintf(p->section, sizeof(p->section), "%s", section);
+    p->allocator = NULL;
+    p->config = NULL;
+    char kind[32], name[200];
+    if (sscanf(section, "%31s %199s", kind, name) != 2 || strchr(name, ' ')) {
+        parse_error(p, "malformed section [%s]; expected [allocator NAME] or "
+                       "[config NAME:CONFIG]",
+                    section);
+        return;
+    }
+    if (!strcmp(kind, "allocator")) {
+        if (!valid_name(name)) {
+            parse_error(p, "bad allocator name '%s'; use letters, digits, '_', '.', '-'", name);
+            return;
+        }
+        p->allocator = registry_find_allocator(p->reg, name);
+        if (!p->allocator)
+            p->allocator = add_allocator(p->reg, name);
+        return;
+    }
+    if (!strcmp(kind, "config")) {
+        char *colon = strchr(name, ':');
+        if (!colon || !valid_name(colon + 1) || (*colon = '\0', !valid_name(name))) {
+            parse_error(p, "bad configuration name in [%s]; expected [config ALLOCATOR:NAME]",
+                        section);
+            return;
+        }
+        p->config = find_config(p->reg, name, colon + 1);
+        if (!p->config)
+            p->config = add_config(p->reg, name, colon + 1, p->file, p->line);
+        return;
+    }
+    parse_error(p, "unknown section [%s]; expected [allocator NAME] or [config NAME:CONFIG]",
+                section);
+}
+
+/* Our line reader for inih: counts lines, rejects overlong ones, and sees every section
+ * header (inih reports sections only through their keys, so an empty one would pass). */
+static char *read_line(char *buf, int size, void *stream)
+{
+    struct parse *p = stream;
+    if (!*p->text)
+        return NULL;
+    size_t len = strcspn(p->text, "\n");
+    bool newline = p->text[len] == '\n';
+    p->line++;
+    if (len + 2 > (size_t)size) {
+        parse_error(p, "line longer than %d characters; shorten it", size - 2);
+        snprintf(buf, (size_t)size, "\n");
+    } else {
+        memcpy(buf, p->text, len);
+        buf[len] = '\n';
+        buf[len + 1] = '\0';
+    }
+    p->text += len + newline;
+
+    const char *s = buf;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '[') {
+        const char *end = strchr(s, ']');
+        if (end) {
+            char section[256];
+            snprintf(section, sizeof(section), "%.*s", (int)(end - s - 1), s + 1);
+            enter_section(p, section);
+        }
+    }
+    return buf;
+}
+
+static bool parse_bool(const char *value, bool *out)
+{
+    if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1"))
+        *out = true;
+    else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0"))
+        *out = false;
+    else
+        return false;
+    return true;
+}
+
+static int allocator_key(struct parse *p, const char *key, const char *value)
+{
+    struct registry_allocator *a = p->allocator;
+    if (!strcmp(key, "library")) {
+        if (*value && *value != '/')
+            return parse_error(p, "library '%s' in [%s] is not an absolute path", value,
+                               p->section);
+        replace(&a->library, value);
+    } else if (!strcmp(key, "package")) {
+        replace(&a->package, value);
+    } else if (!strcmp(key, "description")) {
+        replace(&a->description, value);
+    } else if (!strcmp(key, "kind")) {
+        if (*value && !is_known_kind(value))
+            return parse_error(p, "kind '%s' in [%s] is not one the shim detects; use glibc, "
+                                  "jemalloc, mimalloc, tcmalloc or leave it empty",
+                               value, p->section);
+        replace(&a->kind, value);
+    } else {
+        return parse_error(p, "unknown key '%s' in [%s]; expected %s", key, p->section,
+                           allocator_keys);
+    }
+    return 1;
+}
+
+static int config_env(struct parse *p, const char *value)
+{
+    struct registry_config *c = p->config;
+    const char *eq = strchr(value, '=');
+    size_t len = eq ? (size_t)(eq - value) : 0;
+    if (!eq || !valid_env_name(value, len))
+        return parse_error(p, "env '%s' in [%s] is not NAME=VALUE", value, p->section);
+    if (len == strlen("LD_PRELOAD") && !strncmp(value, "LD_PRELOAD", len))
+        return parse_error(p, "env in [%s] sets LD_PRELOAD; name the library with library= in "
+                              "[allocator %s] instead",
+                           p->section, c->allocator_name);
+    /* A later file's env lines replace the earlier file's, rather than adding to them. */
+    if (c->env_file != p->file)
+        pairs_clear(&c->env);
+    c->env_file = p->file;
+    if (!pairs_add(&c->env, value, len, eq + 1))
+        return parse_error(p, "variable %.*s is set twice in [%s]", (int)len, value,
+                           p->section);
+    return 1;
+}
+
+static int config_key(struct parse *p, const char *key, const char *value)
+{
+    struct registry_config *c = p->config;
+    if (!strcmp(key, "env"))
+        return config_env(p, value);
+    if (!strncmp(key, "expect.", 7) && key[7]) {
+        if (c->expect_file != p->file)
+            pairs_clear(&c->expect);
+        c->expect_file = p->file;
+        if (!pairs_add(&c->expect, key + 7, strlen(key + 7), value))
+            return parse_error(p, "%s is given twice in [%s]", key, p->section);
+    } else if (!strcmp(key, "description")) {
+        replace(&c->description, value);
+    } else if (!strcmp(key, "main")) {
+        if (!parse_bool(value, &c->main))
+            return parse_error(p, "main in [%s] is '%s'; use true or false", p->section, value);
+    } else {
+        return parse_error(p, "unknown key '%s' in [%s]; expected %s", key, p->section,
+                           config_keys);
+    }
+    return 1;
+}
+
+static int handle_key(void *user, const char *section, const char *key, const char *value)
+{
+    struct parse *p = user;
+    (void)section; /* entered already by read_line, which saw the header */
+    if (p->allocator)
+        return allocator_key(p, key, value);
+    if (p->config)
+        return config_key(p, key, value);
+    if (!p->section[0])
+        return parse_error(p, "key '%s' outside any section; put it under [allocator NAME] or "
+                              "[config NAME:CONFIG]",
+                           key);
+    return 0; /* the section itself was reported */
+}
+
+static const char *remember_file(struct registry *reg, const char *name)
+{
+    reg->files = grow(reg->files, reg->n_files, sizeof(char *));
+    reg->files[reg->n_files] = xstrdup(name);
+    return reg->files[reg->n_files++];
+}
+
+int registry_merge_text(struct registry *reg, const char *name, const char *text, char *err,
+                        size_t err_size)
+{
+    struct parse p = {.reg = reg, .file = remember_file(reg, name), .text = text};
+    int rc = ini_parse_stream(read_line, &p, handle_key, &p);
+    if (rc == 0 && !p.error_line)
+        return 0;
+    if (rc > 0 && (!p.error_line || rc < p.error_line))
+        snprintf(err, err_size, "%s:%d: syntax error; expected [section], key = value, or a "
+                                "comment starting with # or ;",
+                 name, rc);
+    else if (p.error_line)
+        snprintf(err, err_size, "%s:%d: %s", name, p.error_line, p.error);
+    else
+        snprintf(err, err_size, "%s: cannot parse (%d)", name, rc);
+    return -1;
+}
+
+int registry_finish(struct registry *reg, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < reg->n_configs; i++) {
+        struct registry_config *c = reg->configs[i];
+        c->allocator = registry_find_allocator(reg, c->allocator_name);
+        if (!c->allocator) {
+            snprintf(err, err_size,
+                     "%s:%d: [config %s] names allocator '%s', which no [allocator %s] section "
+                     "defines; add one or fix the name",
+                     c->file, c->line, c->full_name, c->allocator_name, c->allocator_name);
+            return -1;
+        }
+    }
+    /* Every allocator runs as "NAME" = "NAME:default", even with no settings of its own. */
+    for (size_t i = 0; i < reg->n_allocators; i++) {
+        struct registry_allocator *a = reg->allocators[i];
+        if (!find_config(reg, a->name, "default")) {
+            struct registry_config *c = add_config(reg, a->name, "default", "(implicit)", 0);
+            c->allocator = a;
+            c->description = xstrdup("the allocator's own defaults");
+        }
+    }
+    return 0;
+}
+
+static int merge_file(struct registry *reg, const char *path, char *err, size_t err_size)
+{
+    char *text = util_read_file(path, NULL);
+    if (!text) {
+        snprintf(err, err_size, "cannot read allocators file '%s': %s; check the path", path,
+                 strerror(errno));
+        return -1;
+    }
+    int rc = registry_merge_text(reg, path, text, err, err_size);
+    free(text);
+    return rc;
+}
+
+struct registry *registry_load_files(const char *const *files, size_t n_files)
+{
+    struct registry *reg = registry_new();
+    char err[768];
+    for (size_t i = 0; i < n_files; i++)
+        if (merge_file(reg, files[i], err, sizeof(err))) {
+            util_error("%s", err);
+            registry_free(reg);
+            return NULL;
+        }
+    if (registry_finish(reg, err, sizeof(err))) {
+        util_error("%s", err);
+        registry_free(reg);
+        return NULL;
+    }
+    return reg;
+}
+
+struct registry *registry_load(const char *user_file)
+{
+    const char *builtin = util_find_data("registry.ini", "allocators/registry.ini");
+    if (!builtin) {
+        util_error("cannot find registry.ini (looked in %s/../share/allocscope and the source "
+                   "tree); reinstall allocscope",
+                   util_self_dir());
+        return NULL;
+    }
+    char *builtin_copy = xstrdup(builtin); /* util_find_data returns a static buffer */
+    const char *files[2] = {builtin_copy, user_file};
+    struct registry *reg = registry_load_files(files, user_file ? 2 : 1);
+    free(builtin_copy);
+    return reg;
+}
+
+/* ---- resolution --------------------------------------------------------------------- */
+
+static void list_names(char *out, size_t size, const struct registry *reg, const char *allocator)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    if (!allocator)
+        for (size_t i = 0; i < reg->n_allocators && used < size; i++)
+            used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "",
+                                     reg->allocators[i]->name);
+    for (size_t i = 0; allocator && i < reg->n_configs && used < size; i++)
+        if (!strcmp(reg->configs[i]->allocator_name, allocator))
+            used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "",
+                                     reg->configs[i]->name);
+}
+
+struct registry_config *registry_resolve(const struct registry *reg, const char *spec, char *err,
+                                         size_t err_size)
+{
+    char name[256], known[512];
+    snprintf(name, sizeof(name), "%s", spec);
+    char *colon = strchr(name, ':');
+    const char *config = "default";
+    if (colon) {
+        *colon = '\0';
+        config = colon + 1;
+    }
+    if (!registry_find_allocator(reg, name)) {
+        list_names(known, sizeof(known), reg, NULL);
+        snprintf(err, err_size, "unknown allocator '%s'; known: %s (see 'allocscope allocators')",
+                 name, known);
+        return NULL;
+    }
+    struct registry_config *c = find_config(reg, name, config);
+    if (!c) {
+        list_names(known, sizeof(known), reg, name);
+        snprintf(err, err_size,
+                 "allocator '%s' has no configuration '%s'; known: %s (see 'allocscope "
+                 "allocators')",
+                 name, config, known);
+    }
+    return c;
+}
+
+bool registry_installed(const struct registry_allocator *a)
+{
+    return !a->library[0] || access(a->library, R_OK) == 0;
+}
+
+bool registry_check_installed(const struct registry_allocator *a, char *err, size_t err_size)
+{
+    if (registry_installed(a))
+        return true;
+    if (a->package[0])
+        snprintf(err, err_size,
+                 "allocator '%s' is not installed (missing %s); install package %s or run "
+                 "'make deps'",
+                 a->name, a->library, a->package);
+    else
+        snprintf(err, err_size, "allocator '%s' is not installed (missing %s); install it",
+                 a->name, a->library);
+    return false;
+}
+
+static bool valid_package(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && !strchr(".+-:", *s))
+            return false;
+    return true;
+}
+
+const char *registry_version(struct registry_allocator *a)
+{
+    if (a->version_known)
+        return a->version;
+    a->version_known = true;
+    if (!valid_package(a->package))
+        return NULL;
+    char *cmd = util_format("dpkg-query -W -f='${Version}\\n' %s 2>/dev/null", a->package);
+    FILE *f = cmd ? popen(cmd, "r") : NULL;
+    free(cmd);
+    if (!f)
+        return NULL;
+    char line[128] = "";
+    /* One line per installed architecture; the first is the one we run. */
+    bool got = fgets(line, sizeof(line), f) != NULL;
+    int status = pclose(f);
+    line[strcspn(line, "\n")] = '\0';
+    if (got && status == 0 && line[0])
+        a->version = xstrdup(line);
+    return a->version;
+}
+
+/* ---- the target's environment ------------------------------------------------------- */
+
+static bool list_has(char **list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(list[i], s))
+            return true;
+    return false;
+}
+
+/* "SHIM LIB USER..." with duplicates dropped; NULL when nothing is preloaded. */
+static char *compose_preload(const char *shim, const char *library, const char *user)
+{
+    char *copy = xstrdup(user);
+    size_t n = 0, cap = 2;
+    char **parts = xcalloc(cap, sizeof(char *));
+    if (shim && *shim)
+        parts[n++] = (char *)shim;
+    if (library && *library && !list_has(parts, n, library))
+        parts[n++] = (char *)library;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, " :", &save); t; t = strtok_r(NULL, " :", &save)) {
+        if (list_has(parts, n, t))
+            continue;
+        if (n == cap)
+            parts = grow(parts, cap++, sizeof(char *));
+        parts[n++] = t;
+    }
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(parts[i]) + 1;
+    char *out = NULL;
+    if (n) {
+        out = xcalloc(1, len);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                strcat(out, " ");
+            strcat(out, parts[i]);
+        }
+    }
+    free(parts);
+    free(copy);
+    return out;
+}
+
+char **registry_build_env(const struct registry_config *cfg, const char *shim_path,
+                          char *const *base)
+{
+    size_t n_base = 0;
+    while (base && base[n_base])
+        n_base++;
+    char **env = calloc(n_base + cfg->env.count + 2, sizeof(char *));
+    if (!env)
+        return NULL;
+    size_t n = 0;
+    const char *user_preload = "";
+    for (size_t i = 0; i < n_base; i++) {
+        size_t len = name_length(base[i]);
+        if (len == 10 && !strncmp(base[i], "LD_PRELOAD", 10)) {
+            user_preload = base[i] + 11;
+            continue;
+        }
+        if (pairs_find(&cfg->env, base[i], len) < 0)
+            env[n++] = xstrdup(base[i]);
+    }
+    for (size_t i = 0; i < cfg->env.count; i++)
+        env[n++] = xstrdup(cfg->env.items[i]);
+    const char *library = cfg->allocator ? cfg->allocator->library : "";
+    char *preload = compose_preload(shim_path, library, user_preload);
+    if (preload) {
+        env[n++] = util_format("LD_PRELOAD=%s", preload);
+        free(preload);
+    }
+    env[n] = NULL;
+    return env;
+}
+
+void registry_free_env(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++)
+        free(env[i]);
+    free(env);
+}
+
+/* ---- checking a run ----------------------------------------------------------------- */
+
+struct problems {
+    char *text;
+    size_t count;
+};
+
+static void add_problem(struct problems *pr, const char *config, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_problem(struct problems *pr, const char *config, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    char *joined = util_format("%s%s%s: %s", pr->text ? pr->text : "", pr->text ? "\n" : "",
+                               config, line);
+    free(pr->text);
+    pr->text = joined;
+    pr->count++;
+}
+
+/* The value of the last "KEY=..." line of shim.txt, copied into out; false if absent. */
+static bool shim_value(const char *text, const char *key, char *out, size_t size)
+{
+    size_t klen = strlen(key);
+    bool found = false;
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len > klen && line[klen] == '=' && !strncmp(line, key, klen)) {
+            snprintf(out, size, "%.*s", (int)(len - klen - 1), line + klen + 1);
+            found = true;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    return found;
+}
+
+static void check_setting_errors(struct problems *pr, const char *config, const char *text)
+{
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (!strncmp(line, "setting_error=", 14) && len > 14)
+            add_problem(pr, config, "%.*s", (int)(len - 14), line + 14);
+        line = end ? end + 1 : NULL;
+    }
+}
+
+int registry_check_shim(const struct registry_config *cfg, const char *shim_txt, char **message)
+{
+    struct problems pr = {0};
+    char value[512];
+    const char *kind = cfg->allocator ? cfg->allocator->kind : "";
+    if (!shim_value(shim_txt, "allocator", value, sizeof(value)))
+        add_problem(&pr, cfg->full_name, "shim.txt names no allocator: the shim did not start "
+                                         "in the target");
+    else if (*kind && strcmp(value, kind))
+        add_problem(&pr, cfg->full_name,
+                    "the target ran under allocator '%s', not %s (was the library preloaded? "
+                    "does the program link its own allocator?)",
+                    value, kind);
+    for (size_t i = 0; i < cfg->expect.count; i++) {
+        const char *pair = cfg->expect.items[i];
+        size_t len = name_length(pair);
+        char key[300];
+        snprintf(key, sizeof(key), "setting.%.*s", (int)len, pair);
+        const char *wanted = pair + len + 1;
+        if (!shim_value(shim_txt, key, value, sizeof(value)))
+            add_problem(&pr, cfg->full_name, "setting %s was not read back (expected %s)",
+                        key + 8, wanted);
+        else if (strcmp(value, wanted))
+            add_problem(&pr, cfg->full_name,
+                        "setting %s is %s, expected %s: the configuration did not take effect",
+                        key + 8, value, wanted);
+    }
+    check_setting_errors(&pr, cfg->full_name, shim_txt);
+    *message = pr.text;
+    return pr.count ? -1 : 0;
+}
