@@ -147,8 +147,8 @@ static void request_free(struct api_request *r)
 static void on_client_closed(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;
-    /* libevent 2.1 detaches a request the user still owns when its client disconnects; the
-     * final evhttp_send_reply frees it. */
+    /* libevent 2.1 detaches a request the user still owns when its client disconnects and
+     * leaves freeing it to us. */
     struct api_request *r = arg;
     r->detached = true;
     r->evcon = NULL;
@@ -182,10 +182,13 @@ static void on_request_ready(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct api_request *r = arg;
-    if (r->evcon)
-        evhttp_connection_set_closecb(r->evcon, NULL, NULL);
     r->worker->served++;
-    send_json_reply(r);
+    if (r->detached) {
+        evhttp_request_free(r->req);
+    } else {
+        evhttp_connection_set_closecb(r->evcon, NULL, NULL);
+        send_json_reply(r);
+    }
     request_free(r);
 }
 

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/tcp.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 
@@ -279,6 +281,20 @@ int wl_server_run(const struct wl_server_config *config)
     free(server.workers);
     libevent_global_shutdown();
     return 0;
+}
+
+void wl_connection_nodelay(struct evhttp_connection *evcon)
+{
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    int one = 1;
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void wl_request_nodelay(struct evhttp_request *req)
+{
+    wl_connection_nodelay(evhttp_request_get_connection(req));
 }
 
 void wl_reply_text(struct evhttp_request *req, int code, const char *reason,

@@ -87,6 +87,11 @@ struct event_base *wl_server_main_base(struct wl_server *server);
 /* The worker whose thread is calling (NULL outside worker threads). */
 struct wl_worker *wl_current_worker(void);
 
+/* Disable Nagle on the request's connection: streamed pieces and chunk trailers are small
+ * writes that would otherwise wait for delayed ACKs (40 ms each on loopback). */
+void wl_request_nodelay(struct evhttp_request *req);
+void wl_connection_nodelay(struct evhttp_connection *evcon);
+
 /* Send a small reply with a body from a C string. */
 void wl_reply_text(struct evhttp_request *req, int code, const char *reason,
                    const char *content_type, const char *body);
