@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,7 +505,10 @@ struct registry *registry_load(const char *user_file)
                    util_self_dir());
         return NULL;
     }
-    char *builtin_copy = xstrdup(builtin); /* util_find_data returns a static buffer */
+    /* util_find_data returns a static buffer, and "bin/../../" is noise in messages. */
+    char *builtin_copy = realpath(builtin, NULL);
+    if (!builtin_copy)
+        builtin_copy = xstrdup(builtin);
     const char *files[2] = {builtin_copy, user_file};
     struct registry *reg = registry_load_files(files, user_file ? 2 : 1);
     free(builtin_copy);

@@ -14,6 +14,7 @@ struct command {
 static const struct command commands[] = {
     {"run", cmd_run, "run a command under the recording shim"},
     {"leaks", cmd_leaks, "list allocation sites unfreed at exit or growing"},
+    {"allocators", cmd_allocators, "list allocators and their configurations"},
 };
 
 static void usage(FILE *to)
