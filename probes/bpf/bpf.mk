@@ -33,3 +33,6 @@ $(BIN)/allocscope-%: $(OBJ)/probes/bpf/%.o $(BPF_COMMON_OBJS)
 # Keep the intermediates (make would delete them as pattern-rule byproducts).
 .SECONDARY: $(BPF_COMMON_OBJS) $(patsubst %,$(OBJ)/probes/bpf/%.o,$(BPF_TOOLS)) \
 	$(patsubst %,$(BPF_GEN)/%.bpf.o,$(BPF_TOOLS)) $(patsubst %,$(BPF_GEN)/%.skel.h,$(BPF_TOOLS))
+
+$(BIN)/allocscope-allocuprobe: $(OBJ)/probes/bpf/elf_syms.o $(OBJ)/probes/bpf/site_table.o
+$(BIN)/allocscope-allocuprobe: BPF_LIBS += -lm
