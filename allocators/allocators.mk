@@ -10,3 +10,4 @@ TEST_LIBS_test_registry := -linih -ljansson
 # so the allocator code is tested under each allocator independently of the recorder.
 HELPER_LIBS_alloc_probe := -Iprobes/shim probes/shim/allocator.c -ldl
 $(TESTBIN)/alloc_probe: probes/shim/allocator.c probes/shim/allocator.h
+$(TESTBIN)/test_registry: allocators/registry.c allocators/registry.h harness/util.c

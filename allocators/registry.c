@@ -459,7 +459,7 @@ int registry_finish(struct registry *reg, char *err, size_t err_size)
         if (!find_config(reg, a->name, "default")) {
             struct registry_config *c = add_config(reg, a->name, "default", "(implicit)", 0);
             c->allocator = a;
-            c->description = xstrdup("the allocator's own defaults");
+            replace(&c->description, "the allocator's own defaults");
         }
     }
     return 0;
