@@ -19,6 +19,7 @@ TESTBIN := $(BUILD)/tests
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -fno-omit-frame-pointer -MMD -MP
+INCLUDES := -Iharness -Ireports -Iallocators
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # Filled in by the fragments.
@@ -43,7 +44,7 @@ build-all: $(ALL_TARGETS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS_$(dir $<)) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(INCLUDES) $(EXTRA_CFLAGS_$(dir $<)) -c $< -o $@
 
 deps:
 	@./tools/install-deps

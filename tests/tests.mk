@@ -2,8 +2,8 @@
 # names the project sources it exercises in TEST_SRCS_<name>. They run under ASan/UBSan.
 UNIT_TEST_SRCS := $(wildcard tests/test_*.c)
 UNIT_TESTS := $(patsubst tests/%.c,$(TESTBIN)/%,$(UNIT_TEST_SRCS))
-TEST_HELPER_SRCS := $(wildcard tests/helpers/*.c)
-TEST_HELPERS := $(patsubst tests/helpers/%.c,$(TESTBIN)/%,$(TEST_HELPER_SRCS))
+TEST_HELPER_SRCS := $(wildcard tests/helpers/*.c tests/helpers/*.cc)
+TEST_HELPERS := $(patsubst tests/helpers/%,$(TESTBIN)/%,$(basename $(TEST_HELPER_SRCS)))
 TEST_PROGRAMS += $(UNIT_TESTS) $(TEST_HELPERS)
 
 $(TESTBIN)/test_%: tests/test_%.c

@@ -1,0 +1,247 @@
+/* allocscope run [OPTIONS] -- CMD [ARGS...]: runs CMD under the recording shim, writes a
+ * run directory, prints a short summary and exits with CMD's status. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "format.h"
+#include "leaks.h"
+#include "rundata.h"
+#include "runjson.h"
+#include "runner.h"
+#include "symbolize.h"
+#include "util.h"
+
+static const char run_usage[] =
+    "usage: allocscope run [OPTIONS] -- CMD [ARGS...]\n"
+    "  Runs CMD under the recording shim and writes a run directory (docs/FORMAT.md).\n"
+    "  --out DIR          where to write (default allocscope-runs/<time>-<name>/)\n"
+    "  --sample BYTES|all|none\n"
+    "                     mean bytes between sampled stacks (default 512K), all: every\n"
+    "                     allocation (exact), none: counters only\n"
+    "  --interval MS      samples.csv period (default 100)\n"
+    "  --depth N          frames per stack (default 32, at most 64)\n"
+    "  --unwind fp|libunwind|auto\n"
+    "                     stack walking (default auto: frame pointers, libunwind where broken)\n"
+    "  --follow-fork      forked children record into DIR/children/PID/\n"
+    "  --no-follow-exec   exec'd children are not recorded\n"
+    "  --quiet            no summary\n"
+    "Exits with CMD's exit status (128+signal when CMD was killed).\n";
+
+struct run_options {
+    const char *out;
+    struct shim_settings shim;
+    bool quiet;
+};
+
+static int parse_run_options(int argc, char **argv, struct run_options *o)
+{
+    static const struct option options[] = {
+        {"out", required_argument, NULL, 'o'},     {"sample", required_argument, NULL, 's'},
+        {"interval", required_argument, NULL, 'i'}, {"depth", required_argument, NULL, 'd'},
+        {"unwind", required_argument, NULL, 'u'},  {"follow-fork", no_argument, NULL, 'F'},
+        {"no-follow-exec", no_argument, NULL, 'E'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    uint64_t v;
+    int c;
+    memset(o, 0, sizeof(*o));
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+o:s:i:d:u:FEqh", options, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->out = optarg; break;
+        case 's':
+            if (strcmp(optarg, "all") && strcmp(optarg, "none") &&
+                (util_parse_bytes(optarg, &v) || v == 0)) {
+                util_error("--sample wants a byte count (e.g. 512K), 'all' or 'none', not '%s'",
+                           optarg);
+                return 2;
+            }
+            o->shim.sample = optarg;
+            break;
+        case 'i':
+            if (util_parse_uint(optarg, 1, 3600000, &v)) {
+                util_error("--interval wants milliseconds from 1 to 3600000, not '%s'", optarg);
+                return 2;
+            }
+            o->shim.interval_ms = (unsigned)v;
+            break;
+        case 'd':
+            if (util_parse_uint(optarg, 1, 64, &v)) {
+                util_error("--depth wants a frame count from 1 to 64, not '%s'", optarg);
+                return 2;
+            }
+            o->shim.depth = (unsigned)v;
+            break;
+        case 'u':
+            if (strcmp(optarg, "fp") && strcmp(optarg, "libunwind") && strcmp(optarg, "auto")) {
+                util_error("--unwind wants fp, libunwind or auto, not '%s'", optarg);
+                return 2;
+            }
+            o->shim.unwind = optarg;
+            break;
+        case 'F': o->shim.follow_fork = true; break;
+        case 'E': o->shim.no_follow_exec = true; break;
+        case 'q': o->quiet = true; break;
+        case 'h': fputs(run_usage, stdout); return 0;
+        default:
+            util_error("unknown option '%s'; see 'allocscope run --help'", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        util_error("run wants a command after its options: allocscope run [OPTIONS] -- CMD");
+        return 2;
+    }
+    return -1; /* go on */
+}
+
+/* allocscope-runs/20261122-014533-NAME, made unique with -2, -3 ... */
+static char *default_out_dir(const char *cmd)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+    const char *slash = strrchr(cmd, '/');
+    const char *name = slash ? slash + 1 : cmd;
+    char *dir = util_format("allocscope-runs/%s-%s", stamp, name);
+    for (int n = 2; access(dir, F_OK) == 0; n++) {
+        free(dir);
+        dir = util_format("allocscope-runs/%s-%s-%d", stamp, name, n);
+    }
+    return dir;
+}
+
+static int prepare_out_dir(const char *dir)
+{
+    if (util_mkdir_p(dir) || access(dir, W_OK)) {
+        util_error("cannot write to output directory %s: %s; choose another with --out", dir,
+                   strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void summarize_samples(const struct run_data *run, struct run_summary *s)
+{
+    int c_rss = csv_column(&run->samples, "rss_bytes");
+    int c_live = csv_column(&run->samples, "live_bytes");
+    int c_blocks = csv_column(&run->samples, "live_blocks");
+    s->peak_rss_bytes = s->peak_live_bytes = s->exit_live_bytes = s->exit_live_blocks = -1;
+    for (size_t r = 0; r < run->samples.nrows; r++) {
+        long long rss = csv_int(&run->samples, r, c_rss, -1);
+        long long live = csv_int(&run->samples, r, c_live, -1);
+        if (rss > s->peak_rss_bytes)
+            s->peak_rss_bytes = rss;
+        if (live > s->peak_live_bytes)
+            s->peak_live_bytes = live;
+        s->exit_live_bytes = live;
+        s->exit_live_blocks = csv_int(&run->samples, r, c_blocks, -1);
+    }
+}
+
+static json_t *allocator_json(const struct run_data *run)
+{
+    const char *name = rundata_fact(run, "allocator");
+    if (!name)
+        return NULL;
+    json_t *settings = json_object();
+    for (size_t i = 0; i < run->nfacts; i++)
+        if (!strncmp(run->fact_keys[i], "setting.", 8))
+            json_object_set_new(settings, run->fact_keys[i] + 8,
+                                json_string(run->fact_values[i]));
+    const char *path = rundata_fact(run, "allocator_path");
+    const char *version = rundata_fact(run, "allocator_version");
+    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", name, "config", "default", "path",
+                     path ? path : "", "version", version ? version : "", "settings", settings);
+}
+
+static void print_summary(const char *dir, const struct run_data *run,
+                          const struct run_summary *s, const struct target_result *r)
+{
+    char a[32], b[32], c[32], where[512];
+    fprintf(stderr, "allocscope: %s\n", dir);
+    fprintf(stderr, "  peak RSS %s, peak live heap %s, %s %s in %lld blocks\n",
+            format_bytes(a, sizeof(a), (double)s->peak_rss_bytes),
+            format_bytes(b, sizeof(b), (double)s->peak_live_bytes),
+            rundata_fact(run, "exit") ? "unfreed at exit" : "live at the last sample",
+            format_bytes(c, sizeof(c), (double)s->exit_live_bytes), s->exit_live_blocks);
+    long top = leaks_top_growing(run);
+    if (top >= 0) {
+        struct symbolizer *sym = symbolizer_new(run->maps_text);
+        format_site_frames(sym, &run->sites[top], 3, where, sizeof(where));
+        fprintf(stderr, "  top growing site: %s/s at %s\n",
+                format_bytes(a, sizeof(a), run->sites[top].growth_bytes_per_s), where);
+        symbolizer_free(sym);
+    }
+    if (WIFSIGNALED(r->status))
+        fprintf(stderr, "  the command was killed by signal %d (%s)\n", WTERMSIG(r->status),
+                strsignal(WTERMSIG(r->status)));
+    fprintf(stderr, "  details: allocscope leaks %s\n", dir);
+}
+
+static int finish_run(const struct target_spec *spec, const struct target_result *result,
+                      const char *started, bool quiet)
+{
+    struct run_data run;
+    struct run_summary summary = {-1, -1, -1, -1};
+    char err[512];
+    bool loaded = rundata_load(&run, spec->out_dir, RUNDATA_SAMPLES | RUNDATA_SITES, err,
+                               sizeof(err)) == 0;
+    if (loaded)
+        summarize_samples(&run, &summary);
+    else
+        util_warn("the recording is incomplete: %s", err);
+    json_t *root = runjson_build(spec, result, started, &summary, loaded ? allocator_json(&run)
+                                                                         : NULL);
+    runjson_write(spec->out_dir, root);
+    json_decref(root);
+    if (loaded && !quiet)
+        print_summary(spec->out_dir, &run, &summary, result);
+    rundata_free(&run);
+    return target_exit_code(result);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_options o;
+    int rc = parse_run_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    const char *shim = util_find_lib("liballocscope.so");
+    if (!shim) {
+        util_error("cannot find liballocscope.so next to %s; run 'make' or reinstall",
+                   util_self_dir());
+        return 2;
+    }
+    char *out = o.out ? strdup(o.out) : default_out_dir(argv[optind]);
+    if (prepare_out_dir(out))
+        return 2;
+    struct target_spec spec = {.argv = argv + optind, .out_dir = out, .shim_path = shim,
+                               .shim = o.shim, .t0_ns = util_monotonic_ns()};
+    char started[32], err[512];
+    runjson_now_iso(started, sizeof(started));
+    /* Ctrl-C reaches the target (same process group); we stay to write what it recorded. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    pid_t pid = target_start(&spec, err, sizeof(err));
+    if (pid < 0) {
+        util_error("%s", err);
+        return 127;
+    }
+    struct target_result result;
+    target_wait(pid, &spec, &result);
+    rc = finish_run(&spec, &result, started, o.quiet);
+    free(out);
+    return rc;
+}

@@ -1,0 +1,117 @@
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static void set_env_uint(const char *name, uint64_t value)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)value);
+    setenv(name, buf, 1);
+}
+
+/* LD_PRELOAD: the shim first (it must see every call), then the allocator, then whatever
+ * the user had preloaded already. */
+static void set_preload(const struct target_spec *spec)
+{
+    const char *user = getenv("LD_PRELOAD");
+    char *value = util_format("%s%s%s%s%s", spec->shim_path, spec->preload_after ? " " : "",
+                              spec->preload_after ? spec->preload_after : "",
+                              user && *user ? " " : "", user && *user ? user : "");
+    setenv("LD_PRELOAD", value, 1);
+    free(value);
+}
+
+/* Runs in the child between fork and exec. */
+static void prepare_child_env(const struct target_spec *spec)
+{
+    set_preload(spec);
+    setenv("ALLOCSCOPE_OUT", spec->out_dir, 1);
+    set_env_uint("ALLOCSCOPE_MAIN_PID", (uint64_t)getpid());
+    set_env_uint("ALLOCSCOPE_T0_NS", spec->t0_ns);
+    if (spec->shim.sample)
+        setenv("ALLOCSCOPE_SAMPLE", spec->shim.sample, 1);
+    if (spec->shim.interval_ms)
+        set_env_uint("ALLOCSCOPE_INTERVAL_MS", spec->shim.interval_ms);
+    if (spec->shim.depth)
+        set_env_uint("ALLOCSCOPE_DEPTH", spec->shim.depth);
+    if (spec->shim.unwind)
+        setenv("ALLOCSCOPE_UNWIND", spec->shim.unwind, 1);
+    setenv("ALLOCSCOPE_FOLLOW_FORK", spec->shim.follow_fork ? "1" : "0", 1);
+    setenv("ALLOCSCOPE_FOLLOW_EXEC", spec->shim.no_follow_exec ? "0" : "1", 1);
+    if (spec->control_path)
+        setenv("ALLOCSCOPE_CONTROL", spec->control_path, 1);
+    for (char **e = spec->extra_env; e && *e; e++)
+        putenv(*e);
+}
+
+pid_t target_start(const struct target_spec *spec, char *err, size_t errlen)
+{
+    int report[2];
+    if (pipe2(report, O_CLOEXEC)) {
+        snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "cannot fork: %s", strerror(errno));
+        close(report[0]);
+        close(report[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(report[0]);
+        if (spec->own_process_group)
+            setpgid(0, 0);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGQUIT, SIG_DFL);
+        prepare_child_env(spec);
+        execvp(spec->argv[0], spec->argv);
+        int e = errno;
+        (void)!write(report[1], &e, sizeof(e));
+        _exit(127);
+    }
+    close(report[1]);
+    int child_errno = 0;
+    ssize_t n;
+    while ((n = read(report[0], &child_errno, sizeof(child_errno))) < 0 && errno == EINTR)
+        ;
+    close(report[0]);
+    if (n == (ssize_t)sizeof(child_errno)) {
+        waitpid(pid, NULL, 0);
+        snprintf(err, errlen, "cannot run '%s': %s; check the command name and PATH",
+                 spec->argv[0], strerror(child_errno));
+        errno = child_errno;
+        return -1;
+    }
+    return pid;
+}
+
+int target_wait(pid_t pid, const struct target_spec *spec, struct target_result *result)
+{
+    memset(result, 0, sizeof(*result));
+    pid_t got;
+    while ((got = wait4(pid, &result->status, 0, &result->usage)) < 0 && errno == EINTR)
+        ;
+    result->duration_s = (double)(util_monotonic_ns() - spec->t0_ns) / 1e9;
+    return got == pid ? 0 : -1;
+}
+
+int target_exit_code(const struct target_result *result)
+{
+    if (result->exec_failed)
+        return 127;
+    if (WIFEXITED(result->status))
+        return WEXITSTATUS(result->status);
+    if (WIFSIGNALED(result->status))
+        return 128 + WTERMSIG(result->status);
+    return 1;
+}

@@ -1,0 +1,28 @@
+/* A small reader for the project's CSV files (docs/FORMAT.md): one header row, comma
+ * separated, no quoting. A truncated last line (a killed recorder) is dropped with a
+ * warning; a malformed line elsewhere is an error naming file and line. */
+#ifndef ALLOCSCOPE_CSV_H
+#define ALLOCSCOPE_CSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct csv {
+    char *path;
+    char *text;    /* the file, tokenized in place */
+    char **header; /* ncols names */
+    size_t ncols;
+    char **cells; /* nrows * ncols */
+    size_t nrows;
+};
+
+/* Returns 0, or -1 with a one-line message in err. Warnings (truncated last line) go to
+ * stderr. */
+int csv_load(struct csv *csv, const char *path, char *err, size_t errlen);
+void csv_free(struct csv *csv);
+int csv_column(const struct csv *csv, const char *name); /* -1 if absent */
+const char *csv_cell(const struct csv *csv, size_t row, int col); /* "" if col < 0 */
+double csv_number(const struct csv *csv, size_t row, int col);   /* NAN if empty/absent */
+int64_t csv_int(const struct csv *csv, size_t row, int col, int64_t fallback);
+
+#endif
