@@ -15,6 +15,7 @@ static const struct command commands[] = {
     {"run", cmd_run, "run a command under the recording shim"},
     {"leaks", cmd_leaks, "list allocation sites unfreed at exit or growing"},
     {"allocators", cmd_allocators, "list allocators and their configurations"},
+    {"attach", cmd_attach, "record a running process (kernel events; --uprobes: sites)"},
 };
 
 static void usage(FILE *to)
