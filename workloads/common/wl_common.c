@@ -415,7 +415,25 @@ static double per_second(uint64_t n, double seconds)
     return seconds > 0 ? (double)n / seconds : 0.0;
 }
 
-int wl_report_write_json(const struct wl_report *r, const char *path)
+char *wl_report_json(const struct wl_report *r, const char *extra_fields)
+{
+    char *json = NULL;
+    int n = asprintf(
+        &json,
+        "{\"tool\":\"%s\",\"scenario\":\"%s\",\"target\":\"%s\",\"connections\":%llu,"
+        "\"duration_s\":%.3f,\"requests\":%llu,\"errors\":%llu,\"bytes\":%llu,"
+        "\"rps\":%.1f,\"bytes_per_s\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
+        "\"p99\":%.3f,\"max\":%.3f}%s}\n",
+        r->tool, r->scenario, r->target, (unsigned long long)r->connections, r->duration_s,
+        (unsigned long long)r->requests, (unsigned long long)r->errors,
+        (unsigned long long)r->bytes, per_second(r->requests, r->duration_s),
+        per_second(r->bytes, r->duration_s), wl_latency_percentile_ms(r->latency, 50),
+        wl_latency_percentile_ms(r->latency, 90), wl_latency_percentile_ms(r->latency, 99),
+        wl_latency_percentile_ms(r->latency, 100), extra_fields ? extra_fields : "");
+    return n < 0 ? NULL : json;
+}
+
+int wl_write_file_atomic(const char *path, const char *text)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
@@ -423,17 +441,7 @@ int wl_report_write_json(const struct wl_report *r, const char *path)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return -1;
-    fprintf(f,
-            "{\"tool\":\"%s\",\"scenario\":\"%s\",\"target\":\"%s\",\"connections\":%llu,"
-            "\"duration_s\":%.3f,\"requests\":%llu,\"errors\":%llu,\"bytes\":%llu,"
-            "\"rps\":%.1f,\"bytes_per_s\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
-            "\"p99\":%.3f,\"max\":%.3f}}\n",
-            r->tool, r->scenario, r->target, (unsigned long long)r->connections, r->duration_s,
-            (unsigned long long)r->requests, (unsigned long long)r->errors,
-            (unsigned long long)r->bytes, per_second(r->requests, r->duration_s),
-            per_second(r->bytes, r->duration_s), wl_latency_percentile_ms(r->latency, 50),
-            wl_latency_percentile_ms(r->latency, 90), wl_latency_percentile_ms(r->latency, 99),
-            wl_latency_percentile_ms(r->latency, 100));
+    fputs(text, f);
     if (fflush(f) != 0 || ferror(f)) {
         fclose(f);
         unlink(tmp);
@@ -444,6 +452,16 @@ int wl_report_write_json(const struct wl_report *r, const char *path)
         return -1;
     }
     return 0;
+}
+
+int wl_report_write_json(const struct wl_report *r, const char *path)
+{
+    char *json = wl_report_json(r, NULL);
+    if (!json)
+        return -1;
+    int rc = wl_write_file_atomic(path, json);
+    free(json);
+    return rc;
 }
 
 void wl_report_print_summary(const struct wl_report *r)

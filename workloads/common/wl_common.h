@@ -129,8 +129,15 @@ struct wl_report {
     struct wl_latency *latency;
 };
 
+/* The one-object loadgen JSON as a malloc'd string ending in "}\n"; NULL when out of memory.
+ * extra_fields, when not NULL, is inserted before the closing brace (e.g. ",\"x\":1"). */
+char *wl_report_json(const struct wl_report *report, const char *extra_fields);
+
 /* Write the one-object loadgen JSON to PATH atomically (PATH.tmp + rename). Returns 0 or -1. */
 int wl_report_write_json(const struct wl_report *report, const char *path);
+/* Write TEXT to PATH atomically (PATH.tmp + rename). Returns 0 or -1. */
+int wl_write_file_atomic(const char *path, const char *text);
+
 /* One human line on stdout. */
 void wl_report_print_summary(const struct wl_report *report);
 
