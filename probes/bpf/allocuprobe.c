@@ -630,7 +630,13 @@ static int open_probes(struct tool *t)
     t->ring = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_event, t, NULL);
     if (!t->ring)
         return probe_refused(prog, "open the ring buffer", -errno);
-    if ((err = calibrate(t)))
+    return 0;
+}
+
+static int attach_probes(struct tool *t)
+{
+    int err = calibrate(t);
+    if (err)
         return probe_refused(prog, "attach uprobes (CAP_SYS_ADMIN needed)", err);
     unsigned int target = (unsigned int)t->opt.pid;
     unsigned char one = 1;
@@ -695,11 +701,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot create %s: %s\n", prog, t.opt.out_dir, strerror(errno));
         return 1;
     }
-    if (find_serving_library(&t) != 0) {
-        fprintf(stderr, "%s: cannot find the library serving malloc in process %d\n", prog,
-                t.opt.pid);
-        return 1;
-    }
     t.ncpus = libbpf_num_possible_cpus();
     t.sites = site_table_new(t.opt.sample_bytes);
     if (t.ncpus <= 0 || !t.sites) {
@@ -713,6 +714,13 @@ int main(int argc, char **argv)
                               "t_ms,site_id,alloc_calls,alloc_bytes,free_calls,free_bytes\n");
     t.stacks_csv = open_output(&t, "stacks.csv", "site_id,frames\n");
     rc = t.sites_csv && t.stacks_csv ? open_probes(&t) : 1;
+    if (rc == 0 && find_serving_library(&t) != 0) {
+        fprintf(stderr, "%s: cannot find the library serving malloc in process %d (%s)\n",
+                prog, t.opt.pid, strerror(errno));
+        rc = 1;
+    }
+    if (rc == 0)
+        rc = attach_probes(&t);
     if (rc == 0) {
         write_shim_txt(&t, false);
         char path[PATH_MAX];

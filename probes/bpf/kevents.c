@@ -219,6 +219,16 @@ static void read_counters(struct state *st, unsigned long long sum[KEVENTS_COUNT
             sum[c] += percpu[cpu][c];
 }
 
+/* VmRSS of the same processes read at the same moment: a check of the kernel columns. */
+static long long procfs_rss(struct state *st)
+{
+    long long total = 0, bytes[KEVENTS_RSS_MEMBERS];
+    for (int i = 0; i < st->nprocs; i++)
+        if (probe_read_status_rss(st->procs[i].tgid, bytes))
+            total += bytes[KEVENTS_RSS_ANON] + bytes[KEVENTS_RSS_FILE] + bytes[KEVENTS_RSS_SHMEM];
+    return total;
+}
+
 static void write_header(FILE *out)
 {
     fputs("t_ms,kernel_rss_anon_bytes,kernel_rss_file_bytes,kernel_rss_shmem_bytes,"
@@ -226,7 +236,7 @@ static void write_header(FILE *out)
           out);
     for (int c = 0; c < CSV_COUNTERS; c++)
         fprintf(out, ",%s", counter_columns[c]);
-    fputs(",kernel_procs,kernel_dropped\n", out);
+    fputs(",kernel_procs,kernel_dropped,kernel_procfs_rss_bytes\n", out);
     fflush(out);
 }
 
@@ -244,7 +254,8 @@ static void write_row(struct state *st)
             rss_bytes[KEVENTS_RSS_SHMEM], rss_bytes[KEVENTS_RSS_SWAP], resident);
     for (int c = 0; c < CSV_COUNTERS; c++)
         fprintf(st->out, ",%llu", now_counts[c] - st->previous[c]);
-    fprintf(st->out, ",%d,%llu\n", st->nprocs, now_counts[KEVENTS_DROPPED]);
+    fprintf(st->out, ",%d,%llu,%lld\n", st->nprocs, now_counts[KEVENTS_DROPPED],
+            procfs_rss(st));
     fflush(st->out);
     memcpy(st->previous, now_counts, sizeof(now_counts));
 }

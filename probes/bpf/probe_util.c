@@ -48,8 +48,12 @@ static const char *const advice = "run as root or grant CAP_BPF+CAP_PERFMON";
 /* Classic tracepoints are looked up in tracefs; mount it when nobody has. */
 static bool ensure_tracefs(void)
 {
-    if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
-        access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+    if (access("/sys/kernel/tracing/events", F_OK) == 0)
+        return true;
+    /* Mounted but closed to this user: loading will fail and say why. */
+    if (errno == EACCES || geteuid() != 0)
+        return true;
+    if (access("/sys/kernel/debug/tracing/events", F_OK) == 0)
         return true;
     if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
         return true;
@@ -58,11 +62,16 @@ static bool ensure_tracefs(void)
 
 bool probe_preflight(const char *prog, bool needs_tracefs)
 {
-    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+    /* ALLOCSCOPE_VMLINUX_BTF stands in for the kernel's BTF path (tests use it to show
+     * the error on a kernel without BTF). */
+    const char *btf = getenv("ALLOCSCOPE_VMLINUX_BTF");
+    if (!btf || !*btf)
+        btf = "/sys/kernel/btf/vmlinux";
+    if (access(btf, R_OK) != 0) {
         fprintf(stderr,
-                "%s: cannot load BPF programs: /sys/kernel/btf/vmlinux is missing (%s); "
+                "%s: cannot load BPF programs: kernel BTF %s is missing (%s); "
                 "use a kernel built with CONFIG_DEBUG_INFO_BTF=y\n",
-                prog, strerror(errno));
+                prog, btf, strerror(errno));
         return false;
     }
     if (needs_tracefs && !ensure_tracefs()) {
