@@ -94,10 +94,12 @@ static int print_text(struct registry *reg)
         printf("%s%s  %s  version %s  %s\n", i ? "\n" : "", a->name,
                registry_installed(a) ? "installed" : "NOT INSTALLED",
                version ? version : "unknown", a->library[0] ? a->library : "(built into libc)");
-        if (!registry_installed(a))
-            printf("  install package %s or run 'make deps'\n",
-                   a->package[0] ? a->package : "(unknown)");
-        printf("  %s\n", a->description);
+        if (!registry_installed(a) && a->package[0])
+            printf("  install package %s or run 'make deps'\n", a->package);
+        else if (!registry_installed(a))
+            printf("  install it: %s is missing\n", a->library);
+        if (a->description[0])
+            printf("  %s\n", a->description);
         for (size_t j = 0; j < reg->n_configs; j++)
             if (reg->configs[j]->allocator == a)
                 print_config(reg->configs[j]);

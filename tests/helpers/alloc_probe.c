@@ -3,11 +3,12 @@
  *
  *   alloc_probe settings        print allocator, version, stats and the settings read back
  *                               (shim.txt lines); exit status 3 when a setting_error was found
- *   alloc_probe reclaim MB [same-thread|none]
+ *   alloc_probe reclaim MB [same-thread|none|other-thread] [IDLE_MS]
  *                               build a ~MB heap of 32-8032 byte blocks, free 63 of 64, then
  *                               ask the allocator to release free memory (from a second
- *                               thread, the caller's thread, or not at all); prints
- *                               rss_before/rss_after (bytes, from /proc/self/smaps_rollup)
+ *                               thread, the caller's thread, or not at all), stay idle IDLE_MS
+ *                               (default 200); prints rss_before/rss_after (bytes, from
+ *                               /proc/self/smaps_rollup)
  */
 #include "allocator.h"
 
@@ -76,7 +77,7 @@ static int run_settings(void)
 
 enum release_from { FROM_OTHER_THREAD, FROM_SAME_THREAD, NO_RELEASE };
 
-static int run_reclaim(long mb, enum release_from from)
+static int run_reclaim(long mb, enum release_from from, long idle_ms)
 {
     allocator_detect(dlsym(RTLD_DEFAULT, "malloc"));
     printf("allocator=%s\n", allocator_name());
@@ -109,7 +110,7 @@ static int run_reclaim(long mb, enum release_from from)
         pthread_create(&t, NULL, release_thread, &rc);
         pthread_join(t, NULL);
     }
-    usleep(200 * 1000);
+    usleep((useconds_t)idle_ms * 1000);
     printf("release_rc=%d\n", rc);
     print_stats("after");
     for (size_t i = 0; i < count; i += 64)
@@ -128,7 +129,7 @@ int main(int argc, char **argv)
         enum release_from from = !strcmp(how, "same-thread") ? FROM_SAME_THREAD
                                  : !strcmp(how, "none")      ? NO_RELEASE
                                                              : FROM_OTHER_THREAD;
-        return run_reclaim(atol(argv[2]), from);
+        return run_reclaim(atol(argv[2]), from, argc >= 5 ? atol(argv[4]) : 200);
     }
     fprintf(stderr, "usage: alloc_probe settings | reclaim MB [same-thread|none]\n");
     return 2;
