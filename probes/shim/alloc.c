@@ -91,7 +91,7 @@ static bool recording(void)
 {
     if (likely(shim_state == SHIM_RECORDING))
         return true;
-    if (shim_state == SHIM_UNINIT)
+    if (shim_state == SHIM_UNINIT || shim_state == SHIM_FORKED)
         lifecycle_init();
     return shim_state == SHIM_RECORDING;
 }

@@ -81,8 +81,7 @@ static void detect_jemalloc(void)
     size_t len = sizeof(version);
     if (live.mallctl && live.mallctl("version", &version, &len, NULL, 0) == 0 && version) {
         /* "5.3.0-0-g54eaed1d..." -> "5.3.0" */
-        snprintf(live.version, sizeof(live.version), "%.*s", (int)strcspn(version, "-"),
-                 version);
+        snprintf(live.version, sizeof(live.version), "%.*s", (int)strcspn(version, "-"), version);
     }
 }
 
@@ -94,8 +93,7 @@ static void detect_mimalloc(void)
     live.mi_process_info = (mi_process_info_fn)lookup("mi_process_info");
     if (mi_version) {
         int v = mi_version(); /* 209 means 2.0.9 */
-        snprintf(live.version, sizeof(live.version), "%d.%d.%d", v / 100, (v % 100) / 10,
-                 v % 10);
+        snprintf(live.version, sizeof(live.version), "%d.%d.%d", v / 100, (v % 100) / 10, v % 10);
     }
 }
 
@@ -112,8 +110,7 @@ static void detect_tcmalloc(void)
         int major = 0, minor = 0;
         const char *patch = NULL;
         tc_version(&major, &minor, &patch);
-        snprintf(live.version, sizeof(live.version), "%d.%d%s", major, minor,
-                 patch ? patch : "");
+        snprintf(live.version, sizeof(live.version), "%d.%d%s", major, minor, patch ? patch : "");
     }
 }
 
@@ -323,8 +320,7 @@ static bool parse_long(const char *s, long long *out)
 /* Calls fn(name, value, arg) for each NAME=VALUE in the environment whose name starts
  * with prefix (case-insensitively when asked, as mimalloc matches). */
 static void for_each_env(const char *prefix, bool ignore_case,
-                         void (*fn)(struct writer *, const char *, const char *),
-                         struct writer *w)
+                         void (*fn)(struct writer *, const char *, const char *), struct writer *w)
 {
     extern char **environ;
     size_t plen = strlen(prefix);
@@ -381,12 +377,11 @@ static const struct jemalloc_opt jemalloc_opts[] = {
 /* Keys jemalloc 5.3 accepts in MALLOC_CONF that have no opt.* entry to read back
  * (measured: no "Invalid conf pair" for them, yet mallctl("opt.<key>") is ENOENT). */
 static const char *const jemalloc_conf_only_keys[] = {
-    "lg_tcache_max", "slab_sizes", "bin_shards", "san_guard_small", "san_guard_large",
-    "prof_unbias", NULL};
+    "lg_tcache_max",   "slab_sizes",  "bin_shards", "san_guard_small",
+    "san_guard_large", "prof_unbias", NULL};
 
 /* Reads opt.NAME as text; false when jemalloc has no such option. */
-static bool jemalloc_opt_text(const char *name, enum jemalloc_type type, char *buf,
-                              size_t size)
+static bool jemalloc_opt_text(const char *name, enum jemalloc_type type, char *buf, size_t size)
 {
     char key[128];
     snprintf(key, sizeof(key), "opt.%s", name);
@@ -461,8 +456,9 @@ static void check_jemalloc_pair(struct writer *w, const char *key, const char *v
         if (!strcmp(key, jemalloc_conf_only_keys[i]))
             return;
     if (!jemalloc_opt_exists(key)) {
-        setting_error(w, "MALLOC_CONF key '%s' is not a jemalloc %s option (jemalloc ignored "
-                         "it: 'Invalid conf pair')",
+        setting_error(w,
+                      "MALLOC_CONF key '%s' is not a jemalloc %s option (jemalloc ignored "
+                      "it: 'Invalid conf pair')",
                       key, live.version);
         return;
     }
@@ -517,14 +513,32 @@ static void write_jemalloc_settings(struct writer *w)
 
 /* mi_option_t of mimalloc 2.0.9, in enum order. Later versions renumber and rename
  * (decommit_delay became purge_delay in 2.1), so these are read only from a 2.0.x. */
-static const char *const mimalloc_options[] = {
-    "show_errors", "show_stats", "verbose", "eager_commit", "deprecated_eager_region_commit",
-    "deprecated_reset_decommits", "large_os_pages", "reserve_huge_os_pages",
-    "reserve_huge_os_pages_at", "reserve_os_memory", "deprecated_segment_cache", "page_reset",
-    "abandoned_page_decommit", "deprecated_segment_reset", "eager_commit_delay",
-    "decommit_delay", "use_numa_nodes", "limit_os_alloc", "os_tag", "max_errors",
-    "max_warnings", "max_segment_reclaim", "allow_decommit", "segment_decommit_delay",
-    "decommit_extend_delay", "destroy_on_exit"};
+static const char *const mimalloc_options[] = {"show_errors",
+                                               "show_stats",
+                                               "verbose",
+                                               "eager_commit",
+                                               "deprecated_eager_region_commit",
+                                               "deprecated_reset_decommits",
+                                               "large_os_pages",
+                                               "reserve_huge_os_pages",
+                                               "reserve_huge_os_pages_at",
+                                               "reserve_os_memory",
+                                               "deprecated_segment_cache",
+                                               "page_reset",
+                                               "abandoned_page_decommit",
+                                               "deprecated_segment_reset",
+                                               "eager_commit_delay",
+                                               "decommit_delay",
+                                               "use_numa_nodes",
+                                               "limit_os_alloc",
+                                               "os_tag",
+                                               "max_errors",
+                                               "max_warnings",
+                                               "max_segment_reclaim",
+                                               "allow_decommit",
+                                               "segment_decommit_delay",
+                                               "decommit_extend_delay",
+                                               "destroy_on_exit"};
 enum { MIMALLOC_OPTION_COUNT = sizeof(mimalloc_options) / sizeof(mimalloc_options[0]) };
 
 static int mimalloc_option_index(const char *lower_name)
@@ -571,8 +585,7 @@ static void check_mimalloc_env(struct writer *w, const char *name, const char *v
     lower[n] = '\0';
     int index = mimalloc_option_index(lower);
     if (index < 0) {
-        const char *hint = strstr(lower, "purge") ? " (2.0.9 has decommit_delay, not purge_*)"
-                                                  : "";
+        const char *hint = strstr(lower, "purge") ? " (2.0.9 has decommit_delay, not purge_*)" : "";
         setting_error(w, "%s is not a mimalloc %s option: ignored%s", name, live.version, hint);
         return;
     }
@@ -601,18 +614,35 @@ static void write_mimalloc_settings(struct writer *w)
 
 /* Every TCMALLOC_* variable libtcmalloc*.so.4 2.10 reads (from the libraries' strings;
  * the debug variants add the page-fence, free-queue and trace ones). */
-static const char *const tcmalloc_env_names[] = {
-    "TCMALLOC_AGGRESSIVE_DECOMMIT", "TCMALLOC_DEVMEM_LIMIT", "TCMALLOC_DEVMEM_START",
-    "TCMALLOC_DISABLE_MEMORY_RELEASE", "TCMALLOC_HEAP_LIMIT_MB",
-    "TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD", "TCMALLOC_MAX_FREE_QUEUE_SIZE",
-    "TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES", "TCMALLOC_MEMFS_ABORT_ON_FAIL",
-    "TCMALLOC_MEMFS_DISABLE_FALLBACK", "TCMALLOC_MEMFS_IGNORE_MMAP_FAIL",
-    "TCMALLOC_MEMFS_LIMIT_MB", "TCMALLOC_MEMFS_MALLOC_PATH", "TCMALLOC_MEMFS_MAP_PRIVATE",
-    "TCMALLOC_PAGE_FENCE", "TCMALLOC_PAGE_FENCE_NEVER_RECLAIM", "TCMALLOC_PAGE_FENCE_READABLE",
-    "TCMALLOC_RECLAIM_MEMORY", "TCMALLOC_RELEASE_RATE", "TCMALLOC_SAMPLE_PARAMETER",
-    "TCMALLOC_SKIP_MMAP", "TCMALLOC_SKIP_SBRK", "TCMALLOC_STACKTRACE_METHOD",
-    "TCMALLOC_STACKTRACE_METHOD_VERBOSE", "TCMALLOC_SYMBOLIZE_STACKTRACE", "TCMALLOC_TRACE",
-    "TCMALLOC_TRACE_FILE", "TCMALLOC_TRANSFER_NUM_OBJ", NULL};
+static const char *const tcmalloc_env_names[] = {"TCMALLOC_AGGRESSIVE_DECOMMIT",
+                                                 "TCMALLOC_DEVMEM_LIMIT",
+                                                 "TCMALLOC_DEVMEM_START",
+                                                 "TCMALLOC_DISABLE_MEMORY_RELEASE",
+                                                 "TCMALLOC_HEAP_LIMIT_MB",
+                                                 "TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD",
+                                                 "TCMALLOC_MAX_FREE_QUEUE_SIZE",
+                                                 "TCMALLOC_MAX_TOTAL_THREAD_CACHE_BYTES",
+                                                 "TCMALLOC_MEMFS_ABORT_ON_FAIL",
+                                                 "TCMALLOC_MEMFS_DISABLE_FALLBACK",
+                                                 "TCMALLOC_MEMFS_IGNORE_MMAP_FAIL",
+                                                 "TCMALLOC_MEMFS_LIMIT_MB",
+                                                 "TCMALLOC_MEMFS_MALLOC_PATH",
+                                                 "TCMALLOC_MEMFS_MAP_PRIVATE",
+                                                 "TCMALLOC_PAGE_FENCE",
+                                                 "TCMALLOC_PAGE_FENCE_NEVER_RECLAIM",
+                                                 "TCMALLOC_PAGE_FENCE_READABLE",
+                                                 "TCMALLOC_RECLAIM_MEMORY",
+                                                 "TCMALLOC_RELEASE_RATE",
+                                                 "TCMALLOC_SAMPLE_PARAMETER",
+                                                 "TCMALLOC_SKIP_MMAP",
+                                                 "TCMALLOC_SKIP_SBRK",
+                                                 "TCMALLOC_STACKTRACE_METHOD",
+                                                 "TCMALLOC_STACKTRACE_METHOD_VERBOSE",
+                                                 "TCMALLOC_SYMBOLIZE_STACKTRACE",
+                                                 "TCMALLOC_TRACE",
+                                                 "TCMALLOC_TRACE_FILE",
+                                                 "TCMALLOC_TRANSFER_NUM_OBJ",
+                                                 NULL};
 
 /* gperftools' EnvToBool: true when the value starts with t, T, y, Y, 1 or is empty. */
 static long long tcmalloc_env_bool(const char *value)
@@ -628,8 +658,8 @@ static void check_tcmalloc_value(struct writer *w, const char *name, const char 
         if (end == value || *end)
             setting_error(w, "%s=%s is not a number", name, value);
         else if (live.tc_release_rate && *live.tc_release_rate != wanted)
-            setting_error(w, "%s=%s did not take effect: tcmalloc.release_rate is %g", name,
-                          value, *live.tc_release_rate);
+            setting_error(w, "%s=%s did not take effect: tcmalloc.release_rate is %g", name, value,
+                          *live.tc_release_rate);
         return;
     }
     long long wanted;
@@ -664,8 +694,8 @@ static void check_tcmalloc_env(struct writer *w, const char *name, const char *v
 static void write_tcmalloc_settings(struct writer *w)
 {
     static const char *const properties[] = {"tcmalloc.max_total_thread_cache_bytes",
-                                              "tcmalloc.aggressive_memory_decommit",
-                                              "tcmalloc.heap_limit_mb"};
+                                             "tcmalloc.aggressive_memory_decommit",
+                                             "tcmalloc.heap_limit_mb"};
     for (size_t i = 0; i < sizeof(properties) / sizeof(properties[0]); i++) {
         int64_t v = tcmalloc_property(properties[i]);
         if (v >= 0)
@@ -679,9 +709,9 @@ static void write_tcmalloc_settings(struct writer *w)
 /* -- glibc 2.36 -- */
 
 struct glibc_tunable {
-    const char *name;         /* after "glibc.malloc." */
-    const char *legacy_env;   /* MALLOC_* alias, or NULL */
-    unsigned long long min;   /* values outside [min, max] are ignored by glibc */
+    const char *name;       /* after "glibc.malloc." */
+    const char *legacy_env; /* MALLOC_* alias, or NULL */
+    unsigned long long min; /* values outside [min, max] are ignored by glibc */
     unsigned long long max;
 };
 
@@ -705,9 +735,9 @@ enum { GLIBC_TUNABLE_COUNT = sizeof(glibc_malloc_tunables) / sizeof(glibc_malloc
 
 /* Tunable namespaces other than malloc that glibc 2.36 has; entries there are not ours
  * to judge beyond being well formed. */
-static const char *const glibc_other_namespaces[] = {
-    "glibc.cpu.", "glibc.elision.", "glibc.gmon.", "glibc.mem.", "glibc.pthread.",
-    "glibc.rtld.", NULL};
+static const char *const glibc_other_namespaces[] = {"glibc.cpu.", "glibc.elision.", "glibc.gmon.",
+                                                     "glibc.mem.", "glibc.pthread.", "glibc.rtld.",
+                                                     NULL};
 
 struct glibc_config {
     const char *value[GLIBC_TUNABLE_COUNT]; /* as configured, NULL when not */
@@ -753,8 +783,7 @@ static void parse_glibc_tunables(struct writer *w, struct glibc_config *cfg, cha
     for (char *item = strtok_r(tunables, ":", &save); item; item = strtok_r(NULL, ":", &save)) {
         char *eq = strchr(item, '=');
         if (!eq) {
-            setting_error(w, "GLIBC_TUNABLES entry '%s' is malformed (expected name=value)",
-                          item);
+            setting_error(w, "GLIBC_TUNABLES entry '%s' is malformed (expected name=value)", item);
             continue;
         }
         *eq = '\0';
@@ -787,8 +816,8 @@ static void check_glibc_legacy_env(struct writer *w, const char *name, const cha
             continue;
         size_t n = strlen(name);
         bool missing_underscore = !strncmp(name, legacy, n) && legacy[n] == '_' && !legacy[n + 1];
-        bool extra_underscore = n == strlen(legacy) + 1 && !strncmp(name, legacy, n - 1) &&
-                                name[n - 1] == '_';
+        bool extra_underscore =
+            n == strlen(legacy) + 1 && !strncmp(name, legacy, n - 1) && name[n - 1] == '_';
         if (missing_underscore || extra_underscore)
             setting_error(w, "%s is not read by glibc: ignored (did you mean %s?)", name, legacy);
     }
@@ -815,9 +844,8 @@ static void write_glibc_settings(struct writer *w)
      * at 128 KiB and then adapt, unless set. */
     char arena_default[32];
     snprintf(arena_default, sizeof(arena_default), "%ld", 8 * sysconf(_SC_NPROCESSORS_ONLN));
-    const char *shown[][2] = {{"arena_max", arena_default},
-                              {"mmap_threshold", "131072"},
-                              {"trim_threshold", "131072"}};
+    const char *shown[][2] = {
+        {"arena_max", arena_default}, {"mmap_threshold", "131072"}, {"trim_threshold", "131072"}};
     for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
         int index = glibc_tunable_index(shown[i][0]);
         emit(w, "setting.glibc.malloc.%s=%s", shown[i][0],

@@ -101,6 +101,8 @@ int sampler_open_files(void)
                (unsigned long long)shim_opts.sample_bytes, shim_opts.depth,
                shim_opts.interval_ms, shim_opts.site_interval_ms, unwind_name(shim_opts.unwind));
     out_flush(&samples_out);
+    out_flush(&sites_out);
+    out_flush(&stacks_out);
     out_flush(&facts_out);
     return 0;
 }

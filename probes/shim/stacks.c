@@ -26,9 +26,10 @@ static unsigned walk_frame_pointers(uintptr_t *pcs, unsigned max_depth, uintptr_
         uintptr_t next = frame[0];
         if (next == 0)
             break; /* the outermost frame (_start and thread starts clear rbp) */
-        bool plausible = next > (uintptr_t)frame && (next & 7) == 0 &&
-                         (hi == 0 ? next - (uintptr_t)frame < (1u << 24)
-                                  : next + 2 * sizeof(uintptr_t) <= hi && next >= lo);
+        /* Written so that nothing can wrap around: rbp may hold any value. Without known
+         * stack bounds nothing past our own frame is safe to read. */
+        bool plausible = hi != 0 && next > (uintptr_t)frame && (next & 7) == 0 && next >= lo &&
+                         next < hi - 2 * sizeof(uintptr_t);
         if (!plausible) {
             *broken = true;
             break;
