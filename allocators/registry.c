@@ -117,8 +117,7 @@ static void pairs_clear(struct registry_pairs *pairs)
 }
 
 /* Adds NAME=VALUE; false when NAME is already there. */
-static bool pairs_add(struct registry_pairs *pairs, const char *name, size_t len,
-                      const char *value)
+static bool pairs_add(struct registry_pairs *pairs, const char *name, size_t len, const char *value)
 {
     if (pairs_find(pairs, name, len) >= 0)
         return false;
@@ -255,8 +254,9 @@ static void enter_section(struct parse *p, const char *section)
     p->config = NULL;
     char kind[32], name[200];
     if (sscanf(section, "%31s %199s", kind, name) != 2 || strchr(name, ' ')) {
-        parse_error(p, "malformed section [%s]; expected [allocator NAME] or "
-                       "[config NAME:CONFIG]",
+        parse_error(p,
+                    "malformed section [%s]; expected [allocator NAME] or "
+                    "[config NAME:CONFIG]",
                     section);
         return;
     }
@@ -345,8 +345,9 @@ static int allocator_key(struct parse *p, const char *key, const char *value)
         replace(&a->description, value);
     } else if (!strcmp(key, "kind")) {
         if (*value && !is_known_kind(value))
-            return parse_error(p, "kind '%s' in [%s] is not one the shim detects; use glibc, "
-                                  "jemalloc, mimalloc, tcmalloc or leave it empty",
+            return parse_error(p,
+                               "kind '%s' in [%s] is not one the shim detects; use glibc, "
+                               "jemalloc, mimalloc, tcmalloc or leave it empty",
                                value, p->section);
         replace(&a->kind, value);
     } else {
@@ -364,16 +365,16 @@ static int config_env(struct parse *p, const char *value)
     if (!eq || !valid_env_name(value, len))
         return parse_error(p, "env '%s' in [%s] is not NAME=VALUE", value, p->section);
     if (len == strlen("LD_PRELOAD") && !strncmp(value, "LD_PRELOAD", len))
-        return parse_error(p, "env in [%s] sets LD_PRELOAD; name the library with library= in "
-                              "[allocator %s] instead",
+        return parse_error(p,
+                           "env in [%s] sets LD_PRELOAD; name the library with library= in "
+                           "[allocator %s] instead",
                            p->section, c->allocator_name);
     /* A later file's env lines replace the earlier file's, rather than adding to them. */
     if (c->env_file != p->file)
         pairs_clear(&c->env);
     c->env_file = p->file;
     if (!pairs_add(&c->env, value, len, eq + 1))
-        return parse_error(p, "variable %.*s is set twice in [%s]", (int)len, value,
-                           p->section);
+        return parse_error(p, "variable %.*s is set twice in [%s]", (int)len, value, p->section);
     return 1;
 }
 
@@ -409,8 +410,9 @@ static int handle_key(void *user, const char *section, const char *key, const ch
     if (p->config)
         return config_key(p, key, value);
     if (!p->section[0])
-        return parse_error(p, "key '%s' outside any section; put it under [allocator NAME] or "
-                              "[config NAME:CONFIG]",
+        return parse_error(p,
+                           "key '%s' outside any section; put it under [allocator NAME] or "
+                           "[config NAME:CONFIG]",
                            key);
     return 0; /* the section itself was reported */
 }
@@ -430,8 +432,9 @@ int registry_merge_text(struct registry *reg, const char *name, const char *text
     if (rc == 0 && !p.error_line)
         return 0;
     if (rc > 0 && (!p.error_line || rc < p.error_line))
-        snprintf(err, err_size, "%s:%d: syntax error; expected [section], key = value, or a "
-                                "comment starting with # or ;",
+        snprintf(err, err_size,
+                 "%s:%d: syntax error; expected [section], key = value, or a "
+                 "comment starting with # or ;",
                  name, rc);
     else if (p.error_line)
         snprintf(err, err_size, "%s:%d: %s", name, p.error_line, p.error);
@@ -574,8 +577,8 @@ bool registry_check_installed(const struct registry_allocator *a, char *err, siz
                  "'make deps'",
                  a->name, a->library, a->package);
     else
-        snprintf(err, err_size, "allocator '%s' is not installed (missing %s); install it",
-                 a->name, a->library);
+        snprintf(err, err_size, "allocator '%s' is not installed (missing %s); install it", a->name,
+                 a->library);
     return false;
 }
 
@@ -712,8 +715,8 @@ static void add_problem(struct problems *pr, const char *config, const char *fmt
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    char *joined = util_format("%s%s%s: %s", pr->text ? pr->text : "", pr->text ? "\n" : "",
-                               config, line);
+    char *joined =
+        util_format("%s%s%s: %s", pr->text ? pr->text : "", pr->text ? "\n" : "", config, line);
     free(pr->text);
     pr->text = joined;
     pr->count++;
@@ -753,8 +756,9 @@ int registry_check_shim(const struct registry_config *cfg, const char *shim_txt,
     char value[512];
     const char *kind = cfg->allocator ? cfg->allocator->kind : "";
     if (!shim_value(shim_txt, "allocator", value, sizeof(value)))
-        add_problem(&pr, cfg->full_name, "shim.txt names no allocator: the shim did not start "
-                                         "in the target");
+        add_problem(&pr, cfg->full_name,
+                    "shim.txt names no allocator: the shim did not start "
+                    "in the target");
     else if (*kind && strcmp(value, kind))
         add_problem(&pr, cfg->full_name,
                     "the target ran under allocator '%s', not %s (was the library preloaded? "
@@ -767,8 +771,8 @@ int registry_check_shim(const struct registry_config *cfg, const char *shim_txt,
         snprintf(key, sizeof(key), "setting.%.*s", (int)len, pair);
         const char *wanted = pair + len + 1;
         if (!shim_value(shim_txt, key, value, sizeof(value)))
-            add_problem(&pr, cfg->full_name, "setting %s was not read back (expected %s)",
-                        key + 8, wanted);
+            add_problem(&pr, cfg->full_name, "setting %s was not read back (expected %s)", key + 8,
+                        wanted);
         else if (strcmp(value, wanted))
             add_problem(&pr, cfg->full_name,
                         "setting %s is %s, expected %s: the configuration did not take effect",

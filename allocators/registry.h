@@ -10,12 +10,12 @@
 #include <stddef.h>
 
 struct registry_allocator {
-    char *name;        /* "jemalloc" */
-    char *kind;        /* what the shim detects: glibc, jemalloc, mimalloc, tcmalloc; "" = any */
-    char *library;     /* preloaded library; "" for glibc (already in every process) */
-    char *package;     /* Debian package providing it */
+    char *name;    /* "jemalloc" */
+    char *kind;    /* what the shim detects: glibc, jemalloc, mimalloc, tcmalloc; "" = any */
+    char *library; /* preloaded library; "" for glibc (already in every process) */
+    char *package; /* Debian package providing it */
     char *description;
-    char *version;     /* from dpkg, filled by registry_version(); NULL until asked */
+    char *version; /* from dpkg, filled by registry_version(); NULL until asked */
     bool version_known;
 };
 
@@ -28,8 +28,8 @@ struct registry_pairs {
 struct registry_config {
     struct registry_allocator *allocator; /* set by registry_finish */
     char *allocator_name;
-    char *name;        /* "bg-decay" */
-    char *full_name;   /* "jemalloc:bg-decay" */
+    char *name;      /* "bg-decay" */
+    char *full_name; /* "jemalloc:bg-decay" */
     char *description;
     struct registry_pairs env;    /* variables set in the target */
     struct registry_pairs expect; /* setting name (as in shim.txt after "setting.") = value */
@@ -37,7 +37,7 @@ struct registry_config {
     /* where it was defined, for messages */
     const char *file;
     int line;
-    const char *env_file;    /* file whose env lines are in use (a later file replaces them) */
+    const char *env_file; /* file whose env lines are in use (a later file replaces them) */
     const char *expect_file;
 };
 

@@ -12,21 +12,22 @@
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: allocscope allocators [--json] [--allocators FILE]\n"
-                "       allocscope allocators --env NAME[:CONFIG] [--no-shim] [--allocators FILE]\n"
-                "       allocscope allocators --check NAME[:CONFIG] SHIM_TXT [--allocators FILE]\n"
-                "\n"
-                "Lists every allocator and configuration allocscope can run a target under\n"
-                "(installed here or not), with its version and environment settings.\n"
-                "  --json             machine-readable output\n"
-                "  --allocators FILE  merge FILE over the built-in registry\n"
-                "  --env SPEC         print the variables a run under SPEC sets, one NAME=VALUE\n"
-                "                     a line (LD_PRELOAD: the shim, then the allocator, then\n"
-                "                     yours), e.g. env $(allocscope allocators --env jemalloc) prog\n"
-                "  --no-shim          with --env: preload only the allocator\n"
-                "  --check SPEC FILE  check a run's shim.txt against SPEC: the allocator detected,\n"
-                "                     each setting it must read back, no setting_error; exit 1\n"
-                "                     with one line per problem otherwise\n");
+    fprintf(to,
+            "usage: allocscope allocators [--json] [--allocators FILE]\n"
+            "       allocscope allocators --env NAME[:CONFIG] [--no-shim] [--allocators FILE]\n"
+            "       allocscope allocators --check NAME[:CONFIG] SHIM_TXT [--allocators FILE]\n"
+            "\n"
+            "Lists every allocator and configuration allocscope can run a target under\n"
+            "(installed here or not), with its version and environment settings.\n"
+            "  --json             machine-readable output\n"
+            "  --allocators FILE  merge FILE over the built-in registry\n"
+            "  --env SPEC         print the variables a run under SPEC sets, one NAME=VALUE\n"
+            "                     a line (LD_PRELOAD: the shim, then the allocator, then\n"
+            "                     yours), e.g. env $(allocscope allocators --env jemalloc) prog\n"
+            "  --no-shim          with --env: preload only the allocator\n"
+            "  --check SPEC FILE  check a run's shim.txt against SPEC: the allocator detected,\n"
+            "                     each setting it must read back, no setting_error; exit 1\n"
+            "                     with one line per problem otherwise\n");
 }
 
 static json_t *pairs_json(const struct registry_pairs *pairs)
@@ -44,8 +45,8 @@ static json_t *pairs_json(const struct registry_pairs *pairs)
 static json_t *config_json(const struct registry_config *c)
 {
     return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "name", c->full_name, "config", c->name,
-                     "description", c->description, "main", c->main, "env",
-                     pairs_json(&c->env), "expect", pairs_json(&c->expect));
+                     "description", c->description, "main", c->main, "env", pairs_json(&c->env),
+                     "expect", pairs_json(&c->expect));
 }
 
 static int print_json(struct registry *reg)
@@ -60,9 +61,9 @@ static int print_json(struct registry *reg)
                 json_array_append_new(configs, config_json(reg->configs[j]));
         json_array_append_new(
             allocators,
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o}", "name", a->name, "kind",
-                      a->kind, "library", a->library, "package", a->package, "description",
-                      a->description, "installed", registry_installed(a), "version",
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o}", "name", a->name, "kind", a->kind,
+                      "library", a->library, "package", a->package, "description", a->description,
+                      "installed", registry_installed(a), "version",
                       version ? json_string(version) : json_null(), "configs", configs));
     }
     json_t *files = json_array();
@@ -92,8 +93,8 @@ static int print_text(struct registry *reg)
         struct registry_allocator *a = reg->allocators[i];
         const char *version = registry_version(a);
         printf("%s%s  %s  version %s  %s\n", i ? "\n" : "", a->name,
-               registry_installed(a) ? "installed" : "NOT INSTALLED",
-               version ? version : "unknown", a->library[0] ? a->library : "(built into libc)");
+               registry_installed(a) ? "installed" : "NOT INSTALLED", version ? version : "unknown",
+               a->library[0] ? a->library : "(built into libc)");
         if (!registry_installed(a) && a->package[0])
             printf("  install package %s or run 'make deps'\n", a->package);
         else if (!registry_installed(a))

@@ -21,7 +21,8 @@ for a in $ALLOCATORS; do
         fail "listed installed: $a" "$(grep "^$a " "$TMP/list.txt")"
     fi
 done
-if "$ALLOCSCOPE" allocators --json >"$TMP/list.json" && python3 -m json.tool "$TMP/list.json" >/dev/null; then
+if "$ALLOCSCOPE" allocators --json >"$TMP/list.json" &&
+    python3 -m json.tool "$TMP/list.json" >/dev/null; then
     pass "allocators --json is valid JSON"
 else
     fail "allocators --json is valid JSON" "$(head -c 300 "$TMP/list.json")"
@@ -49,7 +50,8 @@ expect.opt.narenas = 1
 EOF
 "$ALLOCSCOPE" allocators --allocators "$TMP/user.ini" >"$TMP/user.txt" 2>&1
 check "user file: added configuration listed" grep -q "jemalloc:narenas1" "$TMP/user.txt"
-check "user file: overridden library shown missing" grep -q "^tcmalloc  NOT INSTALLED" "$TMP/user.txt"
+check "user file: overridden library shown missing" \
+    grep -q "^tcmalloc  NOT INSTALLED" "$TMP/user.txt"
 msg=$("$ALLOCSCOPE" allocators --allocators "$TMP/user.ini" --env tcmalloc 2>&1)
 expect_eq "not installed: clear message" "$msg" \
     "allocscope: allocator 'tcmalloc' is not installed (missing /nonexistent/libtcmalloc_minimal.so.4); install package libtcmalloc-minimal4 or run 'make deps'"
@@ -118,7 +120,8 @@ misspelled MALLOC_TRIM_THRESHOLD glibc MALLOC_TRIM_THRESHOLD=0 \
     "MALLOC_TRIM_THRESHOLD is not read by glibc: ignored (did you mean MALLOC_TRIM_THRESHOLD_?)"
 # A MALLOC_CONF set for jemalloc is not an error when glibc runs the program.
 run_under glibc "$TMP/global-conf" MALLOC_CONF=dirty_decay_msx:5
-check "MALLOC_CONF ignored under glibc" "$ALLOCSCOPE" allocators --check glibc "$TMP/global-conf/shim.txt"
+check "MALLOC_CONF ignored under glibc" \
+    "$ALLOCSCOPE" allocators --check glibc "$TMP/global-conf/shim.txt"
 
 # ---- reclaim: free memory of a scattered heap goes back to the OS on request ----
 # 500 MB of 32-8032 byte blocks, 63 of 64 freed, then allocator_release_free_memory()

@@ -121,7 +121,7 @@ static void test_unknown_section(void **state)
     (void)state;
     /* An empty section is still seen and reported. */
     assert_parse_error("[allocator glibc]\n[allocater foo]\n", "t.ini:2: unknown section "
-                                                                "[allocater foo]");
+                                                               "[allocater foo]");
     assert_parse_error("[config jemalloc]\nenv = A=1\n", "t.ini:1: bad configuration name");
     assert_parse_error("library = /x\n", "t.ini:1: key 'library' outside any section");
 }
@@ -232,13 +232,12 @@ static void test_not_installed_message(void **state)
               "package = libtcmalloc-minimal4\n[allocator glibc]\n",
               err, sizeof(err));
     assert_non_null(reg);
-    assert_false(registry_check_installed(registry_find_allocator(reg, "tcmalloc"), err,
-                                          sizeof(err)));
+    assert_false(
+        registry_check_installed(registry_find_allocator(reg, "tcmalloc"), err, sizeof(err)));
     assert_string_equal(err, "allocator 'tcmalloc' is not installed (missing "
                              "/nonexistent/libtcmalloc_minimal.so.4); install package "
                              "libtcmalloc-minimal4 or run 'make deps'");
-    assert_true(registry_check_installed(registry_find_allocator(reg, "glibc"), err,
-                                         sizeof(err)));
+    assert_true(registry_check_installed(registry_find_allocator(reg, "glibc"), err, sizeof(err)));
     registry_free(reg);
 }
 
