@@ -253,7 +253,8 @@ static void enter_section(struct parse *p, const char *section)
     p->allocator = NULL;
     p->config = NULL;
     char kind[32], name[200];
-    if (sscanf(section, "%31s %199s", kind, name) != 2 || strchr(name, ' ')) {
+    int end = 0;
+    if (sscanf(section, "%31s %199s %n", kind, name, &end) != 2 || section[end]) {
         parse_error(p,
                     "malformed section [%s]; expected [allocator NAME] or "
                     "[config NAME:CONFIG]",

@@ -124,6 +124,7 @@ static void test_unknown_section(void **state)
                                                                "[allocater foo]");
     assert_parse_error("[config jemalloc]\nenv = A=1\n", "t.ini:1: bad configuration name");
     assert_parse_error("library = /x\n", "t.ini:1: key 'library' outside any section");
+    assert_parse_error("# x\n[allocator a b]\n", "t.ini:2: malformed section [allocator a b]");
 }
 
 static void test_bad_values(void **state)
