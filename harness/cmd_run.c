@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "format.h"
 #include "leaks.h"
+#include "registry.h"
 #include "rundata.h"
 #include "runjson.h"
 #include "runner.h"
@@ -32,6 +33,12 @@ static const char run_usage[] =
     "  --depth N          frames per stack (default 32, at most 64)\n"
     "  --unwind fp|libunwind|auto\n"
     "                     stack walking (default auto: frame pointers, libunwind where broken)\n"
+    "  -a, --allocator NAME[:CONFIG]\n"
+    "                     run under this allocator configuration (see 'allocscope allocators');\n"
+    "                     the settings read back from the allocator must match, else exit 3\n"
+    "  --allocators FILE  extra allocator configurations (docs/ALLOCATORS.md)\n"
+    "  --reclaim SECONDS  that long after the start, ask the allocator to return free memory\n"
+    "                     to the OS and record RSS before and after (shim.txt reclaim_*)\n"
     "  --follow-fork      forked children record into DIR/children/PID/\n"
     "  --no-follow-exec   exec'd children are not recorded\n"
     "  --quiet            no summary\n"
@@ -41,6 +48,9 @@ struct run_options {
     const char *out;
     struct shim_settings shim;
     bool quiet;
+    const char *allocator;
+    const char *allocators_file;
+    double reclaim_after_s; /* 0: no reclaim request */
 };
 
 static int parse_run_options(int argc, char **argv, struct run_options *o)
@@ -50,12 +60,14 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"interval", required_argument, NULL, 'i'}, {"depth", required_argument, NULL, 'd'},
         {"unwind", required_argument, NULL, 'u'},  {"follow-fork", no_argument, NULL, 'F'},
         {"no-follow-exec", no_argument, NULL, 'E'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"allocator", required_argument, NULL, 'a'}, {"allocators", required_argument, NULL, 'A'},
+        {"reclaim", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     uint64_t v;
     int c;
     memset(o, 0, sizeof(*o));
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+o:s:i:d:u:FEqh", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+o:s:i:d:u:FEqa:A:r:h", options, NULL)) != -1) {
         switch (c) {
         case 'o': o->out = optarg; break;
         case 's':
@@ -91,6 +103,17 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         case 'F': o->shim.follow_fork = true; break;
         case 'E': o->shim.no_follow_exec = true; break;
         case 'q': o->quiet = true; break;
+        case 'a': o->allocator = optarg; break;
+        case 'A': o->allocators_file = optarg; break;
+        case 'r': {
+            char *end;
+            o->reclaim_after_s = strtod(optarg, &end);
+            if (*end || !(o->reclaim_after_s > 0) || o->reclaim_after_s > 1e6) {
+                util_error("--reclaim wants seconds after the start (e.g. 2.5), not '%s'", optarg);
+                return 2;
+            }
+            break;
+        }
         case 'h': fputs(run_usage, stdout); return 0;
         default:
             util_error("unknown option '%s'; see 'allocscope run --help'", argv[optind - 1]);
@@ -150,7 +173,7 @@ static void summarize_samples(const struct run_data *run, struct run_summary *s)
     }
 }
 
-static json_t *allocator_json(const struct run_data *run)
+static json_t *allocator_json(const struct run_data *run, const char *config)
 {
     const char *name = rundata_fact(run, "allocator");
     if (!name)
@@ -162,7 +185,7 @@ static json_t *allocator_json(const struct run_data *run)
                                 json_string(run->fact_values[i]));
     const char *path = rundata_fact(run, "allocator_path");
     const char *version = rundata_fact(run, "allocator_version");
-    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", name, "config", "default", "path",
+    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", name, "config", config, "path",
                      path ? path : "", "version", version ? version : "", "settings", settings);
 }
 
@@ -190,8 +213,29 @@ static void print_summary(const char *dir, const struct run_data *run,
     fprintf(stderr, "  details: allocscope leaks %s\n", dir);
 }
 
+/* A configuration that did not take effect makes the measurement meaningless: say so. */
+static int check_config(const struct registry_config *cfg, const char *dir)
+{
+    char *path = util_format("%s/shim.txt", dir), *message = NULL;
+    char *text = util_read_file(path, NULL);
+    int rc = 0;
+    if (!text) {
+        util_error("configuration %s could not be checked: %s is missing", cfg->full_name, path);
+        rc = -1;
+    } else if (registry_check_shim(cfg, text, &message)) {
+        for (char *line = strtok(message, "\n"); line; line = strtok(NULL, "\n"))
+            util_error("configuration %s did not take effect: %s", cfg->full_name, line);
+        rc = -1;
+    }
+    free(message);
+    free(text);
+    free(path);
+    return rc;
+}
+
 static int finish_run(const struct target_spec *spec, const struct target_result *result,
-                      const char *started, bool quiet)
+                      const char *started, const struct run_options *o,
+                      const struct registry_config *cfg)
 {
     struct run_data run;
     struct run_summary summary = {-1, -1, -1, -1};
@@ -202,14 +246,78 @@ static int finish_run(const struct target_spec *spec, const struct target_result
         summarize_samples(&run, &summary);
     else
         util_warn("the recording is incomplete: %s", err);
-    json_t *root = runjson_build(spec, result, started, &summary, loaded ? allocator_json(&run)
-                                                                         : NULL);
+    json_t *alloc = loaded ? allocator_json(&run, cfg ? cfg->name : "default") : NULL;
+    bool config_failed = cfg && check_config(cfg, spec->out_dir);
+    json_t *root = runjson_build(spec, result, started, &summary, alloc);
+    json_object_set_new(root, "config_ok", json_boolean(!config_failed));
     runjson_write(spec->out_dir, root);
     json_decref(root);
-    if (loaded && !quiet)
+    if (loaded && !o->quiet)
         print_summary(spec->out_dir, &run, &summary, result);
     rundata_free(&run);
-    return target_exit_code(result);
+    return config_failed ? 3 : target_exit_code(result);
+}
+
+static void request_reclaim(const char *control_path)
+{
+    char *text = util_format("reclaim run-%llu\n", (unsigned long long)util_monotonic_ns());
+    if (util_write_file_atomic(control_path, text, strlen(text)))
+        util_warn("cannot write the reclaim request %s: %s", control_path, strerror(errno));
+    free(text);
+}
+
+/* Waits for the target, sending the reclaim request when its time comes. */
+static void wait_with_reclaim(pid_t pid, const struct target_spec *spec, double reclaim_s,
+                              struct target_result *result)
+{
+    if (reclaim_s <= 0) {
+        target_wait(pid, spec, result);
+        return;
+    }
+    memset(result, 0, sizeof(*result));
+    bool sent = false;
+    for (;;) {
+        pid_t got = wait4(pid, &result->status, WNOHANG, &result->usage);
+        if (got == pid || (got < 0 && errno != EINTR))
+            break;
+        double elapsed = (double)(util_monotonic_ns() - spec->t0_ns) / 1e9;
+        if (!sent && elapsed >= reclaim_s) {
+            request_reclaim(spec->control_path);
+            sent = true;
+        }
+        usleep(10000);
+    }
+    result->duration_s = (double)(util_monotonic_ns() - spec->t0_ns) / 1e9;
+}
+
+static struct registry_config *resolve_allocator(const struct run_options *o,
+                                                 struct registry **reg)
+{
+    char err[512];
+    *reg = NULL;
+    if (!o->allocator && !o->allocators_file)
+        return NULL;
+    *reg = registry_load(o->allocators_file);
+    if (!*reg)
+        return (struct registry_config *)-1;
+    if (!o->allocator)
+        return NULL;
+    struct registry_config *cfg = registry_resolve(*reg, o->allocator, err, sizeof(err));
+    if (!cfg || !registry_check_installed(cfg->allocator, err, sizeof(err))) {
+        util_error("%s", err);
+        return (struct registry_config *)-1;
+    }
+    return cfg;
+}
+
+/* The config's variables as a NULL-terminated list for the child's environment. */
+static char **config_env(const struct registry_config *cfg)
+{
+    size_t n = cfg ? cfg->env.count : 0;
+    char **env = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        env[i] = strdup(cfg->env.items[i]);
+    return env;
 }
 
 int cmd_run(int argc, char **argv)
@@ -218,6 +326,10 @@ int cmd_run(int argc, char **argv)
     int rc = parse_run_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    struct registry *reg;
+    struct registry_config *cfg = resolve_allocator(&o, &reg);
+    if (cfg == (struct registry_config *)-1)
+        return 2;
     const char *shim = util_find_lib("liballocscope.so");
     if (!shim) {
         util_error("cannot find liballocscope.so next to %s; run 'make' or reinstall",
@@ -227,8 +339,13 @@ int cmd_run(int argc, char **argv)
     char *out = o.out ? strdup(o.out) : default_out_dir(argv[optind]);
     if (prepare_out_dir(out))
         return 2;
-    struct target_spec spec = {.argv = argv + optind, .out_dir = out, .shim_path = shim,
-                               .shim = o.shim, .t0_ns = util_monotonic_ns()};
+    char *control = util_format("%s/.control", out);
+    char **env = config_env(cfg);
+    struct target_spec spec = {
+        .argv = argv + optind, .out_dir = out, .shim_path = shim, .shim = o.shim,
+        .preload_after = cfg && cfg->allocator->library[0] ? cfg->allocator->library : NULL,
+        .extra_env = env, .control_path = o.reclaim_after_s > 0 ? control : NULL,
+        .t0_ns = util_monotonic_ns()};
     char started[32], err[512];
     runjson_now_iso(started, sizeof(started));
     /* Ctrl-C reaches the target (same process group); we stay to write what it recorded. */
@@ -240,8 +357,11 @@ int cmd_run(int argc, char **argv)
         return 127;
     }
     struct target_result result;
-    target_wait(pid, &spec, &result);
-    rc = finish_run(&spec, &result, started, o.quiet);
+    wait_with_reclaim(pid, &spec, o.reclaim_after_s, &result);
+    rc = finish_run(&spec, &result, started, &o, cfg);
+    registry_free_env(env);
+    registry_free(reg);
+    free(control);
     free(out);
     return rc;
 }

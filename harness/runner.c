@@ -53,10 +53,69 @@ static void prepare_child_env(const struct target_spec *spec)
         putenv(*e);
 }
 
+/* Children held before exec wait on this pipe; exec failures come back on report_fd. */
+struct pending_child {
+    pid_t pid;
+    int release_fd;
+    int report_fd;
+    const char *cmd;
+};
+static struct pending_child pending[8];
+
+static struct pending_child *pending_slot(pid_t pid)
+{
+    for (size_t i = 0; i < sizeof(pending) / sizeof(pending[0]); i++)
+        if (pending[i].pid == pid)
+            return &pending[i];
+    return NULL;
+}
+
+static void exec_child(const struct target_spec *spec, int report_fd, int hold_fd)
+{
+    if (spec->own_process_group)
+        setpgid(0, 0);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGQUIT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    prepare_child_env(spec);
+    if (hold_fd >= 0) {
+        char go;
+        ssize_t n;
+        while ((n = read(hold_fd, &go, 1)) < 0 && errno == EINTR)
+            ;
+        if (n != 1)
+            _exit(126); /* the harness gave up on this target */
+        close(hold_fd);
+    }
+    execvp(spec->argv[0], spec->argv);
+    int e = errno;
+    (void)!write(report_fd, &e, sizeof(e));
+    _exit(127);
+}
+
+/* Reads the exec report: EOF means exec succeeded (the pipe is close-on-exec). */
+static int await_exec(pid_t pid, int report_fd, const char *cmd, char *err, size_t errlen)
+{
+    int child_errno = 0;
+    ssize_t n;
+    while ((n = read(report_fd, &child_errno, sizeof(child_errno))) < 0 && errno == EINTR)
+        ;
+    close(report_fd);
+    if (n == (ssize_t)sizeof(child_errno)) {
+        waitpid(pid, NULL, 0);
+        snprintf(err, errlen, "cannot run '%s': %s; check the command name and PATH", cmd,
+                 strerror(child_errno));
+        errno = child_errno;
+        return -1;
+    }
+    return 0;
+}
+
 pid_t target_start(const struct target_spec *spec, char *err, size_t errlen)
 {
-    int report[2];
-    if (pipe2(report, O_CLOEXEC)) {
+    int report[2], hold[2] = {-1, -1};
+    struct pending_child *slot = spec->hold ? pending_slot(0) : NULL;
+    if (pipe2(report, O_CLOEXEC) || (spec->hold && (!slot || pipe2(hold, O_CLOEXEC)))) {
         snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
         return -1;
     }
@@ -69,30 +128,31 @@ pid_t target_start(const struct target_spec *spec, char *err, size_t errlen)
     }
     if (pid == 0) {
         close(report[0]);
-        if (spec->own_process_group)
-            setpgid(0, 0);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGQUIT, SIG_DFL);
-        prepare_child_env(spec);
-        execvp(spec->argv[0], spec->argv);
-        int e = errno;
-        (void)!write(report[1], &e, sizeof(e));
-        _exit(127);
+        if (hold[1] >= 0)
+            close(hold[1]);
+        exec_child(spec, report[1], hold[0]);
     }
     close(report[1]);
-    int child_errno = 0;
-    ssize_t n;
-    while ((n = read(report[0], &child_errno, sizeof(child_errno))) < 0 && errno == EINTR)
-        ;
-    close(report[0]);
-    if (n == (ssize_t)sizeof(child_errno)) {
-        waitpid(pid, NULL, 0);
-        snprintf(err, errlen, "cannot run '%s': %s; check the command name and PATH",
-                 spec->argv[0], strerror(child_errno));
-        errno = child_errno;
+    if (spec->hold) {
+        close(hold[0]);
+        *slot = (struct pending_child){pid, hold[1], report[0], spec->argv[0]};
+        return pid;
+    }
+    return await_exec(pid, report[0], spec->argv[0], err, errlen) ? -1 : pid;
+}
+
+int target_release(pid_t pid, char *err, size_t errlen)
+{
+    struct pending_child *slot = pending_slot(pid);
+    if (!slot) {
+        snprintf(err, errlen, "internal error: pid %d is not held", (int)pid);
         return -1;
     }
-    return pid;
+    struct pending_child child = *slot;
+    memset(slot, 0, sizeof(*slot));
+    (void)!write(child.release_fd, "g", 1);
+    close(child.release_fd);
+    return await_exec(pid, child.report_fd, child.cmd, err, errlen);
 }
 
 int target_wait(pid_t pid, const struct target_spec *spec, struct target_result *result)

@@ -26,6 +26,8 @@ struct target_spec {
     struct shim_settings shim;
     uint64_t t0_ns;
     bool own_process_group; /* bench: the target's tree can be stopped as a group */
+    bool hold;              /* the child waits before exec until target_release(): lets a
+                               probe attach to its pid first (run --kernel) */
 };
 
 struct target_result {
@@ -39,6 +41,10 @@ struct target_result {
 /* Forks and execs the target with the shim's environment. Returns the pid, or -1 with a
  * message in err (exec failures are reported here, synchronously). */
 pid_t target_start(const struct target_spec *spec, char *err, size_t errlen);
+
+/* Lets a held child (spec->hold) go on to exec. Returns 0, or -1 with a message in err
+ * (the exec failed). */
+int target_release(pid_t pid, char *err, size_t errlen);
 
 /* Waits for the target (retrying on EINTR), filling *result. */
 int target_wait(pid_t pid, const struct target_spec *spec, struct target_result *result);
