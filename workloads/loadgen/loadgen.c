@@ -606,7 +606,8 @@ static void usage(FILE *out)
         "  -n, --requests N      stop after N requests (whichever bound comes first)\n"
         "      --max-time S      hard cap on the run time (default duration + 10, or 60)\n"
         "  -r, --rate R          total requests/s, paced per connection (default: closed loop)\n"
-        "  -p, --path [METHOD ]PATH  request path, repeatable (rotated); default 'GET /'\n"
+        "  -p, --path [METHOD ]PATH  request path, repeatable (rotated); default 'GET /';\n"
+        "                        METHOD:PATH also works (e.g. POST:/api/orders)\n"
         "  -m, --method M        method for paths given without one (default GET)\n"
         "      --payload B[-B2]  request body size (or a uniform range) for POST/PUT\n"
         "      --no-keepalive    one request per connection (Connection: close)\n"
@@ -623,7 +624,11 @@ static void add_spec(struct loadgen_options *o, const char *value, const char *m
     if (o->nspecs == MAX_PATHS)
         wl_die("--path: at most %d paths", MAX_PATHS);
     struct request_spec *s = &o->specs[o->nspecs];
+    /* "METHOD /path" or "METHOD:/path" (the second form needs no quoting in a command). */
     const char *space = strchr(value, ' ');
+    const char *colon = strstr(value, ":/");
+    if (!space && colon && colon < strchr(value, '/'))
+        space = colon;
     const char *path = space ? space + 1 : value;
     if (space)
         snprintf(s->method, sizeof(s->method), "%.*s", (int)(space - value), value);
