@@ -18,6 +18,7 @@ static char run_dir[PATH_MAX];
 static struct out_file samples_out, sites_out, stacks_out, facts_out;
 static pthread_mutex_t output_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool finished;
+static bool allocator_facts_written;
 static uint32_t sites_with_stacks = 0;
 static uint32_t sites_at_last_maps = UINT32_MAX;
 static struct timespec control_mtime;
@@ -71,6 +72,7 @@ static int choose_dir(void)
 int sampler_open_files(void)
 {
     finished = false;
+    allocator_facts_written = false;
     sites_with_stacks = 0;
     sites_at_last_maps = UINT32_MAX;
     /* A forked child starts its own files: every site it inherited is written afresh. */
@@ -276,8 +278,12 @@ static void check_control(void)
 
 /* ---- the thread ---- */
 
+/* From the sampler's start, or at exit when the program ended before the sampler ran. */
 static void write_allocator_facts(void)
 {
+    if (allocator_facts_written)
+        return;
+    allocator_facts_written = true;
     allocator_detect((void *)real.malloc);
     out_printf(&facts_out, "allocator=%s\nallocator_path=%s\nallocator_version=%s\n",
                allocator_name(), allocator_path(), allocator_version());
@@ -334,6 +340,7 @@ void sampler_final_snapshot(void)
     pthread_mutex_lock(&output_lock);
     if (!finished && samples_out.fd >= 0) {
         finished = true;
+        write_allocator_facts();
         write_sample_row("", NULL);
         if (shim_opts.mode != MODE_COUNT)
             snapshot_sites();
