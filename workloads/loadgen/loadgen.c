@@ -81,6 +81,7 @@ struct loadgen_thread {
     pthread_t tid;
     uint64_t rng;
     uint64_t requests, errors, bytes;
+    uint64_t status_errors; /* of the errors, answers with a 4xx/5xx (or 1xx) status */
     struct wl_latency latency;
     struct event *done_event; /* in the main base: tells main this thread finished */
 };
@@ -147,6 +148,7 @@ static void response_done(struct conn *c)
         wl_latency_add(&t->latency, now - c->sent_us);
     } else {
         t->errors++;
+        t->status_errors++;
     }
     if (c->close_after || !t->opt->keepalive) {
         conn_close(c);
@@ -567,7 +569,9 @@ static void run(const struct loadgen_options *o)
                                .connections = o->connections, .duration_s = elapsed,
                                .latency = &all};
     snprintf(report.target, sizeof(report.target), "%s:%u", o->host, o->port);
+    uint64_t status_errors = 0;
     for (unsigned i = 0; i < o->threads; i++) {
+        status_errors += threads[i].status_errors;
         report.requests += threads[i].requests;
         report.errors += threads[i].errors;
         report.bytes += threads[i].bytes;
@@ -582,8 +586,12 @@ static void run(const struct loadgen_options *o)
     if (!o->quiet)
         wl_report_print_summary(&report);
     if (report.requests == 0 && report.errors > 0) {
-        fprintf(stderr, "loadgen: no request succeeded (%llu errors); is the target up at %s?\n",
-                (unsigned long long)report.errors, report.target);
+        if (status_errors == report.errors)
+            fprintf(stderr, "loadgen: no request succeeded (%llu error statuses); check the "
+                            "paths and methods\n", (unsigned long long)report.errors);
+        else
+            fprintf(stderr, "loadgen: no request succeeded (%llu errors); is the target up at "
+                            "%s?\n", (unsigned long long)report.errors, report.target);
         status = status ? status : 1;
     }
     wl_latency_free(&all);
