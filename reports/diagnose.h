@@ -1,0 +1,115 @@
+/* Diagnosis of a recording: leak, unbounded buffering, allocator retention, fragmentation or
+ * healthy, with the evidence, a confidence and what the data lacked. docs/DIAGNOSE.md
+ * documents the tests and thresholds. The measurement (diagnose_measure) is separate from
+ * the classification (diagnose_classify) so that the rules can be tested on synthetic input. */
+#ifndef ALLOCSCOPE_DIAGNOSE_H
+#define ALLOCSCOPE_DIAGNOSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct json_t;
+
+enum diagnosis_verdict {
+    VERDICT_HEALTHY,
+    VERDICT_LEAK,
+    VERDICT_UNBOUNDED_BUFFERING,
+    VERDICT_ALLOCATOR_RETENTION,
+    VERDICT_FRAGMENTATION,
+};
+
+enum diagnosis_confidence { CONFIDENCE_LOW, CONFIDENCE_MEDIUM, CONFIDENCE_HIGH };
+
+/* Every threshold of the rules; diagnose_thresholds_default() fills the documented values
+ * and diagnose_thresholds_set() changes one by name ("min_growth_bytes=2M"). */
+struct diagnose_thresholds {
+    double min_growth_bytes;    /* a site must grow at least this much during load */
+    double min_growth_share;    /* ... and by this share of the peak live heap */
+    double min_slope_t;         /* slope / standard error of the slope */
+    double sustained_share;     /* share of the load's growth made in its second half */
+    double leak_kept_share;     /* growth still live after the cooldown: >= leak, else buffering */
+    double live_return_share;   /* after-load live <= idle + this share of the rise */
+    double min_excess_rss;      /* RSS above live heap (vs idle) that counts, bytes */
+    double excess_rss_share;    /* ... and as a share of the RSS rise over idle */
+    double reclaimable_share;   /* reclaim gave back this share of the excess: retention */
+    double activity_share;      /* plain runs: the load is where alloc rate > this x max */
+};
+
+struct diagnosis_site {
+    uint32_t site_id;
+    char where[512];        /* symbolized innermost frames, "fn (file:line) <- ..." */
+    char function[128];     /* first frame with a known function outside the allocator */
+    int64_t start_bytes;    /* live at the start of the load */
+    int64_t peak_bytes;     /* highest live */
+    int64_t load_end_bytes; /* live at the end of the load */
+    int64_t after_bytes;    /* live at the end of the cooldown (or the recording) */
+    int64_t exit_bytes;     /* unfreed at exit, -1 without a clean exit */
+    double growth_bytes_per_s;
+    double slope_t;
+    double sustained;       /* share of the growth made in the load's second half */
+    double kept;            /* share of the growth still live after the cooldown */
+    bool significant;
+};
+
+/* What the classification needs, measured from a run (or written by a unit test). Bytes;
+ * -1 when not measured. */
+struct diagnosis_metrics {
+    bool phases_from_file; /* phases.csv; else inferred from the allocation rate */
+    bool has_cooldown;     /* some time after the load was recorded */
+    bool has_live;         /* the shim's live heap (not a kernel-only attach) */
+    bool has_stacks;       /* sites.csv with stacks */
+    bool exited_cleanly;
+    uint64_t load_start_ms, load_end_ms, after_ms;
+    double idle_live, peak_live, load_end_live, after_live, exit_live;
+    double idle_rss, peak_rss, after_rss;
+    double reclaim_before_rss, reclaim_after_rss; /* -1 without a reclaim test */
+    double live_slope_t;   /* total live heap over the load */
+    const char *allocator; /* "glibc", ... or NULL */
+    const char *mode;      /* shim mode */
+};
+
+struct diagnosis {
+    enum diagnosis_verdict verdict;
+    enum diagnosis_confidence confidence;
+    char reason[512];     /* one sentence with the deciding numbers */
+    char suggestion[512]; /* what to try, or "" */
+    char lacking[6][160]; /* what the data did not have */
+    size_t nlacking;
+    struct diagnosis_metrics m;
+    struct diagnosis_site *sites; /* significant growing sites, fastest first */
+    size_t nsites;
+    char run_dir[4096];
+};
+
+void diagnose_thresholds_default(struct diagnose_thresholds *t);
+/* "NAME=VALUE" (VALUE may carry K/M/G for byte thresholds). 0, or -1 with err set. */
+int diagnose_thresholds_set(struct diagnose_thresholds *t, const char *assignment, char *err,
+                            size_t errlen);
+
+/* Loads RUN_DIR (a run directory or a bench cell), measures and classifies. 0, or -1 with a
+ * one-line message in err. Free with diagnosis_free. */
+int diagnose_run(const char *run_dir, const struct diagnose_thresholds *t, struct diagnosis *out,
+                 char *err, size_t errlen);
+
+/* The rules alone: D->m and D->sites (with their growth statistics) are filled in by the
+ * caller; sets verdict, confidence, reason, suggestion, lacking and keeps only the
+ * significant sites. */
+void diagnose_classify(struct diagnosis *d, const struct diagnose_thresholds *t);
+
+/* Least-squares slope of Y over T (seconds) and its t statistic (slope / standard error;
+ * a large finite value when the points are exactly on a line). Returns the slope. */
+double diagnose_slope(const double *t, const double *y, size_t n, double *t_stat);
+
+void diagnosis_free(struct diagnosis *d);
+const char *diagnosis_verdict_name(enum diagnosis_verdict v);
+const char *diagnosis_confidence_name(enum diagnosis_confidence c);
+/* Parses a verdict name; -1 when unknown. */
+int diagnosis_verdict_parse(const char *name);
+
+/* Human text (several lines, starting with "verdict: NAME") and JSON (docs/DIAGNOSE.md). */
+void diagnosis_print_text(const struct diagnosis *d, FILE *out);
+struct json_t *diagnosis_to_json(const struct diagnosis *d);
+
+#endif
