@@ -79,7 +79,7 @@ PY
 )
     expect_eq "sampled leaks under $alloc within 20%" "$verdict" "ok"
 }
-for a in glibc jemalloc; do check_sampled_leaks "$a"; done
+for a in $ALLOCATORS; do check_sampled_leaks "$a"; done
 
 # A site that grows for 3 s at 5 MiB/s and is freed before exit.
 dir=$TMP/grow

@@ -6,7 +6,8 @@ TEST_HELPER_SRCS := $(wildcard tests/helpers/*.c tests/helpers/*.cc)
 TEST_HELPERS := $(patsubst tests/helpers/%,$(TESTBIN)/%,$(basename $(TEST_HELPER_SRCS)))
 TEST_PROGRAMS += $(UNIT_TESTS) $(TEST_HELPERS)
 
-$(TESTBIN)/test_%: tests/test_%.c
+.SECONDEXPANSION:
+$(TESTBIN)/test_%: tests/test_%.c $$(TEST_SRCS_test_$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SANITIZE) -I. -Iprobes/shim -Iharness -Ireports -Iallocators \
 		$< $(TEST_SRCS_test_$*) -o $@ -lcmocka $(TEST_LIBS_test_$*) -lpthread -lm
@@ -23,3 +24,6 @@ $(TESTBIN)/%: tests/helpers/%.cc
 	g++ -std=c++17 -Wall -Wextra -Werror -O2 -g -fno-omit-frame-pointer $< -o $@ -lpthread
 
 tests-build: $(TEST_PROGRAMS)
+
+TEST_SRCS_test_shim_tables := probes/shim/sites.c probes/shim/ptrtable.c
+TEST_SRCS_test_csv := reports/csv.c reports/rundata.c harness/util.c
