@@ -1,0 +1,304 @@
+/* shim_overhead: wall-clock cost of allocator calls, for comparing the same program run bare,
+ * under liballocscope.so in each mode, and under heaptrack (bench/run-shim-overhead does that).
+ *
+ *   shim_overhead WORKLOAD [--ms MS | --ops N]
+ *
+ * WORKLOAD:
+ *   pair     malloc(64) + free in a tight loop; one op = one pair
+ *   mix      one call per op over 1024 slots: malloc of a varied size, realloc growth by half,
+ *            or free, chosen by a fixed random sequence; one op = one call
+ *   threads  4 threads in rounds: each allocates a batch of varied sizes, then frees the batch
+ *            its neighbour allocated (every free is cross-thread); one op = one malloc+free pair
+ *
+ * Runs a short warm-up, then ops until MS milliseconds have passed (default 300), or exactly N
+ * ops (for profilers). Prints one line:
+ *   workload=W threads=T ops=N elapsed_ns=E ns_per_op=X.XX
+ * The random sequences are seeded with constants, so every run does the same calls in the same
+ * order; only how many of them fit in MS differs. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_MS 300
+#define CHUNK_OPS 4096 /* ops between clock reads */
+#define MIX_SLOTS 1024
+#define MIX_MAX_SIZE (64 * 1024)
+#define THREADS 4
+#define THREAD_BATCH 4096
+
+/* Keeps gcc from deleting a malloc/free pair whose pointer is never used. */
+#define ESCAPE(p) __asm__ volatile("" ::"r"(p) : "memory")
+
+struct budget {
+    uint64_t min_ns; /* time-bounded: run until this much has passed */
+    uint64_t ops;    /* count-bounded when non-zero */
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t xorshift(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
+static void die_oom(void)
+{
+    fprintf(stderr, "shim_overhead: out of memory; run with a smaller --ops\n");
+    exit(1);
+}
+
+static bool budget_spent(const struct budget *b, uint64_t done, uint64_t start)
+{
+    return b->ops ? done >= b->ops : now_ns() - start >= b->min_ns;
+}
+
+/* ---- pair ---- */
+
+static void pair_ops(uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        void *p = malloc(64);
+        ESCAPE(p);
+        free(p);
+    }
+}
+
+static uint64_t run_pair(const struct budget *b, uint64_t *elapsed)
+{
+    pair_ops(CHUNK_OPS * 8);
+    uint64_t done = 0, start = now_ns();
+    while (!budget_spent(b, done, start)) {
+        uint64_t n = b->ops && b->ops - done < CHUNK_OPS ? b->ops - done : CHUNK_OPS;
+        pair_ops(n);
+        done += n;
+    }
+    *elapsed = now_ns() - start;
+    return done;
+}
+
+/* ---- mix ---- */
+
+struct mix_state {
+    void *ptr[MIX_SLOTS];
+    size_t size[MIX_SLOTS];
+    uint64_t rng;
+};
+
+/* Mostly small blocks, some pages, a few tens of KiB: the shape of a server's heap. */
+static size_t mix_size(uint64_t r)
+{
+    unsigned pick = (unsigned)(r >> 56);
+    if (pick < 200)
+        return 16 + (r & 255);
+    if (pick < 250)
+        return 512 + (r & 4095);
+    return 8192 + (r & 32767);
+}
+
+static void mix_op(struct mix_state *m)
+{
+    uint64_t r = xorshift(&m->rng);
+    unsigned slot = (unsigned)(r % MIX_SLOTS);
+    void *p = m->ptr[slot];
+    if (!p) {
+        size_t size = mix_size(xorshift(&m->rng));
+        p = malloc(size);
+        if (!p)
+            die_oom();
+        *(volatile char *)p = 1;
+        m->size[slot] = size;
+    } else if ((r >> 32) & 1 && m->size[slot] < MIX_MAX_SIZE) {
+        size_t size = m->size[slot] + m->size[slot] / 2 + 16;
+        p = realloc(p, size);
+        if (!p)
+            die_oom();
+        ((volatile char *)p)[size - 1] = 1;
+        m->size[slot] = size;
+    } else {
+        free(p);
+        p = NULL;
+    }
+    ESCAPE(p);
+    m->ptr[slot] = p;
+}
+
+static uint64_t run_mix(const struct budget *b, uint64_t *elapsed)
+{
+    static struct mix_state m;
+    m.rng = 0x2545f4914f6cdd1dull;
+    for (unsigned i = 0; i < CHUNK_OPS * 8; i++)
+        mix_op(&m);
+    uint64_t done = 0, start = now_ns();
+    while (!budget_spent(b, done, start)) {
+        uint64_t n = b->ops && b->ops - done < CHUNK_OPS ? b->ops - done : CHUNK_OPS;
+        for (uint64_t i = 0; i < n; i++)
+            mix_op(&m);
+        done += n;
+    }
+    *elapsed = now_ns() - start;
+    for (unsigned i = 0; i < MIX_SLOTS; i++)
+        free(m.ptr[i]);
+    return done;
+}
+
+/* ---- threads ---- */
+
+struct thread_shared {
+    pthread_barrier_t barrier;
+    void *batch[THREADS][THREAD_BATCH];
+    const struct budget *budget;
+    uint64_t start, end, rounds;
+    bool stop;
+};
+
+struct worker {
+    struct thread_shared *shared;
+    unsigned id;
+};
+
+static void thread_round(struct thread_shared *s, unsigned id, uint64_t *rng)
+{
+    void **mine = s->batch[id];
+    for (unsigned i = 0; i < THREAD_BATCH; i++) {
+        void *p = malloc(16 + (xorshift(rng) & 1023));
+        if (!p)
+            die_oom();
+        *(volatile char *)p = 1;
+        mine[i] = p;
+    }
+    pthread_barrier_wait(&s->barrier);
+    void **theirs = s->batch[(id + THREADS - 1) % THREADS];
+    for (unsigned i = 0; i < THREAD_BATCH; i++)
+        free(theirs[i]);
+}
+
+static void *thread_main(void *arg)
+{
+    struct worker *w = arg;
+    struct thread_shared *s = w->shared;
+    uint64_t rng = 0x9e3779b97f4a7c15ull * (w->id + 1);
+    const uint64_t warmup_rounds = 2;
+    for (uint64_t round = 0;; round++) {
+        thread_round(s, w->id, &rng);
+        if (w->id == 0 && round >= warmup_rounds) {
+            s->rounds = round + 1 - warmup_rounds;
+            s->end = now_ns();
+            s->stop = budget_spent(s->budget, s->rounds * THREADS * THREAD_BATCH, s->start);
+        }
+        /* Thread 0's decision is published by this barrier and cannot change before the
+         * next round's barrier, so all threads leave after the same round. */
+        pthread_barrier_wait(&s->barrier);
+        if (s->stop)
+            break;
+        if (w->id == 0 && round + 1 == warmup_rounds)
+            s->start = now_ns();
+    }
+    return NULL;
+}
+
+static uint64_t run_threads(const struct budget *b, uint64_t *elapsed)
+{
+    static struct thread_shared s;
+    s.budget = b;
+    if (pthread_barrier_init(&s.barrier, NULL, THREADS) != 0) {
+        fprintf(stderr, "shim_overhead: cannot create a barrier\n");
+        exit(1);
+    }
+    pthread_t tids[THREADS];
+    struct worker workers[THREADS];
+    for (unsigned i = 0; i < THREADS; i++) {
+        workers[i] = (struct worker){.shared = &s, .id = i};
+        int rc = pthread_create(&tids[i], NULL, thread_main, &workers[i]);
+        if (rc != 0) {
+            fprintf(stderr, "shim_overhead: cannot start a thread: %s\n", strerror(rc));
+            exit(1);
+        }
+    }
+    for (unsigned i = 0; i < THREADS; i++)
+        pthread_join(tids[i], NULL);
+    *elapsed = s.end - s.start;
+    pthread_barrier_destroy(&s.barrier);
+    return s.rounds * THREADS * THREAD_BATCH;
+}
+
+/* ---- command line ---- */
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: shim_overhead pair|mix|threads [--ms MS | --ops N]\n");
+}
+
+static bool parse_count(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end || v == 0 || text[0] == '-')
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_args(int argc, char **argv, struct budget *b)
+{
+    b->min_ns = DEFAULT_MS * 1000000ull;
+    b->ops = 0;
+    for (int i = 2; i < argc; i += 2) {
+        uint64_t v;
+        if (i + 1 >= argc || !parse_count(argv[i + 1], &v)) {
+            fprintf(stderr, "shim_overhead: %s needs a positive whole number\n", argv[i]);
+            return false;
+        }
+        if (!strcmp(argv[i], "--ms")) {
+            b->min_ns = v * 1000000ull;
+        } else if (!strcmp(argv[i], "--ops")) {
+            b->ops = v;
+        } else {
+            fprintf(stderr, "shim_overhead: unknown option %s; use --ms or --ops\n", argv[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    struct budget b;
+    if (argc < 2) {
+        usage();
+        return 2;
+    }
+    if (!parse_args(argc, argv, &b))
+        return 2;
+    uint64_t ops, elapsed;
+    unsigned threads = 1;
+    if (!strcmp(argv[1], "pair")) {
+        ops = run_pair(&b, &elapsed);
+    } else if (!strcmp(argv[1], "mix")) {
+        ops = run_mix(&b, &elapsed);
+    } else if (!strcmp(argv[1], "threads")) {
+        ops = run_threads(&b, &elapsed);
+        threads = THREADS;
+    } else {
+        fprintf(stderr, "shim_overhead: unknown workload '%s'; use pair, mix or threads\n",
+                argv[1]);
+        return 2;
+    }
+    printf("workload=%s threads=%u ops=%llu elapsed_ns=%llu ns_per_op=%.2f\n", argv[1], threads,
+           (unsigned long long)ops, (unsigned long long)elapsed, (double)elapsed / (double)ops);
+    return 0;
+}
