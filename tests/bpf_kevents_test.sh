@@ -117,6 +117,33 @@ else
     fail "children: kevents ready"
 fi
 
+# Sampled fault stacks: the estimates add up to the fault count, the maps are copied.
+start_gated faults -- "$HEAP" 100 64 100
+pid=$GATED_PID
+"$KEVENTS" --pid "$pid" --out "$TMP/faults.csv" --fault-stacks "$TMP/faults" >"$TMP/faults.out" &
+kpid=$!
+BPF_CHILDREN+=("$kpid")
+if wait_ready "$TMP/faults.out"; then
+    touch "$TMP/faults.go"
+    wait "$pid"
+    wait "$kpid"
+    faults=$(csv_col "$TMP/faults.csv" faults | awk '{s += $1} END {print s + 0}')
+    estimated=$(csv_col "$TMP/faults/fault_stacks.csv" estimated_faults | awk '{s += $1} END {print s + 0}')
+    if [ "$faults" -gt 20000 ] && [ "$estimated" -gt $((faults * 8 / 10)) ] &&
+        [ "$estimated" -lt $((faults * 12 / 10)) ]; then
+        pass "fault stacks: $estimated estimated of $faults faults"
+    else
+        fail "fault stacks" "estimated $estimated, faults $faults"
+    fi
+    if grep -q bpf_bigheap "$TMP/faults/maps-$pid.txt" 2>/dev/null; then
+        pass "fault stacks: maps of the exec'd program copied"
+    else
+        fail "fault stacks: maps-$pid.txt" "$(ls "$TMP/faults")"
+    fi
+else
+    fail "fault stacks: kevents ready"
+fi
+
 # Duration ends the recording of a process that keeps running.
 sleep 30 &
 sleeper=$!
