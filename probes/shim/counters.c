@@ -11,12 +11,7 @@
 #include "internal.h"
 
 struct thread_counters {
-    int64_t live_bytes;
-    int64_t live_blocks;
-    uint64_t alloc_calls;
-    uint64_t free_calls;
-    uint64_t alloc_bytes;
-    uint64_t hist[HIST_CLASSES];
+    struct counter_totals counts; /* this thread's share; only this thread writes it */
     /* sampling */
     int64_t bytes_until_sample;
     uint64_t rng;
@@ -37,7 +32,7 @@ static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 #define STORE(field, value) __atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
 #define LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
-static void add_into(struct counter_totals *t, struct thread_counters *c)
+static void add_into(struct counter_totals *t, struct counter_totals *c)
 {
     t->live_bytes += LOAD(c->live_bytes);
     t->live_blocks += LOAD(c->live_blocks);
@@ -52,14 +47,14 @@ static void on_thread_exit(void *arg)
 {
     struct thread_counters *c = arg;
     pthread_mutex_lock(&threads_lock);
-    add_into(&exited, c);
+    add_into(&exited, &c->counts);
     if (c->prev)
         c->prev->next = c->next;
     else
         threads = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    memset(c, 0, offsetof(struct thread_counters, bytes_until_sample));
+    memset(&c->counts, 0, sizeof(c->counts));
     c->state = 2;
     pthread_mutex_unlock(&threads_lock);
 }
@@ -152,12 +147,13 @@ void counters_on_alloc(size_t usable, size_t requested)
         count_exited((int64_t)usable, 1, true, requested);
         return;
     }
-    STORE(c->live_bytes, c->live_bytes + (int64_t)usable);
-    STORE(c->live_blocks, c->live_blocks + 1);
-    STORE(c->alloc_calls, c->alloc_calls + 1);
-    STORE(c->alloc_bytes, c->alloc_bytes + usable);
+    struct counter_totals *n = &c->counts;
+    STORE(n->live_bytes, n->live_bytes + (int64_t)usable);
+    STORE(n->live_blocks, n->live_blocks + 1);
+    STORE(n->alloc_calls, n->alloc_calls + 1);
+    STORE(n->alloc_bytes, n->alloc_bytes + usable);
     unsigned cls = size_class(requested);
-    STORE(c->hist[cls], c->hist[cls] + 1);
+    STORE(n->hist[cls], n->hist[cls] + 1);
 }
 
 void counters_on_free(size_t usable)
@@ -167,9 +163,10 @@ void counters_on_free(size_t usable)
         count_exited(-(int64_t)usable, -1, false, 0);
         return;
     }
-    STORE(c->live_bytes, c->live_bytes - (int64_t)usable);
-    STORE(c->live_blocks, c->live_blocks - 1);
-    STORE(c->free_calls, c->free_calls + 1);
+    struct counter_totals *n = &c->counts;
+    STORE(n->live_bytes, n->live_bytes - (int64_t)usable);
+    STORE(n->live_blocks, n->live_blocks - 1);
+    STORE(n->free_calls, n->free_calls + 1);
 }
 
 void counters_sum(struct counter_totals *out)
@@ -177,7 +174,7 @@ void counters_sum(struct counter_totals *out)
     pthread_mutex_lock(&threads_lock);
     *out = exited;
     for (struct thread_counters *c = threads; c; c = c->next)
-        add_into(out, c);
+        add_into(out, &c->counts);
     pthread_mutex_unlock(&threads_lock);
 }
 
