@@ -12,10 +12,14 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
 enum proxy_variant { VARIANT_LEAKY, VARIANT_FIXED };
+
+/* Bytes queued toward one client above which the proxy stops reading from the origin. */
+#define CLIENT_HIGH_WATER (512 * 1024)
 
 struct proxy_options {
     uint16_t port;
@@ -43,9 +47,11 @@ struct upstream_client {
 struct proxy_stream {
     struct evhttp_request *down; /* NULL once the client went away */
     struct evhttp_connection *down_conn;
+    struct evhttp_connection *up_conn;
     struct upstream_client *client;
     struct proxy_worker *worker;
     bool started;
+    bool paused; /* upstream reading stopped until the client drains what it was sent */
     struct proxy_stream *prev, *next;
 };
 
@@ -131,10 +137,25 @@ static void stream_free(struct proxy_stream *s)
     free(s);
 }
 
+static void upstream_resume(struct proxy_stream *s)
+{
+    if (!s->paused)
+        return;
+    s->paused = false;
+    bufferevent_enable(evhttp_connection_get_bufferevent(s->up_conn), EV_READ);
+}
+
+static void on_client_drained(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    upstream_resume(arg);
+}
+
 static void on_client_closed(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;
     struct proxy_stream *s = arg;
+    upstream_resume(s);
     /* libevent detached the request from the dead connection; the upstream transfer runs
      * to its end (bounded by the media size and the timeouts) and is discarded. */
     evhttp_request_free(s->down);
@@ -169,8 +190,15 @@ static void on_upstream_piece(struct evhttp_request *up, void *arg)
     int n;
     while ((n = evbuffer_remove(in, c->read_buffer, c->read_buffer_size)) > 0)
         evbuffer_add(out, c->read_buffer, (size_t)n);
-    evhttp_send_reply_chunk(s->down, out);
+    /* Backpressure: a client that reads slowly (or not at all) pauses the origin instead of
+     * piling the media up in memory; the write-done callback resumes it. */
+    evhttp_send_reply_chunk_with_cb(s->down, out, on_client_drained, s);
     evbuffer_drain(out, evbuffer_get_length(out));
+    struct bufferevent *down_bev = evhttp_connection_get_bufferevent(s->down_conn);
+    if (evbuffer_get_length(bufferevent_get_output(down_bev)) > CLIENT_HIGH_WATER) {
+        s->paused = true;
+        bufferevent_disable(evhttp_connection_get_bufferevent(s->up_conn), EV_READ);
+    }
 }
 
 static void on_upstream_done(struct evhttp_request *up, void *arg)
@@ -179,6 +207,7 @@ static void on_upstream_done(struct evhttp_request *up, void *arg)
     struct proxy_stream *s = arg;
     if (s->down) {
         evhttp_connection_set_closecb(s->down_conn, NULL, NULL);
+        upstream_resume(s); /* the connection may carry the next request */
         if (s->started)
             evhttp_send_reply_end(s->down);
         else
@@ -201,7 +230,8 @@ static bool start_upstream(struct proxy_stream *s, const char *id, const char *q
     struct proxy_worker *w = s->worker;
     struct upstream_client *c = s->client;
     struct evhttp_connection *conn = upstream_client_pick(c, w);
-    struct evhttp_request *up = evhttp_request_new(on_upstream_done, s);
+    struct evhttp_request *up = conn ? evhttp_request_new(on_upstream_done, s) : NULL;
+    s->up_conn = conn;
     if (!conn || !up) {
         if (up)
             evhttp_request_free(up);
