@@ -16,13 +16,13 @@
 struct api_options {
     uint16_t port;
     int threads;
-    unsigned delay_ms;     /* how long a request holds its objects before replying */
-    unsigned objects;      /* short-lived objects per request */
-    size_t min_object;     /* their size range (log-uniform) */
+    unsigned delay_ms; /* how long a request holds its objects before replying */
+    unsigned objects;  /* short-lived objects per request */
+    size_t min_object; /* their size range (log-uniform) */
     size_t max_object;
-    unsigned large_every;  /* one request in N also holds one large object */
-    size_t large_max;      /* the large object's maximum size */
-    unsigned sessions;     /* long-lived session slots (whole process) */
+    unsigned large_every;   /* one request in N also holds one large object */
+    size_t large_max;       /* the large object's maximum size */
+    unsigned sessions;      /* long-lived session slots (whole process) */
     unsigned cache_entries; /* long-lived cache slots (whole process) */
 };
 
@@ -293,17 +293,16 @@ static void worker_fini(struct wl_worker *ww, void *arg)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: wl-api-burst [--port P] [--threads N] [--delay-ms MS] [--objects N]\n"
-            "                    [--min-object BYTES] [--max-object BYTES] [--large-every N]\n"
-            "                    [--large-max BYTES] [--sessions N] [--cache-entries N]\n"
-            "A JSON API (GET|POST /api/items, /api/orders, /api/users; GET /health) whose\n"
-            "requests hold --objects short-lived objects of --min-object..--max-object bytes\n"
-            "for --delay-ms (query ?delay_ms= overrides), on --threads workers, with bounded\n"
-            "long-lived sessions and cache entries replaced among them. Binds 127.0.0.1.\n"
-            "Defaults: --port 8080 --threads 2 --delay-ms 10 --objects 400 --min-object 32\n"
-            "--max-object 8K --large-every 4 --large-max 256K --sessions 8192\n"
-            "--cache-entries 8192. SIGTERM/SIGINT stop it cleanly.\n");
+    fprintf(out, "usage: wl-api-burst [--port P] [--threads N] [--delay-ms MS] [--objects N]\n"
+                 "                    [--min-object BYTES] [--max-object BYTES] [--large-every N]\n"
+                 "                    [--large-max BYTES] [--sessions N] [--cache-entries N]\n"
+                 "A JSON API (GET|POST /api/items, /api/orders, /api/users; GET /health) whose\n"
+                 "requests hold --objects short-lived objects of --min-object..--max-object bytes\n"
+                 "for --delay-ms (query ?delay_ms= overrides), on --threads workers, with bounded\n"
+                 "long-lived sessions and cache entries replaced among them. Binds 127.0.0.1.\n"
+                 "Defaults: --port 8080 --threads 2 --delay-ms 10 --objects 400 --min-object 32\n"
+                 "--max-object 8K --large-every 4 --large-max 256K --sessions 8192\n"
+                 "--cache-entries 8192. SIGTERM/SIGINT stop it cleanly.\n");
 }
 
 static void parse_options(int argc, char **argv, struct api_options *o)
@@ -332,8 +331,7 @@ static void parse_options(int argc, char **argv, struct api_options *o)
         } else if (!strcmp(a, "--sessions")) {
             o->sessions = (unsigned)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 0, 100000000);
         } else if (!strcmp(a, "--cache-entries")) {
-            o->cache_entries =
-                (unsigned)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 0, 100000000);
+            o->cache_entries = (unsigned)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 0, 100000000);
         } else {
             wl_die("unknown option '%s'; see --help", a);
         }

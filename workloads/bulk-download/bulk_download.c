@@ -107,8 +107,7 @@ static void downloader_pump(struct downloader *dl);
 
 /* ---- the leaky variant's growth sites ------------------------------------------------------ */
 
-__attribute__((noinline)) static bool body_buffer_append(struct kept_body *b,
-                                                         struct evbuffer *in)
+__attribute__((noinline)) static bool body_buffer_append(struct kept_body *b, struct evbuffer *in)
 {
     size_t n = evbuffer_get_length(in);
     if (b->len + n > b->cap) {
@@ -126,8 +125,7 @@ __attribute__((noinline)) static bool body_buffer_append(struct kept_body *b,
     return true;
 }
 
-__attribute__((noinline)) static bool kept_bodies_push(struct downloader *dl,
-                                                       struct kept_body *b)
+__attribute__((noinline)) static bool kept_bodies_push(struct downloader *dl, struct kept_body *b)
 {
     if (dl->nkept == dl->kept_cap) {
         size_t cap = dl->kept_cap ? dl->kept_cap * 2 : 256;
@@ -154,8 +152,8 @@ pool_connection_new(struct downloader *dl)
         dl->churned = grown;
         dl->churned_cap = cap;
     }
-    struct evhttp_connection *conn = evhttp_connection_base_new(
-        dl->base, NULL, dl->opt->server_host, dl->opt->server_port);
+    struct evhttp_connection *conn =
+        evhttp_connection_base_new(dl->base, NULL, dl->opt->server_host, dl->opt->server_port);
     if (conn)
         dl->churned[dl->nchurned++] = conn;
     return conn;
@@ -190,7 +188,8 @@ static int pool_acquire(struct downloader *dl)
     return -1;
 }
 
-/* ---- fetching ---------------------------------------------------------------------------------- */
+/* ---- fetching ----------------------------------------------------------------------------------
+ */
 
 static void fetch_unlink(struct downloader *dl, struct fetch *f)
 {
@@ -242,8 +241,8 @@ static void on_fetch_done(struct evhttp_request *req, void *arg)
     struct downloader *dl = f->dl;
     bool ok = req && evhttp_request_get_response_code(req) == 200;
     if (ok) {
-        const char *len = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                             "Content-Length");
+        const char *len =
+            evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Length");
         if (len && strtoull(len, NULL, 10) != f->received)
             ok = false;
     }
@@ -281,8 +280,7 @@ static bool fetch_start(struct downloader *dl, uint64_t index)
     } else {
         f->slot = pool_acquire(dl);
         conn = f->slot >= 0 ? dl->pool[f->slot] : NULL;
-        snprintf(f->path, sizeof(f->path), "%s/file-%llu", dl->tmpdir,
-                 (unsigned long long)index);
+        snprintf(f->path, sizeof(f->path), "%s/file-%llu", dl->tmpdir, (unsigned long long)index);
         f->fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     }
     f->next = dl->fetches;
@@ -426,9 +424,13 @@ static char *downloader_status_json(struct downloader *dl)
 {
     const struct dl_options *o = dl->opt;
     uint64_t end = dl->stop_us ? dl->stop_us : wl_now_us();
-    struct wl_report r = {.tool = "wl-bulk-download", .scenario = "bulk-download",
-                          .connections = o->concurrency, .requests = dl->files,
-                          .errors = dl->errors, .bytes = dl->bytes, .latency = &dl->latency};
+    struct wl_report r = {.tool = "wl-bulk-download",
+                          .scenario = "bulk-download",
+                          .connections = o->concurrency,
+                          .requests = dl->files,
+                          .errors = dl->errors,
+                          .bytes = dl->bytes,
+                          .latency = &dl->latency};
     r.duration_s = dl->start_us ? (double)(end - dl->start_us) / 1e6 : 0.0;
     snprintf(r.target, sizeof(r.target), "%s:%u", o->server_host, o->server_port);
     char extra[256];
@@ -553,9 +555,13 @@ static int run_batch(const struct dl_options *o)
         wl_warn("cannot write %s; check the directory exists and is writable", o->json_path);
         status = 2;
     }
-    struct wl_report r = {.tool = "wl-bulk-download", .scenario = "bulk-download",
-                          .connections = o->concurrency, .requests = dl->files,
-                          .errors = dl->errors, .bytes = dl->bytes, .latency = &dl->latency,
+    struct wl_report r = {.tool = "wl-bulk-download",
+                          .scenario = "bulk-download",
+                          .connections = o->concurrency,
+                          .requests = dl->files,
+                          .errors = dl->errors,
+                          .bytes = dl->bytes,
+                          .latency = &dl->latency,
                           .duration_s = (double)(dl->stop_us - dl->start_us) / 1e6};
     snprintf(r.target, sizeof(r.target), "%s:%u", o->server_host, o->server_port);
     wl_report_print_summary(&r);
@@ -569,12 +575,13 @@ static int run_batch(const struct dl_options *o)
     return status;
 }
 
-/* ---- load command mode: drive a control server ------------------------------------------------ */
+/* ---- load command mode: drive a control server ------------------------------------------------
+ */
 
 /* One blocking HTTP/1.1 request with Connection: close; the body goes to out. Returns the
  * status code, or -1 when the server cannot be reached or answers garbage. */
-static int control_call(const struct dl_options *o, const char *method, const char *path,
-                        char *out, size_t out_len)
+static int control_call(const struct dl_options *o, const char *method, const char *path, char *out,
+                        size_t out_len)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -652,18 +659,17 @@ static int run_control_client(const struct dl_options *o)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: wl-bulk-download --port P --server HOST:PORT [options]   control server\n"
-            "       wl-bulk-download --server HOST:PORT --files N [options]  one batch\n"
-            "       wl-bulk-download --control HOST:PORT (--duration S | --files N)\n"
-            "                        [--json FILE]                           drive a server\n"
-            "options: --variant leaky|fixed (default fixed), --concurrency N (default 8),\n"
-            "         --workdir DIR (fixed: temp files, default $TMPDIR or /tmp),\n"
-            "         --timeout S (fixed: per connection, default 10), --max-time S (600),\n"
-            "         --rate R (files/s; default: as fast as --concurrency allows),\n"
-            "         --json FILE (loadgen-format report of the batch / load phase).\n"
-            "Control endpoints: POST /start[?files=N&rate=R], POST /stop, GET /status,\n"
-            "GET /health.\n");
+    fprintf(out, "usage: wl-bulk-download --port P --server HOST:PORT [options]   control server\n"
+                 "       wl-bulk-download --server HOST:PORT --files N [options]  one batch\n"
+                 "       wl-bulk-download --control HOST:PORT (--duration S | --files N)\n"
+                 "                        [--json FILE]                           drive a server\n"
+                 "options: --variant leaky|fixed (default fixed), --concurrency N (default 8),\n"
+                 "         --workdir DIR (fixed: temp files, default $TMPDIR or /tmp),\n"
+                 "         --timeout S (fixed: per connection, default 10), --max-time S (600),\n"
+                 "         --rate R (files/s; default: as fast as --concurrency allows),\n"
+                 "         --json FILE (loadgen-format report of the batch / load phase).\n"
+                 "Control endpoints: POST /start[?files=N&rate=R], POST /stop, GET /status,\n"
+                 "GET /health.\n");
 }
 
 static void parse_options(int argc, char **argv, struct dl_options *o)
@@ -677,8 +683,8 @@ static void parse_options(int argc, char **argv, struct dl_options *o)
             o->port = (uint16_t)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 0, 65535);
             o->control_server = true;
         } else if (!strcmp(a, "--server")) {
-            wl_opt_hostport(a, wl_opt_value(argc, argv, &i), o->server_host,
-                            sizeof(o->server_host), &o->server_port);
+            wl_opt_hostport(a, wl_opt_value(argc, argv, &i), o->server_host, sizeof(o->server_host),
+                            &o->server_port);
             o->have_server = true;
         } else if (!strcmp(a, "--control")) {
             wl_opt_hostport(a, wl_opt_value(argc, argv, &i), o->control_host,
@@ -727,8 +733,11 @@ int main(int argc, char **argv)
 {
     wl_set_program_name(argv[0]);
     const char *tmp = getenv("TMPDIR");
-    struct dl_options opt = {.variant = VARIANT_FIXED, .concurrency = 8, .timeout_s = 10,
-                             .max_time_s = 600, .workdir = tmp && *tmp ? tmp : "/tmp"};
+    struct dl_options opt = {.variant = VARIANT_FIXED,
+                             .concurrency = 8,
+                             .timeout_s = 10,
+                             .max_time_s = 600,
+                             .workdir = tmp && *tmp ? tmp : "/tmp"};
     parse_options(argc, argv, &opt);
     if (opt.control_client)
         return run_control_client(&opt);

@@ -89,8 +89,8 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     wl_set_program_name(argv[0]);
-    struct file_server_options opt = {.port = 8092, .threads = 1, .min_size = 8 * 1024,
-                                      .max_size = 64 * 1024, .timeout_s = 5};
+    struct file_server_options opt = {
+        .port = 8092, .threads = 1, .min_size = 8 * 1024, .max_size = 64 * 1024, .timeout_s = 5};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

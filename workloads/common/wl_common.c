@@ -418,18 +418,18 @@ static double per_second(uint64_t n, double seconds)
 char *wl_report_json(const struct wl_report *r, const char *extra_fields)
 {
     char *json = NULL;
-    int n = asprintf(
-        &json,
-        "{\"tool\":\"%s\",\"scenario\":\"%s\",\"target\":\"%s\",\"connections\":%llu,"
-        "\"duration_s\":%.3f,\"requests\":%llu,\"errors\":%llu,\"bytes\":%llu,"
-        "\"rps\":%.1f,\"bytes_per_s\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
-        "\"p99\":%.3f,\"max\":%.3f}%s}\n",
-        r->tool, r->scenario, r->target, (unsigned long long)r->connections, r->duration_s,
-        (unsigned long long)r->requests, (unsigned long long)r->errors,
-        (unsigned long long)r->bytes, per_second(r->requests, r->duration_s),
-        per_second(r->bytes, r->duration_s), wl_latency_percentile_ms(r->latency, 50),
-        wl_latency_percentile_ms(r->latency, 90), wl_latency_percentile_ms(r->latency, 99),
-        wl_latency_percentile_ms(r->latency, 100), extra_fields ? extra_fields : "");
+    int n =
+        asprintf(&json,
+                 "{\"tool\":\"%s\",\"scenario\":\"%s\",\"target\":\"%s\",\"connections\":%llu,"
+                 "\"duration_s\":%.3f,\"requests\":%llu,\"errors\":%llu,\"bytes\":%llu,"
+                 "\"rps\":%.1f,\"bytes_per_s\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
+                 "\"p99\":%.3f,\"max\":%.3f}%s}\n",
+                 r->tool, r->scenario, r->target, (unsigned long long)r->connections, r->duration_s,
+                 (unsigned long long)r->requests, (unsigned long long)r->errors,
+                 (unsigned long long)r->bytes, per_second(r->requests, r->duration_s),
+                 per_second(r->bytes, r->duration_s), wl_latency_percentile_ms(r->latency, 50),
+                 wl_latency_percentile_ms(r->latency, 90), wl_latency_percentile_ms(r->latency, 99),
+                 wl_latency_percentile_ms(r->latency, 100), extra_fields ? extra_fields : "");
     return n < 0 ? NULL : json;
 }
 
@@ -470,9 +470,8 @@ void wl_report_print_summary(const struct wl_report *r)
            "latency p50 %.2f p90 %.2f p99 %.2f max %.2f ms\n",
            r->tool, r->scenario, r->target, (unsigned long long)r->requests, r->duration_s,
            per_second(r->requests, r->duration_s),
-           per_second(r->bytes, r->duration_s) / (1024.0 * 1024.0),
-           (unsigned long long)r->errors, wl_latency_percentile_ms(r->latency, 50),
-           wl_latency_percentile_ms(r->latency, 90), wl_latency_percentile_ms(r->latency, 99),
-           wl_latency_percentile_ms(r->latency, 100));
+           per_second(r->bytes, r->duration_s) / (1024.0 * 1024.0), (unsigned long long)r->errors,
+           wl_latency_percentile_ms(r->latency, 50), wl_latency_percentile_ms(r->latency, 90),
+           wl_latency_percentile_ms(r->latency, 99), wl_latency_percentile_ms(r->latency, 100));
     fflush(stdout);
 }

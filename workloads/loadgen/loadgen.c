@@ -34,10 +34,10 @@ struct loadgen_options {
     uint16_t port;
     unsigned connections;
     unsigned threads;
-    double duration_s;   /* 0: bounded by --requests only */
-    uint64_t requests;   /* 0: bounded by --duration only */
-    double max_time_s;   /* hard cap */
-    double rate;         /* total requests/s; 0: closed loop */
+    double duration_s; /* 0: bounded by --requests only */
+    uint64_t requests; /* 0: bounded by --duration only */
+    double max_time_s; /* hard cap */
+    double rate;       /* total requests/s; 0: closed loop */
     size_t payload_min, payload_max;
     bool keepalive;
     double stalled_share;
@@ -50,8 +50,17 @@ struct loadgen_options {
     bool quiet;
 };
 
-enum conn_state { CONN_CONNECTING, CONN_HEADERS, CONN_BODY_LENGTH, CONN_CHUNK_SIZE,
-                  CONN_CHUNK_DATA, CONN_CHUNK_CRLF, CONN_TRAILERS, CONN_BODY_EOF, CONN_IDLE };
+enum conn_state {
+    CONN_CONNECTING,
+    CONN_HEADERS,
+    CONN_BODY_LENGTH,
+    CONN_CHUNK_SIZE,
+    CONN_CHUNK_DATA,
+    CONN_CHUNK_CRLF,
+    CONN_TRAILERS,
+    CONN_BODY_EOF,
+    CONN_IDLE
+};
 
 struct loadgen_thread;
 
@@ -323,13 +332,15 @@ static void write_request(struct conn *c)
     struct evbuffer *out = bufferevent_get_output(c->bev);
     int ka = o->keepalive ? 1 : 0;
     const struct request_spec *spec = &o->specs[c->spec_index];
-    bool with_body = o->payload_max > 0 && (!strcmp(spec->method, "POST") ||
-                                            !strcmp(spec->method, "PUT"));
+    bool with_body =
+        o->payload_max > 0 && (!strcmp(spec->method, "POST") || !strcmp(spec->method, "PUT"));
     evbuffer_add(out, request_heads[c->spec_index][ka], request_head_len[c->spec_index][ka]);
     if (with_body) {
         size_t len = (size_t)wl_rand_range(&c->thread->rng, o->payload_min, o->payload_max);
-        evbuffer_add_printf(out, "Content-Type: application/octet-stream\r\n"
-                                 "Content-Length: %zu\r\n\r\n", len);
+        evbuffer_add_printf(out,
+                            "Content-Type: application/octet-stream\r\n"
+                            "Content-Length: %zu\r\n\r\n",
+                            len);
         evbuffer_add_reference(out, payload_bytes, len, NULL, NULL);
     } else {
         evbuffer_add(out, "\r\n", 2);
@@ -401,8 +412,8 @@ static void conn_start(struct conn *c)
     }
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->state = CONN_CONNECTING;
-    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&target_addr,
-                                   sizeof(target_addr)) < 0)
+    if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&target_addr, sizeof(target_addr)) <
+        0)
         conn_error(c);
 }
 
@@ -443,9 +454,9 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static void thread_setup(struct loadgen_thread *t, const struct loadgen_options *o,
-                         unsigned index, unsigned first_conn, unsigned nconns,
-                         struct event_base *main_base, event_callback_fn on_done, void *done_arg)
+static void thread_setup(struct loadgen_thread *t, const struct loadgen_options *o, unsigned index,
+                         unsigned first_conn, unsigned nconns, struct event_base *main_base,
+                         event_callback_fn on_done, void *done_arg)
 {
     t->opt = o;
     t->base = event_base_new();
@@ -565,8 +576,10 @@ static void run(const struct loadgen_options *o)
 
     struct wl_latency all;
     wl_latency_init(&all, 1u << 22);
-    struct wl_report report = {.tool = "loadgen", .scenario = o->scenario,
-                               .connections = o->connections, .duration_s = elapsed,
+    struct wl_report report = {.tool = "loadgen",
+                               .scenario = o->scenario,
+                               .connections = o->connections,
+                               .duration_s = elapsed,
                                .latency = &all};
     snprintf(report.target, sizeof(report.target), "%s:%u", o->host, o->port);
     uint64_t status_errors = 0;
@@ -587,11 +600,15 @@ static void run(const struct loadgen_options *o)
         wl_report_print_summary(&report);
     if (report.requests == 0 && report.errors > 0) {
         if (status_errors == report.errors)
-            fprintf(stderr, "loadgen: no request succeeded (%llu error statuses); check the "
-                            "paths and methods\n", (unsigned long long)report.errors);
+            fprintf(stderr,
+                    "loadgen: no request succeeded (%llu error statuses); check the "
+                    "paths and methods\n",
+                    (unsigned long long)report.errors);
         else
-            fprintf(stderr, "loadgen: no request succeeded (%llu errors); is the target up at "
-                            "%s?\n", (unsigned long long)report.errors, report.target);
+            fprintf(stderr,
+                    "loadgen: no request succeeded (%llu errors); is the target up at "
+                    "%s?\n",
+                    (unsigned long long)report.errors, report.target);
         status = status ? status : 1;
     }
     wl_latency_free(&all);
@@ -606,7 +623,8 @@ static void run(const struct loadgen_options *o)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "usage: loadgen --target HOST:PORT [options]\n"
         "  -c, --connections N   concurrent connections (default 64)\n"
         "  -t, --threads N       threads, one event loop each (default 2)\n"

@@ -197,8 +197,11 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     wl_set_program_name(argv[0]);
-    struct origin_options opt = {.port = 8090, .threads = 1, .media_size = 256 * 1024,
-                                 .chunk_size = 16 * 1024, .timeout_s = 5};
+    struct origin_options opt = {.port = 8090,
+                                 .threads = 1,
+                                 .media_size = 256 * 1024,
+                                 .chunk_size = 16 * 1024,
+                                 .timeout_s = 5};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

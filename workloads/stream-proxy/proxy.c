@@ -27,7 +27,7 @@ struct proxy_options {
     char origin_host[64];
     uint16_t origin_port;
     enum proxy_variant variant;
-    unsigned pool_size;    /* fixed: keep-alive connections per worker */
+    unsigned pool_size;     /* fixed: keep-alive connections per worker */
     int upstream_timeout_s; /* fixed: connect/read/write timeout upstream */
     size_t buffer_size;     /* each client's read buffer */
 };
@@ -332,22 +332,24 @@ static void worker_fini(struct wl_worker *ww, void *arg)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: wl-stream-proxy --origin HOST:PORT [--port P] [--variant leaky|fixed]\n"
-            "                       [--threads N] [--pool N] [--upstream-timeout S]\n"
-            "                       [--buffer BYTES]\n"
-            "GET /stream/ID[?size=&chunk=] streams the origin's /media/ID to the client.\n"
-            "leaky: a new upstream client per request, never freed; fixed: one client per\n"
-            "worker with a bounded keep-alive pool (--pool, default 8) and timeouts\n"
-            "(--upstream-timeout, default 10). --buffer: a client's read buffer (32K).\n"
-            "Defaults: --port 8091 --threads 2 --variant fixed. Binds 127.0.0.1.\n");
+    fprintf(out, "usage: wl-stream-proxy --origin HOST:PORT [--port P] [--variant leaky|fixed]\n"
+                 "                       [--threads N] [--pool N] [--upstream-timeout S]\n"
+                 "                       [--buffer BYTES]\n"
+                 "GET /stream/ID[?size=&chunk=] streams the origin's /media/ID to the client.\n"
+                 "leaky: a new upstream client per request, never freed; fixed: one client per\n"
+                 "worker with a bounded keep-alive pool (--pool, default 8) and timeouts\n"
+                 "(--upstream-timeout, default 10). --buffer: a client's read buffer (32K).\n"
+                 "Defaults: --port 8091 --threads 2 --variant fixed. Binds 127.0.0.1.\n");
 }
 
 int main(int argc, char **argv)
 {
     wl_set_program_name(argv[0]);
-    struct proxy_options opt = {.port = 8091, .threads = 2, .variant = VARIANT_FIXED,
-                                .pool_size = 8, .upstream_timeout_s = 10,
+    struct proxy_options opt = {.port = 8091,
+                                .threads = 2,
+                                .variant = VARIANT_FIXED,
+                                .pool_size = 8,
+                                .upstream_timeout_s = 10,
                                 .buffer_size = 32 * 1024};
     bool have_origin = false;
     for (int i = 1; i < argc; i++) {
