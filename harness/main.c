@@ -16,6 +16,7 @@ static const struct command commands[] = {
     {"leaks", cmd_leaks, "list allocation sites unfreed at exit or growing"},
     {"allocators", cmd_allocators, "list allocators and their configurations"},
     {"attach", cmd_attach, "record a running process (kernel events; --uprobes: sites)"},
+    {"diagnose", cmd_diagnose, "verdict on a run or bench: leak, buffering, retention, ..."},
 };
 
 static void usage(FILE *to)

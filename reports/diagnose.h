@@ -51,6 +51,7 @@ struct diagnosis_site {
     double sustained;       /* share of the growth made in the load's second half */
     double kept;            /* share of the growth still live after the cooldown */
     bool significant;
+    bool leaked;            /* kept >= leak_kept_share */
 };
 
 /* What the classification needs, measured from a run (or written by a unit test). Bytes;
@@ -111,5 +112,8 @@ int diagnosis_verdict_parse(const char *name);
 /* Human text (several lines, starting with "verdict: NAME") and JSON (docs/DIAGNOSE.md). */
 void diagnosis_print_text(const struct diagnosis *d, FILE *out);
 struct json_t *diagnosis_to_json(const struct diagnosis *d);
+
+/* Sum of the growth rates of the leaking sites (0 unless the verdict is leak), bytes/s. */
+double diagnosis_leak_growth(const struct diagnosis *d);
 
 #endif
