@@ -121,6 +121,7 @@ barrage() {
     wait "$BAD_PID" 2>/dev/null
     echo "# $name: $count kinds of bad input sent; RSS with stalled readers $((rss / 1024)) MiB"
     check "$name: barrage ran" test -n "$count"
+    expect_eq "$name: never-reading clients were in place" "$line" rss-check
     check "$name: still running after bad input" wl_alive "$pid"
     expect_eq "$name: answers /health after bad input" "$(wl_http_code "$port" /health)" 200
     check "$name: RSS with never-reading clients < $max_mb MiB" test "$rss" -lt $((max_mb * 1024))

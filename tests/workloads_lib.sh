@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Helpers for the workloads_*_test.sh scripts (sourced after tests/lib.sh): start servers
 # on free ports, wait for them, query them, and kill everything started on exit.
 WL_BIN=$BUILD/bin
