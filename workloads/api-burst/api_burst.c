@@ -100,7 +100,7 @@ static void cache_store(struct api_worker *w)
 static void request_objects_alloc(struct api_worker *w, struct api_request *r)
 {
     const struct api_options *o = w->opt;
-    unsigned n = o->objects + 1;
+    unsigned n = o->objects + 2; /* + the large object + the request body */
     r->objects = calloc(n, sizeof(*r->objects));
     r->sizes = calloc(n, sizeof(*r->sizes));
     if (!r->objects || !r->sizes)
@@ -212,7 +212,7 @@ static void handle_api(struct evhttp_request *req, void *arg)
     /* The request body (POST) is read into an object of its own, like a parsed payload. */
     size_t body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
     request_objects_alloc(w, r);
-    if (body_len && r->objects && r->nobjects < w->opt->objects + 1) {
+    if (body_len && r->objects && r->nobjects < w->opt->objects + 2) {
         void *copy = malloc(body_len);
         if (copy) {
             evbuffer_copyout(evhttp_request_get_input_buffer(req), copy, body_len);

@@ -74,6 +74,7 @@ struct conn {
     bool in_request;
     unsigned spec_index;
     uint64_t remaining; /* body or chunk bytes left */
+    size_t unparsed;    /* input bytes already counted but not consumed yet */
     int status;
     uint64_t sent_us;
     uint64_t next_slot_us;
@@ -132,6 +133,7 @@ static void conn_close(struct conn *c)
         bufferevent_free(c->bev);
         c->bev = NULL;
     }
+    c->unparsed = 0;
     c->in_request = false;
 }
 
@@ -297,9 +299,13 @@ static void on_read(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    c->thread->bytes += evbuffer_get_length(in);
-    if (!consume_input(c, in))
+    size_t len = evbuffer_get_length(in);
+    c->thread->bytes += len - c->unparsed;
+    if (!consume_input(c, in)) {
         conn_error(c);
+        return;
+    }
+    c->unparsed = c->bev ? evbuffer_get_length(bufferevent_get_input(c->bev)) : 0;
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -469,12 +475,13 @@ static void thread_setup(struct loadgen_thread *t, const struct loadgen_options 
     t->stop_timer = evtimer_new(t->base, on_stop, t);
     t->done_event = event_new(main_base, -1, 0, on_done, done_arg);
     wl_latency_init(&t->latency, 1u << 20);
-    unsigned stalled_count = (unsigned)(o->stalled_share * o->connections + 0.5);
     for (unsigned i = 0; i < nconns; i++) {
         struct conn *c = &t->conns[i];
         c->thread = t;
         c->timer = evtimer_new(t->base, on_conn_timer, c);
-        c->stalled = first_conn + i < stalled_count;
+        /* Spread the stalled readers evenly over the connections (and so the threads). */
+        unsigned k = first_conn + i;
+        c->stalled = (unsigned)(o->stalled_share * (k + 1)) > (unsigned)(o->stalled_share * k);
         c->spec_index = (first_conn + i) % o->nspecs;
         if (c->stalled && o->stalled_rate > 0) {
             size_t r = o->stalled_rate;
