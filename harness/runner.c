@@ -78,6 +78,14 @@ static void exec_child(const struct target_spec *spec, int report_fd, int hold_f
     signal(SIGQUIT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     prepare_child_env(spec);
+    if (spec->output_path) {
+        int fd = open(spec->output_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+    }
     if (hold_fd >= 0) {
         char go;
         ssize_t n;

@@ -28,6 +28,7 @@ struct target_spec {
     bool own_process_group; /* bench: the target's tree can be stopped as a group */
     bool hold;              /* the child waits before exec until target_release(): lets a
                                probe attach to its pid first (run --kernel) */
+    const char *output_path; /* stdout and stderr of the target appended there; NULL: ours */
 };
 
 struct target_result {

@@ -1,0 +1,809 @@
+#include "bench_cell.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_tree.h"
+#include "registry.h"
+#include "rundata.h"
+#include "runjson.h"
+#include "util.h"
+
+#define TEARDOWN_GRACE_NS 2000000000ull /* SIGTERM, then SIGKILL after 2 s */
+#define LOAD_GRACE_NS 1000000000ull     /* a load past load_s gets 1 s to write its report */
+#define RECLAIM_TIMEOUT_NS 2500000000ull
+
+enum phase { PHASE_IDLE, PHASE_LOAD, PHASE_COOLDOWN, N_PHASES };
+static const char *const phase_names[N_PHASES] = {"idle", "load", "cooldown"};
+
+struct cell_state {
+    const struct bench_cell *cell;
+    const struct bench_context *ctx;
+    const char *dir;
+    uint64_t t0_ns;
+    pid_t target, load, server;
+    bool target_exited;
+    int target_status;
+    struct rusage usage;
+    const char *exited_in; /* phase name when the target ended on its own */
+    const char *phase;
+    bool load_exited;
+    int load_status;
+    struct tree_log tree;
+    uint64_t next_sample_ns;
+    long long phase_ms[N_PHASES][2]; /* -1: not reached */
+    long long reclaim_before, reclaim_after;
+    char status[64];
+    char error[512];
+};
+
+double bench_cell_planned_s(const struct bench_cell *cell)
+{
+    return cell->idle_s + cell->load_s + cell->cooldown_s + 1.5;
+}
+
+static uint64_t t_ms(const struct cell_state *s)
+{
+    return (util_monotonic_ns() - s->t0_ns) / 1000000ull;
+}
+
+static void fail(struct cell_state *s, const char *status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(struct cell_state *s, const char *status, const char *fmt, ...)
+{
+    if (strcmp(s->status, "ok"))
+        return; /* the first failure is the one reported */
+    snprintf(s->status, sizeof(s->status), "failed:%s", status);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->error, sizeof(s->error), fmt, ap);
+    va_end(ap);
+}
+
+/* ---- files ---- */
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
+int bench_remove_tree(const char *path)
+{
+    if (access(path, F_OK))
+        return 0;
+    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- processes ---- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(addr);
+    int port = -1;
+    if (fd >= 0 && !bind(fd, (struct sockaddr *)&addr, sizeof(addr)) &&
+        !getsockname(fd, (struct sockaddr *)&addr, &len))
+        port = ntohs(addr.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static bool port_open(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* A shell command in its own process group, output to LOG, no stdin. */
+static pid_t spawn_shell(const char *command, const char *log)
+{
+    pid_t pid = fork();
+    if (pid != 0) {
+        if (pid > 0)
+            setpgid(pid, pid);
+        return pid;
+    }
+    setpgid(0, 0);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    int in = open("/dev/null", O_RDONLY);
+    int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0666);
+    if (in >= 0)
+        dup2(in, STDIN_FILENO);
+    if (out >= 0) {
+        dup2(out, STDOUT_FILENO);
+        dup2(out, STDERR_FILENO);
+    }
+    execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+    _exit(127);
+}
+
+static void sample_now(struct cell_state *s)
+{
+    if (s->target_exited)
+        return;
+    struct tree_row row;
+    if (tree_sample(s->target, &row) > 0) {
+        row.t_ms = t_ms(s);
+        tree_log_add(&s->tree, &row);
+    }
+}
+
+static void reap(struct cell_state *s)
+{
+    int status;
+    if (!s->target_exited && wait4(s->target, &status, WNOHANG, &s->usage) == s->target) {
+        s->target_exited = true;
+        s->target_status = status;
+        s->exited_in = s->phase;
+    }
+    if (s->load > 0 && !s->load_exited && waitpid(s->load, &status, WNOHANG) == s->load) {
+        s->load_exited = true;
+        s->load_status = status;
+    }
+    if (s->server > 0)
+        waitpid(s->server, NULL, WNOHANG);
+}
+
+static void tick(struct cell_state *s)
+{
+    uint64_t now = util_monotonic_ns(), interval = s->ctx->interval_ms * 1000000ull;
+    reap(s);
+    if (now >= s->next_sample_ns) {
+        sample_now(s);
+        s->next_sample_ns += interval;
+        if (s->next_sample_ns <= now)
+            s->next_sample_ns = now + interval;
+    }
+    progress_tick(s->ctx->progress);
+}
+
+enum wait_end { END_TIME, END_TARGET, END_STOP, END_LOAD, END_READY };
+
+/* Runs the tick loop until DEADLINE or an event: the target ending, a stop request, the
+ * load ending (WATCH_LOAD), or PORT accepting connections (non-zero). */
+static enum wait_end wait_until(struct cell_state *s, uint64_t deadline_ns, bool watch_load,
+                                unsigned port)
+{
+    for (;;) {
+        tick(s);
+        if (*s->ctx->stop)
+            return END_STOP;
+        if (s->target_exited)
+            return END_TARGET;
+        if (watch_load && s->load_exited)
+            return END_LOAD;
+        if (port && port_open(port))
+            return END_READY;
+        uint64_t now = util_monotonic_ns();
+        if (now >= deadline_ns)
+            return END_TIME;
+        uint64_t nap = deadline_ns - now;
+        if (s->next_sample_ns > now && s->next_sample_ns - now < nap)
+            nap = s->next_sample_ns - now;
+        if (nap > 10000000ull)
+            nap = 10000000ull;
+        struct timespec ts = {0, (long)nap};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static uint64_t after_s(double seconds)
+{
+    return util_monotonic_ns() + (uint64_t)(seconds * 1e9);
+}
+
+/* SIGTERM to the group, SIGKILL to what is left after the grace time. */
+static void stop_group(pid_t pgid, struct cell_state *s, bool is_target)
+{
+    if (pgid <= 0)
+        return;
+    kill(-pgid, SIGTERM);
+    uint64_t deadline = util_monotonic_ns() + TEARDOWN_GRACE_NS;
+    while (util_monotonic_ns() < deadline) {
+        reap(s);
+        bool done = is_target ? s->target_exited : s->load_exited;
+        if (done && kill(-pgid, 0) != 0)
+            return;
+        usleep(10000);
+    }
+    kill(-pgid, SIGKILL);
+}
+
+static void end_target(struct cell_state *s)
+{
+    if (!s->target_exited) {
+        stop_group(s->target, s, true);
+        int status;
+        if (!s->target_exited && wait4(s->target, &status, 0, &s->usage) == s->target) {
+            s->target_exited = true;
+            s->target_status = status;
+        }
+    }
+    kill(-s->target, SIGKILL); /* descendants that outlived the target */
+}
+
+static void end_load(struct cell_state *s)
+{
+    if (s->load <= 0)
+        return;
+    if (!s->load_exited)
+        stop_group(s->load, s, false);
+    kill(-s->load, SIGKILL);
+    if (!s->load_exited)
+        waitpid(s->load, NULL, 0);
+    s->load_exited = true;
+}
+
+static void end_server(struct cell_state *s)
+{
+    if (s->server <= 0)
+        return;
+    kill(-s->server, SIGTERM);
+    for (int i = 0; i < 100 && waitpid(s->server, NULL, WNOHANG) == 0; i++)
+        usleep(20000);
+    kill(-s->server, SIGKILL);
+    waitpid(s->server, NULL, WNOHANG);
+}
+
+/* The target's own end outranks what it caused (a load that lost its server). */
+static void note_target_end(struct cell_state *s)
+{
+    int st = s->target_status;
+    const char *phase = s->exited_in ? s->exited_in : "start";
+    if (WIFSIGNALED(st)) {
+        const char *abbrev = sigabbrev_np(WTERMSIG(st));
+        char name[32];
+        snprintf(name, sizeof(name), "SIG%s", abbrev ? abbrev : "UNKNOWN");
+        snprintf(s->status, sizeof(s->status), "failed:crashed:%s", name);
+        snprintf(s->error, sizeof(s->error), "the target was killed by %s during the %s phase",
+                 name, phase);
+    } else {
+        int code = WEXITSTATUS(st);
+        snprintf(s->status, sizeof(s->status), "failed:exit:%d", code);
+        snprintf(s->error, sizeof(s->error),
+                 "the target exited with status %d during the %s phase (see target.log)", code,
+                 phase);
+    }
+}
+
+/* ---- phases ---- */
+
+static void phase_begin(struct cell_state *s, enum phase p)
+{
+    s->phase = phase_names[p];
+    sample_now(s);
+    s->phase_ms[p][0] = (long long)t_ms(s);
+    progress_phase(s->ctx->progress, phase_names[p]);
+}
+
+static void phase_end(struct cell_state *s, enum phase p)
+{
+    sample_now(s);
+    s->phase_ms[p][1] = (long long)t_ms(s);
+}
+
+/* Waits for a ready condition: "port[:N]" (N, else PORT) or "delay:MS". */
+static enum wait_end wait_ready(struct cell_state *s, const char *ready, unsigned port,
+                                double timeout_s)
+{
+    bool is_port = false;
+    unsigned value = 0;
+    if (!ready || bench_parse_ready(ready, &is_port, &value))
+        return END_TIME;
+    if (!is_port)
+        return wait_until(s, after_s(value / 1000.0), false, 0);
+    return wait_until(s, after_s(timeout_s), false, value ? value : port);
+}
+
+/* The load phase: the load command runs until it exits or load_s (+ grace) passes. */
+static enum wait_end run_load(struct cell_state *s, const char *load_cmd)
+{
+    const struct bench_cell *c = s->cell;
+    if (!load_cmd)
+        return wait_until(s, after_s(c->load_s), false, 0);
+    char *log = util_format("%s/load.log", s->dir);
+    s->load = spawn_shell(load_cmd, log);
+    free(log);
+    if (s->load < 0) {
+        fail(s, "load", "cannot start the load command: %s", strerror(errno));
+        return wait_until(s, after_s(c->load_s), false, 0);
+    }
+    enum wait_end end = wait_until(s, after_s(c->load_s) + LOAD_GRACE_NS, true, 0);
+    if (end == END_LOAD) {
+        int st = s->load_status;
+        if (WIFEXITED(st) && WEXITSTATUS(st))
+            fail(s, "load", "the load command exited with status %d (see load.log)",
+                 WEXITSTATUS(st));
+        else if (WIFSIGNALED(st))
+            fail(s, "load", "the load command was killed by signal %d (see load.log)",
+                 WTERMSIG(st));
+        end = END_TIME;
+    }
+    if (end != END_STOP)
+        end_load(s);
+    return end;
+}
+
+static const char *fact_after(const char *text, const char *after, const char *key)
+{
+    const char *p = after;
+    size_t n = strlen(key);
+    while ((p = strstr(p, key))) {
+        if ((p == text || p[-1] == '\n') && p[n] == '=')
+            return p + n + 1;
+        p += n;
+    }
+    return NULL;
+}
+
+/* Asks the shim to release free memory and waits for its answer in shim.txt. */
+static void reclaim(struct cell_state *s)
+{
+    char *control = util_format("%s/.control", s->dir);
+    char *shim_txt = util_format("%s/shim.txt", s->dir);
+    char id[64];
+    snprintf(id, sizeof(id), "cell%zu-%llu", s->cell->index,
+             (unsigned long long)util_monotonic_ns());
+    char *request = util_format("reclaim %s\n", id);
+    char *marker = util_format("reclaim_id=%s\n", id);
+    if (util_write_file_atomic(control, request, strlen(request)))
+        util_warn("cannot write the reclaim request %s: %s", control, strerror(errno));
+    s->phase = "reclaim";
+    progress_phase(s->ctx->progress, "reclaim");
+    uint64_t deadline = util_monotonic_ns() + RECLAIM_TIMEOUT_NS;
+    while (util_monotonic_ns() < deadline && !*s->ctx->stop && !s->target_exited) {
+        wait_until(s, util_monotonic_ns() + 50000000ull, false, 0);
+        char *text = util_read_file(shim_txt, NULL);
+        const char *at = text ? strstr(text, marker) : NULL;
+        const char *before = at ? fact_after(text, at, "reclaim_before_rss") : NULL;
+        const char *after_v = at ? fact_after(text, at, "reclaim_after_rss") : NULL;
+        if (before && after_v && strchr(after_v, '\n')) {
+            s->reclaim_before = atoll(before);
+            s->reclaim_after = atoll(after_v);
+            free(text);
+            break;
+        }
+        free(text);
+    }
+    free(control);
+    free(shim_txt);
+    free(request);
+    free(marker);
+}
+
+/* ---- results ---- */
+
+static long long rss_at(const struct cell_state *s, long long ms)
+{
+    const struct tree_row *r = ms >= 0 ? tree_log_at(&s->tree, (uint64_t)ms) : NULL;
+    return r ? r->rss : -1;
+}
+
+static void set_bytes(struct bench_row *row, enum bench_column col, long long v)
+{
+    if (v >= 0)
+        bench_row_set(row, col, "%lld", v);
+}
+
+static void tree_metrics(const struct cell_state *s, struct bench_row *row)
+{
+    long long peak = -1;
+    for (size_t i = 0; i < s->tree.n; i++)
+        if (s->tree.rows[i].rss > peak)
+            peak = s->tree.rows[i].rss;
+    set_bytes(row, COL_PEAK_RSS, peak);
+    set_bytes(row, COL_IDLE_RSS, rss_at(s, s->phase_ms[PHASE_IDLE][1]));
+    long long load_end = s->phase_ms[PHASE_LOAD][1], cool_end = s->phase_ms[PHASE_COOLDOWN][1];
+    if (load_end >= 0 && cool_end >= load_end + 1000)
+        set_bytes(row, COL_AFTER_1S_RSS, rss_at(s, load_end + 1000));
+    set_bytes(row, COL_AFTER_RSS, rss_at(s, cool_end));
+    if (s->reclaim_before >= 0 && s->reclaim_after >= 0) {
+        long long freed = s->reclaim_before - s->reclaim_after;
+        set_bytes(row, COL_RECLAIMABLE, freed > 0 ? freed : 0);
+    }
+}
+
+static void live_metrics(const struct cell_state *s, const struct csv *samples,
+                         struct bench_row *row)
+{
+    int c_t = csv_column(samples, "t_ms"), c_live = csv_column(samples, "live_bytes");
+    int c_reclaim = csv_column(samples, "reclaim");
+    if (c_live < 0)
+        return;
+    long long peak = -1, after = -1, cool_end = s->phase_ms[PHASE_COOLDOWN][1];
+    for (size_t r = 0; r < samples->nrows; r++) {
+        long long live = csv_int(samples, r, c_live, -1);
+        if (live > peak)
+            peak = live;
+        if (cool_end >= 0 && csv_int(samples, r, c_t, -1) <= cool_end &&
+            !*csv_cell(samples, r, c_reclaim))
+            after = live;
+    }
+    set_bytes(row, COL_PEAK_LIVE, peak);
+    set_bytes(row, COL_AFTER_LIVE, after);
+}
+
+static void load_metrics(const struct cell_state *s, struct bench_row *row)
+{
+    char *path = util_format("%s/load.json", s->dir);
+    json_t *root = json_load_file(path, 0, NULL);
+    free(path);
+    if (!root)
+        return;
+    json_t *rps = json_object_get(root, "rps");
+    json_t *lat = json_object_get(root, "latency_ms");
+    if (json_is_number(rps))
+        bench_row_set(row, COL_RPS, "%.1f", json_number_value(rps));
+    if (json_is_number(json_object_get(lat, "p50")))
+        bench_row_set(row, COL_P50, "%.3f", json_number_value(json_object_get(lat, "p50")));
+    if (json_is_number(json_object_get(lat, "p99")))
+        bench_row_set(row, COL_P99, "%.3f", json_number_value(json_object_get(lat, "p99")));
+    json_decref(root);
+}
+
+static void write_phases(const struct cell_state *s)
+{
+    char text[256];
+    size_t len = (size_t)snprintf(text, sizeof(text), "phase,start_ms,end_ms\n");
+    for (int p = 0; p < N_PHASES; p++)
+        if (s->phase_ms[p][0] >= 0)
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%s,%lld,%lld\n",
+                                    phase_names[p], s->phase_ms[p][0],
+                                    s->phase_ms[p][1] >= 0 ? s->phase_ms[p][1] : s->phase_ms[p][0]);
+    char *path = util_format("%s/phases.csv", s->dir);
+    if (util_write_file_atomic(path, text, len))
+        util_warn("cannot write %s: %s", path, strerror(errno));
+    free(path);
+}
+
+static json_t *allocator_json(const struct run_data *run, const struct registry_config *cfg)
+{
+    json_t *settings = json_object();
+    for (size_t i = 0; i < run->nfacts; i++)
+        if (!strncmp(run->fact_keys[i], "setting.", 8))
+            json_object_set_new(settings, run->fact_keys[i] + 8, json_string(run->fact_values[i]));
+    const char *name = rundata_fact(run, "allocator");
+    const char *path = rundata_fact(run, "allocator_path");
+    const char *version = rundata_fact(run, "allocator_version");
+    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", name ? name : cfg->allocator_name,
+                     "config", cfg->name, "path", path ? path : "", "version",
+                     version ? version : "", "settings", settings);
+}
+
+/* The configuration must be proven by its read-back, or the cell measures something else. */
+static bool check_config(struct cell_state *s, bool have_shim)
+{
+    const struct registry_config *cfg = s->cell->config;
+    char *path = util_format("%s/shim.txt", s->dir);
+    char *text = util_read_file(path, NULL), *message = NULL;
+    bool ok = false;
+    if (!have_shim || !text)
+        fail(s, "config",
+             "%s cannot be checked: the shim wrote no shim.txt (a static program, "
+             "or one that ended at once?)",
+             cfg->full_name);
+    else if (registry_check_shim(cfg, text, &message))
+        fail(s, "config", "%s did not take effect: %s", cfg->full_name, message);
+    else
+        ok = true;
+    if (message && !strcmp(s->status, "failed:config"))
+        progress_note(s->ctx->progress, "%s: configuration %s did not take effect: %s",
+                      s->cell->name, cfg->full_name, message);
+    free(message);
+    free(text);
+    free(path);
+    return ok;
+}
+
+static void write_run_json(struct cell_state *s, struct target_spec *spec, const char *started,
+                           const struct run_data *run, bool loaded, bool config_ok)
+{
+    struct target_result result = {.status = s->target_status, .usage = s->usage};
+    result.duration_s = (double)(util_monotonic_ns() - s->t0_ns) / 1e9;
+    struct run_summary summary = {-1, -1, -1, -1};
+    if (loaded) {
+        int c_rss = csv_column(&run->samples, "rss_bytes");
+        int c_live = csv_column(&run->samples, "live_bytes");
+        int c_blocks = csv_column(&run->samples, "live_blocks");
+        for (size_t r = 0; r < run->samples.nrows; r++) {
+            long long rss = csv_int(&run->samples, r, c_rss, -1);
+            long long live = csv_int(&run->samples, r, c_live, -1);
+            if (rss > summary.peak_rss_bytes)
+                summary.peak_rss_bytes = rss;
+            if (live > summary.peak_live_bytes)
+                summary.peak_live_bytes = live;
+            summary.exit_live_bytes = live;
+            summary.exit_live_blocks = csv_int(&run->samples, r, c_blocks, -1);
+        }
+    }
+    json_t *alloc = loaded ? allocator_json(run, s->cell->config) : NULL;
+    json_t *root = runjson_build(spec, &result, started, &summary, alloc);
+    json_object_set_new(root, "config_ok", json_boolean(config_ok));
+    json_object_set_new(root, "cell", json_string(s->cell->name));
+    runjson_write(s->dir, root);
+    json_decref(root);
+}
+
+static void finish_cell(struct cell_state *s, struct target_spec *spec, const char *started,
+                        struct bench_row *row)
+{
+    char err[512], *tree_path = util_format("%s/tree.csv", s->dir);
+    if (tree_log_write(&s->tree, tree_path))
+        util_warn("cannot write %s: %s", tree_path, strerror(errno));
+    free(tree_path);
+    write_phases(s);
+    struct run_data run;
+    bool loaded = rundata_load(&run, s->dir, RUNDATA_SAMPLES, err, sizeof(err)) == 0;
+    bool config_ok = s->target > 0 && check_config(s, loaded);
+    write_run_json(s, spec, started, &run, loaded, config_ok);
+    if (loaded)
+        rundata_free(&run);
+    char *samples_path = util_format("%s/samples.csv", s->dir);
+    if (tree_join_samples(&s->tree, samples_path, err, sizeof(err)))
+        util_warn("%s", err);
+    struct csv samples;
+    if (csv_load(&samples, samples_path, err, sizeof(err)) == 0) {
+        live_metrics(s, &samples, row);
+        csv_free(&samples);
+    }
+    free(samples_path);
+    tree_metrics(s, row);
+    load_metrics(s, row);
+    double cpu = (double)(s->usage.ru_utime.tv_sec + s->usage.ru_stime.tv_sec) +
+                 (double)(s->usage.ru_utime.tv_usec + s->usage.ru_stime.tv_usec) / 1e6;
+    if (s->target > 0)
+        bench_row_set(row, COL_CPU, "%.3f", cpu);
+    bench_row_set(row, COL_DURATION, "%.3f", (double)(util_monotonic_ns() - s->t0_ns) / 1e9);
+    bench_row_set(row, COL_STATUS, "%s", s->status);
+    bench_row_set(row, COL_ERROR, "%s", s->error);
+}
+
+/* ---- the cell ---- */
+
+static void set_coordinates(const struct bench_cell *c, struct bench_row *row)
+{
+    bench_row_set(row, COL_CELL, "%s", c->name);
+    bench_row_set(row, COL_WORKLOAD, "%s", c->target->name);
+    bench_row_set(row, COL_VARIANT, "%s", c->variant);
+    bench_row_set(row, COL_ALLOCATOR, "%s", c->config->allocator_name);
+    bench_row_set(row, COL_CONFIG, "%s", c->config->name);
+    bench_row_set(row, COL_REPEAT, "%u", c->repeat);
+}
+
+static void fill_vars(struct bench_vars *vars, const struct cell_state *s, int port,
+                      int server_port, const char *workdir)
+{
+    const struct bench_cell *c = s->cell;
+    char buf[64];
+    for (size_t i = 0; i < c->target->params.count; i++)
+        bench_vars_set(vars, c->target->params.names[i], c->target->params.values[i]);
+    snprintf(buf, sizeof(buf), "%d", port);
+    bench_vars_set(vars, "port", buf);
+    snprintf(buf, sizeof(buf), "%d", server_port);
+    bench_vars_set(vars, "server_port", buf);
+    snprintf(buf, sizeof(buf), "%g", c->load_s);
+    bench_vars_set(vars, "duration", buf);
+    snprintf(buf, sizeof(buf), "%g", c->cooldown_s);
+    bench_vars_set(vars, "idle", buf);
+    bench_vars_set(vars, "variant", c->variant);
+    bench_vars_set(vars, "workdir", workdir);
+    bench_vars_set(vars, "dir", s->dir);
+    char *json = util_format("%s/load.json", s->dir);
+    bench_vars_set(vars, "json", json);
+    free(json);
+}
+
+/* Expands the target's templates; the load waits for {pid}. */
+static int expand_all(struct cell_state *s, struct bench_vars *vars, char **command, char **server)
+{
+    char err[512];
+    const struct bench_target *t = s->cell->target;
+    *command = bench_expand(t->command, vars, err, sizeof(err));
+    *server = t->server && *command ? bench_expand(t->server, vars, err, sizeof(err)) : NULL;
+    if (!*command || (t->server && !*server)) {
+        fail(s, "config", "%s (target defined at %s)", err, t->origin);
+        return -1;
+    }
+    return 0;
+}
+
+static enum wait_end start_server(struct cell_state *s, const char *server, int server_port)
+{
+    char *log = util_format("%s/server.log", s->dir);
+    char *cmd = util_format("exec %s", server);
+    s->server = spawn_shell(cmd, log);
+    free(cmd);
+    free(log);
+    bool is_port = false;
+    unsigned v = 0;
+    const char *ready = s->cell->target->server_ready;
+    if (!ready || bench_parse_ready(ready, &is_port, &v))
+        return END_TIME;
+    uint64_t deadline = after_s(is_port ? s->cell->target->ready_timeout_s : v / 1000.0);
+    unsigned port = is_port ? (v ? v : (unsigned)server_port) : 0;
+    while (util_monotonic_ns() < deadline) {
+        if (*s->ctx->stop)
+            return END_STOP;
+        if (port && port_open(port))
+            return END_READY;
+        if (waitpid(s->server, NULL, WNOHANG) == s->server) {
+            fail(s, "exit:1", "the helper server '%s' ended at start (see server.log)", server);
+            s->server = -1;
+            return END_TARGET;
+        }
+        usleep(20000);
+    }
+    if (port) {
+        fail(s, "timeout", "the helper server did not listen on port %u within %gs", port,
+             s->cell->target->ready_timeout_s);
+        return END_TARGET;
+    }
+    return END_TIME;
+}
+
+static enum wait_end run_phases(struct cell_state *s, struct bench_vars *vars, unsigned port)
+{
+    const struct bench_cell *c = s->cell;
+    char err[512], buf[32];
+    s->phase = "start";
+    enum wait_end end = wait_ready(s, c->target->ready, port, c->target->ready_timeout_s);
+    if (end == END_STOP || end == END_TARGET)
+        return end;
+    if (end == END_TIME && c->target->ready && !strncmp(c->target->ready, "port", 4)) {
+        fail(s, "timeout", "the target did not listen on its port within %gs",
+             c->target->ready_timeout_s);
+        return END_TARGET;
+    }
+    phase_begin(s, PHASE_IDLE);
+    end = wait_until(s, after_s(c->idle_s), false, 0);
+    phase_end(s, PHASE_IDLE);
+    if (end != END_TIME)
+        return end;
+    snprintf(buf, sizeof(buf), "%d", (int)s->target);
+    bench_vars_set(vars, "pid", buf);
+    char *load = c->target->load ? bench_expand(c->target->load, vars, err, sizeof(err)) : NULL;
+    if (c->target->load && !load) {
+        fail(s, "load", "%s", err);
+        return END_TARGET;
+    }
+    phase_begin(s, PHASE_LOAD);
+    end = run_load(s, load);
+    free(load);
+    phase_end(s, PHASE_LOAD);
+    if (end != END_TIME)
+        return end;
+    phase_begin(s, PHASE_COOLDOWN);
+    end = wait_until(s, after_s(c->cooldown_s), false, 0);
+    phase_end(s, PHASE_COOLDOWN);
+    if (end != END_TIME)
+        return end;
+    reclaim(s);
+    return *s->ctx->stop ? END_STOP : s->target_exited ? END_TARGET : END_TIME;
+}
+
+static char **config_env(const struct registry_config *cfg)
+{
+    char **env = calloc(cfg->env.count + 1, sizeof(char *));
+    for (size_t i = 0; i < cfg->env.count; i++)
+        env[i] = strdup(cfg->env.items[i]);
+    return env;
+}
+
+static void init_state(struct cell_state *s, const struct bench_cell *cell,
+                       const struct bench_context *ctx, const char *dir)
+{
+    memset(s, 0, sizeof(*s));
+    s->cell = cell;
+    s->ctx = ctx;
+    s->dir = dir;
+    s->load = s->server = -1;
+    s->reclaim_before = s->reclaim_after = -1;
+    for (int p = 0; p < N_PHASES; p++)
+        s->phase_ms[p][0] = s->phase_ms[p][1] = -1;
+    snprintf(s->status, sizeof(s->status), "ok");
+}
+
+int bench_cell_run(const struct bench_cell *cell, const struct bench_context *ctx, const char *dir,
+                   struct bench_row *row)
+{
+    struct cell_state s;
+    init_state(&s, cell, ctx, dir);
+    bench_row_init(row);
+    set_coordinates(cell, row);
+    bench_remove_tree(dir);
+    if (util_mkdir_p(dir)) {
+        fail(&s, "config", "cannot create %s: %s", dir, strerror(errno));
+        bench_row_set(row, COL_STATUS, "%s", s.status);
+        bench_row_set(row, COL_ERROR, "%s", s.error);
+        return 0;
+    }
+    char workdir[] = "/tmp/allocscope-bench-XXXXXX";
+    if (!mkdtemp(workdir))
+        snprintf(workdir, sizeof(workdir), "/tmp");
+    int port = free_port(), server_port = free_port();
+    struct bench_vars vars = {0};
+    fill_vars(&vars, &s, port, server_port, workdir);
+    char *command = NULL, *server = NULL, **argv = NULL, err[512], started[32];
+    char **env = config_env(cell->config);
+    char *log = util_format("%s/target.log", dir), *control = util_format("%s/.control", dir);
+    struct target_spec spec = {.out_dir = dir,
+                               .shim_path = ctx->shim_path,
+                               .shim = ctx->shim,
+                               .preload_after = cell->config->allocator->library[0]
+                                                    ? cell->config->allocator->library
+                                                    : NULL,
+                               .extra_env = env,
+                               .control_path = control,
+                               .own_process_group = true,
+                               .output_path = log};
+    spec.shim.interval_ms = ctx->interval_ms;
+    runjson_now_iso(started, sizeof(started));
+    s.t0_ns = spec.t0_ns = util_monotonic_ns();
+    s.next_sample_ns = s.t0_ns;
+    progress_phase(ctx->progress, "start");
+    enum wait_end end = END_TARGET;
+    if (expand_all(&s, &vars, &command, &server) == 0) {
+        argv = bench_split_words(command, err, sizeof(err));
+        if (!argv)
+            fail(&s, "config", "%s", err);
+    }
+    if (argv && server)
+        end = start_server(&s, server, server_port);
+    if (argv && end != END_STOP && !strcmp(s.status, "ok")) {
+        spec.argv = argv;
+        s.target = target_start(&spec, err, sizeof(err));
+        if (s.target < 0)
+            fail(&s, "exit:127", "%s", err);
+        else
+            end = run_phases(&s, &vars, (unsigned)port);
+    }
+    if (s.target > 0 && s.target_exited && end != END_STOP && s.exited_in)
+        note_target_end(&s);
+    end_load(&s);
+    if (s.target > 0)
+        end_target(&s);
+    end_server(&s);
+    bool interrupted = end == END_STOP || *ctx->stop;
+    if (interrupted) {
+        snprintf(s.status, sizeof(s.status), "failed:interrupted");
+        snprintf(s.error, sizeof(s.error), "stopped by a signal to allocscope");
+    }
+    finish_cell(&s, &spec, started, row);
+    bench_remove_tree(workdir);
+    tree_log_free(&s.tree);
+    bench_vars_free(&vars);
+    bench_free_words(argv);
+    registry_free_env(env);
+    free(command);
+    free(server);
+    free(log);
+    free(control);
+    return interrupted ? 1 : 0;
+}

@@ -1,0 +1,869 @@
+#include "bench_spec.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* ---- placeholder variables ---- */
+
+void bench_vars_set(struct bench_vars *vars, const char *name, const char *value)
+{
+    for (size_t i = 0; i < vars->count; i++)
+        if (!strcmp(vars->names[i], name)) {
+            free(vars->values[i]);
+            vars->values[i] = strdup(value);
+            return;
+        }
+    vars->names = realloc(vars->names, (vars->count + 1) * sizeof(char *));
+    vars->values = realloc(vars->values, (vars->count + 1) * sizeof(char *));
+    vars->names[vars->count] = strdup(name);
+    vars->values[vars->count] = strdup(value);
+    vars->count++;
+}
+
+const char *bench_vars_get(const struct bench_vars *vars, const char *name)
+{
+    for (size_t i = 0; i < vars->count; i++)
+        if (!strcmp(vars->names[i], name))
+            return vars->values[i];
+    return NULL;
+}
+
+void bench_vars_free(struct bench_vars *vars)
+{
+    for (size_t i = 0; i < vars->count; i++) {
+        free(vars->names[i]);
+        free(vars->values[i]);
+    }
+    free(vars->names);
+    free(vars->values);
+    memset(vars, 0, sizeof(*vars));
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        *cap = (*len + n + 1) * 2;
+        *buf = realloc(*buf, *cap);
+    }
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+char *bench_expand(const char *template_text, const struct bench_vars *vars, char *err,
+                   size_t errlen)
+{
+    size_t len = 0, cap = strlen(template_text) + 64;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    for (const char *p = template_text; *p;) {
+        const char *open = strchr(p, '{');
+        const char *close = open ? strchr(open, '}') : NULL;
+        /* Only {identifier} is a placeholder: shell braces such as ${x} or { a; } stay. */
+        bool is_name = close && close > open + 1 && (open == template_text || open[-1] != '$');
+        for (const char *q = open ? open + 1 : NULL; is_name && q < close; q++)
+            if (!isalnum((unsigned char)*q) && *q != '_')
+                is_name = false;
+        if (!open || !is_name) {
+            size_t n = open ? (size_t)(open - p) + 1 : strlen(p);
+            append(&out, &len, &cap, p, n);
+            p += n;
+            continue;
+        }
+        append(&out, &len, &cap, p, (size_t)(open - p));
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)(close - open - 1), open + 1);
+        const char *value = bench_vars_get(vars, name);
+        if (!value) {
+            snprintf(err, errlen, "unknown placeholder {%s} in '%s'", name, template_text);
+            free(out);
+            return NULL;
+        }
+        append(&out, &len, &cap, value, strlen(value));
+        p = close + 1;
+    }
+    return out;
+}
+
+/* ---- words ---- */
+
+void bench_free_words(char **words)
+{
+    for (char **w = words; w && *w; w++)
+        free(*w);
+    free(words);
+}
+
+char **bench_split_words(const char *line, char *err, size_t errlen)
+{
+    char **words = calloc(1, sizeof(char *));
+    size_t n = 0;
+    const char *p = line;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        size_t len = 0, cap = 32;
+        char *word = malloc(cap);
+        char quote = 0;
+        for (; *p && (quote || (*p != ' ' && *p != '\t')); p++) {
+            char c = *p;
+            if (quote && c == quote) {
+                quote = 0;
+                continue;
+            }
+            if (!quote && (c == '\'' || c == '"')) {
+                quote = c;
+                continue;
+            }
+            if (c == '\\' && quote != '\'' && p[1])
+                c = *++p;
+            append(&word, &len, &cap, &c, 1);
+        }
+        if (quote) {
+            snprintf(err, errlen, "unbalanced %c quote in '%s'", quote, line);
+            free(word);
+            bench_free_words(words);
+            return NULL;
+        }
+        if (!len)
+            word[0] = '\0';
+        words = realloc(words, (n + 2) * sizeof(char *));
+        words[n++] = word;
+        words[n] = NULL;
+    }
+    if (!n) {
+        snprintf(err, errlen, "empty command");
+        bench_free_words(words);
+        return NULL;
+    }
+    return words;
+}
+
+/* ---- spec ---- */
+
+int bench_spec_init(struct bench_spec *spec, const char *profile, char *err, size_t errlen)
+{
+    memset(spec, 0, sizeof(*spec));
+    if (!strcmp(profile, "quick")) {
+        *spec = (struct bench_spec){.repeats = 1, .idle_s = 1, .load_s = 4, .cooldown_s = 3};
+    } else if (!strcmp(profile, "standard")) {
+        *spec = (struct bench_spec){.repeats = 3, .idle_s = 5, .load_s = 30, .cooldown_s = 10};
+    } else {
+        snprintf(err, errlen, "unknown profile '%s'; use quick or standard", profile);
+        return -1;
+    }
+    spec->profile = strdup(profile);
+    spec->interval_ms = 100;
+    return 0;
+}
+
+static void target_free(struct bench_target *t)
+{
+    free(t->name);
+    free(t->command);
+    free(t->load);
+    free(t->ready);
+    free(t->server);
+    free(t->server_ready);
+    for (size_t i = 0; i < t->n_variants; i++)
+        free(t->variants[i]);
+    free(t->variants);
+    bench_vars_free(&t->params);
+    free(t->origin);
+}
+
+void bench_spec_free(struct bench_spec *spec)
+{
+    free(spec->profile);
+    for (size_t i = 0; i < spec->n_allocators; i++)
+        free(spec->allocators[i]);
+    free(spec->allocators);
+    for (size_t i = 0; i < spec->n_targets; i++)
+        target_free(&spec->targets[i]);
+    free(spec->targets);
+    memset(spec, 0, sizeof(*spec));
+}
+
+void bench_spec_add_allocators(struct bench_spec *spec, const char *list)
+{
+    char *copy = strdup(list), *save = NULL;
+    for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+        spec->allocators = realloc(spec->allocators, (spec->n_allocators + 1) * sizeof(char *));
+        spec->allocators[spec->n_allocators++] = strdup(tok);
+    }
+    free(copy);
+}
+
+static void set_variants(struct bench_target *t, const char *list)
+{
+    for (size_t i = 0; i < t->n_variants; i++)
+        free(t->variants[i]);
+    t->n_variants = 0;
+    char *copy = strdup(list), *save = NULL;
+    for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+        t->variants = realloc(t->variants, (t->n_variants + 1) * sizeof(char *));
+        t->variants[t->n_variants++] = strdup(tok);
+    }
+    free(copy);
+    if (!t->n_variants) {
+        t->variants = realloc(t->variants, sizeof(char *));
+        t->variants[t->n_variants++] = strdup("none");
+    }
+}
+
+static struct bench_target *new_target(struct bench_spec *spec, const char *name,
+                                       const char *origin)
+{
+    spec->targets = realloc(spec->targets, (spec->n_targets + 1) * sizeof(*spec->targets));
+    struct bench_target *t = &spec->targets[spec->n_targets++];
+    memset(t, 0, sizeof(*t));
+    t->name = strdup(name);
+    t->origin = strdup(origin);
+    t->load_s = t->cooldown_s = -1;
+    t->ready_timeout_s = 15;
+    set_variants(t, "none");
+    return t;
+}
+
+static void replace(char **field, const char *value)
+{
+    free(*field);
+    *field = value && *value ? strdup(value) : NULL;
+}
+
+int bench_parse_ready(const char *ready, bool *is_port, unsigned *value)
+{
+    uint64_t v = 0;
+    if (!strcmp(ready, "port")) {
+        *is_port = true;
+        *value = 0;
+        return 0;
+    }
+    if (!strncmp(ready, "port:", 5) && !util_parse_uint(ready + 5, 1, 65535, &v)) {
+        *is_port = true;
+        *value = (unsigned)v;
+        return 0;
+    }
+    if (!strncmp(ready, "delay:", 6) && !util_parse_uint(ready + 6, 0, 600000, &v)) {
+        *is_port = false;
+        *value = (unsigned)v;
+        return 0;
+    }
+    return -1;
+}
+
+static bool valid_name(const char *name)
+{
+    if (!*name)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_.", *p) && (*p != '-' || p == name))
+            return false;
+    return true;
+}
+
+/* ---- INI reading with line numbers ---- */
+
+struct ini_entry {
+    char *section, *key, *value;
+    int line;
+};
+
+struct ini_doc {
+    struct ini_entry *entries;
+    size_t n;
+    char **sections; /* every section header seen, with its line */
+    int *section_lines;
+    size_t n_sections;
+    const char *text; /* reader position */
+    int line;
+    bool too_long;
+    int too_long_line;
+};
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static char *read_line(char *str, int num, void *stream)
+{
+    struct ini_doc *doc = stream;
+    if (!*doc->text)
+        return NULL;
+    const char *start = doc->text, *nl = strchr(start, '\n');
+    size_t len = nl ? (size_t)(nl - start) : strlen(start);
+    doc->text = nl ? nl + 1 : start + len;
+    doc->line++;
+    if (len + 2 > (size_t)num) {
+        if (!doc->too_long)
+            doc->too_long_line = doc->line;
+        doc->too_long = true;
+        len = 0;
+    }
+    memcpy(str, start, len);
+    str[len] = '\0';
+    char *t = trim(str);
+    if (*t == '[' && strchr(t, ']')) {
+        doc->sections = realloc(doc->sections, (doc->n_sections + 1) * sizeof(char *));
+        doc->section_lines = realloc(doc->section_lines, (doc->n_sections + 1) * sizeof(int));
+        char *name = strndup(t + 1, (size_t)(strchr(t, ']') - t - 1));
+        doc->sections[doc->n_sections] = strdup(trim(name));
+        free(name);
+        doc->section_lines[doc->n_sections++] = doc->line;
+    }
+    memcpy(str, start, len);
+    str[len] = '\n';
+    str[len + 1] = '\0';
+    return str;
+}
+
+static int collect_entry(void *user, const char *section, const char *name, const char *value)
+{
+    struct ini_doc *doc = user;
+    doc->entries = realloc(doc->entries, (doc->n + 1) * sizeof(*doc->entries));
+    doc->entries[doc->n++] =
+        (struct ini_entry){strdup(section), strdup(name), strdup(value), doc->line};
+    return 1;
+}
+
+static void ini_doc_free(struct ini_doc *doc)
+{
+    for (size_t i = 0; i < doc->n; i++) {
+        free(doc->entries[i].section);
+        free(doc->entries[i].key);
+        free(doc->entries[i].value);
+    }
+    for (size_t i = 0; i < doc->n_sections; i++)
+        free(doc->sections[i]);
+    free(doc->entries);
+    free(doc->sections);
+    free(doc->section_lines);
+}
+
+static int ini_doc_parse(struct ini_doc *doc, const char *file, const char *text, char *err,
+                         size_t errlen)
+{
+    memset(doc, 0, sizeof(*doc));
+    doc->text = text;
+    int rc = ini_parse_stream(read_line, doc, collect_entry, doc);
+    if (doc->too_long) {
+        snprintf(err, errlen, "%s:%d: line longer than %d characters; shorten it", file,
+                 doc->too_long_line, INI_MAX_LINE - 2);
+        return -1;
+    }
+    if (rc > 0) {
+        snprintf(err, errlen, "%s:%d: malformed line; expected KEY = VALUE or [SECTION]", file, rc);
+        return -1;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot parse (%s)", file, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- scenario.ini ---- */
+
+/* scenario.ini files are other programs' descriptors with long description lines, beyond
+ * inih's 200 characters: read them with a plain line parser (same syntax: [section],
+ * KEY = VALUE, # or ; comments). */
+static int ini_doc_parse_long(struct ini_doc *doc, const char *file, const char *text, char *err,
+                              size_t errlen)
+{
+    memset(doc, 0, sizeof(*doc));
+    char *copy = strdup(text), section[256] = "";
+    int line = 0;
+    for (char *l = copy, *nl; l; l = nl) {
+        nl = strchr(l, '\n');
+        if (nl)
+            *nl++ = '\0';
+        line++;
+        char *t = trim(l);
+        if (!*t || *t == '#' || *t == ';')
+            continue;
+        char *end = strchr(t, ']');
+        if (*t == '[' && end) {
+            *end = '\0';
+            snprintf(section, sizeof(section), "%s", trim(t + 1));
+            continue;
+        }
+        char *eq = strchr(t, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: malformed line; expected KEY = VALUE or [SECTION]", file,
+                     line);
+            free(copy);
+            return -1;
+        }
+        *eq = '\0';
+        doc->line = line;
+        collect_entry(doc, section, trim(t), trim(eq + 1));
+    }
+    free(copy);
+    return 0;
+}
+
+static const char *profile_section(const char *profile)
+{
+    return !strcmp(profile, "standard") ? "large" : "quick";
+}
+
+static int scenario_from_text(struct bench_spec *spec, const char *path, const char *text,
+                              struct bench_target **out, char *err, size_t errlen)
+{
+    struct ini_doc doc;
+    if (ini_doc_parse_long(&doc, path, text, err, errlen))
+        return -1;
+    const char *name = NULL, *command = NULL;
+    for (size_t i = 0; i < doc.n; i++) {
+        if (!strcmp(doc.entries[i].section, "scenario") && !strcmp(doc.entries[i].key, "name"))
+            name = doc.entries[i].value;
+        if (!strcmp(doc.entries[i].section, "scenario") && !strcmp(doc.entries[i].key, "target"))
+            command = doc.entries[i].value;
+    }
+    if (!name || !command || !valid_name(name)) {
+        snprintf(err, errlen,
+                 "%s: [scenario] needs name = NAME (letters, digits, - _ .) and "
+                 "target = COMMAND; see docs/WORKLOADS.md",
+                 path);
+        ini_doc_free(&doc);
+        return -1;
+    }
+    char origin[512];
+    snprintf(origin, sizeof(origin), "%s", path);
+    struct bench_target *t = new_target(spec, name, origin);
+    const char *section = profile_section(spec->profile);
+    for (size_t i = 0; i < doc.n; i++) {
+        struct ini_entry *e = &doc.entries[i];
+        if (!strcmp(e->section, section)) {
+            bench_vars_set(&t->params, e->key, e->value);
+            continue;
+        }
+        if (strcmp(e->section, "scenario"))
+            continue;
+        if (!strcmp(e->key, "target"))
+            replace(&t->command, e->value);
+        else if (!strcmp(e->key, "load"))
+            replace(&t->load, e->value);
+        else if (!strcmp(e->key, "ready"))
+            replace(&t->ready, e->value);
+        else if (!strcmp(e->key, "server"))
+            replace(&t->server, e->value);
+        else if (!strcmp(e->key, "server_ready"))
+            replace(&t->server_ready, e->value);
+        else if (!strcmp(e->key, "variants"))
+            set_variants(t, e->value);
+    }
+    /* The scenario's own phase lengths, unless the bench sets them. */
+    const char *duration = bench_vars_get(&t->params, "duration");
+    const char *idle = bench_vars_get(&t->params, "idle");
+    if (duration)
+        t->load_s = atof(duration);
+    if (idle)
+        t->cooldown_s = atof(idle);
+    ini_doc_free(&doc);
+    *out = t;
+    return 0;
+}
+
+int bench_spec_add_scenario(struct bench_spec *spec, const char *path, char *err, size_t errlen)
+{
+    char *text = util_read_file(path, NULL);
+    if (!text) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct bench_target *t;
+    int rc = scenario_from_text(spec, path, text, &t, err, errlen);
+    free(text);
+    return rc;
+}
+
+int bench_spec_add_command(struct bench_spec *spec, const char *name, const char *command,
+                           const char *load, const char *ready, char *err, size_t errlen)
+{
+    bool is_port;
+    unsigned v;
+    if (ready && bench_parse_ready(ready, &is_port, &v)) {
+        snprintf(err, errlen, "--ready wants delay:MS, port or port:N, not '%s'", ready);
+        return -1;
+    }
+    char **words = bench_split_words(command, err, errlen);
+    if (!words)
+        return -1;
+    char base[128];
+    if (!name) { /* the program's base name, made a valid cell name */
+        const char *slash = strrchr(words[0], '/');
+        snprintf(base, sizeof(base), "%s", slash ? slash + 1 : words[0]);
+        for (char *p = base; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.')
+                *p = '_';
+        name = base;
+    }
+    bench_free_words(words);
+    if (!valid_name(name)) {
+        snprintf(err, errlen, "target name '%s' must be letters, digits, - _ .", name);
+        return -1;
+    }
+    struct bench_target *t = new_target(spec, name, "--target");
+    t->command = strdup(command);
+    t->load = load ? strdup(load) : NULL;
+    t->ready = ready ? strdup(ready) : NULL;
+    return 0;
+}
+
+/* ---- bench file ---- */
+
+static int parse_seconds(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !(d >= 0) || d > 86400)
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static int bench_key(struct bench_spec *spec, const struct ini_entry *e, const char *file,
+                     char *err, size_t errlen)
+{
+    uint64_t v;
+    const char *k = e->key;
+    if (!strcmp(k, "profile"))
+        return 0; /* applied first, by the caller */
+    if (!strcmp(k, "repeats") && !util_parse_uint(e->value, 1, 1000, &v)) {
+        spec->repeats = (unsigned)v;
+        return 0;
+    }
+    if (!strcmp(k, "interval_ms") && !util_parse_uint(e->value, 10, 60000, &v)) {
+        spec->interval_ms = (unsigned)v;
+        return 0;
+    }
+    if (!strcmp(k, "idle_s") && !parse_seconds(e->value, &spec->idle_s))
+        return 0;
+    if (!strcmp(k, "load_s") && !parse_seconds(e->value, &spec->load_s)) {
+        spec->load_s_set = true;
+        return 0;
+    }
+    if (!strcmp(k, "cooldown_s") && !parse_seconds(e->value, &spec->cooldown_s)) {
+        spec->cooldown_s_set = true;
+        return 0;
+    }
+    if (!strcmp(k, "allocators")) {
+        if (!spec->allocators_forced)
+            bench_spec_add_allocators(spec, e->value);
+        return 0;
+    }
+    static const char *known[] = {"profile", "repeats", "interval_ms",
+                                  "idle_s",  "load_s",  "cooldown_s"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (!strcmp(k, known[i])) {
+            snprintf(err, errlen, "%s:%d: bad value '%s' for %s; %s", file, e->line, e->value, k,
+                     !strcmp(k, "repeats")       ? "use a count from 1 to 1000"
+                     : !strcmp(k, "interval_ms") ? "use milliseconds from 10 to 60000"
+                                                 : "use seconds, e.g. 2.5");
+            return -1;
+        }
+    snprintf(err, errlen,
+             "%s:%d: unknown key '%s' in [bench]; expected profile, repeats, interval_ms, "
+             "idle_s, load_s, cooldown_s, allocators",
+             file, e->line, k);
+    return -1;
+}
+
+static int target_key(struct bench_target *t, const struct ini_entry *e, const char *file,
+                      char *err, size_t errlen)
+{
+    const char *k = e->key;
+    bool is_port;
+    unsigned port;
+    if (!strcmp(k, "command")) {
+        char **words = bench_split_words(e->value, err, errlen);
+        if (!words) {
+            char why[256];
+            snprintf(why, sizeof(why), "%s", err);
+            snprintf(err, errlen, "%s:%d: %s", file, e->line, why);
+            return -1;
+        }
+        bench_free_words(words);
+        replace(&t->command, e->value);
+    } else if (!strcmp(k, "load")) {
+        replace(&t->load, e->value);
+    } else if (!strcmp(k, "server")) {
+        replace(&t->server, e->value);
+    } else if (!strcmp(k, "ready") || !strcmp(k, "server_ready")) {
+        if (bench_parse_ready(e->value, &is_port, &port)) {
+            snprintf(err, errlen, "%s:%d: %s wants delay:MS, port or port:N, not '%s'", file,
+                     e->line, k, e->value);
+            return -1;
+        }
+        replace(!strcmp(k, "ready") ? &t->ready : &t->server_ready, e->value);
+    } else if (!strcmp(k, "variants")) {
+        set_variants(t, e->value);
+    } else if (!strcmp(k, "load_s") || !strcmp(k, "cooldown_s") || !strcmp(k, "ready_timeout_s")) {
+        double *field = !strcmp(k, "load_s")       ? &t->load_s
+                        : !strcmp(k, "cooldown_s") ? &t->cooldown_s
+                                                   : &t->ready_timeout_s;
+        if (parse_seconds(e->value, field)) {
+            snprintf(err, errlen, "%s:%d: bad value '%s' for %s; use seconds, e.g. 2.5", file,
+                     e->line, e->value, k);
+            return -1;
+        }
+    } else if (!strncmp(k, "var.", 4) && k[4]) {
+        bench_vars_set(&t->params, k + 4, e->value);
+    } else {
+        snprintf(err, errlen,
+                 "%s:%d: unknown key '%s' in [target %s]; expected command, load, ready, "
+                 "server, server_ready, variants, workload, load_s, cooldown_s, "
+                 "ready_timeout_s, var.NAME",
+                 file, e->line, k, t->name);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *section_target_name(const char *section)
+{
+    if (strncmp(section, "target ", 7))
+        return NULL;
+    section += 7;
+    while (*section == ' ')
+        section++;
+    return section;
+}
+
+static int check_sections(const struct ini_doc *doc, const char *file, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < doc->n_sections; i++) {
+        const char *s = doc->sections[i];
+        const char *name = section_target_name(s);
+        if (!strcmp(s, "bench") || (name && valid_name(name)))
+            continue;
+        snprintf(err, errlen,
+                 "%s:%d: unknown section [%s]; expected [bench] or [target NAME] (NAME: "
+                 "letters, digits, - _ .)",
+                 file, doc->section_lines[i], s);
+        return -1;
+    }
+    return 0;
+}
+
+/* One [target NAME] section: workload= first (it supplies the defaults), then the rest. */
+static int build_target(struct bench_spec *spec, const struct ini_doc *doc, const char *section,
+                        int line, const char *file, const char *scenario_dir, char *err,
+                        size_t errlen)
+{
+    const char *name = section_target_name(section);
+    char origin[512];
+    snprintf(origin, sizeof(origin), "%s:%d", file, line);
+    struct bench_target *t = NULL;
+    for (size_t i = 0; i < doc->n; i++) {
+        const struct ini_entry *e = &doc->entries[i];
+        if (strcmp(e->section, section) || strcmp(e->key, "workload"))
+            continue;
+        char *path = util_format("%s/%s/scenario.ini", scenario_dir ? scenario_dir : ".", e->value);
+        char *text = util_read_file(path, NULL);
+        if (!text) {
+            snprintf(err, errlen,
+                     "%s:%d: no reference workload '%s' (%s: %s); name a directory of "
+                     "workloads/ that has a scenario.ini",
+                     file, e->line, e->value, path, strerror(errno));
+            free(path);
+            return -1;
+        }
+        int rc = scenario_from_text(spec, path, text, &t, err, errlen);
+        free(text);
+        free(path);
+        if (rc)
+            return -1;
+        free(t->name);
+        t->name = strdup(name);
+        free(t->origin);
+        t->origin = strdup(origin);
+    }
+    if (!t)
+        t = new_target(spec, name, origin);
+    for (size_t i = 0; i < doc->n; i++) {
+        const struct ini_entry *e = &doc->entries[i];
+        if (!strcmp(e->section, section) && strcmp(e->key, "workload") &&
+            target_key(t, e, file, err, errlen))
+            return -1;
+    }
+    if (!t->command) {
+        snprintf(err, errlen,
+                 "%s:%d: [target %s] has no command; add command = PROGRAM ARGS... or "
+                 "workload = NAME",
+                 file, line, name);
+        return -1;
+    }
+    return 0;
+}
+
+int bench_spec_parse(struct bench_spec *spec, const char *file, const char *text,
+                     const char *scenario_dir, char *err, size_t errlen)
+{
+    struct ini_doc doc;
+    if (ini_doc_parse(&doc, file, text, err, errlen))
+        return -1;
+    int rc = check_sections(&doc, file, err, errlen);
+    for (size_t i = 0; !rc && i < doc.n; i++) {
+        const struct ini_entry *e = &doc.entries[i];
+        if (strcmp(e->section, "bench") || strcmp(e->key, "profile") || spec->profile_forced)
+            continue;
+        struct bench_spec fresh;
+        char why[256];
+        if (bench_spec_init(&fresh, e->value, why, sizeof(why))) {
+            snprintf(err, errlen, "%s:%d: %s", file, e->line, why);
+            rc = -1;
+            break;
+        }
+        free(spec->profile);
+        spec->profile = fresh.profile;
+        spec->repeats = fresh.repeats;
+        spec->idle_s = fresh.idle_s;
+        spec->load_s = fresh.load_s;
+        spec->cooldown_s = fresh.cooldown_s;
+    }
+    for (size_t i = 0; !rc && i < doc.n; i++)
+        if (!strcmp(doc.entries[i].section, "bench"))
+            rc = bench_key(spec, &doc.entries[i], file, err, errlen);
+    for (size_t i = 0; !rc && i < doc.n_sections; i++) {
+        if (strncmp(doc.sections[i], "target ", 7))
+            continue;
+        bool seen = false; /* a section given twice is one target */
+        for (size_t j = 0; j < i; j++)
+            seen |= !strcmp(doc.sections[j], doc.sections[i]);
+        if (!seen)
+            rc = build_target(spec, &doc, doc.sections[i], doc.section_lines[i], file, scenario_dir,
+                              err, errlen);
+    }
+    ini_doc_free(&doc);
+    return rc;
+}
+
+/* ---- matrix ---- */
+
+static int add_config(const struct registry_config ***configs, size_t *n,
+                      const struct registry_config *cfg)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*configs)[i] == cfg)
+            return 0;
+    *configs = realloc(*configs, (*n + 1) * sizeof(**configs));
+    (*configs)[(*n)++] = cfg;
+    return 0;
+}
+
+static int resolve_configs(const struct bench_spec *spec, const struct registry *reg,
+                           const struct registry_config ***configs, size_t *n, char *err,
+                           size_t errlen)
+{
+    const char *list[] = {"main"};
+    char *const *specs = spec->n_allocators ? spec->allocators : (char *const *)list;
+    size_t n_specs = spec->n_allocators ? spec->n_allocators : 1;
+    for (size_t i = 0; i < n_specs; i++) {
+        if (!strcmp(specs[i], "main")) {
+            for (size_t c = 0; c < reg->n_configs; c++)
+                if (reg->configs[c]->main && registry_installed(reg->configs[c]->allocator))
+                    add_config(configs, n, reg->configs[c]);
+            continue;
+        }
+        struct registry_config *cfg = registry_resolve(reg, specs[i], err, errlen);
+        if (!cfg || !registry_check_installed(cfg->allocator, err, errlen))
+            return -1;
+        add_config(configs, n, cfg);
+    }
+    if (!*n) {
+        snprintf(err, errlen, "no allocator configuration to run; name some with -a NAME[:CONFIG]");
+        return -1;
+    }
+    return 0;
+}
+
+static double pick(bool forced, double bench, double target, bool quick)
+{
+    if (forced || target < 0)
+        return bench;
+    return quick && target > bench ? bench : target;
+}
+
+int bench_matrix_build(const struct bench_spec *spec, const struct registry *reg,
+                       struct bench_cell **cells, size_t *n_cells, char *err, size_t errlen)
+{
+    const struct registry_config **configs = NULL;
+    size_t n_configs = 0;
+    *cells = NULL;
+    *n_cells = 0;
+    if (!spec->n_targets) {
+        snprintf(err, errlen,
+                 "nothing to run: no target; give a bench file, --target CMD, "
+                 "or build the reference workloads");
+        return -1;
+    }
+    if (resolve_configs(spec, reg, &configs, &n_configs, err, errlen)) {
+        free(configs);
+        return -1;
+    }
+    bool quick = !strcmp(spec->profile, "quick");
+    for (size_t t = 0; t < spec->n_targets; t++) {
+        const struct bench_target *target = &spec->targets[t];
+        for (size_t v = 0; v < target->n_variants; v++)
+            for (size_t c = 0; c < n_configs; c++)
+                for (unsigned r = 1; r <= spec->repeats; r++) {
+                    *cells = realloc(*cells, (*n_cells + 1) * sizeof(**cells));
+                    struct bench_cell *cell = &(*cells)[(*n_cells)++];
+                    memset(cell, 0, sizeof(*cell));
+                    cell->index = *n_cells;
+                    cell->target = target;
+                    cell->variant = target->variants[v];
+                    cell->config = configs[c];
+                    cell->repeat = r;
+                    cell->idle_s = spec->idle_s;
+                    cell->load_s = pick(spec->load_s_set, spec->load_s, target->load_s, quick);
+                    cell->cooldown_s =
+                        pick(spec->cooldown_s_set, spec->cooldown_s, target->cooldown_s, quick);
+                    snprintf(cell->name, sizeof(cell->name), "%s-%s-%s-%s-r%u", target->name,
+                             cell->variant, configs[c]->allocator_name, configs[c]->name, r);
+                }
+    }
+    /* Two targets of one name would share cell directories. */
+    for (size_t i = 0; i < *n_cells; i++)
+        for (size_t j = i + 1; j < *n_cells; j++)
+            if (!strcmp((*cells)[i].name, (*cells)[j].name)) {
+                snprintf(err, errlen, "two cells are named %s; give each target its own name",
+                         (*cells)[i].name);
+                free(*cells);
+                free(configs);
+                *cells = NULL;
+                return -1;
+            }
+    free(configs);
+    return 0;
+}
+
+const struct bench_cell *bench_matrix_find(const struct bench_cell *cells, size_t n,
+                                           const char *which)
+{
+    uint64_t k;
+    if (!util_parse_uint(which, 1, n, &k))
+        return &cells[k - 1];
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(cells[i].name, which))
+            return &cells[i];
+    return NULL;
+}
