@@ -7,6 +7,7 @@ int cmd_run(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
 int cmd_allocators(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_diagnose(int argc, char **argv);

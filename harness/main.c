@@ -16,6 +16,7 @@ static const struct command commands[] = {
     {"leaks", cmd_leaks, "list allocation sites unfreed at exit or growing"},
     {"allocators", cmd_allocators, "list allocators and their configurations"},
     {"attach", cmd_attach, "record a running process (kernel events; --uprobes: sites)"},
+    {"report", cmd_report, "charts, HTML page and Markdown summary from runs or a bench"},
     {"bench", cmd_bench, "run targets x allocator configurations through load phases"},
     {"merge", cmd_merge, "join bench directories of one matrix (bench --cell K runs)"},
     {"diagnose", cmd_diagnose, "verdict on a run or bench: leak, buffering, retention, ..."},

@@ -1,0 +1,558 @@
+/* index.html: one self-contained file (inline CSS, inline SVG charts, a few lines of inline
+ * script that measure the charts); every text taken from the data is escaped. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "report_doc.h"
+#include "util.h"
+
+void html_escape(FILE *out, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
+        switch (*p) {
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        case '\'':
+            fputs("&#39;", out);
+            break;
+        default:
+            if (*p < 0x20 && *p != '\n' && *p != '\t')
+                fputs("&#xfffd;", out);
+            else
+                fputc(*p, out);
+        }
+    }
+}
+
+const char *doc_bytes(char *buf, size_t len, double bytes)
+{
+    if (isnan(bytes))
+        snprintf(buf, len, "-");
+    else
+        format_bytes(buf, len, bytes);
+    return buf;
+}
+
+static const char *doc_number(char *buf, size_t len, double v, const char *fmt)
+{
+    if (isnan(v))
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, fmt, v);
+    return buf;
+}
+
+static long baseline_config(const struct report_group *g)
+{
+    for (size_t k = 0; k < g->nconfigs; k++)
+        if (!strcmp(g->configs[k].label, "glibc:default"))
+            return (long)k;
+    return 0;
+}
+
+void doc_recommendation_text(const struct report_doc *doc, size_t g, char *out, size_t len)
+{
+    const struct report_group *grp = &doc->in->groups[g];
+    const struct rec_result *r = &doc->recs[g];
+    enum report_metric metric = doc->opt->rss_metric;
+    const char *what = report_metric_title(metric);
+    if (r->chosen < 0) {
+        snprintf(out, len, "No configuration of %s has a measured %s: nothing to recommend.",
+                 grp->label, what);
+        return;
+    }
+    const struct report_config *ch = &grp->configs[r->chosen];
+    char b1[32], b2[32], tp[64] = "";
+    size_t eligible = 0;
+    for (size_t i = 0; i < r->nranks; i++)
+        eligible += r->ranks[i].reason == REC_CHOSEN || r->ranks[i].reason == REC_ELIGIBLE;
+    int n;
+    char among[64];
+    if (eligible == 1)
+        snprintf(among, sizeof(among), "the only configuration");
+    else
+        snprintf(among, sizeof(among), "the lowest of the %zu configurations", eligible);
+    if (r->throughput_known)
+        n = snprintf(out, len,
+                     "%s: %s %s, %s within %.0f%% of the best throughput (%.0f req/s); its "
+                     "own throughput %.0f req/s (%+.1f%%).",
+                     ch->label, what, doc_bytes(b1, sizeof(b1), ch->m[metric]), among,
+                     doc->opt->tolerance * 100, r->best_throughput, ch->m[METRIC_THROUGHPUT],
+                     (ch->m[METRIC_THROUGHPUT] / r->best_throughput - 1) * 100);
+    else
+        n = snprintf(out, len,
+                     "%s: the lowest %s (%s) of %zu configuration%s; no throughput was "
+                     "measured, so the choice rests on memory alone.",
+                     ch->label, what, doc_bytes(b1, sizeof(b1), ch->m[metric]), eligible,
+                     eligible == 1 ? "" : "s");
+    long base = baseline_config(grp);
+    const struct report_config *bc = &grp->configs[base];
+    if (n > 0 && (size_t)n < len && base != r->chosen && !isnan(bc->m[metric]) &&
+        bc->m[metric] > 0) {
+        if (r->throughput_known && !isnan(bc->m[METRIC_THROUGHPUT]))
+            snprintf(tp, sizeof(tp), ", %.0f req/s", bc->m[METRIC_THROUGHPUT]);
+        snprintf(out + n, len - (size_t)n, " Compared with %s (%s %s%s): %+.0f%% RSS.", bc->label,
+                 what, doc_bytes(b2, sizeof(b2), bc->m[metric]), tp,
+                 (ch->m[metric] / bc->m[metric] - 1) * 100);
+    }
+}
+
+static const char css[] =
+    "body{font:15px/1.45 -apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1d1d1f;"
+    "margin:0;background:#f4f5f7}"
+    "main{max-width:1120px;margin:0 auto;padding:8px 28px 40px;background:#fff;"
+    "box-shadow:0 0 0 1px #e3e5e8}"
+    "header{border-bottom:3px solid #0072B2;padding:18px 0 10px;margin-bottom:8px}"
+    "h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:34px 0 10px;padding-bottom:4px;"
+    "border-bottom:1px solid #e3e5e8}h3{font-size:16px;margin:24px 0 8px}"
+    ".sub{color:#5f6368;margin:0;font-size:13px}nav{font-size:13px;margin:6px 0 0}"
+    "nav a{margin-right:14px;color:#0063a0;text-decoration:none}"
+    ".rec{border:1px solid #b8d4ea;border-left:6px solid #0072B2;background:#f3f8fc;"
+    "padding:10px 14px;margin:10px 0;border-radius:3px}"
+    ".rec .pick{font-size:18px;font-weight:600}.rec p{margin:4px 0}"
+    "table{border-collapse:collapse;font-size:13px;margin:8px 0 14px;width:100%}"
+    "th,td{border-bottom:1px solid #e6e8eb;padding:4px 8px;text-align:left;vertical-align:top}"
+    "th{background:#f6f7f9;font-weight:600;white-space:nowrap}td.n{text-align:right;"
+    "font-variant-numeric:tabular-nums;white-space:nowrap}tr.chosen td{background:#eef6ee;"
+    "font-weight:600}.bad{color:#b3261e}.ok{color:#1e7a34}.muted{color:#6b7076}"
+    "code{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;background:#f3f4f6;"
+    "padding:1px 4px;border-radius:3px;word-break:break-all}"
+    "figure.chart{margin:14px 0 22px;border:1px solid #e6e8eb;border-radius:4px;padding:8px}"
+    "figure.chart svg{display:block;width:100%;height:auto;max-width:960px;margin:0 auto}"
+    "figcaption{font-size:12px;color:#5f6368;margin-top:4px}figcaption a{color:#0063a0}"
+    ".scroll{overflow-x:auto}.scroll table{font-size:12px}"
+    "dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:3px 16px;font-size:14px}"
+    "dl.facts dt{color:#5f6368}dl.facts dd{margin:0}"
+    ".verdict{font-weight:600}.problems li{color:#8a4b00}details{margin:6px 0}"
+    "footer{margin-top:36px;font-size:12px;color:#6b7076}"
+    "@media print{body{background:#fff}main{box-shadow:none}figure.chart{break-inside:avoid}}";
+
+static void esc_row(FILE *f, const char *cls, const char *text)
+{
+    fprintf(f, "<td%s%s%s>", cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : "");
+    html_escape(f, text);
+    fputs("</td>", f);
+}
+
+static void write_header(FILE *f, const struct report_doc *doc)
+{
+    const struct report_input *in = doc->in;
+    fputs("<header><h1>Memory report: ", f);
+    for (size_t g = 0; g < in->ngroups && g < 6; g++) {
+        html_escape(f, in->groups[g].label);
+        fputs(g + 1 < in->ngroups && g < 5 ? ", " : (in->ngroups > 6 ? ", ..." : ""), f);
+    }
+    fputs("</h1><p class=\"sub\">", f);
+    fprintf(f, "%s of %zu cell%s, generated %s by allocscope %s: <code>",
+            in->is_bench ? "Bench" : "Recording", in->ncells, in->ncells == 1 ? "" : "s",
+            doc->generated, ALLOCSCOPE_VERSION);
+    html_escape(f, doc->command_line);
+    fputs("</code></p><nav><a href=\"#recommendation\">Recommendation</a><a href=\"#run\">What "
+          "was run</a><a href=\"#results\">Results</a><a href=\"#charts\">Charts</a><a "
+          "href=\"#breakdown\">Where RSS goes</a><a href=\"#diagnosis\">Diagnosis</a>",
+          f);
+    if (in->nproblems)
+        fputs("<a href=\"#problems\">Problems</a>", f);
+    fputs("</nav></header>\n", f);
+}
+
+static const char *reason_text(char *buf, size_t len, const struct rec_rank *rk, double tol)
+{
+    switch (rk->reason) {
+    case REC_CHOSEN:
+        return "recommended";
+    case REC_ELIGIBLE:
+        return "fast enough, more memory";
+    case REC_TOO_SLOW:
+        if (isnan(rk->throughput_loss))
+            return "no throughput measured";
+        snprintf(buf, len, "%.1f%% below the best throughput (tolerance %.0f%%)",
+                 rk->throughput_loss * 100, tol * 100);
+        return buf;
+    default:
+        return "not measured";
+    }
+}
+
+static void write_rank_table(FILE *f, const struct report_doc *doc, size_t g)
+{
+    const struct report_group *grp = &doc->in->groups[g];
+    const struct rec_result *r = &doc->recs[g];
+    enum report_metric metric = doc->opt->rss_metric;
+    char b[6][64];
+    fprintf(f,
+            "<table><thead><tr><th>#</th><th>configuration</th><th>%s</th><th>vs "
+            "choice</th><th>peak RSS</th><th>throughput</th><th>vs best</th><th>p99</th>"
+            "<th>standing</th></tr></thead><tbody>\n",
+            report_metric_title(metric));
+    double chosen_rss = r->chosen >= 0 ? grp->configs[r->chosen].m[metric] : NAN;
+    for (size_t i = 0; i < r->nranks; i++) {
+        const struct rec_rank *rk = &r->ranks[i];
+        const struct report_config *c = &grp->configs[rk->index];
+        fprintf(f, "<tr%s><td class=\"n\">%zu</td>",
+                rk->reason == REC_CHOSEN ? " class=\"chosen\"" : "", i + 1);
+        esc_row(f, NULL, c->label);
+        esc_row(f, "n", doc_bytes(b[0], 64, c->m[metric]));
+        if (!isnan(chosen_rss) && chosen_rss > 0 && !isnan(c->m[metric]))
+            snprintf(b[1], 64, "%+.0f%%", (c->m[metric] / chosen_rss - 1) * 100);
+        else
+            snprintf(b[1], 64, "-");
+        esc_row(f, "n", b[1]);
+        esc_row(f, "n", doc_bytes(b[2], 64, c->m[METRIC_PEAK]));
+        esc_row(f, "n", doc_number(b[3], 64, c->m[METRIC_THROUGHPUT], "%.0f req/s"));
+        esc_row(f, "n",
+                isnan(rk->throughput_loss)
+                    ? "-"
+                    : (snprintf(b[4], 64, "%+.1f%%", -rk->throughput_loss * 100), b[4]));
+        esc_row(f, "n", doc_number(b[5], 64, c->m[METRIC_P99], "%.1f ms"));
+        char why[128];
+        esc_row(f, rk->reason == REC_TOO_SLOW ? "bad" : NULL,
+                reason_text(why, sizeof(why), rk, doc->opt->tolerance));
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table>\n", f);
+}
+
+static void write_recommendation(FILE *f, const struct report_doc *doc)
+{
+    const struct report_input *in = doc->in;
+    char text[2048];
+    fprintf(f,
+            "<section id=\"recommendation\"><h2>Recommendation</h2>\n<p class=\"muted\">Rule: "
+            "the configuration with the lowest %s among those within %.0f%% of the best "
+            "throughput (medians over repeats; <code>--metric</code> and "
+            "<code>--tolerance</code> change it).</p>\n",
+            report_metric_title(doc->opt->rss_metric), doc->opt->tolerance * 100);
+    if (doc->noverall > 1 && in->ngroups > 1 && doc->overall_choice >= 0) {
+        const struct overall_rank *o = &doc->overall[doc->overall_choice];
+        fputs("<div class=\"rec\"><p class=\"pick\">Across all workloads: ", f);
+        html_escape(f, o->label);
+        fprintf(f,
+                "</p><p>Within the throughput tolerance on %zu of %zu workloads; its %s is "
+                "%.2fx the lowest of each workload (geometric mean).</p></div>\n",
+                o->fast_enough, o->groups, report_metric_title(doc->opt->rss_metric), o->rss_ratio);
+    }
+    for (size_t g = 0; g < in->ngroups; g++) {
+        const struct rec_result *r = &doc->recs[g];
+        fputs("<div class=\"rec\"><p class=\"pick\">", f);
+        html_escape(f, in->groups[g].label);
+        fputs(": ", f);
+        html_escape(f, r->chosen >= 0 ? in->groups[g].configs[r->chosen].label : "none");
+        fputs("</p><p>", f);
+        doc_recommendation_text(doc, g, text, sizeof(text));
+        html_escape(f, text);
+        fputs("</p></div>\n", f);
+        write_rank_table(f, doc, g);
+    }
+    fputs("</section>\n", f);
+}
+
+static void fact(FILE *f, const char *name, const char *value)
+{
+    fprintf(f, "<dt>%s</dt><dd>", name);
+    html_escape(f, value && *value ? value : "-");
+    fputs("</dd>", f);
+}
+
+static void write_run_facts(FILE *f, const struct report_doc *doc)
+{
+    const struct report_input *in = doc->in;
+    const struct report_cell *first = &in->cells[0];
+    char buf[1024];
+    fputs("<section id=\"run\"><h2>What was run</h2><dl class=\"facts\">", f);
+    fact(f, "machine", first->host);
+    fact(f, "allocscope", ALLOCSCOPE_VERSION);
+    if (in->is_bench) {
+        fact(f, "bench", in->bench_dir);
+        fact(f, "profile", in->profile);
+    }
+    /* The matrix: workloads x configurations, and the allocator versions seen. */
+    size_t used = 0, repeats = 0;
+    buf[0] = '\0';
+    for (size_t g = 0; g < in->ngroups; g++)
+        used += (size_t)snprintf(buf + used, used < sizeof(buf) ? sizeof(buf) - used : 0, "%s%s",
+                                 g ? ", " : "", in->groups[g].label);
+    fact(f, "workloads", buf);
+    used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < in->ncells; i++) {
+        const struct report_cell *c = &in->cells[i];
+        repeats = (size_t)c->repeat > repeats ? (size_t)c->repeat : repeats;
+        char item[160];
+        snprintf(item, sizeof(item), "%s:%s", c->allocator, c->config);
+        if (!strstr(buf, item) && used < sizeof(buf))
+            used +=
+                (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", used ? ", " : "", item);
+    }
+    fact(f, "configurations", buf);
+    snprintf(buf, sizeof(buf), "%zu", repeats);
+    fact(f, "repeats", buf);
+    used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < in->ncells; i++) {
+        const struct report_cell *c = &in->cells[i];
+        char item[160];
+        if (!c->allocator_version || !*c->allocator_version)
+            continue;
+        snprintf(item, sizeof(item), "%s %s", c->allocator, c->allocator_version);
+        if (!strstr(buf, item) && used < sizeof(buf))
+            used +=
+                (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", used ? ", " : "", item);
+    }
+    fact(f, "allocator versions", buf);
+    for (size_t i = 0; i < in->ncells; i++) {
+        const struct report_cell *c = &in->cells[i];
+        if (!c->nphases)
+            continue;
+        used = 0;
+        for (size_t p = 0; p < c->nphases; p++)
+            used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s %.1f s", p ? ", " : "",
+                                     c->phases[p].name, c->phases[p].end_s - c->phases[p].start_s);
+        fact(f, "phases", buf);
+        break;
+    }
+    fact(f, "started", first->started);
+    fputs("</dl>\n", f);
+    if (in->bench_json) {
+        fputs("<details><summary>bench.json</summary><pre><code>", f);
+        html_escape(f, in->bench_json);
+        fputs("</code></pre></details>\n", f);
+    }
+    fputs("<details><summary>Commands and allocator settings of each run</summary><table><thead>"
+          "<tr><th>run</th><th>command</th><th>settings read back</th></tr></thead><tbody>\n",
+          f);
+    for (size_t i = 0; i < in->ncells; i++) {
+        const struct report_cell *c = &in->cells[i];
+        fputs("<tr>", f);
+        esc_row(f, NULL, c->name);
+        fputs("<td><code>", f);
+        html_escape(f, c->command ? c->command : "-");
+        fputs("</code></td>", f);
+        esc_row(f, "muted", c->settings ? c->settings : "-");
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table></details></section>\n", f);
+}
+
+static void write_results(FILE *f, const struct report_doc *doc)
+{
+    const struct report_input *in = doc->in;
+    static const enum report_metric cols[] = {
+        METRIC_IDLE,      METRIC_PEAK,       METRIC_AFTER_1S,   METRIC_AFTER, METRIC_RECLAIMABLE,
+        METRIC_PEAK_LIVE, METRIC_AFTER_LIVE, METRIC_THROUGHPUT, METRIC_P99,   METRIC_CPU};
+    fputs("<section id=\"results\"><h2>Results</h2><div "
+          "class=\"scroll\"><table><thead><tr><th>workload</th>"
+          "<th>configuration</th><th>rep</th><th>status</th>",
+          f);
+    for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++)
+        fprintf(f, "<th>%s</th>", report_metric_title(cols[k]));
+    fputs("</tr></thead><tbody>\n", f);
+    for (size_t i = 0; i < in->ncells; i++) {
+        const struct report_cell *c = &in->cells[i];
+        char label[256], b[64];
+        fputs("<tr>", f);
+        esc_row(f, NULL, in->groups[c->group].label);
+        snprintf(label, sizeof(label), "%s:%s", c->allocator, c->config);
+        esc_row(f, NULL, label);
+        snprintf(b, sizeof(b), "%d", c->repeat);
+        esc_row(f, "n", b);
+        fprintf(f, "<td class=\"%s\" title=\"", strcmp(c->status, "ok") ? "bad" : "ok");
+        html_escape(f, c->error ? c->error : "");
+        fputs("\">", f);
+        html_escape(f, c->status);
+        fputs("</td>", f);
+        for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
+            enum report_metric m = cols[k];
+            if (m == METRIC_THROUGHPUT)
+                doc_number(b, sizeof(b), c->m[m], "%.0f/s");
+            else if (m == METRIC_P99)
+                doc_number(b, sizeof(b), c->m[m], "%.1f ms");
+            else if (m == METRIC_CPU)
+                doc_number(b, sizeof(b), c->m[m], "%.2f s");
+            else
+                doc_bytes(b, sizeof(b), c->m[m]);
+            esc_row(f, "n", b);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table></div><p class=\"muted\">RSS columns are the whole process tree's where "
+          "the bench sampled it, else the process's; \"after-load\" is at the end of the "
+          "cooldown (plain runs: at exit), before any reclaim request.</p></section>\n",
+          f);
+}
+
+static void write_figure(FILE *f, const struct report_doc *doc, size_t i)
+{
+    const struct chart *ch = &doc->charts->charts[i];
+    if (!ch->rendered)
+        return;
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "c%zu-", i);
+    char *svg = chart_svg_inline(doc->charts, i, prefix);
+    if (!svg)
+        return;
+    fprintf(f, "<figure class=\"chart\" id=\"chart-%s\">\n", ch->name);
+    fputs(svg, f);
+    free(svg);
+    fputs("<figcaption>", f);
+    html_escape(f, ch->title);
+    fprintf(f,
+            " &middot; <a href=\"charts/%s.png\">PNG</a> &middot; <a "
+            "href=\"charts/%s.gp\">gnuplot script</a></figcaption></figure>\n",
+            ch->name, ch->name);
+}
+
+static void write_sites_table(FILE *f, const struct report_doc *doc, size_t g)
+{
+    const struct group_sites *gs = &doc->charts->sites[g];
+    if (!gs->n)
+        return;
+    char b1[48], b2[32], b3[32];
+    fputs("<table><thead><tr><th>growth</th><th>live at end</th><th>peak</th><th>site "
+          "(innermost frame first)</th></tr></thead><tbody>\n",
+          f);
+    for (size_t k = 0; k < gs->n; k++) {
+        const struct report_site *s = &gs->sites[k];
+        fputs("<tr>", f);
+        snprintf(b1, sizeof(b1), "%s/s", doc_bytes(b3, sizeof(b3), s->growth_bytes_per_s));
+        esc_row(f, "n", b1);
+        esc_row(f, "n", doc_bytes(b2, sizeof(b2), s->end_bytes));
+        esc_row(f, "n", doc_bytes(b3, sizeof(b3), s->peak_bytes));
+        fputs("<td><code>", f);
+        html_escape(f, s->frames);
+        fputs("</code></td></tr>\n", f);
+    }
+    fputs("</tbody></table>\n", f);
+}
+
+static void write_charts(FILE *f, const struct report_doc *doc)
+{
+    const struct chart_set *cs = doc->charts;
+    fputs("<section id=\"charts\"><h2>Charts</h2>\n", f);
+    for (size_t g = 0; g < doc->in->ngroups; g++) {
+        fputs("<h3>", f);
+        html_escape(f, doc->in->groups[g].label);
+        fputs("</h3>\n", f);
+        static const enum chart_kind order[] = {CHART_RSS, CHART_BARS, CHART_PARETO, CHART_SITES,
+                                                CHART_RETURNED};
+        for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+            for (size_t i = 0; i < cs->n; i++)
+                if (cs->charts[i].group == g && cs->charts[i].kind == order[o]) {
+                    write_figure(f, doc, i);
+                    if (order[o] == CHART_SITES)
+                        write_sites_table(f, doc, g);
+                }
+    }
+    fputs("</section>\n<section id=\"breakdown\"><h2>Where RSS goes</h2><p class=\"muted\">Per "
+          "run, stacked: the program's live heap (shim), free memory the allocator holds (its "
+          "own statistics), LazyFree pages (MADV_FREE, still counted in RSS until the kernel "
+          "takes them) and the rest of the process.</p>\n",
+          f);
+    for (size_t i = 0; i < cs->n; i++)
+        if (cs->charts[i].kind == CHART_BREAKDOWN)
+            write_figure(f, doc, i);
+    fputs("</section>\n", f);
+}
+
+static void write_diagnosis(FILE *f, const struct report_doc *doc)
+{
+    fputs("<section id=\"diagnosis\"><h2>Diagnosis</h2>\n", f);
+    if (!doc->diagnose_available) {
+        fputs("<p class=\"muted\">diagnosis not available: this report was made with "
+              "<code>--no-diagnose</code>.</p></section>\n",
+              f);
+        return;
+    }
+    fputs("<table><thead><tr><th>run</th><th>verdict</th><th>confidence</th><th>why</th>"
+          "<th>what to try</th></tr></thead><tbody>\n",
+          f);
+    for (size_t i = 0; i < doc->in->ncells; i++) {
+        const struct cell_diagnosis *d = &doc->diag[i];
+        if (!d->done && !d->error[0])
+            continue;
+        fputs("<tr>", f);
+        esc_row(f, NULL, doc->in->cells[i].name);
+        if (d->done) {
+            esc_row(f, "verdict", d->verdict);
+            esc_row(f, NULL, d->confidence);
+            esc_row(f, NULL, d->reason);
+            esc_row(f, NULL, d->suggestion);
+        } else {
+            esc_row(f, "muted", "diagnosis not available");
+            esc_row(f, NULL, "-");
+            esc_row(f, "muted", d->error);
+            esc_row(f, NULL, "");
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table><p class=\"muted\">One run per configuration (its first successful "
+          "repeat); <code>allocscope diagnose DIR</code> gives the evidence.</p></section>\n",
+          f);
+}
+
+static void write_problems(FILE *f, const struct report_doc *doc)
+{
+    if (!doc->in->nproblems)
+        return;
+    fputs("<section id=\"problems\"><h2>Problems with the input</h2><ul class=\"problems\">\n", f);
+    for (size_t i = 0; i < doc->in->nproblems; i++) {
+        fputs("<li>", f);
+        html_escape(f, doc->in->problems[i]);
+        fputs("</li>\n", f);
+    }
+    fputs("</ul></section>\n", f);
+}
+
+/* Measures every chart once laid out, for automated checks (tests/report_test.sh reads
+ * data-rendered with a headless browser's --dump-dom). */
+static const char measure_script[] =
+    "<script>(function(){var n=0;document.querySelectorAll('figure.chart').forEach("
+    "function(f){var s=f.querySelector('svg');var r=s?s.getBoundingClientRect():{width:0,"
+    "height:0};f.setAttribute('data-rendered',Math.round(r.width)+'x'+Math.round(r.height));"
+    "if(r.width>0&&r.height>0)n++;});document.body.setAttribute('data-charts-ok',String(n));"
+    "})();</script>\n";
+
+int report_write_html(const struct report_doc *doc, const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+          "<title>allocscope report: ",
+          f);
+    html_escape(f, doc->in->groups[0].label);
+    fprintf(f, "</title><style>%s</style></head>\n<body><main>\n", css);
+    write_header(f, doc);
+    write_recommendation(f, doc);
+    write_run_facts(f, doc);
+    write_results(f, doc);
+    write_charts(f, doc);
+    write_diagnosis(f, doc);
+    write_problems(f, doc);
+    fputs("<footer>Charts: the gnuplot scripts and data are in <code>charts/</code>; edit "
+          "<code>charts/style.gp</code> or a chart's script and run <code>gnuplot "
+          "render-svg.gp render-png.gp</code> there. The Markdown summary is "
+          "<code>summary.md</code>.</footer>\n</main>\n",
+          f);
+    fputs(measure_script, f);
+    fputs("</body></html>\n", f);
+    if (fclose(f))
+        return -1;
+    return rename(tmp, path);
+}

@@ -1,0 +1,160 @@
+/* summary.md: the recommendation, the matrix and the per-configuration numbers, short
+ * enough for a ticket or a pull-request comment; the charts as links to the PNGs. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "report_doc.h"
+#include "util.h"
+
+void md_escape(FILE *out, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
+        if (*p == '<')
+            fputs("&lt;", out);
+        else if (*p == '>')
+            fputs("&gt;", out);
+        else if (*p == '&')
+            fputs("&amp;", out);
+        else if (*p == '\n' || *p == '\r')
+            fputc(' ', out);
+        else if (strchr("|\\`*_[]#", *p))
+            fprintf(out, "\\%c", *p);
+        else if (*p >= 0x20)
+            fputc(*p, out);
+    }
+}
+
+static void md_group_table(FILE *f, const struct report_doc *doc, size_t g)
+{
+    const struct report_group *grp = &doc->in->groups[g];
+    const struct rec_result *r = &doc->recs[g];
+    char b[6][48];
+    fprintf(f, "| configuration | idle RSS | peak RSS | after-load RSS | reclaimable | throughput "
+               "| p99 | |\n|---|---:|---:|---:|---:|---:|---:|---|\n");
+    for (size_t i = 0; i < r->nranks; i++) {
+        const struct report_config *c = &grp->configs[r->ranks[i].index];
+        fputs("| ", f);
+        md_escape(f, c->label);
+        if (isnan(c->m[METRIC_THROUGHPUT]))
+            snprintf(b[4], 48, "-");
+        else
+            snprintf(b[4], 48, "%.0f req/s", c->m[METRIC_THROUGHPUT]);
+        if (isnan(c->m[METRIC_P99]))
+            snprintf(b[5], 48, "-");
+        else
+            snprintf(b[5], 48, "%.1f ms", c->m[METRIC_P99]);
+        const char *mark = r->ranks[i].reason == REC_CHOSEN         ? "**recommended**"
+                           : r->ranks[i].reason == REC_TOO_SLOW     ? "too slow"
+                           : r->ranks[i].reason == REC_NOT_MEASURED ? "not measured"
+                                                                    : "";
+        fprintf(f, " | %s | %s | %s | %s | %s | %s | %s |\n",
+                doc_bytes(b[0], 48, c->m[METRIC_IDLE]), doc_bytes(b[1], 48, c->m[METRIC_PEAK]),
+                doc_bytes(b[2], 48, c->m[METRIC_AFTER]),
+                doc_bytes(b[3], 48, c->m[METRIC_RECLAIMABLE]), b[4], b[5], mark);
+    }
+    fputs("\n", f);
+}
+
+int report_write_markdown(const struct report_doc *doc, const char *path)
+{
+    const struct report_input *in = doc->in;
+    char tmp[4096], text[2048];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f,
+            "# allocscope report\n\n%s of %zu cell%s, %zu workload%s, generated %s by "
+            "allocscope %s.\n\n",
+            in->is_bench ? "Bench" : "Recording", in->ncells, in->ncells == 1 ? "" : "s",
+            in->ngroups, in->ngroups == 1 ? "" : "s", doc->generated, ALLOCSCOPE_VERSION);
+    fprintf(f,
+            "## Recommendation\n\nRule: lowest %s among the configurations within %.0f%% of "
+            "the best throughput (medians over repeats).\n\n",
+            report_metric_title(doc->opt->rss_metric), doc->opt->tolerance * 100);
+    if (in->ngroups > 1 && doc->overall_choice >= 0) {
+        const struct overall_rank *o = &doc->overall[doc->overall_choice];
+        fputs("- **Across all workloads: ", f);
+        md_escape(f, o->label);
+        fprintf(f,
+                "** (within the tolerance on %zu of %zu workloads; RSS %.2fx the lowest, "
+                "geometric mean)\n",
+                o->fast_enough, o->groups, o->rss_ratio);
+    }
+    for (size_t g = 0; g < in->ngroups; g++) {
+        fputs("- **", f);
+        md_escape(f, in->groups[g].label);
+        fputs("**: ", f);
+        doc_recommendation_text(doc, g, text, sizeof(text));
+        md_escape(f, text);
+        fputs("\n", f);
+    }
+    fputs("\n## What was run\n\n", f);
+    fputs("- Machine: ", f);
+    md_escape(f, in->cells[0].host ? in->cells[0].host : "-");
+    fputs("\n", f);
+    if (in->is_bench) {
+        fputs("- Bench: ", f);
+        md_escape(f, in->bench_dir);
+        fputs(in->profile ? ", profile " : "", f);
+        md_escape(f, in->profile ? in->profile : "");
+        fputs("\n", f);
+    }
+    for (size_t i = 0; i < in->ncells && i < 20; i++) {
+        fputs("- ", f);
+        md_escape(f, in->cells[i].name);
+        fputs(": ", f);
+        md_escape(f, in->cells[i].command ? in->cells[i].command : "-");
+        fputs("\n", f);
+    }
+    if (in->ncells > 20)
+        fprintf(f, "- ... and %zu more runs (index.html lists them all)\n", in->ncells - 20);
+    fputs("\n## Results\n\n", f);
+    for (size_t g = 0; g < in->ngroups; g++) {
+        fputs("### ", f);
+        md_escape(f, in->groups[g].label);
+        fputs("\n\n", f);
+        md_group_table(f, doc, g);
+        for (size_t i = 0; i < doc->charts->n; i++) {
+            const struct chart *ch = &doc->charts->charts[i];
+            if (ch->group != g || !ch->rendered || ch->kind == CHART_BREAKDOWN)
+                continue;
+            fputs("![", f);
+            md_escape(f, ch->title);
+            fprintf(f, "](charts/%s.png)\n", ch->name);
+        }
+        fputs("\n", f);
+    }
+    if (doc->diagnose_available) {
+        fputs("## Diagnosis\n\n", f);
+        for (size_t i = 0; i < in->ncells; i++) {
+            const struct cell_diagnosis *d = &doc->diag[i];
+            if (!d->done)
+                continue;
+            fputs("- ", f);
+            md_escape(f, in->cells[i].name);
+            fputs(": **", f);
+            md_escape(f, d->verdict);
+            fputs("** (", f);
+            md_escape(f, d->confidence);
+            fputs(") ", f);
+            md_escape(f, d->reason);
+            fputs("\n", f);
+        }
+        fputs("\n", f);
+    }
+    if (in->nproblems) {
+        fputs("## Problems with the input\n\n", f);
+        for (size_t i = 0; i < in->nproblems; i++) {
+            fputs("- ", f);
+            md_escape(f, in->problems[i]);
+            fputs("\n", f);
+        }
+        fputs("\n", f);
+    }
+    fputs("Full report with every chart: index.html beside this file.\n", f);
+    if (fclose(f))
+        return -1;
+    return rename(tmp, path);
+}
