@@ -47,15 +47,18 @@ void diagnose_thresholds_default(struct diagnose_thresholds *t)
 {
     *t = (struct diagnose_thresholds){
         .min_growth_bytes = 1 * MIB,
-        .min_growth_share = 0.05,
+        .min_growth_share = 0.10,
         .min_slope_t = 4.0,
+        .min_site_slope_t = 2.0,
         .sustained_share = 0.25,
+        .tail_share = 0.1,
         .leak_kept_share = 0.5,
         .live_return_share = 0.25,
         .min_excess_rss = 8 * MIB,
         .excess_rss_share = 0.4,
         .reclaimable_share = 0.5,
         .activity_share = 0.1,
+        .dominance = 4.0,
     };
 }
 
@@ -69,13 +72,16 @@ static const struct threshold_name threshold_names[] = {
     {"min_growth_bytes", offsetof(struct diagnose_thresholds, min_growth_bytes), true},
     {"min_growth_share", offsetof(struct diagnose_thresholds, min_growth_share), false},
     {"min_slope_t", offsetof(struct diagnose_thresholds, min_slope_t), false},
+    {"min_site_slope_t", offsetof(struct diagnose_thresholds, min_site_slope_t), false},
     {"sustained_share", offsetof(struct diagnose_thresholds, sustained_share), false},
+    {"tail_share", offsetof(struct diagnose_thresholds, tail_share), false},
     {"leak_kept_share", offsetof(struct diagnose_thresholds, leak_kept_share), false},
     {"live_return_share", offsetof(struct diagnose_thresholds, live_return_share), false},
     {"min_excess_rss", offsetof(struct diagnose_thresholds, min_excess_rss), true},
     {"excess_rss_share", offsetof(struct diagnose_thresholds, excess_rss_share), false},
     {"reclaimable_share", offsetof(struct diagnose_thresholds, reclaimable_share), false},
     {"activity_share", offsetof(struct diagnose_thresholds, activity_share), false},
+    {"dominance", offsetof(struct diagnose_thresholds, dominance), false},
 };
 
 int diagnose_thresholds_set(struct diagnose_thresholds *t, const char *assignment, char *err,
@@ -152,8 +158,14 @@ static bool site_is_significant(const struct diagnosis_site *s, const struct dia
                                 const struct diagnose_thresholds *t)
 {
     double growth = (double)(s->peak_bytes - s->start_bytes);
-    return growth >= t->min_growth_bytes && growth >= t->min_growth_share * m->peak_live &&
-           s->slope_t >= t->min_slope_t && s->sustained >= t->sustained_share;
+    double peak = m->has_live ? m->peak_live : m->peak_rss;
+    /* Sites are snapshotted once a second: their own trend is coarse, so the heap's
+     * finer series must also still be rising at the end of the load (a buffer that reached
+     * its bound, or a cache that filled, is flat there). */
+    bool heap_rising =
+        m->tail_slope_t >= t->min_slope_t && m->tail_growth >= t->tail_share * growth;
+    return growth >= t->min_growth_bytes && growth >= t->min_growth_share * peak &&
+           s->slope_t >= t->min_site_slope_t && s->sustained >= t->sustained_share && heap_rising;
 }
 
 static bool site_is_leak(const struct diagnosis_site *s, const struct diagnose_thresholds *t)
@@ -200,8 +212,7 @@ static void classify_growth(struct diagnosis *d, const struct diagnose_threshold
                  leaks, leaks > 1 ? "s" : "", top->function,
                  format_bytes(b1, sizeof(b1), (double)(top->peak_bytes - top->start_bytes)),
                  format_bytes(b2, sizeof(b2), top->growth_bytes_per_s), top->slope_t,
-                 100 * top->kept,
-                 d->m.has_cooldown ? "after the cooldown" : "at exit");
+                 100 * top->kept, d->m.has_cooldown ? "after the cooldown" : "at exit");
     } else {
         d->verdict = VERDICT_UNBOUNDED_BUFFERING;
         snprintf(d->reason, sizeof(d->reason),
@@ -264,8 +275,8 @@ static bool classify_rss(struct diagnosis *d, const struct diagnose_thresholds *
     if (excess < t->min_excess_rss || excess < t->excess_rss_share * rise)
         return false;
     bool live_returned =
-        m->has_live && m->after_live <= m->idle_live + t->live_return_share *
-                                                           (m->peak_live - m->idle_live);
+        m->has_live &&
+        m->after_live <= m->idle_live + t->live_return_share * (m->peak_live - m->idle_live);
     char b1[32], b2[32], b3[32], b4[32];
     format_bytes(b1, sizeof(b1), m->after_rss);
     format_bytes(b2, sizeof(b2), m->peak_rss);
@@ -306,6 +317,31 @@ static bool classify_rss(struct diagnosis *d, const struct diagnose_thresholds *
     return true;
 }
 
+/* A small kept growth beside a large RSS held by the allocator (a bounded cache still
+ * filling up during a short load, or a slow leak): the verdict names what holds the most
+ * memory after the load, and the reason keeps the growing sites. */
+static void prefer_dominant_rss(struct diagnosis *d, const struct diagnose_thresholds *t)
+{
+    double kept = 0;
+    for (size_t i = 0; i < d->nsites; i++)
+        if (d->sites[i].leaked)
+            kept += (double)(d->sites[i].after_bytes - d->sites[i].start_bytes);
+    struct diagnosis *alt = malloc(sizeof(*alt));
+    *alt = *d;
+    if (classify_rss(alt, t) && d->m.has_live && excess_rss(&d->m) >= t->dominance * kept) {
+        char b1[32];
+        d->verdict = alt->verdict;
+        d->confidence = CONFIDENCE_MEDIUM;
+        snprintf(d->suggestion, sizeof(d->suggestion), "%s", alt->suggestion);
+        snprintf(d->reason, sizeof(d->reason),
+                 "%s; besides, %zu site%s kept %s (a bounded cache filling up, or a slow leak: "
+                 "see the sites)",
+                 alt->reason, d->nsites, d->nsites > 1 ? "s" : "",
+                 format_bytes(b1, sizeof(b1), kept));
+    }
+    free(alt);
+}
+
 static void note_lacking(struct diagnosis *d)
 {
     const struct diagnosis_metrics *m = &d->m;
@@ -333,6 +369,8 @@ void diagnose_classify(struct diagnosis *d, const struct diagnose_thresholds *t)
     note_lacking(d);
     if (d->nsites) {
         classify_growth(d, t);
+        if (d->verdict == VERDICT_LEAK)
+            prefer_dominant_rss(d, t);
         return;
     }
     if (classify_rss(d, t))
@@ -343,8 +381,8 @@ void diagnose_classify(struct diagnosis *d, const struct diagnose_thresholds *t)
              "(idle %s) and RSS %s above it beyond idle",
              format_bytes(b1, sizeof(b1), d->m.after_live),
              format_bytes(b2, sizeof(b2), d->m.idle_live),
-             format_bytes(b3, sizeof(b3), d->m.has_live ? excess_rss(&d->m)
-                                                        : d->m.after_rss - d->m.idle_rss));
+             format_bytes(b3, sizeof(b3),
+                          d->m.has_live ? excess_rss(&d->m) : d->m.after_rss - d->m.idle_rss));
     if (d->m.has_cooldown && d->m.has_live && d->m.has_stacks)
         d->confidence = CONFIDENCE_HIGH;
     else if (!d->m.has_live)
@@ -376,8 +414,7 @@ static double cell_or(const struct csv *c, size_t row, int col, double fallback)
     return isnan(v) || v < 0 ? fallback : v;
 }
 
-static int series_load(struct series *s, const struct csv *c, bool exited, char *err,
-                       size_t errlen)
+static int series_load(struct series *s, const struct csv *c, bool exited, char *err, size_t errlen)
 {
     int c_t = csv_column(c, "t_ms"), c_live = csv_column(c, "live_bytes");
     int c_rss = csv_column(c, "rss_bytes"), c_lazy = csv_column(c, "lazyfree_bytes");
@@ -409,8 +446,10 @@ static int series_load(struct series *s, const struct csv *c, bool exited, char 
         s->n++;
     }
     if (s->n < 3) {
-        snprintf(err, errlen, "%s: only %zu samples before exit; a diagnosis needs a longer "
-                 "recording", c->path, s->n);
+        snprintf(err, errlen,
+                 "%s: only %zu samples before exit; a diagnosis needs a longer "
+                 "recording",
+                 c->path, s->n);
         return -1;
     }
     return 0;
@@ -508,9 +547,15 @@ static void measure_totals(struct diagnosis_metrics *m, const struct series *s)
             m->peak_rss = s->rss[i];
     }
     m->exit_live = s->exit_live;
-    double tstat;
-    diagnose_slope(s->t_ms + i0, s->live + i0, i1 - i0 + 1, &tstat);
-    m->live_slope_t = tstat / 1.0;
+    diagnose_slope(s->t_ms + i0, s->live + i0, i1 - i0 + 1, &m->live_slope_t);
+    const double *heap = s->has_live ? s->live : s->rss;
+    size_t tail =
+        row_at(s, (double)m->load_end_ms - (double)(m->load_end_ms - m->load_start_ms) / 3);
+    /* The load's last row may already see its connections close: leave it out. */
+    size_t tail_end = i1 > tail + 3 ? i1 - 1 : i1;
+    double slope =
+        diagnose_slope(s->t_ms + tail, heap + tail, tail_end - tail + 1, &m->tail_slope_t);
+    m->tail_growth = slope * (s->t_ms[tail_end] - s->t_ms[tail]);
 }
 
 static double value_at(const struct site_series *s, double t)
@@ -673,7 +718,8 @@ static int load_run(struct run_data *run, const char *dir, bool *kernel_only, ch
     run->dir = strdup(dir);
     snprintf(path, sizeof(path), "%s/samples.csv", dir);
     if (csv_load(&run->samples, path, err, errlen)) {
-        snprintf(err, errlen, "%s is not a run directory: no shim.txt and no readable "
+        snprintf(err, errlen,
+                 "%s is not a run directory: no shim.txt and no readable "
                  "samples.csv; pass a directory written by allocscope run, attach or bench",
                  dir);
         return -1;
@@ -705,9 +751,9 @@ int diagnose_run(const char *run_dir, const struct diagnose_thresholds *t, struc
     m->has_live = s.has_live && !kernel_only;
     m->has_stacks = run.nsites > 0;
     m->allocator = static_allocator(rundata_fact(&run, "allocator"));
-    m->mode = rundata_fact(&run, "mode") && !strcmp(rundata_fact(&run, "mode"), "exact")
-                  ? "exact"
-                  : m->has_stacks ? "sampled" : "count";
+    m->mode = rundata_fact(&run, "mode") && !strcmp(rundata_fact(&run, "mode"), "exact") ? "exact"
+              : m->has_stacks                                                            ? "sampled"
+                                                                                         : "count";
     m->reclaim_before_rss = fact_number(&run, "reclaim_before_rss");
     m->reclaim_after_rss = fact_number(&run, "reclaim_after_rss");
     if (m->reclaim_before_rss < 0 || m->reclaim_after_rss < 0)
@@ -734,8 +780,7 @@ void diagnosis_free(struct diagnosis *d)
 
 /* ---- output -------------------------------------------------------------------------- */
 
-static void print_bytes_line(FILE *out, const char *label, double idle, double peak,
-                             double after)
+static void print_bytes_line(FILE *out, const char *label, double idle, double peak, double after)
 {
     char b1[32], b2[32], b3[32];
     if (idle < 0 && peak < 0)
@@ -781,6 +826,8 @@ void diagnosis_print_text(const struct diagnosis *d, FILE *out)
         fprintf(out, "  lacking: %s\n", d->lacking[i]);
 }
 
+static json_t *metrics_json_bytes(const struct diagnosis_metrics *m);
+
 static json_t *number_or_null(double v)
 {
     return v < 0 ? json_null() : json_integer((json_int_t)v);
@@ -788,9 +835,17 @@ static json_t *number_or_null(double v)
 
 static json_t *metrics_json(const struct diagnosis_metrics *m)
 {
+    json_t *o = metrics_json_bytes(m);
+    json_object_set_new(o, "live_slope_t", json_real(m->live_slope_t));
+    json_object_set_new(o, "tail_slope_t", json_real(m->tail_slope_t));
+    json_object_set_new(o, "tail_growth_bytes", json_real(m->tail_growth));
+    return o;
+}
+
+static json_t *metrics_json_bytes(const struct diagnosis_metrics *m)
+{
     return json_pack(
-        "{s:s, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-        "s:o}",
+        "{s:s, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
         "phases", m->phases_from_file ? "phases.csv" : "inferred", "load_start_ms",
         (json_int_t)m->load_start_ms, "load_end_ms", (json_int_t)m->load_end_ms, "after_ms",
         (json_int_t)m->after_ms, "has_cooldown", m->has_cooldown, "has_live", m->has_live,
@@ -808,13 +863,12 @@ static json_t *metrics_json(const struct diagnosis_metrics *m)
 static json_t *site_json(const struct diagnosis_site *s)
 {
     return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}", "kind",
-                     s->leaked ? "kept" : "released", "function",
-                     s->function, "where", s->where, "start_bytes", (json_int_t)s->start_bytes,
-                     "peak_bytes", (json_int_t)s->peak_bytes, "load_end_bytes",
-                     (json_int_t)s->load_end_bytes, "after_bytes", (json_int_t)s->after_bytes,
-                     "exit_bytes", (json_int_t)s->exit_bytes, "growth_bytes_per_s",
-                     s->growth_bytes_per_s, "slope_t", s->slope_t, "sustained_share",
-                     s->sustained, "kept_share", s->kept);
+                     s->leaked ? "kept" : "released", "function", s->function, "where", s->where,
+                     "start_bytes", (json_int_t)s->start_bytes, "peak_bytes",
+                     (json_int_t)s->peak_bytes, "load_end_bytes", (json_int_t)s->load_end_bytes,
+                     "after_bytes", (json_int_t)s->after_bytes, "exit_bytes",
+                     (json_int_t)s->exit_bytes, "growth_bytes_per_s", s->growth_bytes_per_s,
+                     "slope_t", s->slope_t, "sustained_share", s->sustained, "kept_share", s->kept);
 }
 
 struct json_t *diagnosis_to_json(const struct diagnosis *d)
@@ -824,11 +878,11 @@ struct json_t *diagnosis_to_json(const struct diagnosis *d)
         json_array_append_new(sites, site_json(&d->sites[i]));
     for (size_t i = 0; i < d->nlacking; i++)
         json_array_append_new(lacking, json_string(d->lacking[i]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:o}", "dir", d->run_dir,
-                     "verdict", diagnosis_verdict_name(d->verdict), "confidence",
-                     diagnosis_confidence_name(d->confidence), "reason", d->reason,
-                     "suggestion", d->suggestion, "leak_growth_bytes_per_s", diagnosis_leak_growth(d),
-                     "metrics", metrics_json(&d->m), "sites", sites, "lacking", lacking);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:o}", "dir", d->run_dir, "verdict",
+                     diagnosis_verdict_name(d->verdict), "confidence",
+                     diagnosis_confidence_name(d->confidence), "reason", d->reason, "suggestion",
+                     d->suggestion, "leak_growth_bytes_per_s", diagnosis_leak_growth(d), "metrics",
+                     metrics_json(&d->m), "sites", sites, "lacking", lacking);
 }
 
 double diagnosis_leak_growth(const struct diagnosis *d)

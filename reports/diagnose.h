@@ -25,16 +25,20 @@ enum diagnosis_confidence { CONFIDENCE_LOW, CONFIDENCE_MEDIUM, CONFIDENCE_HIGH }
 /* Every threshold of the rules; diagnose_thresholds_default() fills the documented values
  * and diagnose_thresholds_set() changes one by name ("min_growth_bytes=2M"). */
 struct diagnose_thresholds {
-    double min_growth_bytes;    /* a site must grow at least this much during load */
-    double min_growth_share;    /* ... and by this share of the peak live heap */
-    double min_slope_t;         /* slope / standard error of the slope */
-    double sustained_share;     /* share of the load's growth made in its second half */
-    double leak_kept_share;     /* growth still live after the cooldown: >= leak, else buffering */
-    double live_return_share;   /* after-load live <= idle + this share of the rise */
-    double min_excess_rss;      /* RSS above live heap (vs idle) that counts, bytes */
-    double excess_rss_share;    /* ... and as a share of the RSS rise over idle */
-    double reclaimable_share;   /* reclaim gave back this share of the excess: retention */
-    double activity_share;      /* plain runs: the load is where alloc rate > this x max */
+    double min_growth_bytes;  /* a site must grow at least this much during load */
+    double min_growth_share;  /* ... and by this share of the peak live heap */
+    double min_slope_t;       /* slope / standard error: the heap in the load's last third */
+    double min_site_slope_t;  /* ... and of the site over the load (1 s snapshots) */
+    double sustained_share;   /* share of a site's growth made in the load's second half */
+    double tail_share;        /* heap growth in the last third / the site's growth */
+    double leak_kept_share;   /* growth still live after the cooldown: >= leak, else buffering */
+    double live_return_share; /* after-load live <= idle + this share of the rise */
+    double min_excess_rss;    /* RSS above live heap (vs idle) that counts, bytes */
+    double excess_rss_share;  /* ... and as a share of the RSS rise over idle */
+    double reclaimable_share; /* reclaim gave back this share of the excess: retention */
+    double activity_share;    /* plain runs: the load is where alloc rate > this x max */
+    double dominance;         /* RSS held by the allocator this many times the kept growth
+                                 makes the verdict retention/fragmentation, not leak */
 };
 
 struct diagnosis_site {
@@ -48,10 +52,10 @@ struct diagnosis_site {
     int64_t exit_bytes;     /* unfreed at exit, -1 without a clean exit */
     double growth_bytes_per_s;
     double slope_t;
-    double sustained;       /* share of the growth made in the load's second half */
-    double kept;            /* share of the growth still live after the cooldown */
+    double sustained; /* share of the growth made in the load's second half */
+    double kept;      /* share of the growth still live after the cooldown */
     bool significant;
-    bool leaked;            /* kept >= leak_kept_share */
+    bool leaked; /* kept >= leak_kept_share */
 };
 
 /* What the classification needs, measured from a run (or written by a unit test). Bytes;
@@ -66,7 +70,9 @@ struct diagnosis_metrics {
     double idle_live, peak_live, load_end_live, after_live, exit_live;
     double idle_rss, peak_rss, after_rss;
     double reclaim_before_rss, reclaim_after_rss; /* -1 without a reclaim test */
-    double live_slope_t;   /* total live heap over the load */
+    double live_slope_t;                          /* total live heap over the load */
+    double tail_slope_t;   /* total live heap (RSS without it) over the load's last third */
+    double tail_growth;    /* its growth over that third, bytes */
     const char *allocator; /* "glibc", ... or NULL */
     const char *mode;      /* shim mode */
 };

@@ -1,0 +1,228 @@
+#!/bin/bash
+# allocscope diagnose on the reference workloads: every leaky variant is `leak` or
+# `unbounded-buffering` naming its documented site, every fixed variant `healthy`; api-burst
+# is `allocator-retention` under glibc and `healthy` under jemalloc:bg-decay. Plus the
+# plain-run cases (a small leaker, a buffering program, bad input).
+#
+# Each target runs under `allocscope run` (default sampling): 1 s idle, the scenario's quick
+# load, an idle cooldown, SIGTERM. api-burst adds --reclaim at the end of the cooldown.
+# (The same verdicts on `allocscope bench` cells are checked by gate_test.sh's bench part.)
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/workloads_lib.sh"
+
+LOAD_S=4
+COOLDOWN_S=3
+
+# diag_json DIR: the diagnosis as JSON in DIR.json; returns diagnose's status.
+diag_json() {
+    "$ALLOCSCOPE" diagnose --json "$1" >"$1.json" 2>"$1.diag-err"
+}
+
+# diag_field FILE EXPR: a python expression over the JSON object `d`.
+diag_field() {
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+        "$1" "$2" 2>/dev/null
+}
+
+# evidence FILE: one line of the numbers behind the verdict.
+evidence() {
+    diag_field "$1" '"%s/%s: " % (d["verdict"], d["confidence"]) + "; ".join(
+        ["%s grew %.1f MiB at %.2f MiB/s t=%.0f kept %.0f%%" % (s["function"],
+         (s["peak_bytes"] - s["start_bytes"]) / 2**20, s["growth_bytes_per_s"] / 2**20,
+         s["slope_t"], 100 * s["kept_share"]) for s in d["sites"][:2]] +
+        ["live %.1f/%.1f/%.1f MiB rss %.1f/%.1f/%.1f MiB (idle/peak/after)" % tuple(
+         (d["metrics"][k] or 0) / 2**20 for k in ("idle_live_bytes", "peak_live_bytes",
+         "after_live_bytes", "idle_rss_bytes", "peak_rss_bytes", "after_rss_bytes"))] +
+        (["reclaim %.1f -> %.1f MiB" % (d["metrics"]["reclaim_before_rss_bytes"] / 2**20,
+          d["metrics"]["reclaim_after_rss_bytes"] / 2**20)]
+         if d["metrics"]["reclaim_before_rss_bytes"] is not None else []))'
+}
+
+# record NAME RUN_OPTIONS -- TARGET...: start TARGET under allocscope run in $TMP/NAME; sets
+# REC_PID (allocscope), REC_TARGET (the target's pid) and REC_PORT.
+record() {
+    local name=$1 opts=()
+    shift
+    while [ "$1" != -- ]; do
+        opts+=("$1")
+        shift
+    done
+    shift
+    wl_start "$name" "$ALLOCSCOPE" run --quiet "${opts[@]}" --out "$TMP/$name" -- "$@" ||
+        return 1
+    REC_PID=$WL_PID REC_PORT=$WL_PORT
+    REC_TARGET=$(pgrep -P "$REC_PID" | head -1)
+    [ -n "$REC_TARGET" ]
+}
+
+# finish_record: SIGTERM the target, wait for allocscope run.
+finish_record() {
+    kill -TERM "$REC_TARGET" 2>/dev/null
+    wl_stop_wait "$REC_PID"
+}
+
+wl_stop_wait() {
+    local i
+    for i in $(seq 1 200); do
+        wl_alive "$1" || break
+        sleep 0.05
+    done
+    wl_alive "$1" && kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
+# expect_verdict NAME DIR VERDICTS FUNCTION: the verdict is one of VERDICTS (a|b) and, when
+# FUNCTION is given, the first site's frames name it.
+expect_verdict() {
+    local name=$1 dir=$2 want=$3 func=$4 verdict sites
+    if ! diag_json "$dir"; then
+        fail "$name diagnosed" "$(head -c 300 "$dir.diag-err")"
+        return
+    fi
+    echo "# $name: $(evidence "$dir.json")"
+    verdict=$(diag_field "$dir.json" 'd["verdict"]')
+    if [[ "|$want|" == *"|$verdict|"* ]]; then
+        pass "$name: $verdict"
+    else
+        fail "$name: verdict" "got $verdict, want $want: $(diag_field "$dir.json" 'd["reason"]')"
+    fi
+    [ -n "$func" ] || return
+    sites=$(diag_field "$dir.json" '" ".join(s["where"] for s in d["sites"][:1])')
+    if [[ "$sites" == *"$func"* ]]; then
+        pass "$name names $func"
+    else
+        fail "$name names $func" "first site: ${sites:-none}"
+    fi
+}
+
+# ---- the reference workloads -----------------------------------------------------------------
+
+stream_proxy() { # variant
+    local v=$1 name=stream-proxy-$1
+    wl_start origin-$v "$WL_BIN/wl-stream-origin" --port 0 --media-size 32768 \
+        --chunk-size 8192 || {
+        fail "$name origin starts"
+        return
+    }
+    local origin=$WL_PID
+    record "$name" -- "$WL_BIN/wl-stream-proxy" --port 0 --origin "127.0.0.1:$WL_PORT" \
+        --variant "$v" || {
+        fail "$name starts under allocscope run"
+        return
+    }
+    sleep 1
+    "$WL_BIN/loadgen" --target "127.0.0.1:$REC_PORT" --scenario stream-proxy -c 16 --rate 500 \
+        -d "$LOAD_S" -p /stream/media-1 -q
+    sleep "$COOLDOWN_S"
+    finish_record
+    wl_stop "$origin"
+    if [ "$v" = leaky ]; then
+        expect_verdict "$name" "$TMP/$name" "leak|unbounded-buffering" upstream_client_new
+    else
+        expect_verdict "$name" "$TMP/$name" healthy
+    fi
+}
+
+bulk_download() { # variant
+    local v=$1 name=bulk-download-$1
+    wl_start files-$v "$WL_BIN/wl-bulk-server" --port 0 --min-size 8K --max-size 64K || {
+        fail "$name file server starts"
+        return
+    }
+    local server=$WL_PID
+    mkdir -p "$TMP/work-$v"
+    record "$name" -- "$WL_BIN/wl-bulk-download" --port 0 --server "127.0.0.1:$WL_PORT" \
+        --variant "$v" --concurrency 8 --workdir "$TMP/work-$v" || {
+        fail "$name starts under allocscope run"
+        return
+    }
+    sleep 1
+    "$WL_BIN/wl-bulk-download" --control "127.0.0.1:$REC_PORT" --rate 400 \
+        --duration "$LOAD_S" >/dev/null
+    sleep "$COOLDOWN_S"
+    finish_record
+    wl_stop "$server"
+    if [ "$v" = leaky ]; then
+        expect_verdict "$name" "$TMP/$name" "leak|unbounded-buffering" body_buffer_append
+    else
+        expect_verdict "$name" "$TMP/$name" healthy
+    fi
+}
+
+slow_reader() { # variant
+    local v=$1 name=slow-reader-$1
+    record "$name" -- "$WL_BIN/wl-slow-reader" --port 0 --variant "$v" || {
+        fail "$name starts under allocscope run"
+        return
+    }
+    sleep 1
+    "$WL_BIN/wl-slow-client" --target "127.0.0.1:$REC_PORT" --duration "$LOAD_S" \
+        --stalled 0.5 --stalled-rcvbuf 4096 >/dev/null
+    sleep "$COOLDOWN_S"
+    finish_record
+    if [ "$v" = leaky ]; then
+        expect_verdict "$name" "$TMP/$name" "unbounded-buffering|leak" conn_queue_frame
+    else
+        expect_verdict "$name" "$TMP/$name" healthy
+    fi
+}
+
+mux_streams() { # variant
+    local v=$1 name=mux-streams-$1
+    record "$name" -- "$WL_BIN/wl-mux-streams" --port 0 --variant "$v" || {
+        fail "$name starts under allocscope run"
+        return
+    }
+    sleep 1
+    "$WL_BIN/wl-mux-client" --target "127.0.0.1:$REC_PORT" --duration "$LOAD_S" >/dev/null
+    sleep "$COOLDOWN_S"
+    finish_record
+    if [ "$v" = leaky ]; then
+        expect_verdict "$name" "$TMP/$name" "unbounded-buffering|leak" stream_state_new
+    else
+        expect_verdict "$name" "$TMP/$name" healthy
+    fi
+}
+
+api_burst() { # allocator:config expected
+    local config=$1 want=$2 name=api-burst-${1//:/-}
+    record "$name" -a "$config" --reclaim $((1 + LOAD_S + COOLDOWN_S + 1)) -- \
+        "$WL_BIN/wl-api-burst" --port 0 --threads 2 || {
+        fail "$name starts under allocscope run"
+        return
+    }
+    sleep 1
+    "$WL_BIN/loadgen" --target "127.0.0.1:$REC_PORT" --scenario api-burst -c 256 -d "$LOAD_S" \
+        -p /api/items -p POST:/api/orders --payload 256-4096 -q
+    sleep $((COOLDOWN_S + 2))
+    finish_record
+    expect_verdict "$name" "$TMP/$name" "$want"
+}
+
+if [ ! -x "$ALLOCSCOPE" ] || [ ! -f "$SHIM" ]; then
+    skip "diagnose" "build/bin/allocscope or the shim is not built"
+    finish
+fi
+
+WORKLOADS=${DIAG_WORKLOADS:-"stream_proxy bulk_download slow_reader mux_streams api_burst"}
+for w in $WORKLOADS; do
+    case $w in
+    api_burst)
+        api_burst glibc:default allocator-retention
+        if [ -f "$(allocator_lib jemalloc)" ]; then
+            api_burst jemalloc:bg-decay healthy
+        else
+            skip "api-burst under jemalloc:bg-decay" "libjemalloc not installed"
+        fi
+        ;;
+    *)
+        if [ -x "$WL_BIN/wl-${w//_/-}" ]; then
+            "$w" leaky
+            "$w" fixed
+        else
+            skip "$w" "its binaries are not built"
+        fi
+        ;;
+    esac
+done
+finish
