@@ -361,6 +361,8 @@ static int ini_doc_parse(struct ini_doc *doc, const char *file, const char *text
     memset(doc, 0, sizeof(*doc));
     doc->text = text;
     int rc = ini_parse_stream(read_line, doc, collect_entry, doc);
+    if (doc->too_long || rc)
+        ini_doc_free(doc);
     if (doc->too_long) {
         snprintf(err, errlen, "%s:%d: line longer than %d characters; shorten it", file,
                  doc->too_long_line, INI_MAX_LINE - 2);

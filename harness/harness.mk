@@ -7,3 +7,9 @@ ALL_TARGETS += $(BIN)/allocscope
 $(BIN)/allocscope: $(ALLOCSCOPE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ALLOCSCOPE_LIBS)
+
+# Unit tests of bench file parsing, the matrix and results files (tests/test_bench_spec.c).
+TEST_SRCS_test_bench_spec := harness/bench_spec.c harness/bench_results.c harness/util.c \
+	allocators/registry.c reports/csv.c
+TEST_LIBS_test_bench_spec := -linih -ljansson
+$(TESTBIN)/test_bench_spec: $(TEST_SRCS_test_bench_spec) harness/bench_spec.h harness/bench_results.h
