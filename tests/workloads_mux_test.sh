@@ -230,6 +230,11 @@ for variant in leaky fixed; do
         fail "mux-streams $variant counts bad connections" "bad_connections=$bad"
     fi
 
+    expect_eq "mux-streams $variant answers HTTP/1.1 GET /health (health checks)" \
+        "$(wl_http_code "$port" /health)" 200
+    expect_eq "mux-streams $variant answers other HTTP/1.1 requests with 505" \
+        "$(wl_http_code "$port" /)" 505
+
     h2load -n 20000 -c 4 -m 10 "http://127.0.0.1:$port/" >"$TMP/h2load-$variant.out" 2>&1
     if grep -q '^requests: 20000 total, 20000 started, 20000 done, 20000 succeeded, 0 failed' \
         "$TMP/h2load-$variant.out"; then

@@ -33,6 +33,7 @@ struct options {
     uint64_t max_requests; /* 0: no limit, the duration ends the run */
     double cancel_share;
     double hold_s;
+    double rate; /* streams/s over all connections; 0: as fast as the server answers */
     const char *path;
     const char *json;
 };
@@ -60,8 +61,9 @@ struct run {
     struct event *deadline;
     struct event *grace;
     struct event *hold;
-    bool stopping;  /* no new streams */
-    bool finishing; /* closing connections */
+    struct event *pace; /* with --rate: tops the connections up every few ms */
+    bool stopping;      /* no new streams */
+    bool finishing;     /* closing connections */
     uint64_t submitted, completed, cancelled, errors, bytes;
     double cancel_credit;
     uint64_t start_ns, end_ns;
@@ -120,9 +122,18 @@ static int submit_stream(struct client_conn *c)
     return 0;
 }
 
+/* Open loop at --rate: stream k may start at k / rate seconds after the start. */
+static bool rate_allows(void)
+{
+    if (opts.rate <= 0)
+        return true;
+    double elapsed_s = (double)(wk_now_ns() - run.start_ns) / 1e9;
+    return (double)run.submitted < opts.rate * elapsed_s + 1;
+}
+
 static void fill_streams(struct client_conn *c)
 {
-    while (c->alive && c->inflight < opts.streams && can_submit())
+    while (c->alive && c->inflight < opts.streams && can_submit() && rate_allows())
         if (submit_stream(c) != 0)
             break;
 }
@@ -351,6 +362,23 @@ static void maybe_finish(void)
     close_all();
 }
 
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    if (run.finishing) {
+        event_del(run.pace);
+        return;
+    }
+    for (unsigned i = 0; i < opts.connections; i++) {
+        struct client_conn *c = &run.conns[i];
+        if (!c->alive || !c->session)
+            continue;
+        fill_streams(c);
+        if (conn_flush(c) != 0)
+            conn_fail(c);
+    }
+}
+
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
@@ -390,7 +418,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: wl-mux-client --target HOST:PORT [--connections C] [--streams S]\n"
             "                     [--duration SECONDS] [--requests N] [--path P]\n"
-            "                     [--cancel SHARE] [--hold SECONDS] [--json FILE]\n"
+            "                     [--cancel SHARE] [--hold SECONDS] [--rate R] [--json FILE]\n"
             "                     [--scale quick|large]\n"
             "HTTP/2 prior-knowledge load: C connections, S concurrent streams on each.\n"
             "  --connections C   connections kept open for the whole run (quick 4, large 1000)\n"
@@ -400,6 +428,8 @@ static void usage(FILE *out)
             "  --cancel SHARE    share of streams reset (CANCEL) right after their request\n"
             "                    (default 0; nghttp2 servers allow ~1000 resets per connection)\n"
             "  --hold S          keep the connections open, idle, S seconds after the last stream\n"
+            "  --rate R          start at most R streams/s over all connections (default: as\n"
+            "                    fast as the server answers)\n"
             "  --json FILE       write the report as JSON (temp file + rename)\n");
 }
 
@@ -418,12 +448,19 @@ static void apply_scale(const char *scale)
 static void parse_options(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"target", required_argument, NULL, 'T'},   {"connections", required_argument, NULL, 'c'},
-        {"streams", required_argument, NULL, 'm'},  {"duration", required_argument, NULL, 'd'},
-        {"requests", required_argument, NULL, 'n'}, {"path", required_argument, NULL, 'P'},
-        {"cancel", required_argument, NULL, 'x'},   {"hold", required_argument, NULL, 'H'},
-        {"json", required_argument, NULL, 'j'},     {"scale", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},           {0},
+        {"target", required_argument, NULL, 'T'},
+        {"connections", required_argument, NULL, 'c'},
+        {"streams", required_argument, NULL, 'm'},
+        {"duration", required_argument, NULL, 'd'},
+        {"requests", required_argument, NULL, 'n'},
+        {"path", required_argument, NULL, 'P'},
+        {"cancel", required_argument, NULL, 'x'},
+        {"hold", required_argument, NULL, 'H'},
+        {"json", required_argument, NULL, 'j'},
+        {"rate", required_argument, NULL, 'R'},
+        {"scale", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
     };
     const char *scale = "quick";
     for (int i = 1; i < argc - 1; i++)
@@ -462,6 +499,9 @@ static void parse_options(int argc, char **argv)
             break;
         case 'H':
             opts.hold_s = wk_opt_double("--hold", optarg, 0, 86400);
+            break;
+        case 'R':
+            opts.rate = wk_opt_double("--rate", optarg, 0, 1e9);
             break;
         case 'j':
             opts.json = optarg;
@@ -535,15 +575,20 @@ int main(int argc, char **argv)
     run.deadline = evtimer_new(run.base, on_deadline, NULL);
     run.grace = evtimer_new(run.base, on_grace_over, NULL);
     run.hold = evtimer_new(run.base, on_hold_over, NULL);
+    run.pace = event_new(run.base, -1, EV_PERSIST, on_pace, NULL);
     struct event *sigint = evsignal_new(run.base, SIGINT, on_signal, NULL);
     struct event *sigterm = evsignal_new(run.base, SIGTERM, on_signal, NULL);
-    if (!run.base || !run.conns || !run.deadline || !run.grace || !run.hold || !sigint || !sigterm)
+    if (!run.base || !run.conns || !run.deadline || !run.grace || !run.hold || !run.pace ||
+        !sigint || !sigterm)
         wk_die("cannot set up the event loop; check memory limits");
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
     struct timeval duration = {(time_t)opts.duration_s,
                                (suseconds_t)((opts.duration_s - (time_t)opts.duration_s) * 1e6)};
     evtimer_add(run.deadline, &duration);
+    struct timeval pace_period = {0, 5000};
+    if (opts.rate > 0)
+        event_add(run.pace, &pace_period);
 
     run.start_ns = wk_now_ns();
     for (unsigned i = 0; i < opts.connections; i++)
@@ -559,6 +604,7 @@ int main(int argc, char **argv)
     event_free(run.deadline);
     event_free(run.grace);
     event_free(run.hold);
+    event_free(run.pace);
     event_free(sigint);
     event_free(sigterm);
     event_base_free(run.base);

@@ -64,7 +64,10 @@ struct mux_conn {
     struct bufferevent *bev;
     nghttp2_session *session;
     struct stream_map streams;
-    bool closing; /* flush what is queued, then free */
+    bool closing;        /* flush what is queued, then free */
+    bool protocol_known; /* the first bytes were looked at: HTTP/2 or HTTP/1.x */
+    bool http1;          /* an HTTP/1.x request got its one-shot answer */
+    bool counted_bad;
     struct mux_conn *prev, *next;
 };
 
@@ -110,6 +113,13 @@ static void stream_close(struct mux_conn *c, struct stream_state *st)
     stream_map_remove(&c->streams, st->id);
     stream_state_free(st);
     atomic_fetch_sub(&counters.streams_held, 1);
+}
+
+static void conn_mark_bad(struct mux_conn *c)
+{
+    if (!c->counted_bad)
+        atomic_fetch_add(&counters.bad_connections, 1);
+    c->counted_bad = true;
 }
 
 static void conn_release_streams(struct mux_conn *c)
@@ -246,6 +256,15 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
     return 0;
 }
 
+/* A GOAWAY with an error code ends a connection that broke the protocol. */
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+    (void)session;
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR)
+        conn_mark_bad(user);
+    return 0;
+}
+
 static nghttp2_session_callbacks *make_callbacks(void)
 {
     nghttp2_session_callbacks *cbs;
@@ -256,6 +275,7 @@ static nghttp2_session_callbacks *make_callbacks(void)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
     return cbs;
 }
 
@@ -300,6 +320,14 @@ static int conn_flush(struct mux_conn *c)
  * is over and everything queued has been written. Returns false when C was freed. */
 static bool conn_update(struct mux_conn *c)
 {
+    if (c->http1) {
+        bufferevent_disable(c->bev, EV_READ);
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+            conn_free(c);
+            return false;
+        }
+        return true;
+    }
     if (conn_flush(c) != 0) {
         conn_free(c);
         return false;
@@ -322,17 +350,89 @@ static bool conn_update(struct mux_conn *c)
     return true;
 }
 
+static void reply_http1(struct mux_conn *c, const char *status, const char *type, const char *body)
+{
+    evbuffer_add_printf(bufferevent_get_output(c->bev),
+                        "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                        "Connection: close\r\n\r\n%s",
+                        status, type, strlen(body), body);
+    c->http1 = true;
+}
+
+/* HTTP/1.x on this port gets a one-shot answer, so plain health checks work: GET /health and
+ * GET /stats answer the counters, anything else 505. */
+static void answer_http1(struct mux_conn *c, struct evbuffer *in)
+{
+    struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+    if (end.pos < 0) {
+        if (evbuffer_get_length(in) > MAX_REQUEST_HEADER_BYTES) {
+            conn_mark_bad(c);
+            reply_http1(c, "431 Request Header Fields Too Large", "text/plain",
+                        "request head too large\n");
+        }
+        return;
+    }
+    char *line = evbuffer_readln(in, NULL, EVBUFFER_EOL_CRLF);
+    char method[16], path[128], stats[256];
+    bool health = line && sscanf(line, "%15s %127s", method, path) == 2 &&
+                  strcmp(method, "GET") == 0 &&
+                  (strcmp(path, "/health") == 0 || strcmp(path, "/stats") == 0);
+    free(line);
+    if (health) {
+        format_stats(stats, sizeof(stats));
+        reply_http1(c, "200 OK", "application/json", stats);
+    } else {
+        conn_mark_bad(c);
+        reply_http1(c, "505 HTTP Version Not Supported", "text/plain",
+                    "this server speaks HTTP/2 only (h2c with prior knowledge)\n");
+    }
+}
+
+enum first_bytes { FIRST_BYTES_UNDECIDED, FIRST_BYTES_HTTP2, FIRST_BYTES_HTTP1 };
+
+/* HTTP/2 when the bytes so far could be the client preface (nghttp2 judges the rest);
+ * HTTP/1.x when they are an upper-case method and a space. */
+static enum first_bytes classify_first_bytes(struct evbuffer *in)
+{
+    static const char preface[] = "PRI * HTTP/2.0";
+    char head[8];
+    size_t n = (size_t)evbuffer_copyout(in, head, sizeof(head));
+    if (memcmp(head, preface, n) != 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (head[i] == ' ')
+                return i >= 3 ? FIRST_BYTES_HTTP1 : FIRST_BYTES_HTTP2;
+            if (head[i] < 'A' || head[i] > 'Z')
+                return FIRST_BYTES_HTTP2;
+        }
+    }
+    return n < sizeof(head) ? FIRST_BYTES_UNDECIDED : FIRST_BYTES_HTTP2;
+}
+
 static void on_conn_read(struct bufferevent *bev, void *arg)
 {
     struct mux_conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     size_t len;
+    if (!c->protocol_known) {
+        enum first_bytes kind = classify_first_bytes(in);
+        if (kind == FIRST_BYTES_UNDECIDED)
+            return;
+        if (kind == FIRST_BYTES_HTTP1) {
+            answer_http1(c, in);
+            if (c->http1) {
+                evbuffer_drain(in, evbuffer_get_length(in));
+                conn_update(c);
+            }
+            return;
+        }
+        c->protocol_known = true;
+    }
     while (!c->closing && (len = evbuffer_get_contiguous_space(in)) > 0) {
         const uint8_t *data = evbuffer_pullup(in, (ssize_t)len);
         ssize_t n = nghttp2_session_mem_recv(c->session, data, len);
         if (n < 0) {
             /* Bad preface or a fatal protocol error: say GOAWAY if possible, then go. */
-            atomic_fetch_add(&counters.bad_connections, 1);
+            conn_mark_bad(c);
             nghttp2_session_terminate_session(c->session, NGHTTP2_PROTOCOL_ERROR);
             c->closing = true;
             evbuffer_drain(in, len);
@@ -348,7 +448,9 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
 static void on_conn_write(struct bufferevent *bev, void *arg)
 {
     (void)bev;
-    conn_update(arg);
+    struct mux_conn *c = arg;
+    if (c->protocol_known || c->http1) /* nothing is sent before the client's first bytes */
+        conn_update(c);
 }
 
 static void on_conn_event(struct bufferevent *bev, short events, void *arg)
@@ -406,8 +508,9 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     bufferevent_set_timeouts(c->bev, NULL, &write_timeout);
     bufferevent_setwatermark(c->bev, EV_WRITE, OUTPUT_HIGH_WATER / 2, 0);
     bufferevent_setcb(c->bev, on_conn_read, on_conn_write, on_conn_event, c);
+    /* The server's SETTINGS go out with the first answer, once the client has shown it
+     * speaks HTTP/2. */
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    conn_update(c);
 }
 
 /* Out of descriptors: pause accepting for a moment rather than spin on the backlog. */
