@@ -11,5 +11,7 @@ int cmd_report(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_diagnose(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
+int cmd_gate(int argc, char **argv);
 
 #endif

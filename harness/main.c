@@ -20,6 +20,8 @@ static const struct command commands[] = {
     {"bench", cmd_bench, "run targets x allocator configurations through load phases"},
     {"merge", cmd_merge, "join bench directories of one matrix (bench --cell K runs)"},
     {"diagnose", cmd_diagnose, "verdict on a run or bench: leak, buffering, retention, ..."},
+    {"baseline", cmd_baseline, "freeze a bench's results for the CI gate"},
+    {"gate", cmd_gate, "compare a bench with a baseline: exit 1 on a regression"},
 };
 
 static void usage(FILE *to)

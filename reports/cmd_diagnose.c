@@ -222,7 +222,7 @@ int cmd_diagnose(int argc, char **argv)
     char err[512];
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+jt:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jt:h", options, NULL)) != -1) {
         if (c == 'j') {
             json = true;
         } else if (c == 't') {

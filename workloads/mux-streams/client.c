@@ -421,8 +421,8 @@ static void usage(FILE *out)
             "                     [--cancel SHARE] [--hold SECONDS] [--rate R] [--json FILE]\n"
             "                     [--scale quick|large]\n"
             "HTTP/2 prior-knowledge load: C connections, S concurrent streams on each.\n"
-            "  --connections C   connections kept open for the whole run (quick 4, large 1000)\n"
-            "  --streams S       streams in flight per connection (quick 10, large 50)\n"
+            "  --connections C   connections kept open for the whole run (quick 4, large 2000)\n"
+            "  --streams S       streams in flight per connection (quick 10, large 10)\n"
             "  --duration S      stop starting streams after S seconds (default 5)\n"
             "  --requests N      stop after N streams in total (default: no limit)\n"
             "  --cancel SHARE    share of streams reset (CANCEL) right after their request\n"
@@ -438,8 +438,8 @@ static void apply_scale(const char *scale)
     opts.connections = 4;
     opts.streams = 10;
     if (strcmp(scale, "large") == 0) {
-        opts.connections = 1000;
-        opts.streams = 50;
+        opts.connections = 2000;
+        opts.streams = 10;
     } else if (strcmp(scale, "quick") != 0) {
         wk_die("--scale must be quick or large, got '%s'", scale);
     }

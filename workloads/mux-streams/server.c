@@ -599,7 +599,7 @@ static void usage(FILE *out)
         "                      connection closes; fixed: cancel then close, bounded streams\n"
         "  --scale S           quick (default) or large: sets the defaults below\n"
         "  --threads N         worker threads, each with its own event loop (quick 2)\n"
-        "  --stream-buffer B   per-stream buffer (quick 4K, large 16K)\n"
+        "  --stream-buffer B   per-stream buffer (quick 4K, large 8K)\n"
         "  --response-bytes B  response body size, at most the stream buffer (quick 1K)\n"
         "  --max-streams N     fixed: SETTINGS_MAX_CONCURRENT_STREAMS (quick 100, large 256)\n");
 }
@@ -611,7 +611,7 @@ static void apply_scale(const char *scale)
     opts.response_bytes = 1024;
     opts.max_streams = 100;
     if (strcmp(scale, "large") == 0) {
-        opts.stream_buffer = 16384;
+        opts.stream_buffer = 8192;
         opts.response_bytes = 4096;
         opts.max_streams = 256;
     } else if (strcmp(scale, "quick") != 0) {

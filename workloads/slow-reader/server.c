@@ -391,8 +391,8 @@ static void usage(FILE *out)
             "  --variant V         leaky: send buffers grow without bound for viewers that do\n"
             "                      not read; fixed: high-water mark and idle timeout\n"
             "  --scale S           quick (default) or large: sets the defaults below\n"
-            "  --frame-bytes B     frame size (quick 32K, large 64K)\n"
-            "  --fps N             frames per second (quick 30, large 60)\n"
+            "  --frame-bytes B     frame size (quick and large 32K)\n"
+            "  --fps N             frames per second (quick and large 30)\n"
             "  --high-water B      fixed: skip frames for a viewer above this much unsent\n"
             "                      output (quick 512K, large 1M)\n"
             "  --idle-timeout S    fixed: close a viewer that takes no bytes for S seconds\n"
@@ -406,8 +406,8 @@ static void apply_scale(const char *scale)
     opts.high_water = 512 * 1024;
     opts.idle_timeout_s = 5;
     if (strcmp(scale, "large") == 0) {
-        opts.frame_bytes = 64 * 1024;
-        opts.fps = 60;
+        opts.frame_bytes = 32 * 1024;
+        opts.fps = 30;
         opts.high_water = 1024 * 1024;
         opts.idle_timeout_s = 10;
     } else if (strcmp(scale, "quick") != 0) {

@@ -1,0 +1,327 @@
+#include "gate.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "csv.h"
+#include "format.h"
+#include "util.h"
+
+/* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#define MIB (1024.0 * 1024.0)
+
+struct metric_info {
+    const char *name;
+    const char *column; /* results.csv; NULL: from the diagnosis */
+    bool higher_is_better;
+    struct gate_tolerance tol;
+};
+
+/* Default tolerances: memory is steady run to run here (a few %), timing drifts 15-30%
+ * (docs/DIAGNOSE.md). */
+static const struct metric_info metrics[GATE_NMETRICS] = {
+    [GATE_AFTER_RSS] = {"after_rss", "after_rss_bytes", false, {0.08, 2 * MIB}},
+    [GATE_PEAK_RSS] = {"peak_rss", "peak_rss_bytes", false, {0.10, 4 * MIB}},
+    [GATE_THROUGHPUT] = {"throughput", "throughput_rps", true, {0.30, 0}},
+    [GATE_P99] = {"p99", "p99_ms", false, {0.50, 2}},
+    [GATE_LEAK_GROWTH] = {"leak_growth", NULL, false, {0.50, 256 * 1024}},
+};
+
+const char *gate_metric_name(enum gate_metric m)
+{
+    return (unsigned)m < GATE_NMETRICS ? metrics[m].name : "?";
+}
+
+int gate_metric_parse(const char *name)
+{
+    for (int i = 0; i < GATE_NMETRICS; i++)
+        if (!strcmp(name, metrics[i].name))
+            return i;
+    return -1;
+}
+
+bool gate_metric_higher_is_better(enum gate_metric m)
+{
+    return metrics[m].higher_is_better;
+}
+
+const char *gate_metric_format(enum gate_metric m, double v, char *buf, size_t len)
+{
+    if (isnan(v)) {
+        snprintf(buf, len, "-");
+        return buf;
+    }
+    switch (m) {
+    case GATE_THROUGHPUT:
+        snprintf(buf, len, "%.0f req/s", v);
+        break;
+    case GATE_P99:
+        snprintf(buf, len, "%.1f ms", v);
+        break;
+    case GATE_LEAK_GROWTH: {
+        char b[32];
+        snprintf(buf, len, "%s/s", format_bytes(b, sizeof(b), v));
+        break;
+    }
+    default:
+        format_bytes(buf, len, v);
+    }
+    return buf;
+}
+
+void gate_options_default(struct gate_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    for (int i = 0; i < GATE_NMETRICS; i++) {
+        o->tol[i] = metrics[i].tol;
+        o->check[i] = true;
+    }
+    o->noise_k = 2.0;
+    o->check_verdict = true;
+}
+
+/* One part of a tolerance: "10%" (relative) or a number with an optional K/M/G suffix. */
+static int tolerance_part(const char *text, struct gate_tolerance *t, bool *rel_seen,
+                          bool *abs_seen)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || !isfinite(v) || v < 0)
+        return -1;
+    if (!strcmp(end, "%")) {
+        t->rel = v / 100, *rel_seen = true;
+        return 0;
+    }
+    uint64_t bytes;
+    if (*end && util_parse_bytes(text, &bytes))
+        return -1;
+    t->abs = *end ? (double)bytes : v, *abs_seen = true;
+    return 0;
+}
+
+int gate_tolerance_parse(struct gate_options *o, const char *spec, char *err, size_t errlen)
+{
+    const char *eq = strchr(spec, '=');
+    char name[32];
+    if (!eq || (size_t)(eq - spec) >= sizeof(name)) {
+        snprintf(err, errlen,
+                 "--tolerance wants METRIC=VALUE (for instance after_rss=10%%), "
+                 "not '%s'",
+                 spec);
+        return -1;
+    }
+    snprintf(name, sizeof(name), "%.*s", (int)(eq - spec), spec);
+    int m = gate_metric_parse(name);
+    if (m < 0) {
+        snprintf(err, errlen,
+                 "unknown metric '%s' in --tolerance; metrics: after_rss, "
+                 "peak_rss, throughput, p99, leak_growth",
+                 name);
+        return -1;
+    }
+    struct gate_tolerance t = {0, 0};
+    bool rel_seen = false, abs_seen = false;
+    char *copy = strdup(eq + 1), *save = NULL;
+    int rc = 0;
+    for (char *part = strtok_r(copy, ",", &save); part && !rc; part = strtok_r(NULL, ",", &save))
+        rc = tolerance_part(part, &t, &rel_seen, &abs_seen);
+    free(copy);
+    if (rc || (!rel_seen && !abs_seen)) {
+        snprintf(err, errlen,
+                 "tolerance '%s': want a share (10%%), an amount (4M, 50) or "
+                 "both separated by a comma",
+                 spec);
+        return -1;
+    }
+    o->tol[m] = t;
+    o->tol_set[m] = true;
+    return 0;
+}
+
+/* ---- statistics ---------------------------------------------------------------------- */
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_of(double *v, size_t n)
+{
+    qsort(v, n, sizeof(double), by_value);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void gate_stats_compute(struct gate_stats *s)
+{
+    s->median = s->spread = NAN;
+    if (!s->n)
+        return;
+    double *tmp = malloc(s->n * sizeof(double));
+    memcpy(tmp, s->values, s->n * sizeof(double));
+    s->median = median_of(tmp, s->n);
+    for (size_t i = 0; i < s->n; i++)
+        tmp[i] = fabs(s->values[i] - s->median);
+    s->spread = s->n > 1 ? 1.4826 * median_of(tmp, s->n) : 0;
+    free(tmp);
+}
+
+static void stats_add(struct gate_stats *s, double v)
+{
+    if (isnan(v))
+        return;
+    s->values = realloc(s->values, (s->n + 1) * sizeof(double));
+    s->values[s->n++] = v;
+}
+
+/* ---- reading a bench ----------------------------------------------------------------- */
+
+static struct gate_cell *cell_for(struct gate_bench *b, const char *key)
+{
+    for (size_t i = 0; i < b->ncells; i++)
+        if (!strcmp(b->cells[i].key, key))
+            return &b->cells[i];
+    b->cells = realloc(b->cells, (b->ncells + 1) * sizeof(*b->cells));
+    struct gate_cell *c = &b->cells[b->ncells++];
+    memset(c, 0, sizeof(*c));
+    c->key = strdup(key);
+    c->verdict = -1;
+    return c;
+}
+
+static void append_verdict(struct gate_cell *c, const char *name)
+{
+    size_t old = c->verdicts ? strlen(c->verdicts) : 0;
+    c->verdicts = realloc(c->verdicts, old + strlen(name) + 2);
+    snprintf(c->verdicts + old, strlen(name) + 2, "%s%s", old ? "," : "", name);
+}
+
+/* The verdict most repeats got (ties: the more severe one, listed later in the enum). */
+static void majority_verdict(struct gate_cell *c)
+{
+    int count[5] = {0};
+    char *copy = strdup(c->verdicts ? c->verdicts : ""), *save = NULL;
+    for (char *v = strtok_r(copy, ",", &save); v; v = strtok_r(NULL, ",", &save))
+        if (diagnosis_verdict_parse(v) >= 0)
+            count[diagnosis_verdict_parse(v)]++;
+    free(copy);
+    c->verdict = -1;
+    for (int i = 0; i < 5; i++)
+        if (count[i] && (c->verdict < 0 || count[i] >= count[c->verdict]))
+            c->verdict = i;
+}
+
+static void diagnose_repeat(struct gate_cell *c, const char *bench_dir, const char *cell_name,
+                            const struct diagnose_thresholds *t)
+{
+    char dir[PATH_MAX], err[512];
+    struct diagnosis d;
+    snprintf(dir, sizeof(dir), "%s/cells/%s", bench_dir, cell_name);
+    if (diagnose_run(dir, t, &d, err, sizeof(err))) {
+        util_warn("%s; no verdict for this repeat", err);
+        diagnosis_free(&d);
+        return;
+    }
+    append_verdict(c, diagnosis_verdict_name(d.verdict));
+    stats_add(&c->metric[GATE_LEAK_GROWTH], diagnosis_leak_growth(&d));
+    diagnosis_free(&d);
+}
+
+static const char *required_columns[] = {"cell",      "workload", "variant",
+                                         "allocator", "config",   "status"};
+
+static int check_columns(const struct csv *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof(required_columns) / sizeof(required_columns[0]); i++) {
+        if (csv_column(c, required_columns[i]) < 0) {
+            snprintf(err, errlen,
+                     "%s: no column '%s'; is this a bench's results.csv "
+                     "(docs/FORMAT.md)?",
+                     c->path, required_columns[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void load_row(struct gate_bench *b, const struct csv *c, size_t r, const char *bench_dir,
+                     const struct diagnose_thresholds *t)
+{
+    char key[512];
+    const char *workload = csv_cell(c, r, csv_column(c, "workload"));
+    const char *variant = csv_cell(c, r, csv_column(c, "variant"));
+    const char *allocator = csv_cell(c, r, csv_column(c, "allocator"));
+    const char *config = csv_cell(c, r, csv_column(c, "config"));
+    const char *status = csv_cell(c, r, csv_column(c, "status"));
+    snprintf(key, sizeof(key), "%s-%s-%s-%s", workload, variant, allocator, config);
+    struct gate_cell *cell = cell_for(b, key);
+    if (!cell->workload) {
+        cell->workload = strdup(workload), cell->variant = strdup(variant);
+        cell->allocator = strdup(allocator), cell->config = strdup(config);
+    }
+    cell->repeats++;
+    if (strcmp(status, "ok")) {
+        cell->failed++;
+        if (!cell->failure)
+            cell->failure = strdup(status);
+        return;
+    }
+    for (int m = 0; m < GATE_NMETRICS; m++)
+        if (metrics[m].column)
+            stats_add(&cell->metric[m], csv_number(c, r, csv_column(c, metrics[m].column)));
+    if (t)
+        diagnose_repeat(cell, bench_dir, csv_cell(c, r, csv_column(c, "cell")), t);
+}
+
+int gate_bench_load(struct gate_bench *b, const char *bench_dir,
+                    const struct diagnose_thresholds *t, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    struct csv c;
+    memset(b, 0, sizeof(*b));
+    b->source = strdup(bench_dir);
+    snprintf(path, sizeof(path), "%s/results.csv", bench_dir);
+    if (csv_load(&c, path, err, errlen))
+        return -1;
+    if (check_columns(&c, err, errlen)) {
+        csv_free(&c);
+        return -1;
+    }
+    for (size_t r = 0; r < c.nrows; r++)
+        load_row(b, &c, r, bench_dir, t);
+    csv_free(&c);
+    if (!b->ncells) {
+        snprintf(err, errlen, "%s has no cells; run the bench to the end first", path);
+        return -1;
+    }
+    for (size_t i = 0; i < b->ncells; i++) {
+        for (int m = 0; m < GATE_NMETRICS; m++)
+            gate_stats_compute(&b->cells[i].metric[m]);
+        majority_verdict(&b->cells[i]);
+    }
+    return 0;
+}
+
+static void cell_free(struct gate_cell *c)
+{
+    free(c->key), free(c->workload), free(c->variant), free(c->allocator), free(c->config);
+    free(c->failure), free(c->verdicts);
+    for (int m = 0; m < GATE_NMETRICS; m++)
+        free(c->metric[m].values);
+}
+
+void gate_bench_free(struct gate_bench *b)
+{
+    for (size_t i = 0; i < b->ncells; i++)
+        cell_free(&b->cells[i]);
+    free(b->cells);
+    free(b->source);
+    memset(b, 0, sizeof(*b));
+}

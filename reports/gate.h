@@ -1,0 +1,123 @@
+/* The CI regression gate: a bench frozen into a baseline (medians and spreads over repeats)
+ * and a noise-aware comparison of a current bench against it, per cell and metric.
+ * docs/DIAGNOSE.md ("allocscope gate") documents the rule and the file. */
+#ifndef ALLOCSCOPE_GATE_H
+#define ALLOCSCOPE_GATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "diagnose.h"
+
+struct json_t;
+
+enum gate_metric {
+    GATE_AFTER_RSS,
+    GATE_PEAK_RSS,
+    GATE_THROUGHPUT,
+    GATE_P99,
+    GATE_LEAK_GROWTH,
+    GATE_NMETRICS
+};
+
+struct gate_tolerance {
+    double rel; /* share of the baseline median */
+    double abs; /* in the metric's unit; the larger of the two applies */
+};
+
+struct gate_options {
+    struct gate_tolerance tol[GATE_NMETRICS];
+    bool tol_set[GATE_NMETRICS]; /* given on the command line: wins over the baseline */
+    double noise_k;              /* spread multiples added to the tolerance */
+    bool noise_k_set;
+    bool check[GATE_NMETRICS]; /* metrics compared */
+    bool check_verdict;
+};
+
+/* Median and spread (1.4826 x median absolute deviation: a standard deviation for normal
+ * noise, robust to one outlier) of the measured values of one metric. */
+struct gate_stats {
+    double median, spread;
+    double *values;
+    size_t n;
+};
+
+struct gate_cell {
+    char *key; /* WORKLOAD-VARIANT-ALLOCATOR-CONFIG */
+    char *workload, *variant, *allocator, *config;
+    size_t repeats, failed;
+    char *failure; /* status of the first failed repeat, or NULL */
+    struct gate_stats metric[GATE_NMETRICS];
+    int verdict;    /* majority verdict over the diagnosed repeats, -1 when none */
+    char *verdicts; /* "healthy,healthy,leak" */
+};
+
+struct gate_bench {
+    struct gate_cell *cells;
+    size_t ncells;
+    char *source;
+};
+
+const char *gate_metric_name(enum gate_metric m);
+int gate_metric_parse(const char *name); /* -1 when unknown */
+bool gate_metric_higher_is_better(enum gate_metric m);
+/* "1.2 MiB", "1234 req/s", "12.3 ms", "1.0 MiB/s". */
+const char *gate_metric_format(enum gate_metric m, double v, char *buf, size_t len);
+
+void gate_options_default(struct gate_options *o);
+/* "after_rss=10%", "after_rss=4M", "p99=50%,5" (rel and abs). 0, or -1 with err. */
+int gate_tolerance_parse(struct gate_options *o, const char *spec, char *err, size_t errlen);
+
+void gate_stats_compute(struct gate_stats *s);
+
+/* Reads BENCH_DIR/results.csv and diagnoses every ok cell directory (verdict, leak growth).
+ * 0, or -1 with a one-line message in err. */
+int gate_bench_load(struct gate_bench *b, const char *bench_dir,
+                    const struct diagnose_thresholds *t, char *err, size_t errlen);
+void gate_bench_free(struct gate_bench *b);
+
+/* Baseline file (JSON). Writing embeds the tolerances of O; loading fills B and, for
+ * the tolerances not set in O, O's from the file. 0, or -1 with err naming the problem. */
+int gate_baseline_write(const struct gate_bench *b, const struct gate_options *o, const char *path,
+                        char *err, size_t errlen);
+int gate_baseline_load(struct gate_bench *b, struct gate_options *o, const char *path, char *err,
+                       size_t errlen);
+
+enum gate_result { GATE_PASS, GATE_FAIL, GATE_SKIPPED };
+
+struct gate_row {
+    const char *cell;
+    char metric[32];
+    enum gate_result result;
+    double base, cur, change, allowed; /* medians; change = cur - base */
+    char base_text[32], cur_text[32];  /* verdict rows */
+    char detail[256];
+};
+
+struct gate_report {
+    struct gate_row *rows;
+    size_t nrows, failures;
+};
+
+/* The comparison rule for one metric: the change of the median counts against the metric
+ * (up for a lower-is-better one) and fails when it exceeds max(rel x |base median|, abs) +
+ * k x noise, noise = 1.25 x sqrt(spread_base^2 / n_base + spread_cur^2 / n_cur) (the standard
+ * error of the difference of two medians). Fills result, change, allowed, detail. */
+void gate_compare_metric(enum gate_metric m, const struct gate_stats *base,
+                         const struct gate_stats *cur, const struct gate_tolerance *tol,
+                         double noise_k, struct gate_row *row);
+
+/* Same matrix check: -1 with err naming the missing or extra cell. */
+int gate_check_matrix(const struct gate_bench *base, const struct gate_bench *cur, char *err,
+                      size_t errlen);
+void gate_compare(const struct gate_bench *base, const struct gate_bench *cur,
+                  const struct gate_options *o, struct gate_report *r);
+void gate_report_free(struct gate_report *r);
+
+void gate_print_table(const struct gate_report *r, FILE *out);
+int gate_write_junit(const struct gate_report *r, const char *path, char *err, size_t errlen);
+int gate_write_markdown(const struct gate_report *r, const char *baseline, const char *current,
+                        const char *path, char *err, size_t errlen);
+
+#endif

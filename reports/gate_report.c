@@ -1,0 +1,283 @@
+/* The comparison of a current bench with its baseline and the three ways to show it: a text
+ * table, JUnit XML for CI systems, Markdown for a pull-request comment. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate.h"
+#include "util.h"
+
+/* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+void gate_compare_metric(enum gate_metric m, const struct gate_stats *base,
+                         const struct gate_stats *cur, const struct gate_tolerance *tol,
+                         double noise_k, struct gate_row *row)
+{
+    row->base = base->median, row->cur = cur->median;
+    row->change = cur->median - base->median;
+    if (!base->n || !cur->n) {
+        row->result = GATE_SKIPPED;
+        row->allowed = NAN;
+        snprintf(row->detail, sizeof(row->detail), "not measured in the %s",
+                 base->n ? "current bench" : "baseline");
+        return;
+    }
+    /* The standard error of each median (1.25 sigma / sqrt(n) for normal noise), combined. */
+    double noise = 1.25 * sqrt(base->spread * base->spread / (double)base->n +
+                               cur->spread * cur->spread / (double)cur->n);
+    double rel = tol->rel * fabs(base->median);
+    row->allowed = (rel > tol->abs ? rel : tol->abs) + noise_k * noise;
+    double worse = gate_metric_higher_is_better(m) ? -row->change : row->change;
+    row->result = worse > row->allowed ? GATE_FAIL : GATE_PASS;
+    char b1[32], b2[32], b3[32], b4[32];
+    snprintf(row->detail, sizeof(row->detail),
+             "%s %s; allowed %s (%.0f%% or %s, + %.1f x noise %s)",
+             worse > 0 ? "worse by" : "better by",
+             gate_metric_format(m, fabs(row->change), b1, sizeof(b1)),
+             gate_metric_format(m, row->allowed, b2, sizeof(b2)), 100 * tol->rel,
+             gate_metric_format(m, tol->abs, b3, sizeof(b3)), noise_k,
+             gate_metric_format(m, noise, b4, sizeof(b4)));
+}
+
+static const struct gate_cell *find_cell(const struct gate_bench *b, const char *key)
+{
+    for (size_t i = 0; i < b->ncells; i++)
+        if (!strcmp(b->cells[i].key, key))
+            return &b->cells[i];
+    return NULL;
+}
+
+int gate_check_matrix(const struct gate_bench *base, const struct gate_bench *cur, char *err,
+                      size_t errlen)
+{
+    for (size_t i = 0; i < base->ncells; i++) {
+        if (!find_cell(cur, base->cells[i].key)) {
+            snprintf(err, errlen,
+                     "the current bench %s has no cell %s that the baseline has "
+                     "(a different matrix, or missing cells); run the same matrix or refreeze "
+                     "the baseline",
+                     cur->source, base->cells[i].key);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < cur->ncells; i++) {
+        if (!find_cell(base, cur->cells[i].key)) {
+            snprintf(err, errlen,
+                     "the current bench %s has a cell %s that the baseline %s "
+                     "lacks (a different matrix); run the same matrix or refreeze the baseline",
+                     cur->source, cur->cells[i].key, base->source);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static struct gate_row *add_row(struct gate_report *r, const char *cell, const char *metric)
+{
+    r->rows = realloc(r->rows, (r->nrows + 1) * sizeof(*r->rows));
+    struct gate_row *row = &r->rows[r->nrows++];
+    memset(row, 0, sizeof(*row));
+    row->cell = cell;
+    snprintf(row->metric, sizeof(row->metric), "%s", metric);
+    row->base = row->cur = row->change = row->allowed = NAN;
+    return row;
+}
+
+/* healthy < retention, fragmentation < unbounded-buffering < leak */
+static int severity(int verdict)
+{
+    static const int rank[] = {0, 3, 2, 1, 1};
+    return verdict >= 0 && verdict < 5 ? rank[verdict] : -1;
+}
+
+static void compare_verdict(const struct gate_cell *b, const struct gate_cell *c,
+                            struct gate_report *r)
+{
+    struct gate_row *row = add_row(r, b->key, "verdict");
+    if (b->verdict < 0 || c->verdict < 0) {
+        row->result = GATE_SKIPPED;
+        snprintf(row->detail, sizeof(row->detail), "no verdict in the %s",
+                 b->verdict < 0 ? "baseline" : "current bench");
+        return;
+    }
+    const char *was = diagnosis_verdict_name(b->verdict), *now = diagnosis_verdict_name(c->verdict);
+    snprintf(row->base_text, sizeof(row->base_text), "%s", was);
+    snprintf(row->cur_text, sizeof(row->cur_text), "%s", now);
+    row->result = severity(c->verdict) > severity(b->verdict) ? GATE_FAIL : GATE_PASS;
+    if (b->verdict == c->verdict)
+        snprintf(row->detail, sizeof(row->detail), "%s (repeats: %s)", now, c->verdicts);
+    else
+        snprintf(row->detail, sizeof(row->detail), "%s -> %s (repeats: %s)", was, now, c->verdicts);
+}
+
+static void compare_cell(const struct gate_cell *b, const struct gate_cell *c,
+                         const struct gate_options *o, struct gate_report *r)
+{
+    if (c->failed) {
+        struct gate_row *row = add_row(r, b->key, "status");
+        row->result = GATE_FAIL;
+        snprintf(row->detail, sizeof(row->detail), "%zu of %zu repeats failed (%s)", c->failed,
+                 c->repeats, c->failure);
+        if (c->failed == c->repeats)
+            return;
+    }
+    for (int m = 0; m < GATE_NMETRICS; m++) {
+        if (!o->check[m])
+            continue;
+        struct gate_row *row = add_row(r, b->key, gate_metric_name(m));
+        gate_compare_metric(m, &b->metric[m], &c->metric[m], &o->tol[m], o->noise_k, row);
+    }
+    if (o->check_verdict)
+        compare_verdict(b, c, r);
+}
+
+void gate_compare(const struct gate_bench *base, const struct gate_bench *cur,
+                  const struct gate_options *o, struct gate_report *r)
+{
+    memset(r, 0, sizeof(*r));
+    for (size_t i = 0; i < base->ncells; i++) {
+        const struct gate_cell *c = find_cell(cur, base->cells[i].key);
+        if (c)
+            compare_cell(&base->cells[i], c, o, r);
+    }
+    for (size_t i = 0; i < r->nrows; i++)
+        r->failures += r->rows[i].result == GATE_FAIL;
+}
+
+void gate_report_free(struct gate_report *r)
+{
+    free(r->rows);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- output -------------------------------------------------------------------------- */
+
+static const char *result_name(enum gate_result res)
+{
+    return res == GATE_FAIL ? "FAIL" : res == GATE_PASS ? "pass" : "skip";
+}
+
+static void row_values(const struct gate_row *row, char *base, char *cur, size_t len)
+{
+    int m = gate_metric_parse(row->metric);
+    if (m < 0) {
+        snprintf(base, len, "%s", row->base_text[0] ? row->base_text : "-");
+        snprintf(cur, len, "%s", row->cur_text[0] ? row->cur_text : "-");
+        return;
+    }
+    gate_metric_format(m, row->base, base, len);
+    gate_metric_format(m, row->cur, cur, len);
+}
+
+void gate_print_table(const struct gate_report *r, FILE *out)
+{
+    char base[40], cur[40];
+    fprintf(out, "%-40s %-12s %14s %14s %-6s %s\n", "CELL", "METRIC", "BASELINE", "CURRENT",
+            "RESULT", "DETAIL");
+    for (size_t i = 0; i < r->nrows; i++) {
+        const struct gate_row *row = &r->rows[i];
+        row_values(row, base, cur, sizeof(base));
+        fprintf(out, "%-40s %-12s %14s %14s %-6s %s\n", row->cell, row->metric, base, cur,
+                result_name(row->result), row->detail);
+    }
+    fprintf(out, "gate: %s: %zu regression%s in %zu checks\n", r->failures ? "FAIL" : "pass",
+            r->failures, r->failures == 1 ? "" : "s", r->nrows);
+}
+
+static void xml_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+int gate_write_junit(const struct gate_report *r, const char *path, char *err, size_t errlen)
+{
+    char *tmp = util_format("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    size_t skipped = 0;
+    for (size_t i = 0; i < r->nrows; i++)
+        skipped += r->rows[i].result == GATE_SKIPPED;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    fprintf(f, "<testsuites name=\"allocscope gate\" tests=\"%zu\" failures=\"%zu\">\n", r->nrows,
+            r->failures);
+    fprintf(f,
+            "  <testsuite name=\"allocscope gate\" tests=\"%zu\" failures=\"%zu\" "
+            "skipped=\"%zu\" errors=\"0\">\n",
+            r->nrows, r->failures, skipped);
+    for (size_t i = 0; i < r->nrows; i++) {
+        const struct gate_row *row = &r->rows[i];
+        fprintf(f, "    <testcase classname=\"");
+        xml_escaped(f, row->cell);
+        fprintf(f, "\" name=\"%s\"", row->metric);
+        if (row->result == GATE_PASS) {
+            fprintf(f, "/>\n");
+            continue;
+        }
+        fprintf(f, ">\n      <%s message=\"", row->result == GATE_FAIL ? "failure" : "skipped");
+        xml_escaped(f, row->detail);
+        fprintf(f, "\"/>\n    </testcase>\n");
+    }
+    fprintf(f, "  </testsuite>\n</testsuites>\n");
+    int rc = fclose(f) || rename(tmp, path) ? -1 : 0;
+    if (rc)
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    free(tmp);
+    return rc;
+}
+
+int gate_write_markdown(const struct gate_report *r, const char *baseline, const char *current,
+                        const char *path, char *err, size_t errlen)
+{
+    char *tmp = util_format("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    char base[40], cur[40];
+    fprintf(f, "### allocscope gate: %s\n\n", r->failures ? "**FAIL**" : "pass");
+    fprintf(f, "%zu regression%s in %zu checks; baseline `%s`, current `%s`.\n\n", r->failures,
+            r->failures == 1 ? "" : "s", r->nrows, baseline, current);
+    fprintf(f, "| cell | metric | baseline | current | result | detail |\n");
+    fprintf(f, "|---|---|---:|---:|---|---|\n");
+    /* Failures first: a reviewer reads the top of the comment. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < r->nrows; i++) {
+            const struct gate_row *row = &r->rows[i];
+            if ((row->result == GATE_FAIL) != (pass == 0))
+                continue;
+            row_values(row, base, cur, sizeof(base));
+            fprintf(f, "| %s | %s | %s | %s | %s | %s |\n", row->cell, row->metric, base, cur,
+                    row->result == GATE_FAIL ? "**FAIL**" : result_name(row->result), row->detail);
+        }
+    }
+    int rc = fclose(f) || rename(tmp, path) ? -1 : 0;
+    if (rc)
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    free(tmp);
+    return rc;
+}
