@@ -858,6 +858,32 @@ int bench_matrix_build(const struct bench_spec *spec, const struct registry *reg
     return 0;
 }
 
+void bench_matrix_fit(struct bench_cell *cells, size_t n, double budget_s, double overhead_s)
+{
+    static const double floor_idle = 0.5, floor_load = 2, floor_cooldown = 1.5;
+    double phases = 0, floors = 0;
+    for (size_t i = 0; i < n; i++) {
+        phases += cells[i].idle_s + cells[i].load_s + cells[i].cooldown_s;
+        floors += floor_idle + floor_load + floor_cooldown;
+    }
+    double room = budget_s - overhead_s * (double)n;
+    if (phases <= room)
+        return;
+    /* Shrink every phase by one factor, down to the floors (after_1s needs 1.5 s). */
+    double factor = room > floors ? room / phases : floors / phases;
+    for (size_t i = 0; i < n; i++) {
+        struct bench_cell *c = &cells[i];
+        c->idle_s =
+            c->idle_s * factor < floor_idle ? fmin(c->idle_s, floor_idle) : c->idle_s * factor;
+        c->load_s =
+            c->load_s * factor < floor_load ? fmin(c->load_s, floor_load) : c->load_s * factor;
+        c->cooldown_s = c->cooldown_s * factor < floor_cooldown
+                            ? fmin(c->cooldown_s, floor_cooldown)
+                            : c->cooldown_s * factor;
+        c->load_s = floor(c->load_s * 10 + 0.5) / 10; /* {duration} stays readable */
+    }
+}
+
 const struct bench_cell *bench_matrix_find(const struct bench_cell *cells, size_t n,
                                            const char *which)
 {

@@ -89,6 +89,11 @@ int bench_parse_ready(const char *ready, bool *is_port, unsigned *value);
 int bench_matrix_build(const struct bench_spec *spec, const struct registry *reg,
                        struct bench_cell **cells, size_t *n_cells, char *err, size_t errlen);
 
+/* Shrinks the cells' phases by one factor (not below idle 0.5 s, load 2 s, cooldown 1.5 s)
+ * when the matrix would take longer than BUDGET_S, counting OVERHEAD_S per cell for start,
+ * reclaim and teardown. The quick profile's "the whole matrix in 5 minutes". */
+void bench_matrix_fit(struct bench_cell *cells, size_t n, double budget_s, double overhead_s);
+
 /* Finds a cell by "K" (1-based) or by its name. Returns NULL when there is none. */
 const struct bench_cell *bench_matrix_find(const struct bench_cell *cells, size_t n,
                                            const char *which);

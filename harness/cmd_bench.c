@@ -50,6 +50,9 @@ static const char bench_usage[] =
     "  --quiet            no progress, only failures and the summary\n"
     "Exit status: 0 every cell ok, 1 some cell failed, 2 bad usage, 130 interrupted.\n";
 
+#define QUICK_BUDGET_S 285.0 /* 5 minutes, less the bench's own start and end */
+#define CELL_OVERHEAD_S 0.8  /* start, reclaim answer, teardown: measured 0.3-0.6 s */
+
 struct bench_options {
     const char *file;
     const char *profile;
@@ -572,6 +575,10 @@ static int run_matrix(struct bench_run *run, const struct bench_cell *only)
     bool interrupted = false;
     size_t k = 0;
     for (size_t i = 0; i < run->n_cells && !interrupted; i++) {
+        if (stop_requested) {
+            interrupted = true;
+            break;
+        }
         if (skip[i])
             continue;
         const struct bench_cell *cell = &run->cells[i];
@@ -637,6 +644,10 @@ int cmd_bench(int argc, char **argv)
         rc = -1;
     else if (reg)
         util_error("%s", err);
+    /* quick: the whole matrix in 5 minutes, unless phase lengths were chosen */
+    if (rc < 0 && !strcmp(spec.profile, "quick") && !o.idle && !o.load_time && !o.cooldown &&
+        !spec.load_s_set && !spec.cooldown_s_set)
+        bench_matrix_fit(cells, n_cells, QUICK_BUDGET_S, CELL_OVERHEAD_S);
     const struct bench_cell *only = NULL;
     if (rc < 0 && o.cell && !(only = bench_matrix_find(cells, n_cells, o.cell))) {
         util_error("--cell %s: no such cell; the matrix has cells 1 to %zu ('--list-cells' "

@@ -210,6 +210,23 @@ static void test_matrix(void **state)
     registry_free(reg);
 }
 
+static void test_fit(void **state)
+{
+    (void)state;
+    struct bench_cell cells[60];
+    for (int i = 0; i < 60; i++)
+        cells[i] = (struct bench_cell){.idle_s = 1, .load_s = 4, .cooldown_s = 3};
+    bench_matrix_fit(cells, 30, 285, 0.8); /* 30 x 8.8 s fits: unchanged */
+    assert_true(cells[0].load_s == 4 && cells[0].cooldown_s == 3);
+    bench_matrix_fit(cells, 54, 285, 0.8); /* 54 cells: shrunk to fit */
+    double total = 0;
+    for (int i = 0; i < 54; i++)
+        total += cells[i].idle_s + cells[i].load_s + cells[i].cooldown_s + 0.8;
+    assert_true(total <= 285 + 54 * 0.05);
+    assert_true(cells[0].load_s >= 2 && cells[0].cooldown_s >= 1.5 && cells[0].idle_s >= 0.5);
+    assert_true(cells[0].load_s < 4);
+}
+
 static void test_scenario(void **state)
 {
     (void)state;
@@ -316,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_split_words),
         cmocka_unit_test(test_ready),
         cmocka_unit_test(test_matrix),
+        cmocka_unit_test(test_fit),
         cmocka_unit_test(test_scenario),
         cmocka_unit_test(test_results_roundtrip),
     };
