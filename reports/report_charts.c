@@ -671,8 +671,43 @@ static bool output_ok(const struct chart_set *set, const struct chart *ch, const
     "svg size 960,420 dynamic noenhanced font 'Helvetica,12' background rgb 'white'"
 #define PNG_TERMINAL "pngcairo size 960,420 noenhanced font 'Helvetica,10' background rgb 'white'"
 
-/* Both formats at once, one gnuplot each (two cores); a chart that stops a driver with an
- * error is then retried alone so the others still come out. */
+/* Runs the PNG drivers, one per CPU (pngcairo takes ~60 ms a chart, SVG ~3 ms): the
+ * charts are dealt round-robin to temporary drivers, removed afterwards. Returns the worst
+ * exit status. */
+static int render_png_parallel(const struct chart_set *set)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t parts = cpus > 1 ? (size_t)cpus : 1;
+    if (parts > 8)
+        parts = 8;
+    if (parts > set->n)
+        parts = set->n ? set->n : 1;
+    size_t *which = malloc((set->n ? set->n : 1) * sizeof(size_t));
+    pid_t pids[8];
+    char names[8][32], log[32];
+    for (size_t p = 0; p < parts; p++) {
+        size_t n = 0;
+        for (size_t i = p; i < set->n; i += parts)
+            which[n++] = i;
+        snprintf(names[p], sizeof(names[p]), "render-png-part%zu.gp", p + 1);
+        write_driver(set, names[p], PNG_TERMINAL, "png", which, n);
+        snprintf(log, sizeof(log), "gnuplot-png%zu.log", p + 1);
+        pids[p] = spawn_gnuplot(set->dir, names[p], log);
+    }
+    int worst = 0;
+    for (size_t p = 0; p < parts; p++) {
+        int rc = wait_status(pids[p]);
+        worst = rc > worst || rc < 0 ? rc : worst;
+        char *path = util_format("%s/%s", set->dir, names[p]);
+        unlink(path);
+        free(path);
+    }
+    free(which);
+    return worst;
+}
+
+/* SVG and PNG at once; a chart that stops a driver with an error is then retried alone so
+ * the others still come out. */
 size_t charts_render(struct report_input *in, struct chart_set *set, bool png)
 {
     size_t *all = malloc((set->n ? set->n : 1) * sizeof(size_t));
@@ -681,8 +716,8 @@ size_t charts_render(struct report_input *in, struct chart_set *set, bool png)
     write_driver(set, "render-svg.gp", SVG_TERMINAL, "svg", all, set->n);
     write_driver(set, "render-png.gp", PNG_TERMINAL, "png", all, set->n);
     pid_t svg = spawn_gnuplot(set->dir, "render-svg.gp", "gnuplot-svg.log");
-    pid_t pngp = png ? spawn_gnuplot(set->dir, "render-png.gp", "gnuplot-png.log") : -1;
-    int svg_rc = wait_status(svg), png_rc = png ? wait_status(pngp) : 0;
+    int png_rc = png ? render_png_parallel(set) : 0;
+    int svg_rc = wait_status(svg);
     if (svg_rc == 127 || svg_rc < 0)
         report_problem(in, "gnuplot could not be started; install gnuplot-nox "
                            "(tools/install-deps); the report has no charts");

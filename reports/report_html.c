@@ -94,10 +94,9 @@ void doc_recommendation_text(const struct report_doc *doc, size_t g, char *out, 
                      (ch->m[METRIC_THROUGHPUT] / r->best_throughput - 1) * 100);
     else
         n = snprintf(out, len,
-                     "%s: the lowest %s (%s) of %zu configuration%s; no throughput was "
-                     "measured, so the choice rests on memory alone.",
-                     ch->label, what, doc_bytes(b1, sizeof(b1), ch->m[metric]), eligible,
-                     eligible == 1 ? "" : "s");
+                     "%s: %s %s, %s measured; no throughput was measured, so the choice "
+                     "rests on memory alone.",
+                     ch->label, what, doc_bytes(b1, sizeof(b1), ch->m[metric]), among);
     long base = baseline_config(grp);
     const struct report_config *bc = &grp->configs[base];
     if (n > 0 && (size_t)n < len && base != r->chosen && !isnan(bc->m[metric]) &&
