@@ -62,6 +62,8 @@ install: all
 	install -m 755 $(BIN)/allocscope $(DESTDIR)$(PREFIX)/bin/allocscope
 	install -m 755 $(LIB)/liballocscope.so $(DESTDIR)$(PREFIX)/lib/allocscope/liballocscope.so
 	install -m 644 allocators/registry.ini $(DESTDIR)$(PREFIX)/share/allocscope/registry.ini
+	install -d $(DESTDIR)$(PREFIX)/share/allocscope/charts
+	install -m 644 reports/charts/*.gp $(DESTDIR)$(PREFIX)/share/allocscope/charts/
 	@for f in $(INSTALL_EXTRA_BINS); do install -m 755 $$f $(DESTDIR)$(PREFIX)/lib/allocscope/; done
 
 format:
