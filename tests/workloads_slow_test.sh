@@ -294,18 +294,18 @@ for variant in leaky fixed; do
     pid=$WL_PID port=$WL_PORT
     base=$(measure_now "$name" "$pid")
     "$WL_BIN/wl-slow-client" --target "127.0.0.1:$port" --clients 8 --stalled 0.5 \
-        --stalled-rcvbuf 4K --duration 7 --json "$TMP/$name.json" >"$TMP/$name.out" 2>&1 &
+        --stalled-rcvbuf 4K --duration 8 --json "$TMP/$name.json" >"$TMP/$name.out" 2>&1 &
     client=$!
     WL_PIDS+=("$client")
-    sleep 2
+    sleep 1
     t0=$(now_s)
     warm=$(measure_now "$name" "$pid")
     peak=$warm mid=0
-    for i in 1 2 3 4 5 6 7 8; do
+    for i in $(seq 1 12); do
         sleep 0.5
         now=$(measure_now "$name" "$pid")
         [ "$now" -gt "$peak" ] && peak=$now
-        [ "$i" = 4 ] && mid=$now
+        [ "$i" = 6 ] && mid=$now
     done
     t1=$(now_s)
     end=$now
@@ -314,7 +314,7 @@ for variant in leaky fixed; do
     grown=$((end - warm))
     rate=$(awk -v g="$grown" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.1f", g / 1048576 / (t1 - t0)}')
     echo "# slow-reader $variant, 4 of 8 viewers stalled ($MEASURE): before $((base / 1024)) KiB," \
-        "after 2 s $((warm / 1024)) KiB, peak $((peak / 1024)) KiB, end $((end / 1024)) KiB:" \
+        "after 1 s $((warm / 1024)) KiB, peak $((peak / 1024)) KiB, end $((end / 1024)) KiB:" \
         "$rate MB/s ($(awk -v r="$rate" 'BEGIN {printf "%.2f", r / 4}') MB/s per stalled viewer);" \
         "$(tail -1 "$TMP/$name.out")"
     closed=$(wl_json_get "$TMP/$name.json" stalled_server_closed)
@@ -341,7 +341,7 @@ for variant in leaky fixed; do
         fi
         expect_eq "slow-reader fixed closes the 4 stalled viewers after the idle timeout" "$closed" 4
         fast=$(wl_json_get "$TMP/$name.json" frames_fast)
-        if [ "${fast:-0}" -gt $((4 * 50 * 7 / 4)) ]; then
+        if [ "${fast:-0}" -gt $((4 * 50 * 8 / 4)) ]; then
             pass "slow-reader fixed keeps feeding the fast viewers ($fast frames)"
         else
             fail "slow-reader fixed keeps feeding the fast viewers" "$fast frames"
