@@ -194,7 +194,8 @@ static void keep_significant_sites(struct diagnosis *d, const struct diagnose_th
             d->sites[n++] = d->sites[i];
     }
     d->nsites = n;
-    qsort(d->sites, n, sizeof(*d->sites), by_leak_then_growth);
+    if (n > 1)
+        qsort(d->sites, n, sizeof(*d->sites), by_leak_then_growth);
 }
 
 static void classify_growth(struct diagnosis *d, const struct diagnose_thresholds *t)
