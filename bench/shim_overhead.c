@@ -7,8 +7,8 @@
  *   pair     malloc(64) + free in a tight loop; one op = one pair
  *   mix      one call per op over 1024 slots: malloc of a varied size, realloc growth by half,
  *            or free, chosen by a fixed random sequence; one op = one call
- *   threads  4 threads in rounds: each allocates a batch of varied sizes, then frees the batch
- *            its neighbour allocated (every free is cross-thread); one op = one malloc+free pair
+ *   threads  4 threads, each allocating batches of varied sizes and freeing the batches its
+ *            neighbour hands it (every free is cross-thread); one op = one malloc+free pair
  *
  * Runs a short warm-up, then ops until MS milliseconds have passed (default 300), or exactly N
  * ops (for profilers). Prints one line:
@@ -17,6 +17,8 @@
  * order; only how many of them fit in MS differs. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +31,8 @@
 #define MIX_SLOTS 1024
 #define MIX_MAX_SIZE (64 * 1024)
 #define THREADS 4
-#define THREAD_BATCH 4096
+#define THREAD_BATCH 256
+#define MAX_IN_FLIGHT 4
 
 /* Keeps gcc from deleting a malloc/free pair whose pointer is never used. */
 #define ESCAPE(p) __asm__ volatile("" ::"r"(p) : "memory")
@@ -157,56 +160,117 @@ static uint64_t run_mix(const struct budget *b, uint64_t *elapsed)
 
 /* ---- threads ---- */
 
+/* Each thread allocates a batch of blocks, hands the batch to its neighbour's inbox, then frees
+ * the blocks of whatever batches its own inbox holds. No thread blocks on another: when its
+ * neighbour has MAX_IN_FLIGHT batches waiting (it is descheduled: 4 threads share 2 cores
+ * here), a thread frees its own inbox or yields the core, so the heap stays bounded and the
+ * time measured is the allocator's and the shim's rather than page faults of a growing heap. */
+struct batch {
+    struct batch *next;
+    void *blocks[THREAD_BATCH];
+};
+
 struct thread_shared {
     pthread_barrier_t barrier;
-    void *batch[THREADS][THREAD_BATCH];
+    struct batch *_Atomic inbox[THREADS];
+    _Atomic unsigned in_flight[THREADS];
     const struct budget *budget;
-    uint64_t start, end, rounds;
-    bool stop;
+    uint64_t start, end;
+    _Atomic bool stop;
+    _Atomic uint64_t allocs, frees;
 };
 
 struct worker {
     struct thread_shared *shared;
     unsigned id;
+    uint64_t rng;
 };
 
-static void thread_round(struct thread_shared *s, unsigned id, uint64_t *rng)
+static void hand_over(struct thread_shared *s, unsigned to, struct batch *b)
 {
-    void **mine = s->batch[id];
+    struct batch *old = atomic_load_explicit(&s->inbox[to], memory_order_relaxed);
+    do
+        b->next = old;
+    while (!atomic_compare_exchange_weak_explicit(&s->inbox[to], &old, b, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+static uint64_t consume(struct thread_shared *s, unsigned id);
+
+/* One batch of varied sizes, handed on. The batch itself is a block too (one in 257). */
+static void produce(struct thread_shared *s, struct worker *w, bool bounded)
+{
+    struct batch *b = malloc(sizeof(*b));
+    if (!b)
+        die_oom();
     for (unsigned i = 0; i < THREAD_BATCH; i++) {
-        void *p = malloc(16 + (xorshift(rng) & 1023));
+        char *p = malloc(16 + (xorshift(&w->rng) & 1023));
         if (!p)
             die_oom();
         *(volatile char *)p = 1;
-        mine[i] = p;
+        b->blocks[i] = p;
     }
-    pthread_barrier_wait(&s->barrier);
-    void **theirs = s->batch[(id + THREADS - 1) % THREADS];
-    for (unsigned i = 0; i < THREAD_BATCH; i++)
-        free(theirs[i]);
+    unsigned to = (w->id + 1) % THREADS;
+    /* Outside the timed loop, and past its end, the neighbour may be waiting at a barrier:
+     * hand over regardless. */
+    while (bounded &&
+           atomic_load_explicit(&s->in_flight[to], memory_order_relaxed) >= MAX_IN_FLIGHT &&
+           !atomic_load_explicit(&s->stop, memory_order_relaxed))
+        if (consume(s, w->id) == 0)
+            sched_yield();
+    atomic_fetch_add_explicit(&s->in_flight[to], 1, memory_order_relaxed);
+    hand_over(s, to, b);
+}
+
+/* Frees every block handed to this thread so far; returns how many. */
+static uint64_t consume(struct thread_shared *s, unsigned id)
+{
+    struct batch *b = atomic_exchange_explicit(&s->inbox[id], NULL, memory_order_acquire);
+    uint64_t freed = 0;
+    unsigned batches = 0;
+    while (b) {
+        struct batch *next = b->next;
+        for (unsigned i = 0; i < THREAD_BATCH; i++)
+            free(b->blocks[i]);
+        free(b);
+        freed += THREAD_BATCH + 1;
+        batches++;
+        b = next;
+    }
+    if (batches)
+        atomic_fetch_sub_explicit(&s->in_flight[id], batches, memory_order_relaxed);
+    return freed;
 }
 
 static void *thread_main(void *arg)
 {
     struct worker *w = arg;
     struct thread_shared *s = w->shared;
-    uint64_t rng = 0x9e3779b97f4a7c15ull * (w->id + 1);
-    const uint64_t warmup_rounds = 2;
-    for (uint64_t round = 0;; round++) {
-        thread_round(s, w->id, &rng);
-        if (w->id == 0 && round >= warmup_rounds) {
-            s->rounds = round + 1 - warmup_rounds;
-            s->end = now_ns();
-            s->stop = budget_spent(s->budget, s->rounds * THREADS * THREAD_BATCH, s->start);
-        }
-        /* Thread 0's decision is published by this barrier and cannot change before the
-         * next round's barrier, so all threads leave after the same round. */
-        pthread_barrier_wait(&s->barrier);
-        if (s->stop)
-            break;
-        if (w->id == 0 && round + 1 == warmup_rounds)
-            s->start = now_ns();
+    for (unsigned i = 0; i < 16; i++) {
+        produce(s, w, false);
+        consume(s, w->id);
     }
+    pthread_barrier_wait(&s->barrier);
+    if (w->id == 0)
+        s->start = now_ns();
+    uint64_t quota = s->budget->ops ? (s->budget->ops + THREADS - 1) / THREADS : 0;
+    uint64_t allocs = 0, frees = 0;
+    while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+        produce(s, w, true);
+        allocs += THREAD_BATCH + 1;
+        frees += consume(s, w->id);
+        bool spent = quota ? allocs >= quota
+                           : w->id == 0 && now_ns() - s->start >= s->budget->min_ns;
+        if (spent)
+            atomic_store(&s->stop, true);
+    }
+    atomic_fetch_add(&s->allocs, allocs);
+    atomic_fetch_add(&s->frees, frees);
+    pthread_barrier_wait(&s->barrier);
+    if (w->id == 0)
+        s->end = now_ns();
+    pthread_barrier_wait(&s->barrier); /* every chain is handed over: drain, untimed */
+    consume(s, w->id);
     return NULL;
 }
 
@@ -221,7 +285,7 @@ static uint64_t run_threads(const struct budget *b, uint64_t *elapsed)
     pthread_t tids[THREADS];
     struct worker workers[THREADS];
     for (unsigned i = 0; i < THREADS; i++) {
-        workers[i] = (struct worker){.shared = &s, .id = i};
+        workers[i] = (struct worker){.shared = &s, .id = i, .rng = 0x9e3779b97f4a7c15ull * (i + 1)};
         int rc = pthread_create(&tids[i], NULL, thread_main, &workers[i]);
         if (rc != 0) {
             fprintf(stderr, "shim_overhead: cannot start a thread: %s\n", strerror(rc));
@@ -232,7 +296,8 @@ static uint64_t run_threads(const struct budget *b, uint64_t *elapsed)
         pthread_join(tids[i], NULL);
     *elapsed = s.end - s.start;
     pthread_barrier_destroy(&s.barrier);
-    return s.rounds * THREADS * THREAD_BATCH;
+    /* A pair is one malloc and one free; frees trail the mallocs by the chains in flight. */
+    return (s.allocs + s.frees) / 2;
 }
 
 /* ---- command line ---- */
