@@ -235,7 +235,10 @@ static void classify_growth(struct diagnosis *d, const struct diagnose_threshold
         d->confidence = CONFIDENCE_HIGH;
     else
         d->confidence = CONFIDENCE_MEDIUM;
-    if (leaks)
+    if (leaks && top->site_id == UINT32_MAX)
+        snprintf(d->suggestion, sizeof(d->suggestion),
+                 "record with stacks (allocscope run --sample all) to find the growing sites");
+    else if (leaks)
         snprintf(d->suggestion, sizeof(d->suggestion),
                  "free what %s allocates when its owner is done (or bound it); "
                  "'allocscope leaks %s' lists every site",

@@ -1,12 +1,14 @@
 #!/bin/bash
 # allocscope diagnose on the reference workloads: every leaky variant is `leak` or
 # `unbounded-buffering` naming its documented site, every fixed variant `healthy`; api-burst
-# is `allocator-retention` under glibc and `healthy` under jemalloc:bg-decay. Plus the
-# plain-run cases (a small leaker, a buffering program, bad input).
+# is `allocator-retention` under glibc:default and `healthy` under jemalloc:bg-decay.
 #
-# Each target runs under `allocscope run` (default sampling): 1 s idle, the scenario's quick
-# load, an idle cooldown, SIGTERM. api-burst adds --reclaim at the end of the cooldown.
-# (The same verdicts on `allocscope bench` cells are checked by gate_test.sh's bench part.)
+# With `allocscope bench` (its --help exits 0): quick bench cells (idle 1 s, load 4 s,
+# cooldown 3 s, reclaim), glibc:default, plus jemalloc:bg-decay for api-burst. Without it:
+# each target under `allocscope run` (default sampling), 1 s idle, the scenario's quick load,
+# 3 s cooldown, SIGTERM; api-burst adds --reclaim at the end of the cooldown.
+# Then plain-run cases on tests/helpers/diag_retainer (leak, buffer, flat, a bounded step,
+# no stacks) and bad input. About 2 minutes.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/workloads_lib.sh"
 
@@ -199,30 +201,171 @@ api_burst() { # allocator:config expected
     expect_verdict "$name" "$TMP/$name" "$want"
 }
 
+# ---- the same through allocscope bench ---------------------------------------------------------
+
+# bench_cells NAME BENCH_ARGS...: a quick bench in $TMP/NAME, diagnosed to $TMP/NAME.json.
+bench_cells() {
+    local name=$1
+    shift
+    if ! "$ALLOCSCOPE" bench --quiet -o "$TMP/$name" "$@" >"$TMP/$name.log" 2>&1; then
+        fail "bench $name ran" "$(grep -v '^allocscope: cell' "$TMP/$name.log" | head -c 400)"
+    fi
+    "$ALLOCSCOPE" diagnose --json "$TMP/$name" >"$TMP/$name.json" 2>"$TMP/$name.diag-err" ||
+        fail "diagnose bench $name" "$(head -c 300 "$TMP/$name.diag-err")"
+}
+
+# expect_cell BENCH CELL VERDICTS FUNCTION: like expect_verdict, on one cell of a bench.
+expect_cell() {
+    local bench=$1 cell=$2 want=$3 func=$4 out=$TMP/$2.json
+    python3 -c 'import json,sys
+for c in json.load(open(sys.argv[1]))["cells"]:
+    if c["cell"] == sys.argv[2]:
+        json.dump(c, open(sys.argv[3], "w"))' "$TMP/$bench.json" "$cell" "$out" 2>/dev/null
+    if [ ! -s "$out" ] || [ -z "$(diag_field "$out" 'd["verdict"]')" ]; then
+        fail "$cell diagnosed" "no verdict: $(diag_field "$out" 'd.get("error")')"
+        return
+    fi
+    echo "# $cell: $(evidence "$out")"
+    local verdict sites
+    verdict=$(diag_field "$out" 'd["verdict"]')
+    if [[ "|$want|" == *"|$verdict|"* ]]; then
+        pass "$cell: $verdict"
+    else
+        fail "$cell: verdict" "got $verdict, want $want: $(diag_field "$out" 'd["reason"]')"
+    fi
+    [ -n "$func" ] || return
+    sites=$(diag_field "$out" '" ".join(s["where"] for s in d["sites"][:1])')
+    if [[ "$sites" == *"$func"* ]]; then
+        pass "$cell names $func"
+    else
+        fail "$cell names $func" "first site: ${sites:-none}"
+    fi
+}
+
+with_bench() {
+    local w cells=()
+    for w in stream-proxy bulk-download slow-reader mux-streams api-burst; do
+        if [ -f "$ROOT/workloads/$w/scenario.ini" ]; then
+            cells+=(--workload "$w")
+        else
+            skip "$w (bench)" "workloads/$w/scenario.ini does not exist yet"
+        fi
+    done
+    bench_cells leaky-fixed "${cells[@]}" -a glibc:default
+    expect_cell leaky-fixed stream-proxy-leaky-glibc-default-r1 "leak|unbounded-buffering" \
+        upstream_client_new
+    expect_cell leaky-fixed stream-proxy-fixed-glibc-default-r1 healthy
+    expect_cell leaky-fixed bulk-download-leaky-glibc-default-r1 "leak|unbounded-buffering" \
+        body_buffer_append
+    expect_cell leaky-fixed bulk-download-fixed-glibc-default-r1 healthy
+    if [ -f "$ROOT/workloads/slow-reader/scenario.ini" ]; then
+        expect_cell leaky-fixed slow-reader-leaky-glibc-default-r1 \
+            "unbounded-buffering|leak" conn_queue_frame
+        expect_cell leaky-fixed slow-reader-fixed-glibc-default-r1 healthy
+    fi
+    if [ -f "$ROOT/workloads/mux-streams/scenario.ini" ]; then
+        expect_cell leaky-fixed mux-streams-leaky-glibc-default-r1 \
+            "unbounded-buffering|leak" stream_state_new
+        expect_cell leaky-fixed mux-streams-fixed-glibc-default-r1 healthy
+    fi
+    expect_cell leaky-fixed api-burst-none-glibc-default-r1 allocator-retention
+    if [ -f "$(allocator_lib jemalloc)" ]; then
+        bench_cells api-jemalloc --workload api-burst -a jemalloc:bg-decay
+        expect_cell api-jemalloc api-burst-none-jemalloc-bg-decay-r1 healthy
+    else
+        skip "api-burst under jemalloc:bg-decay" "libjemalloc not installed"
+    fi
+}
+
+without_bench() {
+    local w
+    for w in stream_proxy bulk_download slow_reader mux_streams api_burst; do
+        case $w in
+        api_burst)
+            api_burst glibc:default allocator-retention
+            if [ -f "$(allocator_lib jemalloc)" ]; then
+                api_burst jemalloc:bg-decay healthy
+            else
+                skip "api-burst under jemalloc:bg-decay" "libjemalloc not installed"
+            fi
+            ;;
+        *)
+            if [ -x "$WL_BIN/wl-${w//_/-}" ]; then
+                "$w" leaky
+                "$w" fixed
+            else
+                skip "$w" "its binaries are not built"
+            fi
+            ;;
+        esac
+    done
+}
+
+# ---- plain runs of a program with a known behaviour -------------------------------------------
+
+plain_runs() {
+    local retainer=$TESTBIN/diag_retainer mode
+    if [ ! -x "$retainer" ]; then
+        skip "plain runs" "$retainer is not built (make tests-build)"
+        return
+    fi
+    for mode in leak buffer flat retain; do
+        "$ALLOCSCOPE" run --quiet --out "$TMP/plain-$mode" -- "$retainer" --mode "$mode" ||
+            fail "plain $mode ran"
+    done
+    expect_verdict "plain leak" "$TMP/plain-leak" leak diag_leak_block
+    expect_verdict "plain buffer" "$TMP/plain-buffer" unbounded-buffering diag_buffer_block
+    expect_verdict "plain flat" "$TMP/plain-flat" healthy
+    # 32 MiB kept from the load's first tick to exit: a bounded step, not a leak.
+    expect_verdict "plain bounded step" "$TMP/plain-retain" healthy
+    expect_eq "a plain run says it inferred the load" \
+        "$(diag_field "$TMP/plain-leak.json" 'any("phases.csv" in l for l in d["lacking"])')" True
+    "$ALLOCSCOPE" run --quiet --sample none --out "$TMP/plain-count" -- "$retainer" --mode leak
+    expect_verdict "plain leak without stacks" "$TMP/plain-count" leak
+    expect_eq "without stacks the verdict says it lacked them" \
+        "$(diag_field "$TMP/plain-count.json" 'any("no stacks" in l for l in d["lacking"])')" True
+    if "$ALLOCSCOPE" diagnose "$TMP/plain-leak" >"$TMP/plain-text" 2>&1 &&
+        grep -q '^  suggestion: ' "$TMP/plain-text" && head -1 "$TMP/plain-text" | grep -q 'verdict: leak'; then
+        pass "text output: verdict line, evidence, suggestion"
+    else
+        fail "text output" "$(head -c 300 "$TMP/plain-text")"
+    fi
+}
+
+bad_input() {
+    local out rc
+    out=$("$ALLOCSCOPE" diagnose "$TMP/no-such-dir" 2>&1)
+    rc=$?
+    expect_eq "diagnose of a missing directory exits 2" "$rc" 2
+    expect_eq "... with one line naming it" \
+        "$(echo "$out" | wc -l) $(echo "$out" | grep -c 'no-such-dir')" "1 1"
+    "$ALLOCSCOPE" diagnose >/dev/null 2>&1
+    expect_eq "diagnose without a directory exits 2" "$?" 2
+    "$ALLOCSCOPE" diagnose --threshold bogus=1 "$TMP/plain-flat" >/dev/null 2>&1
+    expect_eq "diagnose with an unknown threshold exits 2" "$?" 2
+    mkdir -p "$TMP/cut" && cp "$TMP/plain-flat"/* "$TMP/cut/" 2>/dev/null
+    head -c 200 "$TMP/plain-flat/samples.csv" >"$TMP/cut/samples.csv"
+    "$ALLOCSCOPE" diagnose "$TMP/cut" >"$TMP/cut.out" 2>&1
+    rc=$?
+    if [ "$rc" = 2 ] && [ "$(wc -l <"$TMP/cut.out")" -le 2 ]; then
+        pass "diagnose of a truncated samples.csv exits 2 with a message"
+    else
+        fail "diagnose of a truncated samples.csv" "exit $rc: $(head -c 300 "$TMP/cut.out")"
+    fi
+}
+
 if [ ! -x "$ALLOCSCOPE" ] || [ ! -f "$SHIM" ]; then
     skip "diagnose" "build/bin/allocscope or the shim is not built"
     finish
 fi
 
-WORKLOADS=${DIAG_WORKLOADS:-"stream_proxy bulk_download slow_reader mux_streams api_burst"}
-for w in $WORKLOADS; do
-    case $w in
-    api_burst)
-        api_burst glibc:default allocator-retention
-        if [ -f "$(allocator_lib jemalloc)" ]; then
-            api_burst jemalloc:bg-decay healthy
-        else
-            skip "api-burst under jemalloc:bg-decay" "libjemalloc not installed"
-        fi
-        ;;
-    *)
-        if [ -x "$WL_BIN/wl-${w//_/-}" ]; then
-            "$w" leaky
-            "$w" fixed
-        else
-            skip "$w" "its binaries are not built"
-        fi
-        ;;
-    esac
-done
+if "$ALLOCSCOPE" bench --help >/dev/null 2>&1 && [ -z "${DIAG_NO_BENCH:-}" ]; then
+    echo "# reference workloads through allocscope bench"
+    with_bench
+else
+    echo "# reference workloads through allocscope run (no allocscope bench)"
+    without_bench
+fi
+plain_runs
+bad_input
 finish
