@@ -880,7 +880,7 @@ void bench_matrix_fit(struct bench_cell *cells, size_t n, double budget_s, doubl
         c->cooldown_s = c->cooldown_s * factor < floor_cooldown
                             ? fmin(c->cooldown_s, floor_cooldown)
                             : c->cooldown_s * factor;
-        c->load_s = floor(c->load_s * 10 + 0.5) / 10; /* {duration} stays readable */
+        c->load_s = floor(c->load_s + 0.5); /* load commands take whole seconds */
     }
 }
 

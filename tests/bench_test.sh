@@ -11,8 +11,17 @@ if [ ! -x "$ALLOCSCOPE" ] || [ ! -x "$SCATTER" ] || [ ! -f "$SHIM" ]; then
     fail "build" "missing $ALLOCSCOPE, $SCATTER or $SHIM; run 'make all tests-build'"
     finish
 fi
-# Every process a bench here starts has $TMP in its command line: kill leftovers on exit.
-trap 'pkill -KILL -f "$TMP/" 2>/dev/null; rm -rf "$TMP"' EXIT
+# On exit: a bench still running is stopped as a user would (SIGINT: it stops its targets'
+# process groups); anything left has this test's $TMP in its command line.
+cleanup() {
+    if [ -n "${pid:-}" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -INT "$pid"
+        sleep 3
+    fi
+    for p in $(pgrep -f "$TMP/"); do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
 
 # field CSV ROW_PATTERN COLUMN: a column of the results.csv row whose cell matches.
 field() {
