@@ -12,7 +12,9 @@
  *
  * Runs a short warm-up, then ops until MS milliseconds have passed (default 300), or exactly N
  * ops (for profilers). Prints one line:
- *   workload=W threads=T ops=N elapsed_ns=E ns_per_op=X.XX
+ *   workload=W threads=T ops=N elapsed_ns=E cpu_ns=C ns_per_op=X.XX cpu_ns_per_op=Y.YY
+ * ns_per_op is wall time; cpu_ns_per_op is the CPU time of all the process's threads (the
+ * shim's sampler thread and heaptrack's writer thread included) over the same span.
  * The random sequences are seeded with constants, so every run does the same calls in the same
  * order; only how many of them fit in MS differs. */
 #include <errno.h>
@@ -42,11 +44,37 @@ struct budget {
     uint64_t ops;    /* count-bounded when non-zero */
 };
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+/* CPU time of every thread of the process: what the calls cost, whoever else shares the
+ * cores (wall time on a busy machine counts the other programs too). */
+static uint64_t cpu_ns(void)
+{
+    return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+struct span {
+    uint64_t wall, cpu;
+};
+
+static struct span span_start(void)
+{
+    return (struct span){.wall = now_ns(), .cpu = cpu_ns()};
+}
+
+static struct span span_since(struct span start)
+{
+    return (struct span){.wall = now_ns() - start.wall, .cpu = cpu_ns() - start.cpu};
 }
 
 static uint64_t xorshift(uint64_t *state)
@@ -80,16 +108,17 @@ static void pair_ops(uint64_t n)
     }
 }
 
-static uint64_t run_pair(const struct budget *b, uint64_t *elapsed)
+static uint64_t run_pair(const struct budget *b, struct span *elapsed)
 {
     pair_ops(CHUNK_OPS * 8);
-    uint64_t done = 0, start = now_ns();
-    while (!budget_spent(b, done, start)) {
+    uint64_t done = 0;
+    struct span start = span_start();
+    while (!budget_spent(b, done, start.wall)) {
         uint64_t n = b->ops && b->ops - done < CHUNK_OPS ? b->ops - done : CHUNK_OPS;
         pair_ops(n);
         done += n;
     }
-    *elapsed = now_ns() - start;
+    *elapsed = span_since(start);
     return done;
 }
 
@@ -139,20 +168,21 @@ static void mix_op(struct mix_state *m)
     m->ptr[slot] = p;
 }
 
-static uint64_t run_mix(const struct budget *b, uint64_t *elapsed)
+static uint64_t run_mix(const struct budget *b, struct span *elapsed)
 {
     static struct mix_state m;
     m.rng = 0x2545f4914f6cdd1dull;
     for (unsigned i = 0; i < CHUNK_OPS * 8; i++)
         mix_op(&m);
-    uint64_t done = 0, start = now_ns();
-    while (!budget_spent(b, done, start)) {
+    uint64_t done = 0;
+    struct span start = span_start();
+    while (!budget_spent(b, done, start.wall)) {
         uint64_t n = b->ops && b->ops - done < CHUNK_OPS ? b->ops - done : CHUNK_OPS;
         for (uint64_t i = 0; i < n; i++)
             mix_op(&m);
         done += n;
     }
-    *elapsed = now_ns() - start;
+    *elapsed = span_since(start);
     for (unsigned i = 0; i < MIX_SLOTS; i++)
         free(m.ptr[i]);
     return done;
@@ -175,7 +205,7 @@ struct thread_shared {
     struct batch *_Atomic inbox[THREADS];
     _Atomic unsigned in_flight[THREADS];
     const struct budget *budget;
-    uint64_t start, end;
+    struct span start, elapsed;
     _Atomic bool stop;
     _Atomic uint64_t allocs, frees;
 };
@@ -252,7 +282,7 @@ static void *thread_main(void *arg)
     }
     pthread_barrier_wait(&s->barrier);
     if (w->id == 0)
-        s->start = now_ns();
+        s->start = span_start();
     uint64_t quota = s->budget->ops ? (s->budget->ops + THREADS - 1) / THREADS : 0;
     uint64_t allocs = 0, frees = 0;
     while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
@@ -260,7 +290,7 @@ static void *thread_main(void *arg)
         allocs += THREAD_BATCH + 1;
         frees += consume(s, w->id);
         bool spent = quota ? allocs >= quota
-                           : w->id == 0 && now_ns() - s->start >= s->budget->min_ns;
+                           : w->id == 0 && now_ns() - s->start.wall >= s->budget->min_ns;
         if (spent)
             atomic_store(&s->stop, true);
     }
@@ -268,13 +298,13 @@ static void *thread_main(void *arg)
     atomic_fetch_add(&s->frees, frees);
     pthread_barrier_wait(&s->barrier);
     if (w->id == 0)
-        s->end = now_ns();
+        s->elapsed = span_since(s->start);
     pthread_barrier_wait(&s->barrier); /* every chain is handed over: drain, untimed */
     consume(s, w->id);
     return NULL;
 }
 
-static uint64_t run_threads(const struct budget *b, uint64_t *elapsed)
+static uint64_t run_threads(const struct budget *b, struct span *elapsed)
 {
     static struct thread_shared s;
     s.budget = b;
@@ -294,7 +324,7 @@ static uint64_t run_threads(const struct budget *b, uint64_t *elapsed)
     }
     for (unsigned i = 0; i < THREADS; i++)
         pthread_join(tids[i], NULL);
-    *elapsed = s.end - s.start;
+    *elapsed = s.elapsed;
     pthread_barrier_destroy(&s.barrier);
     /* A pair is one malloc and one free; frees trail the mallocs by the chains in flight. */
     return (s.allocs + s.frees) / 2;
@@ -349,7 +379,8 @@ int main(int argc, char **argv)
     }
     if (!parse_args(argc, argv, &b))
         return 2;
-    uint64_t ops, elapsed;
+    uint64_t ops;
+    struct span elapsed;
     unsigned threads = 1;
     if (!strcmp(argv[1], "pair")) {
         ops = run_pair(&b, &elapsed);
@@ -363,7 +394,10 @@ int main(int argc, char **argv)
                 argv[1]);
         return 2;
     }
-    printf("workload=%s threads=%u ops=%llu elapsed_ns=%llu ns_per_op=%.2f\n", argv[1], threads,
-           (unsigned long long)ops, (unsigned long long)elapsed, (double)elapsed / (double)ops);
+    printf("workload=%s threads=%u ops=%llu elapsed_ns=%llu cpu_ns=%llu ns_per_op=%.2f "
+           "cpu_ns_per_op=%.2f\n",
+           argv[1], threads, (unsigned long long)ops, (unsigned long long)elapsed.wall,
+           (unsigned long long)elapsed.cpu, (double)elapsed.wall / (double)ops,
+           (double)elapsed.cpu / (double)ops);
     return 0;
 }
