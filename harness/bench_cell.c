@@ -781,6 +781,9 @@ int bench_cell_run(const struct bench_cell *cell, const struct bench_context *ct
         else
             end = run_phases(&s, &vars, (unsigned)port);
     }
+    char *unexpanded[] = {cell->target->command, NULL};
+    if (!spec.argv) /* never started: run.json still says what was to be run */
+        spec.argv = argv ? argv : unexpanded;
     if (s.target > 0 && s.target_exited && end != END_STOP && s.exited_in)
         note_target_end(&s);
     end_load(&s);

@@ -190,6 +190,13 @@ expect_msg "malformed registry: line number" 2 "badreg.ini:2: unknown key 'libar
 expect_msg "absent allocator library: clear message" 2 \
     "allocator 'fakealloc' is not installed \(missing /nonexistent/libfakealloc.so\)" \
     "$ALLOCSCOPE" bench "$TMP/tiny.ini" --allocators "$TMP/user.ini" -a fakealloc -o "$TMP/x5"
+"$ALLOCSCOPE" bench --target "$SCATTER {nope}" -a glibc -o "$TMP/x6" --quiet >/dev/null 2>"$TMP/x6.err"
+if [ "$?" = 1 ] && [ "$(field "$TMP/x6/results.csv" . status)" = failed:config ] &&
+    grep -q "unknown placeholder {nope}" "$TMP/x6.err" && [ -s "$TMP/x6/cells/bench_scatter-none-glibc-default-r1/run.json" ]; then
+    pass "an unknown placeholder fails its cell, named"
+else
+    fail "an unknown placeholder fails its cell" "$(cat "$TMP/x6.err")"
+fi
 [ ! -e "$TMP/x1" ] && [ ! -e "$TMP/x2" ] && [ ! -e "$TMP/x5" ] &&
     pass "refused matrices write nothing" || fail "refused matrices write nothing" "$(ls "$TMP")"
 
