@@ -231,6 +231,31 @@ for variant in leaky fixed; do
     expect_eq "slow-reader $variant exits 0 on SIGTERM" "$WL_RC" 0
 done
 
+# ---- loadgen's stalled readers (the HTTP/1.1 load generator of workloads/loadgen) ---------------
+if [ -x "$WL_BIN/loadgen" ]; then
+    name=loadgen-leaky
+    start_server "$name" leaky || fail "slow-reader leaky starts"
+    pid=$WL_PID port=$WL_PORT
+    base=$(measure_now "$name" "$pid")
+    "$WL_BIN/loadgen" --target "127.0.0.1:$port" -c 8 --stalled-share 0.5 --stalled-rate 0 \
+        -p /live -d 4 -q --json "$TMP/$name.json" &
+    lg=$!
+    WL_PIDS+=("$lg")
+    sleep 3.5
+    end=$(measure_now "$name" "$pid")
+    wait "$lg"
+    echo "# slow-reader leaky under loadgen, 4 of 8 readers stalled ($MEASURE): before" \
+        "$((base / 1024)) KiB, after 3.5 s $((end / 1024)) KiB"
+    if [ "$((end - base))" -gt $((15 * MB)) ]; then
+        pass "slow-reader leaky grows under loadgen's stalled readers too"
+    else
+        fail "slow-reader leaky grows under loadgen's stalled readers" "base=$base end=$end"
+    fi
+    wl_stop "$pid"
+else
+    skip "slow-reader under loadgen" "build/bin/loadgen not built"
+fi
+
 # ---- wl-slow-client's JSON report ---------------------------------------------------------------
 wl_start json "$WL_BIN/wl-slow-reader" --port 0 --variant fixed "${SERVER_OPTS[@]}" ||
     fail "slow-reader starts"
