@@ -139,7 +139,7 @@ static int parse(int argc, char **argv, struct options *o)
                       : !strcmp(v, "buffer") ? MODE_BUFFER
                       : !strcmp(v, "retain") ? MODE_RETAIN
                       : !strcmp(v, "flat")   ? MODE_FLAT
-                                             : (enum mode)-1;
+                                             : (enum mode) - 1;
         else if (!strcmp(a, "--idle-ms"))
             o->idle_ms = atol(v);
         else if (!strcmp(a, "--load-ms"))
