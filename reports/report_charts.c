@@ -329,8 +329,8 @@ static void chart_bars(struct chart_ctx *c, size_t g)
     } bars[] = {
         {METRIC_IDLE, "lc rgb '#bbbbbb' fs solid 1.0", "idle"},
         {METRIC_PEAK, "lc rgb '#0072B2' fs solid 0.85", "peak"},
-        {METRIC_AFTER, "lc rgb '#D55E00' fs pattern 4", "after load"},
-        {METRIC_RECLAIMABLE, "lc rgb '#009E73' fs pattern 2", "reclaimable"},
+        {METRIC_AFTER, "lc rgb '#D55E00' fs @fill_hatch1", "after load"},
+        {METRIC_RECLAIMABLE, "lc rgb '#009E73' fs @fill_cross", "reclaimable"},
     };
     const struct report_group *grp = &c->in->groups[g];
     char title[256], dat[PATH_MAX], label[256];
@@ -471,12 +471,32 @@ static int by_growth(const void *a, const void *b)
     return x->id < y->id ? -1 : 1;
 }
 
-static void innermost_label(struct symbolizer *sym, const struct site_series *s, char *out,
-                            size_t len)
+/* The innermost frames of each site, as few as keep the labels distinct (two sites often
+ * share their allocating function and differ in its caller). */
+static char **site_labels(struct symbolizer *sym, const struct run_data *run,
+                          const size_t *order, size_t n)
 {
-    format_site_frames(sym, s, 1, out, len);
-    if (!*out)
-        snprintf(out, len, "site %u", s->id);
+    char **labels = calloc(n, sizeof(char *));
+    char buf[1024];
+    for (unsigned depth = 1; depth <= 3; depth++) {
+        for (size_t k = 0; k < n; k++) {
+            free(labels[k]);
+            /* Same frames up to 2 deep: the innermost one and the site's id tell them apart. */
+            format_site_frames(sym, &run->sites[order[k]], depth < 3 ? depth : 1, buf,
+                               sizeof(buf));
+            if (!*buf || depth == 3)
+                snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%ssite %u",
+                         *buf ? " " : "", run->sites[order[k]].id);
+            labels[k] = strdup(buf);
+        }
+        bool distinct = true;
+        for (size_t a = 0; a < n && distinct; a++)
+            for (size_t b = a + 1; b < n && distinct; b++)
+                distinct = strcmp(labels[a], labels[b]) != 0;
+        if (distinct)
+            break;
+    }
+    return labels;
 }
 
 static void chart_sites(struct chart_ctx *c, size_t g)
@@ -522,11 +542,11 @@ static void chart_sites(struct chart_ctx *c, size_t g)
     FILE *f = open_in(c->set->dir, dat);
     struct text plot = {0}, phases = {0};
     gs->sites = calloc(n, sizeof(*gs->sites));
+    char **labels = site_labels(sym, &run, order, n);
     for (size_t k = 0; k < n; k++) {
         const struct site_series *s = &run.sites[order[k]];
         struct report_site *rs = &gs->sites[gs->n++];
-        innermost_label(sym, s, label, sizeof(label));
-        rs->function = strdup(label);
+        rs->function = labels[k];
         format_site_frames(sym, s, 4, label, sizeof(label));
         rs->frames = strdup(label);
         rs->growth_bytes_per_s = s->growth_bytes_per_s;
@@ -554,6 +574,7 @@ static void chart_sites(struct chart_ctx *c, size_t g)
     if (!f || write_script(c, ch, dat, text_str(&phases), text_str(&plot), NULL, NULL))
         c->set->n--;
     symbolizer_free(sym);
+    free(labels);
     free(plot.s);
     free(phases.s);
     free(order);
@@ -684,7 +705,7 @@ static int render_png_parallel(const struct chart_set *set)
         parts = set->n ? set->n : 1;
     size_t *which = malloc((set->n ? set->n : 1) * sizeof(size_t));
     pid_t pids[8];
-    char names[8][32], log[32];
+    char names[8][48], log[48];
     for (size_t p = 0; p < parts; p++) {
         size_t n = 0;
         for (size_t i = p; i < set->n; i += parts)

@@ -212,10 +212,12 @@ static void write_rank_table(FILE *f, const struct report_doc *doc, size_t g)
         esc_row(f, "n", b[1]);
         esc_row(f, "n", doc_bytes(b[2], 64, c->m[METRIC_PEAK]));
         esc_row(f, "n", doc_number(b[3], 64, c->m[METRIC_THROUGHPUT], "%.0f req/s"));
-        esc_row(f, "n",
-                isnan(rk->throughput_loss)
-                    ? "-"
-                    : (snprintf(b[4], 64, "%+.1f%%", -rk->throughput_loss * 100), b[4]));
+        /* +0.0 rather than -0.0 for the best itself. */
+        double gain = isnan(rk->throughput_loss) ? NAN : -rk->throughput_loss * 100;
+        if (fabs(gain) < 0.05)
+            gain = 0.0;
+        doc_number(b[4], 64, gain, "%+.1f%%");
+        esc_row(f, "n", b[4]);
         esc_row(f, "n", doc_number(b[5], 64, c->m[METRIC_P99], "%.1f ms"));
         char why[128];
         esc_row(f, rk->reason == REC_TOO_SLOW ? "bad" : NULL,
@@ -223,6 +225,43 @@ static void write_rank_table(FILE *f, const struct report_doc *doc, size_t g)
         fputs("</tr>\n", f);
     }
     fputs("</tbody></table>\n", f);
+}
+
+static int by_ratio(const void *a, const void *b)
+{
+    const struct overall_rank *x = *(const struct overall_rank *const *)a;
+    const struct overall_rank *y = *(const struct overall_rank *const *)b;
+    if (x->fast_enough != y->fast_enough)
+        return x->fast_enough > y->fast_enough ? -1 : 1;
+    return (x->rss_ratio > y->rss_ratio) - (x->rss_ratio < y->rss_ratio);
+}
+
+/* Every configuration over all workloads: fast enough on most first, then leanest. */
+static void write_overall_table(FILE *f, const struct report_doc *doc)
+{
+    const struct overall_rank **sorted = malloc(doc->noverall * sizeof(*sorted));
+    const struct overall_rank *choice =
+        doc->overall_choice >= 0 ? &doc->overall[doc->overall_choice] : NULL;
+    for (size_t i = 0; i < doc->noverall; i++)
+        sorted[i] = &doc->overall[i];
+    qsort(sorted, doc->noverall, sizeof(*sorted), by_ratio);
+    fprintf(f,
+            "<details><summary>Every configuration over all workloads</summary><table><thead>"
+            "<tr><th>configuration</th><th>within the throughput tolerance</th><th>%s / the "
+            "workload's lowest (geometric mean)</th></tr></thead><tbody>\n",
+            report_metric_title(doc->opt->rss_metric));
+    for (size_t i = 0; i < doc->noverall; i++) {
+        char b1[48], b2[32];
+        snprintf(b1, sizeof(b1), "%zu of %zu workloads", sorted[i]->fast_enough, sorted[i]->groups);
+        snprintf(b2, sizeof(b2), "%.2fx", sorted[i]->rss_ratio);
+        fputs(sorted[i] == choice ? "<tr class=\"chosen\">" : "<tr>", f);
+        esc_row(f, NULL, sorted[i]->label);
+        esc_row(f, "n", b1);
+        esc_row(f, "n", b2);
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table></details>\n", f);
+    free(sorted);
 }
 
 static void write_recommendation(FILE *f, const struct report_doc *doc)
@@ -244,6 +283,8 @@ static void write_recommendation(FILE *f, const struct report_doc *doc)
                 "%.2fx the lowest of each workload (geometric mean).</p></div>\n",
                 o->fast_enough, o->groups, report_metric_title(doc->opt->rss_metric), o->rss_ratio);
     }
+    if (doc->noverall > 1 && in->ngroups > 1)
+        write_overall_table(f, doc);
     for (size_t g = 0; g < in->ngroups; g++) {
         const struct rec_result *r = &doc->recs[g];
         fputs("<div class=\"rec\"><p class=\"pick\">", f);

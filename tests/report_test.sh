@@ -157,10 +157,18 @@ EOF
     done
 }
 make_bench "$TMP/bench"
+# Kernel event columns (as bench --kernel joins them) in the leaky workload's cells: the
+# chart of bytes returned to the OS appears for that workload only.
+for f in "$TMP"/bench/cells/grow-leaky-*/samples.csv; do
+    awk -F, -v OFS=, 'NR == 1 { print $0, "munmap_bytes", "madv_free_bytes"; next }
+        { print $0, (NR % 5 == 0 ? 1048576 : 0), 4096 }' "$f" >"$f.k" && mv "$f.k" "$f"
+done
 "$ALLOCSCOPE" report "$TMP/bench" -o "$TMP/rep-bench" >"$TMP/rep-bench.out" 2>&1
 expect_eq "report on a bench exits 0" "$?" 0
 check_charts "$TMP/rep-bench" "bench"
 check "bench: a Pareto chart per workload" test "$(compgen -G "$TMP/rep-bench/charts/pareto-*.svg" | wc -l)" -eq 2
+expect_eq "bench: bytes returned to the OS drawn where kernel events exist" \
+    "$(compgen -G "$TMP/rep-bench/charts/returned-*.svg" | wc -l)" 1
 check "bench: phases shaded in the RSS chart script" grep -q "set object 2 rect" "$(compgen -G "$TMP/rep-bench/charts/rss-*.gp" | head -1)"
 rec=$(grep -c '| jemalloc:bg-decay .*\*\*recommended\*\*' "$TMP/rep-bench/summary.md")
 expect_eq "recommendation: lowest after-load RSS within 5% of the best throughput" "$rec" 2

@@ -11,8 +11,8 @@ set key outside right top vertical
 set yrange [0:*]
 set xrange [0:*]
 @PHASES@
-plot '@DATA@' using 1:($2+$3+$4+$5):($2+$3+$4) with filledcurves fc rgb '#999999' fs pattern 2 border lc rgb '#666666' title 'rest of the process', \
-     '' using 1:($2+$3+$4):($2+$3) with filledcurves fc rgb '#CC79A7' fs pattern 5 border lc rgb '#CC79A7' title 'LazyFree (MADV_FREE)', \
-     '' using 1:($2+$3):2 with filledcurves fc rgb '#D55E00' fs pattern 4 border lc rgb '#D55E00' title 'allocator-held free', \
+plot '@DATA@' using 1:($2+$3+$4+$5):($2+$3+$4) with filledcurves fc rgb '#999999' fs @fill_cross border lc rgb '#666666' title 'rest of the process', \
+     '' using 1:($2+$3+$4):($2+$3) with filledcurves fc rgb '#CC79A7' fs @fill_hatch2 border lc rgb '#CC79A7' title 'LazyFree (MADV_FREE)', \
+     '' using 1:($2+$3):2 with filledcurves fc rgb '#D55E00' fs @fill_hatch1 border lc rgb '#D55E00' title 'allocator-held free', \
      '' using 1:2 with filledcurves x1 fc rgb '#0072B2' fs solid 0.55 border lc rgb '#0072B2' title 'live heap', \
      '' using 1:6 with lines lc rgb '#000000' lw 1.5 dt 1 title 'RSS'

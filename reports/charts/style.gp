@@ -16,6 +16,14 @@ set grid ytics lc rgb '#e3e3e3' lw 1 dt 1
 set key noenhanced textcolor rgb '#222222' samplen 4 spacing 1.15
 set title font ',13' textcolor rgb '#111111'
 set format y '%.0f'
+# Fills. Hatching tells stacked areas and bars apart without colour (SVG: the page and its
+# print); pngcairo draws hatching slowly (~50 ms a chart), so PNGs get solid fills of
+# distinct lightness instead.
+if (GPVAL_TERM eq 'pngcairo') {
+    fill_hatch1 = 'solid 0.45'; fill_hatch2 = 'solid 0.3'; fill_cross = 'solid 0.15'
+} else {
+    fill_hatch1 = 'pattern 4'; fill_hatch2 = 'pattern 5'; fill_cross = 'pattern 2'
+}
 # Phase shading: grey levels (not hues) so they survive black-and-white printing.
 idle_shade = '#eeeeee'
 load_shade = '#d6d6d6'
