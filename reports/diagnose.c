@@ -143,6 +143,8 @@ double diagnose_slope(const double *t, const double *y, size_t n, double *t_stat
     /* Points exactly on a line: the noise floor is one byte per point. */
     double floor_se = 1.0 / sqrt(stt);
     *t_stat = slope / (se > floor_se ? se : floor_se);
+    if (fabs(*t_stat) > 1000) /* beyond any doubt; keeps reports readable */
+        *t_stat = *t_stat > 0 ? 1000 : -1000;
     return slope;
 }
 
@@ -228,8 +230,13 @@ static void classify_growth(struct diagnosis *d, const struct diagnose_threshold
                  "bound the buffers at these sites (high-water mark, backpressure, idle "
                  "timeout): a slower consumer or more load makes them grow further");
     }
+    if (!d->m.has_live) {
+        size_t used = strlen(d->reason);
+        snprintf(d->reason + used, sizeof(d->reason) - used,
+                 "; without the live heap this may also be memory the allocator keeps");
+    }
     bool released_known = d->m.has_cooldown || d->m.exited_cleanly;
-    if (!released_known)
+    if (!released_known || !d->m.has_live)
         d->confidence = CONFIDENCE_LOW;
     else if (d->m.has_cooldown && d->m.has_stacks && (top->kept >= 0.8 || top->kept <= 0.2))
         d->confidence = CONFIDENCE_HIGH;
@@ -272,9 +279,10 @@ static double excess_rss(const struct diagnosis_metrics *m)
 static bool classify_rss(struct diagnosis *d, const struct diagnose_thresholds *t)
 {
     const struct diagnosis_metrics *m = &d->m;
-    if (m->after_rss < 0 || m->idle_rss < 0 || m->peak_rss < 0)
+    /* Without the live heap, RSS held by the allocator and RSS in use look the same. */
+    if (!m->has_live || m->after_rss < 0 || m->idle_rss < 0 || m->peak_rss < 0)
         return false;
-    double excess = m->has_live ? excess_rss(m) : m->after_rss - m->idle_rss;
+    double excess = excess_rss(m);
     double rise = m->peak_rss - m->idle_rss;
     if (excess < t->min_excess_rss || excess < t->excess_rss_share * rise)
         return false;
@@ -502,24 +510,30 @@ static int load_phases_file(struct diagnosis_metrics *m, const char *dir)
     return 0;
 }
 
+/* Activity in the interval before row I: allocation calls per ms, or without them (a
+ * kernel-only recording) how fast RSS moved. */
+static double activity(const struct series *s, size_t i, bool by_rss)
+{
+    double dt = s->t_ms[i] - s->t_ms[i - 1];
+    double delta =
+        by_rss ? fabs(s->rss[i] - s->rss[i - 1]) : s->alloc_calls[i] - s->alloc_calls[i - 1];
+    return dt > 0 ? delta / dt : 0;
+}
+
 /* Without phases.csv the load is where the allocation rate is high: from the first to the
  * last interval whose rate exceeds activity_share of the highest. */
 static void infer_phases(struct diagnosis_metrics *m, const struct series *s,
                          const struct diagnose_thresholds *t)
 {
+    bool by_rss = s->alloc_calls[s->n - 1] <= 0;
     double max_rate = 0;
-    for (size_t i = 1; i < s->n; i++) {
-        double dt = s->t_ms[i] - s->t_ms[i - 1];
-        double rate = dt > 0 ? (s->alloc_calls[i] - s->alloc_calls[i - 1]) / dt : 0;
-        if (rate > max_rate)
-            max_rate = rate;
-    }
+    for (size_t i = 1; i < s->n; i++)
+        if (activity(s, i, by_rss) > max_rate)
+            max_rate = activity(s, i, by_rss);
     size_t first = 0, last = s->n - 1;
     bool found = false;
     for (size_t i = 1; i < s->n && max_rate > 0; i++) {
-        double dt = s->t_ms[i] - s->t_ms[i - 1];
-        double rate = dt > 0 ? (s->alloc_calls[i] - s->alloc_calls[i - 1]) / dt : 0;
-        if (rate > t->activity_share * max_rate) {
+        if (activity(s, i, by_rss) > t->activity_share * max_rate) {
             if (!found)
                 first = i - 1;
             last = i, found = true;

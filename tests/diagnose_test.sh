@@ -354,6 +354,20 @@ bad_input() {
     fi
 }
 
+# A kernel-only attach (samples.csv of RSS, no shim.txt): RSS grows 19 MiB through a
+# phase of activity and stays; the verdict says it had no live heap and no stacks.
+kernel_only() {
+    mkdir -p "$TMP/kernel-only"
+    python3 -c 'print("t_ms,rss_bytes,pss_bytes,anon_bytes,lazyfree_bytes")
+for i in range(80):
+    t = i * 100
+    r = (4 << 20) + min(max(t - 1000, 0), 4000) * 5000
+    print("%d,%d,%d,%d,0" % (t, r, r, r))' >"$TMP/kernel-only/samples.csv"
+    expect_verdict "kernel-only recording" "$TMP/kernel-only" leak
+    expect_eq "... low confidence, no live heap noted" "$(diag_field "$TMP/kernel-only.json" \
+        'd["confidence"] + " " + str(any("no live heap" in l for l in d["lacking"]))')" "low True"
+}
+
 if [ ! -x "$ALLOCSCOPE" ] || [ ! -f "$SHIM" ]; then
     skip "diagnose" "build/bin/allocscope or the shim is not built"
     finish
@@ -367,5 +381,6 @@ else
     without_bench
 fi
 plain_runs
+kernel_only
 bad_input
 finish
