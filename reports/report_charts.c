@@ -473,8 +473,8 @@ static int by_growth(const void *a, const void *b)
 
 /* The innermost frames of each site, as few as keep the labels distinct (two sites often
  * share their allocating function and differ in its caller). */
-static char **site_labels(struct symbolizer *sym, const struct run_data *run,
-                          const size_t *order, size_t n)
+static char **site_labels(struct symbolizer *sym, const struct run_data *run, const size_t *order,
+                          size_t n)
 {
     char **labels = calloc(n, sizeof(char *));
     char buf[1024];
@@ -482,11 +482,10 @@ static char **site_labels(struct symbolizer *sym, const struct run_data *run,
         for (size_t k = 0; k < n; k++) {
             free(labels[k]);
             /* Same frames up to 2 deep: the innermost one and the site's id tell them apart. */
-            format_site_frames(sym, &run->sites[order[k]], depth < 3 ? depth : 1, buf,
-                               sizeof(buf));
+            format_site_frames(sym, &run->sites[order[k]], depth < 3 ? depth : 1, buf, sizeof(buf));
             if (!*buf || depth == 3)
-                snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%ssite %u",
-                         *buf ? " " : "", run->sites[order[k]].id);
+                snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%ssite %u", *buf ? " " : "",
+                         run->sites[order[k]].id);
             labels[k] = strdup(buf);
         }
         bool distinct = true;
