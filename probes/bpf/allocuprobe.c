@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "allocuprobe.h"
@@ -338,15 +339,24 @@ __attribute__((noinline)) void allocuprobe_calibration_free(void *block)
     __asm__ volatile("" ::"r"(block) : "memory");
 }
 
+/* Thread CPU time: the uprobe traps run in this thread's context, and other processes
+ * taking the CPU on a busy machine do not count. */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static double time_pairs(malloc_fn do_malloc, free_fn do_free)
 {
-    uint64_t start = probe_monotonic_ns();
+    uint64_t start = thread_cpu_ns();
     for (int i = 0; i < CALIBRATION_PAIRS; i++) {
         void *block = do_malloc(64);
         __asm__ volatile("" ::"r"(block) : "memory");
         do_free(block);
     }
-    return (double)(probe_monotonic_ns() - start) / CALIBRATION_PAIRS;
+    return (double)(thread_cpu_ns() - start) / CALIBRATION_PAIRS;
 }
 
 static void drain_ring(struct tool *t)
@@ -610,6 +620,16 @@ static int fill_intervals(struct tool *t)
                                  sizeof(interval), 0))
             return -errno;
     }
+    /* Each CPU starts a drawn interval away from its first sample, not at zero. */
+    long long start[t->ncpus];
+    for (int cpu = 0; cpu < t->ncpus; cpu++) {
+        double u = (rand_r(&seed) + 1.0) / ((double)RAND_MAX + 2.0);
+        start[cpu] = (long long)(-log(u) * (double)t->opt.sample_bytes) + 1;
+    }
+    unsigned int zero = 0;
+    if (bpf_map__update_elem(t->skel->maps.countdown, &zero, sizeof(zero), start, sizeof(start),
+                             0))
+        return -errno;
     return 0;
 }
 

@@ -1,10 +1,12 @@
 /* Test helper for the kernel-event probes: allocates a large heap of small blocks, frees
  * most of it, then idles so an allocator's decay can return pages.
  *   bpf_bigheap MEGABYTES KEEP_ONE_IN IDLE_MS
- * Prints "allocated", "freed" and "done" lines on stdout as it goes. */
+ * Prints "allocated", "freed" and "done" lines on stdout as it goes, then "cpu_ms N" (user +
+ * system CPU time of the process). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static void sleep_ms(long ms)
@@ -50,5 +52,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     sleep_ms(idle_ms);
     printf("done\n");
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    printf("cpu_ms %.1f\n", (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
+                                 (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3);
     return 0;
 }
