@@ -65,7 +65,7 @@ expect_eq "runner exit status" "$rc" 0
 [ "$rc" -eq 0 ] || sed 's/^/# /' "$TMP/runner.err"
 expect_eq "csv header" "$(head -1 "$TMP/bench.csv")" \
     "workload,config,baseline,cpu_ns_per_op,cpu_ratio,tree_ns_per_op,tree_ratio,wall_ns_per_op,wall_ratio,cpu_runs"
-configs="bare shim-count shim-default shim-exact je-bare je-shim-default"
+configs="bare shim-count shim-default shim-exact shim-exact-fp je-bare je-shim-default"
 if command -v heaptrack >/dev/null; then
     configs="$configs heaptrack"
 else
