@@ -16,6 +16,7 @@ struct bench_context {
     struct shim_settings shim;
     unsigned interval_ms;
     const char *profile;
+    bool kernel;                 /* record kernel.csv with allocscope-kevents, joined in */
     volatile sig_atomic_t *stop; /* set asynchronously (SIGINT, SIGTERM): end the cell now */
     struct bench_progress *progress;
 };

@@ -42,6 +42,8 @@ static const char bench_usage[] =
     "  --repeats N  --idle S  --load-time S  --cooldown S  --interval MS\n"
     "                     override the profile (and the file)\n"
     "  --sample BYTES|all|none  the shim's stack sampling (default: the shim's)\n"
+    "  --kernel           also record kernel memory events (allocscope-kevents, eBPF; root)\n"
+    "                     into each cell's kernel.csv, joined into samples.csv\n"
     "  -o, --out DIR      the bench directory (default allocscope-bench/<time>)\n"
     "  --resume           go on with DIR: cells already finished are kept and skipped\n"
     "  --retry-failed     with --resume, run failed cells again\n"
@@ -66,7 +68,7 @@ struct bench_options {
     const char *sample;
     const char *out;
     const char *cell;
-    bool resume, retry_failed, list_cells, quiet;
+    bool resume, retry_failed, list_cells, quiet, kernel;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -103,7 +105,8 @@ static int parse_options(int argc, char **argv, struct bench_options *o)
         O_RETRY,
         O_LIST,
         O_CELL,
-        O_QUIET
+        O_QUIET,
+        O_KERNEL
     };
     static const struct option options[] = {{"profile", required_argument, NULL, O_PROFILE},
                                             {"allocator", required_argument, NULL, 'a'},
@@ -125,6 +128,7 @@ static int parse_options(int argc, char **argv, struct bench_options *o)
                                             {"list-cells", no_argument, NULL, O_LIST},
                                             {"cell", required_argument, NULL, O_CELL},
                                             {"quiet", no_argument, NULL, O_QUIET},
+                                            {"kernel", no_argument, NULL, O_KERNEL},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
@@ -191,6 +195,9 @@ static int parse_options(int argc, char **argv, struct bench_options *o)
             break;
         case O_QUIET:
             o->quiet = true;
+            break;
+        case O_KERNEL:
+            o->kernel = true;
             break;
         case 'h':
             fputs(bench_usage, stdout);
@@ -571,6 +578,7 @@ static int run_matrix(struct bench_run *run, const struct bench_cell *only)
                                 .stop = &stop_requested,
                                 .progress = &progress};
     ctx.shim.sample = o->sample;
+    ctx.kernel = o->kernel;
     install_signals();
     bool interrupted = false;
     size_t k = 0;

@@ -147,6 +147,19 @@ for c in $all_configs; do
     fi
 done
 
+# ---- --kernel: kernel events joined into samples.csv ----
+"$ALLOCSCOPE" bench "$TMP/tiny.ini" -a glibc --kernel --quiet -o "$TMP/kernel" >/dev/null 2>"$TMP/kernel.err"
+kdir=$TMP/kernel/cells/tiny-none-glibc-default-r1
+if [ -s "$kdir/kernel.csv" ]; then
+    if head -1 "$kdir/samples.csv" | grep -q 'tree_rss_bytes.*kernel_rss_bytes.*madv_free_bytes'; then
+        pass "--kernel: kernel.csv columns joined into samples.csv"
+    else
+        fail "--kernel: kernel.csv joined" "$(head -1 "$kdir/samples.csv")"
+    fi
+else
+    skip "--kernel" "allocscope-kevents did not run here: $(head -c 200 "$kdir/kevents.log" 2>/dev/null)"
+fi
+
 # ---- a misspelled setting, a misspelled configuration, bad files, a missing library ----
 cat >"$TMP/user.ini" <<EOF
 [allocator fakealloc]
