@@ -65,6 +65,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/allocscope/charts
 	install -m 644 reports/charts/*.gp $(DESTDIR)$(PREFIX)/share/allocscope/charts/
 	@for f in $(INSTALL_EXTRA_BINS); do install -m 755 $$f $(DESTDIR)$(PREFIX)/lib/allocscope/; done
+	@for f in workloads/*/scenario.ini; do install -D -m 644 $$f $(DESTDIR)$(PREFIX)/share/allocscope/$$f; done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
