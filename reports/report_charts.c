@@ -409,11 +409,23 @@ static void chart_pareto(struct chart_ctx *c, size_t g, long chosen)
         return;
     }
     struct text plot = {0};
+    /* The band of throughput the recommendation accepts, shaded. */
+    double best_tp = 0;
+    for (size_t i = 0; i < n; i++)
+        best_tp = fmax(best_tp, pts[i][1]);
+    text_add(&plot,
+             "set object 1 rect from graph 0, first %.3f to graph 1, first %.3f behind "
+             "fc rgb '#e4eef7' fs solid 1.0 noborder\n"
+             "set label 1 'within %.0f%% of the best throughput' at graph 0.99, first %.3f "
+             "right offset 0,0.6 font ',9' textcolor rgb '#41627e'\n",
+             best_tp * (1 - c->opt->tolerance), best_tp, c->opt->tolerance * 100,
+             best_tp * (1 - c->opt->tolerance));
     text_add(&plot,
              "plot '%s' using 1:2 with linespoints lc rgb '#555555' lw 1.5 dt 2 pt 0 "
              "title 'Pareto frontier'",
              front);
     size_t block = 0;
+    long chosen_block = -1;
     for (size_t k = 0; k < grp->nconfigs; k++) {
         const double *m = grp->configs[k].m;
         if (isnan(m[metric]) || isnan(m[METRIC_THROUGHPUT]))
@@ -428,12 +440,14 @@ static void chart_pareto(struct chart_ctx *c, size_t g, long chosen)
                  "font ',9' notitle",
                  dat, block);
         if ((long)k == chosen)
-            text_add(&plot,
-                     ", \\\n     '%s' index %zu using 1:2 with points pt 6 ps 4 lw 2 "
-                     "lc rgb '#000000' title 'recommended'",
-                     dat, block);
+            chosen_block = (long)block;
         block++;
     }
+    if (chosen_block >= 0)
+        text_add(&plot,
+                 ", \\\n     '%s' index %ld using 1:2 with points pt 6 ps 4 lw 2 "
+                 "lc rgb '#000000' title 'recommended'",
+                 dat, chosen_block);
     fclose(f);
     /* Frontier: by RSS ascending, each point with more throughput than all before it. */
     qsort(pts, n, sizeof(pts[0]), by_rss);
