@@ -69,13 +69,13 @@ start_server() {
 # hold_client NAME PORT REQUESTS HOLD_S: a client that serves REQUESTS streams over 4
 # connections, then keeps them open HOLD_S seconds; returns once it holds (sets HOLD_PID).
 hold_client() {
-    local name=$1 port=$2 requests=$3 hold=$4 i
+    local name=$1 port=$2 requests=$3 hold=$4
     "$WL_BIN/wl-mux-client" --target "127.0.0.1:$port" --connections 4 --streams 10 \
         --requests "$requests" --hold "$hold" --duration 30 --json "$TMP/$name.json" \
         >"$TMP/$name.out" 2>"$TMP/$name.err" &
     HOLD_PID=$!
     WL_PIDS+=("$HOLD_PID")
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         grep -q holding "$TMP/$name.err" && return 0
         wl_alive "$HOLD_PID" || break
         sleep 0.05
@@ -250,7 +250,7 @@ for variant in leaky fixed; do
     # 150 streams left open on one connection: fixed refuses those above 100
     python3 "$TMP/h2_open.py" "$port" 150 3 >"$TMP/open-$variant.out" &
     opener=$!
-    for i in $(seq 1 40); do grep -q open "$TMP/open-$variant.out" && break; sleep 0.05; done
+    for _ in $(seq 1 40); do grep -q open "$TMP/open-$variant.out" && break; sleep 0.05; done
     sleep 0.5
     held=$(stat "$port" streams_held) # includes the /stats stream itself
     if [ "$variant" = fixed ]; then
@@ -286,7 +286,7 @@ EOF
 )
 expect_eq "wl-mux-client JSON has loadgen's fields with the right counts" "$verdict" ok
 expect_eq "wl-mux-client JSON written atomically (no temp file left)" \
-    "$(ls "$TMP" | grep -c 'client.json.tmp')" 0
+    "$(compgen -G "$TMP/client.json.tmp*" | wc -l)" 0
 # cancelled streams take the server's reset path: leaky frees them too
 hold_client cancel "$port" 2000 0.5 >/dev/null
 wait "$HOLD_PID"
@@ -299,7 +299,7 @@ pid=$WL_PID port=$WL_PORT
     --hold 2 --duration 20 --json "$TMP/cancelled.json" >/dev/null 2>"$TMP/cancelled.err" &
 cpid=$!
 WL_PIDS+=("$cpid")
-for i in $(seq 1 100); do grep -q holding "$TMP/cancelled.err" && break; sleep 0.05; done
+for _ in $(seq 1 100); do grep -q holding "$TMP/cancelled.err" && break; sleep 0.05; done
 sleep 0.3
 held=$(stat "$port" streams_held)
 if [ -n "$held" ] && [ "$held" -le 10 ]; then

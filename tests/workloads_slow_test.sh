@@ -285,7 +285,7 @@ EOF
 )
 expect_eq "wl-slow-client JSON has loadgen's fields and consistent frame counts" "$verdict" ok
 expect_eq "wl-slow-client JSON written atomically (no temp file left)" \
-    "$(ls "$TMP" | grep -c 'client.json.tmp')" 0
+    "$(compgen -G "$TMP/client.json.tmp*" | wc -l)" 0
 wl_stop "$pid"
 
 # ---- growth: 8 viewers, 4 stalled ---------------------------------------------------------------

@@ -7,6 +7,7 @@ MUX_CLIENT_OBJS := $(OBJ)/$(MUX_DIR)/client.o $(WLKIT_OBJ)
 MUX_LIBS := -lnghttp2 -levent -levent_pthreads -lpthread -lm
 
 ALL_TARGETS += $(BIN)/wl-mux-streams $(BIN)/wl-mux-client
+INSTALL_EXTRA_BINS += $(BIN)/wl-mux-streams $(BIN)/wl-mux-client
 
 $(BIN)/wl-mux-streams: $(MUX_SERVER_OBJS)
 	@mkdir -p $(dir $@)

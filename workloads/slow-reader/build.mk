@@ -5,6 +5,7 @@ SLOW_KIT_OBJ := $(OBJ)/workloads/mux-streams/wlkit.o
 SLOW_LIBS := -levent -lm
 
 ALL_TARGETS += $(BIN)/wl-slow-reader $(BIN)/wl-slow-client
+INSTALL_EXTRA_BINS += $(BIN)/wl-slow-reader $(BIN)/wl-slow-client
 
 $(BIN)/wl-slow-reader: $(OBJ)/$(SLOW_DIR)/server.o $(SLOW_KIT_OBJ)
 	@mkdir -p $(dir $@)
