@@ -238,13 +238,14 @@ for w in w1 w2 w3 w4 w5; do
     done
 done
 start=$(date +%s.%N)
-"$ALLOCSCOPE" report "$TMP/big" -o "$TMP/rep-big" >/dev/null 2>&1
+"$ALLOCSCOPE" report "$TMP/big" -o "$TMP/rep-big" >/dev/null 2>"$TMP/big.err"
 rc=$?
 end=$(date +%s.%N)
 expect_eq "report on 50 cells exits 0" "$rc" 0
 echo "# 50-cell report took $(awk "BEGIN{printf \"%.2f\", $end - $start}") s"
 check_charts "$TMP/rep-big" "50 cells"
 expect_eq "50 cells: a breakdown chart per cell" "$(compgen -G "$TMP/rep-big/charts/breakdown-*.svg" | wc -l)" 50
+grep -v 'truncated last line' "$TMP/big.err" | head -5 | sed 's/^/# report stderr: /'
 
 # ---- a real allocscope bench ------------------------------------------------------------
 if "$ALLOCSCOPE" bench --help >/dev/null 2>&1; then
