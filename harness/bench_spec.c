@@ -326,7 +326,7 @@ static char *read_line(char *str, int num, void *stream)
         free(name);
         doc->section_lines[doc->n_sections++] = doc->line;
     }
-    memcpy(str, start, len);
+    memcpy(str, start, len); /* again: trim() cut the first copy; inih wants it whole */
     str[len] = '\n';
     str[len + 1] = '\0';
     return str;
