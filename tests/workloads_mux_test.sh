@@ -212,6 +212,11 @@ else
     fail "wl-mux-client rejects a bad target" "exit $rc: $(cat "$TMP/opt.err")"
 fi
 
+"$WL_BIN/wl-mux-client" --target 127.0.0.1:1 --duration 1 --json "$TMP/refused.json" >/dev/null
+rc=$?
+expect_eq "wl-mux-client against a closed port: exit 1, one error per connection" \
+    "$rc $(wl_json_get "$TMP/refused.json" errors)" "1 4"
+
 # ---- bad input, h2load, client JSON, stream bound ------------------------------------------------
 for variant in leaky fixed; do
     wl_start "bad-$variant" "$WL_BIN/wl-mux-streams" --port 0 --variant "$variant" || {

@@ -146,6 +146,11 @@ else
     fail "wl-slow-client without --target" "exit $rc: $(cat "$TMP/opt.err")"
 fi
 
+"$WL_BIN/wl-slow-client" --target 127.0.0.1:1 --duration 0.5 --json "$TMP/refused.json" >/dev/null
+rc=$?
+expect_eq "wl-slow-client against a closed port: exit 1, one error per viewer" \
+    "$rc $(wl_json_get "$TMP/refused.json" errors)" "1 8"
+
 # ---- bad input ----------------------------------------------------------------------------------
 expected="not http: 400
 empty lines: 400

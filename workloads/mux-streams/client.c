@@ -556,7 +556,8 @@ static int write_report(void)
                 strerror(errno));
         return 1;
     }
-    return 0;
+    /* As loadgen: failure when nothing succeeded and something failed. */
+    return report.requests == 0 && report.errors > 0;
 }
 
 int main(int argc, char **argv)

@@ -283,7 +283,8 @@ static int write_report(double duration_s)
                 strerror(errno));
         return 1;
     }
-    return 0;
+    /* As loadgen: failure when nothing succeeded and something failed. */
+    return report.requests == 0 && report.errors > 0;
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
