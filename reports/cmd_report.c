@@ -22,7 +22,7 @@ static const char report_usage[] =
     "  OUT/index.html (one file, charts inline), OUT/summary.md and OUT/charts/ (PNG, SVG and\n"
     "  the gnuplot scripts that drew them).\n"
     "  -o, --out DIR        where to write (default allocscope-report)\n"
-    "  --tolerance PCT      configurations within PCT%% of the best throughput compete on\n"
+    "  --tolerance PCT      configurations within PCT% of the best throughput compete on\n"
     "                       memory (default 5)\n"
     "  --metric NAME        the RSS to minimise: after (default), after-1s, peak, idle\n"
     "  --top-sites N        growing allocation sites drawn per workload (default 5, 0: none)\n"

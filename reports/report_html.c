@@ -413,6 +413,11 @@ static void write_results(FILE *f, const struct report_doc *doc)
         html_escape(f, c->error ? c->error : "");
         fputs("\">", f);
         html_escape(f, c->status);
+        if (c->error && *c->error) {
+            fputs("<br><span class=\"muted\">", f);
+            html_escape(f, c->error);
+            fputs("</span>", f);
+        }
         fputs("</td>", f);
         for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
             enum report_metric m = cols[k];

@@ -384,14 +384,14 @@ static void load_reclaim(struct report_cell *cell)
 static void load_cell_files(struct report_input *in, struct report_cell *cell, bool bench)
 {
     if (!path_exists(cell->dir, ".")) {
-        report_problem(in, "%s: no such directory", cell->dir);
-        return;
+        report_problem(in, "%s: no such directory; the cell is listed without its data", cell->dir);
+    } else {
+        load_run_json(in, cell);
+        load_series(in, cell);
+        if (bench)
+            load_phases(in, cell);
+        load_reclaim(cell);
     }
-    load_run_json(in, cell);
-    load_series(in, cell);
-    if (bench)
-        load_phases(in, cell);
-    load_reclaim(cell);
     if (!cell->workload)
         cell->workload = strdup(cell->name);
     if (!cell->variant)

@@ -179,6 +179,14 @@ check "overall recommendation across workloads" grep -q 'Across all workloads: j
 rec=$(grep -c '| mimalloc:default .*\*\*recommended\*\*' "$TMP/rep-bench25/summary.md")
 expect_eq "--tolerance 25: the leaner, 20% slower configuration wins" "$rec" 2
 check "--no-png: no PNG written" bash -c "! compgen -G '$TMP/rep-bench25/charts/*.png' >/dev/null"
+cp -r "$TMP/bench" "$TMP/bench-failed"
+sed -i 's/^\(grow-[a-z]*-mimalloc-default-r1,.*\),1,ok,/\1,1,failed:crashed:SIGSEGV,/; s/,$/,/' "$TMP/bench-failed/results.csv"
+sed -i '/mimalloc/s/,$/,target died of SIGSEGV/' "$TMP/bench-failed/results.csv"
+"$ALLOCSCOPE" report "$TMP/bench-failed" -o "$TMP/rep-failed" --tolerance 25 --no-png >/dev/null 2>&1
+expect_eq "a failed cell is never recommended, however low its numbers" \
+    "$(grep -c '| jemalloc:bg-decay .*\*\*recommended\*\*' "$TMP/rep-failed/summary.md"):$(grep -c '| mimalloc:default .*not measured' "$TMP/rep-failed/summary.md")" "2:2"
+check "the failure and its reason shown in the results table" \
+    grep -q 'failed:crashed:SIGSEGV<br><span class="muted">target died of SIGSEGV' "$TMP/rep-failed/index.html"
 "$ALLOCSCOPE" report "$TMP/bench" -o "$TMP/rep-peak" --metric peak --no-png >/dev/null 2>&1
 check "--metric peak changes the rule's text" grep -q 'lowest peak RSS among' "$TMP/rep-peak/summary.md"
 
