@@ -63,17 +63,6 @@ int stream_map_put(struct stream_map *map, struct stream_state *st)
     return 0;
 }
 
-struct stream_state *stream_map_get(const struct stream_map *map, int32_t id)
-{
-    if (!map->nbuckets)
-        return NULL;
-    for (struct stream_state *st = map->buckets[bucket_of(id, map->nbuckets)]; st;
-         st = st->next_in_bucket)
-        if (st->id == id)
-            return st;
-    return NULL;
-}
-
 struct stream_state *stream_map_remove(struct stream_map *map, int32_t id)
 {
     if (!map->nbuckets)

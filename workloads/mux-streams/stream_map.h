@@ -34,7 +34,6 @@ void stream_state_free(struct stream_state *st);
 
 /* Returns 0, or -1 when memory runs out (the state is then not in the map). */
 int stream_map_put(struct stream_map *map, struct stream_state *st);
-struct stream_state *stream_map_get(const struct stream_map *map, int32_t id);
 /* Unlinks and returns the state, NULL when absent. */
 struct stream_state *stream_map_remove(struct stream_map *map, int32_t id);
 /* Frees every state and the buckets; the map is empty and reusable afterwards. */

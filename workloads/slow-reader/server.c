@@ -49,8 +49,6 @@ struct viewer {
     bool chunked; /* HTTP/1.1: chunked frames; HTTP/1.0: close-delimited */
     struct evbuffer_cb_entry *progress_cb;
     uint64_t last_progress_ns; /* last time the socket took bytes, or output became pending */
-    uint64_t frames_queued;
-    uint64_t frames_dropped;
     struct viewer *prev, *next;
 };
 
@@ -136,7 +134,6 @@ __attribute__((noinline)) static int conn_queue_frame(struct viewer *v, const un
         return -1;
     }
     srv.queued_bytes += total;
-    v->frames_queued++;
     return 0;
 }
 
@@ -161,7 +158,6 @@ static bool viewer_push_frame(struct viewer *v, uint64_t now)
             return false;
         }
         if (viewer_over_high_water(v)) {
-            v->frames_dropped++;
             srv.frames_dropped++;
             return true;
         }
