@@ -39,6 +39,13 @@ struct report_doc {
     const char *command_line;
 };
 
+/* The matrix in words: lists separated by ", ". */
+struct doc_matrix {
+    char workloads[1024], configs[1024], versions[512], phases[256], phases_tmp[256];
+    size_t repeats;
+};
+void doc_matrix(const struct report_input *in, struct doc_matrix *m);
+
 int report_write_html(const struct report_doc *doc, const char *path);
 int report_write_markdown(const struct report_doc *doc, const char *path);
 

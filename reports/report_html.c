@@ -307,6 +307,46 @@ static void fact(FILE *f, const char *name, const char *value)
     fputs("</dd>", f);
 }
 
+/* Appends ITEM to the ", "-separated LIST unless it is there already or does not fit. */
+static void list_add(char *list, size_t len, const char *item)
+{
+    size_t used = strlen(list), n = strlen(item);
+    for (const char *p = list; *p;) {
+        const char *end = strstr(p, ", ");
+        size_t plen = end ? (size_t)(end - p) : strlen(p);
+        if (plen == n && !strncmp(p, item, n))
+            return;
+        p = end ? end + 2 : p + plen;
+    }
+    if (used + n + 3 <= len)
+        snprintf(list + used, len - used, "%s%s", used ? ", " : "", item);
+}
+
+void doc_matrix(const struct report_input *in, struct doc_matrix *m)
+{
+    memset(m, 0, sizeof(*m));
+    for (size_t g = 0; g < in->ngroups; g++)
+        list_add(m->workloads, sizeof(m->workloads), in->groups[g].label);
+    for (size_t i = 0; i < in->ncells; i++) {
+        const struct report_cell *c = &in->cells[i];
+        char item[256];
+        m->repeats = (size_t)c->repeat > m->repeats ? (size_t)c->repeat : m->repeats;
+        snprintf(item, sizeof(item), "%s:%s", c->allocator, c->config);
+        list_add(m->configs, sizeof(m->configs), item);
+        if (c->allocator_version && *c->allocator_version) {
+            snprintf(item, sizeof(item), "%s %s", c->allocator, c->allocator_version);
+            list_add(m->versions, sizeof(m->versions), item);
+        }
+        for (size_t p = 0; !m->phases[0] && p < c->nphases; p++) {
+            snprintf(item, sizeof(item), "%s %.1f s", c->phases[p].name,
+                     c->phases[p].end_s - c->phases[p].start_s);
+            list_add(m->phases_tmp, sizeof(m->phases_tmp), item);
+        }
+        if (!m->phases[0] && m->phases_tmp[0])
+            snprintf(m->phases, sizeof(m->phases), "%s", m->phases_tmp);
+    }
+}
+
 static void write_run_facts(FILE *f, const struct report_doc *doc)
 {
     const struct report_input *in = doc->in;
@@ -319,51 +359,15 @@ static void write_run_facts(FILE *f, const struct report_doc *doc)
         fact(f, "bench", in->bench_dir);
         fact(f, "profile", in->profile);
     }
-    /* The matrix: workloads x configurations, and the allocator versions seen. */
-    size_t used = 0, repeats = 0;
-    buf[0] = '\0';
-    for (size_t g = 0; g < in->ngroups; g++)
-        used += (size_t)snprintf(buf + used, used < sizeof(buf) ? sizeof(buf) - used : 0, "%s%s",
-                                 g ? ", " : "", in->groups[g].label);
-    fact(f, "workloads", buf);
-    used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < in->ncells; i++) {
-        const struct report_cell *c = &in->cells[i];
-        repeats = (size_t)c->repeat > repeats ? (size_t)c->repeat : repeats;
-        char item[160];
-        snprintf(item, sizeof(item), "%s:%s", c->allocator, c->config);
-        if (!strstr(buf, item) && used < sizeof(buf))
-            used +=
-                (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", used ? ", " : "", item);
-    }
-    fact(f, "configurations", buf);
-    snprintf(buf, sizeof(buf), "%zu", repeats);
+    struct doc_matrix m;
+    doc_matrix(in, &m);
+    fact(f, "workloads", m.workloads);
+    fact(f, "configurations", m.configs);
+    snprintf(buf, sizeof(buf), "%zu", m.repeats);
     fact(f, "repeats", buf);
-    used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < in->ncells; i++) {
-        const struct report_cell *c = &in->cells[i];
-        char item[160];
-        if (!c->allocator_version || !*c->allocator_version)
-            continue;
-        snprintf(item, sizeof(item), "%s %s", c->allocator, c->allocator_version);
-        if (!strstr(buf, item) && used < sizeof(buf))
-            used +=
-                (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", used ? ", " : "", item);
-    }
-    fact(f, "allocator versions", buf);
-    for (size_t i = 0; i < in->ncells; i++) {
-        const struct report_cell *c = &in->cells[i];
-        if (!c->nphases)
-            continue;
-        used = 0;
-        for (size_t p = 0; p < c->nphases; p++)
-            used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s %.1f s", p ? ", " : "",
-                                     c->phases[p].name, c->phases[p].end_s - c->phases[p].start_s);
-        fact(f, "phases", buf);
-        break;
-    }
+    fact(f, "allocator versions", m.versions);
+    if (m.phases[0])
+        fact(f, "phases", m.phases);
     fact(f, "started", first->started);
     fputs("</dl>\n", f);
     if (in->bench_json) {

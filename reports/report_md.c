@@ -101,15 +101,29 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
         md_escape(f, in->profile ? in->profile : "");
         fputs("\n", f);
     }
-    for (size_t i = 0; i < in->ncells && i < 20; i++) {
-        fputs("- ", f);
-        md_escape(f, in->cells[i].name);
-        fputs(": ", f);
-        md_escape(f, in->cells[i].command ? in->cells[i].command : "-");
+    struct doc_matrix m;
+    doc_matrix(in, &m);
+    const char *names[] = {"Workloads", "Configurations", "Allocator versions", "Phases"};
+    const char *values[] = {m.workloads, m.configs, m.versions, m.phases};
+    for (size_t k = 0; k < 4; k++) {
+        if (!values[k][0])
+            continue;
+        fprintf(f, "- %s: ", names[k]);
+        md_escape(f, values[k]);
         fputs("\n", f);
     }
-    if (in->ncells > 20)
-        fprintf(f, "- ... and %zu more runs (index.html lists them all)\n", in->ncells - 20);
+    fprintf(f, "- Repeats: %zu\n", m.repeats);
+    /* One command per workload: the configurations run the same one. */
+    for (size_t g = 0; g < in->ngroups; g++) {
+        long ci = in->groups[g].nconfigs ? (long)in->groups[g].configs[0].cells[0] : -1;
+        if (ci < 0 || !in->cells[ci].command)
+            continue;
+        fputs("- Command (", f);
+        md_escape(f, in->groups[g].label);
+        fputs("): ", f);
+        md_escape(f, in->cells[ci].command);
+        fputs("\n", f);
+    }
     fputs("\n## Results\n\n", f);
     for (size_t g = 0; g < in->ngroups; g++) {
         fputs("### ", f);
