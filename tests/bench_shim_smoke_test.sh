@@ -14,6 +14,11 @@ if [ ! -x "$PROGRAM" ]; then
     finish
 fi
 
+# check_grep NAME ERE FILE: passes when a line of FILE matches.
+check_grep() {
+    if grep -Eq "$2" "$3"; then pass "$1"; else fail "$1" "no line matching '$2' in $3"; fi
+}
+
 # check_line NAME OUTPUT WORKLOAD THREADS MIN_OPS: one well-formed line with those values.
 check_line() {
     local name=$1 out=$2 workload=$3 threads=$4 min_ops=$5
@@ -58,8 +63,9 @@ rc=$?
 if [ "$rc" -eq 2 ] && [[ $err == *"unknown configuration 'valgrind'"* ]]; then pass "runner rejects an unknown configuration"; else fail "runner rejects an unknown configuration" "exit $rc, '$err'"; fi
 
 # The runner at a tiny size: every cell present in the table and the CSV, numbers well formed.
-cd "$TMP" || exit 1
-"$RUNNER" --ms 20 --repeats 1 --csv "$TMP/bench.csv" >"$TMP/table.txt" 2>"$TMP/runner.err"
+mkdir -p "$TMP/cwd" "$TMP/tmpdir"
+cd "$TMP/cwd" || exit 1
+TMPDIR=$TMP/tmpdir "$RUNNER" --ms 20 --repeats 1 --csv "$TMP/bench.csv" >"$TMP/table.txt" 2>"$TMP/runner.err"
 rc=$?
 expect_eq "runner exit status" "$rc" 0
 [ "$rc" -eq 0 ] || sed 's/^/# /' "$TMP/runner.err"
@@ -70,8 +76,8 @@ if command -v heaptrack >/dev/null; then
     configs="$configs heaptrack"
 else
     skip "heaptrack cells" "heaptrack is not installed"
-    grep -q '^pair *heaptrack *skipped: heaptrack not installed' "$TMP/table.txt" &&
-        pass "table says heaptrack was skipped" || fail "table says heaptrack was skipped"
+    check_grep "table says heaptrack was skipped" '^pair +heaptrack +skipped: heaptrack not installed' \
+        "$TMP/table.txt"
 fi
 POS='[0-9]+\.[0-9]{2}' ANY='-?[0-9]+\.[0-9]{2}'
 for w in pair mix threads; do
@@ -81,15 +87,17 @@ for w in pair mix threads; do
         row=$(grep "^$w,$c," "$TMP/bench.csv")
         re="^$w,$c,$base,$POS,$POS,$ANY,$ANY,$POS,$POS,$POS$"
         if [[ $row =~ $re ]]; then pass "csv row $w $c"; else fail "csv row $w $c" "got '$row'"; fi
-        grep -Eq "^$w +$c +$POS +$POS +$ANY +$ANY +$POS +$POS +$base$" "$TMP/table.txt" &&
-            pass "table row $w $c" || fail "table row $w $c" "$(grep "^$w " "$TMP/table.txt" | grep " $c ")"
+        check_grep "table row $w $c" "^$w +$c +$POS +$POS +$ANY +$ANY +$POS +$POS +$base$" "$TMP/table.txt"
     done
-    grep -Eq "^$w +shim-default/bare +$POS \((met|missed)\) +shim-exact/heaptrack +(-?$POS \((met|missed)\)|- \(not measured\))$" \
-        "$TMP/table.txt" && pass "goals line $w" || fail "goals line $w" "$(grep "^$w *shim-default/" "$TMP/table.txt")"
+    check_grep "goals line $w" \
+        "^$w +shim-default/bare +$POS \((met|missed)\) +shim-exact/heaptrack +(-?$POS \((met|missed)\)|- \(not measured\))$" \
+        "$TMP/table.txt"
 done
 # Baselines are 1.00 of themselves.
 expect_eq "bare ratio" "$(awk -F, '$1 == "pair" && $2 == "bare" { print $5 }' "$TMP/bench.csv")" 1.00
-# Nothing left behind: no heaptrack trace or shim directory in the working directory.
-expect_eq "no files left in the working directory" "$(ls -A "$TMP" | grep -cv -e '^bench.csv$' -e '^table.txt$' -e '^runner.err$' -e '^shim$')" 0
+# Nothing left behind: no heaptrack trace or shim recording in the working directory, and the
+# runner's temporary directory removed.
+expect_eq "no files left in the working directory" "$(find "$TMP/cwd" -mindepth 1 | wc -l)" 0
+expect_eq "no temporary files left" "$(find "$TMP/tmpdir" -mindepth 1 | wc -l)" 0
 
 finish
