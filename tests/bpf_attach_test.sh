@@ -96,6 +96,26 @@ for allocator in glibc jemalloc; do
     kill "$LEAKY_PID"
 done
 
+# C++: operator new is probed in jemalloc (it exports it) and in libstdc++ over glibc (its
+# nested malloc is ignored), so the function calling new is named in both.
+for allocator in glibc jemalloc; do
+    LD_PRELOAD=$(allocator_lib "$allocator") "$TESTBIN/bpf_leaky_cxx" leak 20 >/dev/null &
+    LEAKY_PID=$!
+    BPF_CHILDREN+=("$LEAKY_PID")
+    sleep 0.3
+    out=$TMP/cxx-$allocator
+    "$ALLOCSCOPE" attach "$LEAKY_PID" --uprobes --sample 64K --duration 3 --out "$out" \
+        >"$TMP/cxx-$allocator.log" 2>&1
+    expect_eq "$allocator C++ leak: exit status" "$?" 0
+    read -r growth function <<<"$(leak_summary "$out" | head -1)"
+    if [[ $function == *remember_session* ]] && [ "${growth:-0}" -gt "$MB" ]; then
+        pass "$allocator C++ leak: top site $function (operator new's caller)"
+    else
+        fail "$allocator C++ leak: top site" "$(leak_summary "$out" | head -3 | tr '\n' ' ')"
+    fi
+    kill "$LEAKY_PID"
+done
+
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
     sleep 20 &
     sleeper=$!

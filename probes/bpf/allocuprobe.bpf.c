@@ -109,20 +109,23 @@ static __always_inline int on_entry(struct pt_regs *ctx, u64 size, u64 old_ptr, 
     u64 id = bpf_get_current_pid_tgid();
     if (!traced(id))
         return 0;
+    u32 tid = (u32)id;
+    u64 sp = PT_REGS_SP(ctx);
+    struct allocuprobe_pending *outer = bpf_map_lookup_elem(&pending, &tid);
+    if (outer && outer->entry_sp > sp)
+        return 0; /* inside another allocation function: the outer call counts */
     count(ALLOCUPROBE_ALLOC_CALLS);
-    struct allocuprobe_pending call = {.size = size, .old_ptr = old_ptr, .memptr = memptr};
+    struct allocuprobe_pending call = {
+        .size = size, .old_ptr = old_ptr, .memptr = memptr, .entry_sp = sp};
     call.sampled = sample_now(size);
-    if (!call.sampled && !old_ptr)
-        return 0; /* nothing to do at return */
     if (call.sampled) {
         /* At entry the return address is on top of the stack; the frame-pointer walk
          * starts one frame further up, at the caller's caller. */
-        bpf_probe_read_user(&call.ret_addr, sizeof(call.ret_addr), (void *)PT_REGS_SP(ctx));
+        bpf_probe_read_user(&call.ret_addr, sizeof(call.ret_addr), (void *)sp);
         call.stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
         if (call.stack_id < 0)
             count(ALLOCUPROBE_STACK_ERRORS);
     }
-    u32 tid = (u32)id;
     if (bpf_map_update_elem(&pending, &tid, &call, BPF_ANY))
         count(ALLOCUPROBE_FULL_MAPS);
     return 0;
@@ -194,8 +197,8 @@ int BPF_KRETPROBE(alloc_return, u64 ret)
     u64 id = bpf_get_current_pid_tgid();
     u32 tid = (u32)id;
     struct allocuprobe_pending *found = bpf_map_lookup_elem(&pending, &tid);
-    if (!found)
-        return 0;
+    if (!found || PT_REGS_SP(ctx) != found->entry_sp + 8)
+        return 0; /* a nested call returning, not the one recorded */
     struct allocuprobe_pending call = *found;
     bpf_map_delete_elem(&pending, &tid);
     u64 addr = ret;
@@ -224,6 +227,10 @@ int BPF_KPROBE(free_entry, u64 ptr)
     u64 id = bpf_get_current_pid_tgid();
     if (!ptr || !traced(id))
         return 0;
+    u32 tid = (u32)id;
+    struct allocuprobe_pending *outer = bpf_map_lookup_elem(&pending, &tid);
+    if (outer && outer->entry_sp > PT_REGS_SP(ctx))
+        return 0; /* realloc freeing inside: its return handles the old block */
     count(ALLOCUPROBE_FREE_CALLS);
     forget_block(ptr);
     return 0;

@@ -51,7 +51,7 @@ struct tool {
     FILE *sites_csv, *stacks_csv;
     char allocator[64];
     char library[PATH_MAX];
-    char probed[1024];
+    char probed[2048];
     double cost_ns_per_pair;
     bool calibrating;
     bool sites_added;
@@ -299,26 +299,71 @@ static int attach_entry_point(struct tool *t, const struct entry_point *ep, int 
     return err;
 }
 
-static int attach_library(struct tool *t)
+/* Probes the entry points PATH defines (from FIRST on in the table); returns how many. */
+static int attach_entry_points(struct tool *t, const char *path, size_t first)
 {
     long attached[NENTRY_POINTS];
-    size_t nattached = 0;
-    for (size_t i = 0; i < NENTRY_POINTS; i++) {
-        long offset = elf_function_offset(t->library, entry_points[i].name);
+    int nattached = 0;
+    for (size_t i = first; i < NENTRY_POINTS; i++) {
+        long offset = elf_function_offset(path, entry_points[i].name);
         bool alias = false;
-        for (size_t j = 0; j < nattached; j++)
+        for (int j = 0; j < nattached; j++)
             alias |= attached[j] == offset;
         if (offset < 0 || alias)
             continue;
-        int err = attach_entry_point(t, &entry_points[i], t->opt.pid, t->library, offset);
+        int err = attach_entry_point(t, &entry_points[i], t->opt.pid, path, offset);
         if (err)
             return err;
         attached[nattached++] = offset;
         size_t used = strlen(t->probed);
-        snprintf(t->probed + used, sizeof(t->probed) - used, "%s%s", used ? " " : "",
-                 entry_points[i].name);
+        snprintf(t->probed + used, sizeof(t->probed) - used, "%s%s%s", used ? " " : "",
+                 first ? "libstdc++:" : "", entry_points[i].name);
     }
-    return nattached ? 0 : -ENOENT;
+    return nattached;
+}
+
+/* With glibc serving malloc, libstdc++'s operator new calls malloc from a frame without a
+ * frame pointer, which hides new's caller; probing the operators too (the nested malloc is
+ * ignored by the kernel side) names it. */
+static const char *mapped_libstdcxx(const struct tool *t, char *path, size_t size)
+{
+    char maps_path[64], line[PATH_MAX + 128];
+    snprintf(maps_path, sizeof(maps_path), "/proc/%d/maps", t->opt.pid);
+    FILE *maps = fopen(maps_path, "r");
+    if (!maps)
+        return NULL;
+    const char *found = NULL;
+    while (!found && fgets(line, sizeof(line), maps)) {
+        char *file = strchr(line, '/');
+        if (!file || !strstr(line, " r-xp "))
+            continue;
+        file[strcspn(file, "\n")] = '\0';
+        if (!strncmp(base_name(file), "libstdc++.so", 12)) {
+            snprintf(path, size, "%s", file);
+            found = path;
+        }
+    }
+    fclose(maps);
+    return found;
+}
+
+static int attach_library(struct tool *t)
+{
+    int n = attach_entry_points(t, t->library, 0);
+    if (n < 0)
+        return n;
+    if (n == 0)
+        return -ENOENT;
+    char cxx[PATH_MAX];
+    size_t first_cxx = 0;
+    while (first_cxx < NENTRY_POINTS && strncmp(entry_points[first_cxx].name, "_Z", 2))
+        first_cxx++;
+    if (!strcmp(t->allocator, "glibc") && mapped_libstdcxx(t, cxx, sizeof(cxx))) {
+        n = attach_entry_points(t, cxx, first_cxx);
+        if (n < 0)
+            return n;
+    }
+    return 0;
 }
 
 /* ---- calibration: the same probes on the same allocator, in this process ---- */

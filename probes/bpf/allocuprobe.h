@@ -21,12 +21,16 @@ struct allocuprobe_event {
     unsigned int pad;
 };
 
-/* An allocation call between its entry and its return, keyed by thread id. */
+/* An allocation call between its entry and its return, keyed by thread id. The stack
+ * pointer at entry tells a nested call (libstdc++'s operator new calling malloc: deeper,
+ * ignored) from a stale record (a return never seen: not deeper, replaced), and the
+ * return probe of the call itself (sp = entry sp + 8) from that of a nested one. */
 struct allocuprobe_pending {
     unsigned long long size;
     unsigned long long old_ptr; /* realloc: the block being resized */
     unsigned long long memptr;  /* posix_memalign: where the result is stored */
     unsigned long long ret_addr;
+    unsigned long long entry_sp;
     int stack_id;
     unsigned int sampled;
 };

@@ -31,6 +31,7 @@ struct options {
     long long fault_stack_every;
     const char *out_path;
     const char *fault_dir;
+    bool stats;
 };
 
 /* What the user side knows about one traced process. */
@@ -70,7 +71,8 @@ static void usage(FILE *to)
 {
     fprintf(to, "usage: %s --pid PID [--follow-children] [--interval-ms MS] [--t0-ns NS]\n"
                 "       --out FILE.csv [--fault-stacks DIR] [--fault-stack-every N] "
-                "[--duration S]\n",
+                "[--duration S] [--stats]\n"
+                "--stats: print the CPU time the kernel spent in the probes at the end\n",
             prog);
 }
 
@@ -85,6 +87,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
         {"fault-stacks", required_argument, NULL, 's'},
         {"fault-stack-every", required_argument, NULL, 'e'},
         {"duration", required_argument, NULL, 'd'},
+        {"stats", no_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -118,6 +121,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
             break;
         case 'd':
             ok = probe_parse_long(prog, "--duration", optarg, 1, 86400 * 365, &opt->duration_s);
+            break;
+        case 'S':
+            opt->stats = true;
             break;
         case 'h':
             usage(stdout);
@@ -323,6 +329,26 @@ static int write_fault_stacks(struct state *st)
     return fclose(out);
 }
 
+/* With --stats: the kernel's own accounting of the programs' runs (bpf_stats), so the
+ * cost of the probes can be told apart from a noisy machine. */
+static void print_program_stats(struct state *st)
+{
+    unsigned long long runs = 0, run_ns = 0, misses = 0;
+    struct bpf_program *program;
+    bpf_object__for_each_program(program, st->skel->obj)
+    {
+        struct bpf_prog_info info = {0};
+        unsigned int len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(program), &info, &len) != 0)
+            continue;
+        runs += info.run_cnt;
+        run_ns += info.run_time_ns;
+        misses += info.recursion_misses;
+    }
+    fprintf(stderr, "%s: stats run_cnt=%llu run_time_ns=%llu recursion_misses=%llu\n", prog,
+            runs, run_ns, misses);
+}
+
 static int open_probes(struct state *st)
 {
     probe_quiet_libbpf();
@@ -410,11 +436,19 @@ int main(int argc, char **argv)
     }
     probe_catch_signals();
     rc = open_probes(&st);
+    int stats_fd = -1;
+    if (rc == 0 && st.opt.stats && (stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME)) < 0)
+        fprintf(stderr, "%s: warning: cannot enable BPF run-time statistics: %s\n", prog,
+                strerror(errno));
     if (rc == 0) {
         if (st.opt.fault_dir)
             copy_maps_of_procs(&st);
         rc = run(&st);
+        if (st.opt.stats)
+            print_program_stats(&st);
     }
+    if (stats_fd >= 0)
+        close(stats_fd);
     kevents_bpf__destroy(st.skel);
     return rc;
 }
