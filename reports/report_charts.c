@@ -1,5 +1,6 @@
 #include "report_charts.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -616,6 +617,30 @@ static int write_style(struct chart_ctx *c, char *err, size_t errlen)
     return f ? 0 : -1;
 }
 
+/* A report written again into the same OUT must not keep the previous one's charts; only
+ * files named as this code names them are removed. */
+static void remove_old_charts(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    static const char *const exts[] = {".svg", ".png", ".gp", ".dat", ".log"};
+    for (struct dirent *e; (e = readdir(d));) {
+        bool ours = false;
+        for (size_t k = 0; k < NKINDS && !ours; k++)
+            ours = !strncmp(e->d_name, kinds[k], strlen(kinds[k])) &&
+                   e->d_name[strlen(kinds[k])] == '-';
+        ours |= !strncmp(e->d_name, "gnuplot-", 8);
+        const char *dot = strrchr(e->d_name, '.');
+        bool ext = false;
+        for (size_t k = 0; dot && k < sizeof(exts) / sizeof(exts[0]); k++)
+            ext |= !strcmp(dot, exts[k]);
+        if (ours && ext)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 int charts_write(const struct report_input *in, const struct report_options *opt,
                  const long *chosen, const char *outdir, struct chart_set *set, char *err,
                  size_t errlen)
@@ -630,6 +655,7 @@ int charts_write(const struct report_input *in, const struct report_options *opt
         snprintf(err, errlen, "cannot create %s: %s", set->dir, strerror(errno));
         return -1;
     }
+    remove_old_charts(set->dir);
     struct chart_ctx c = {.in = in, .opt = opt, .set = set};
     int rc = 0;
     for (size_t k = 0; k < NKINDS && !rc; k++) {
@@ -773,6 +799,7 @@ size_t charts_render(struct report_input *in, struct chart_set *set, bool png)
             free(path);
         }
         ch->rendered = output_ok(set, ch, "svg");
+        ch->rendered_png = png && output_ok(set, ch, "png");
         if (!ch->rendered && svg_rc != 127)
             report_problem(in, "chart %s/%s.gp did not render (see %s/gnuplot-svg.log)", set->dir,
                            ch->name, set->dir);

@@ -24,8 +24,9 @@ struct chart {
     char *name;  /* file stem in OUT/charts */
     char *title; /* plain text */
     size_t group;
-    long cell; /* breakdown charts: the cell drawn; -1 otherwise */
-    bool rendered;
+    long cell;         /* breakdown charts: the cell drawn; -1 otherwise */
+    bool rendered;     /* the SVG came out */
+    bool rendered_png; /* and the PNG */
 };
 
 struct report_site {

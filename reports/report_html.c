@@ -458,10 +458,10 @@ static void write_figure(FILE *f, const struct report_doc *doc, size_t i)
     free(svg);
     fputs("<figcaption>", f);
     html_escape(f, ch->title);
-    fprintf(f,
-            " &middot; <a href=\"charts/%s.png\">PNG</a> &middot; <a "
-            "href=\"charts/%s.gp\">gnuplot script</a></figcaption></figure>\n",
-            ch->name, ch->name);
+    if (ch->rendered_png)
+        fprintf(f, " &middot; <a href=\"charts/%s.png\">PNG</a>", ch->name);
+    fprintf(f, " &middot; <a href=\"charts/%s.gp\">gnuplot script</a></figcaption></figure>\n",
+            ch->name);
 }
 
 static void write_sites_table(FILE *f, const struct report_doc *doc, size_t g)

@@ -132,7 +132,7 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
         md_group_table(f, doc, g);
         for (size_t i = 0; i < doc->charts->n; i++) {
             const struct chart *ch = &doc->charts->charts[i];
-            if (ch->group != g || !ch->rendered || ch->kind == CHART_BREAKDOWN)
+            if (ch->group != g || !ch->rendered_png || ch->kind == CHART_BREAKDOWN)
                 continue;
             fputs("![", f);
             md_escape(f, ch->title);
