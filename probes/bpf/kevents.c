@@ -50,7 +50,6 @@ struct state {
     unsigned long long previous[KEVENTS_COUNTERS];
     int ncpus;
     unsigned int fault_stacks_seen;
-    uint64_t maps_copied_ns;
 };
 
 static const char *const counter_columns[] = {
@@ -275,8 +274,8 @@ static void copy_maps_of_procs(struct state *st)
     }
 }
 
-/* Frames of the sampled fault stacks need the maps of the moment: copy them at most
- * once a second while new stacks appear. */
+/* Frames of the sampled fault stacks need the maps of the moment (a process may exec):
+ * copy them at each interval in which new stacks appeared. */
 static void maybe_copy_maps(struct state *st)
 {
     if (!st->opt.fault_dir)
@@ -290,11 +289,9 @@ static void maybe_copy_maps(struct state *st)
         prev = &key;
         count++;
     }
-    uint64_t now = probe_monotonic_ns();
-    if (count != st->fault_stacks_seen && now - st->maps_copied_ns > 1000000000ull) {
+    if (count != st->fault_stacks_seen) {
         copy_maps_of_procs(st);
         st->fault_stacks_seen = count;
-        st->maps_copied_ns = now;
     }
 }
 
