@@ -24,13 +24,13 @@ struct metric_info {
     struct gate_tolerance tol;
 };
 
-/* Default tolerances: memory is steady run to run here (a few %), timing drifts 15-30%
- * (docs/DIAGNOSE.md). */
+/* Default tolerances: memory repeats within a few % run to run here; timing drifts 15-30%
+ * on a quiet machine and 2-4x with other benches beside it (docs/DIAGNOSE.md). */
 static const struct metric_info metrics[GATE_NMETRICS] = {
     [GATE_AFTER_RSS] = {"after_rss", "after_rss_bytes", false, {0.08, 2 * MIB}},
     [GATE_PEAK_RSS] = {"peak_rss", "peak_rss_bytes", false, {0.10, 4 * MIB}},
     [GATE_THROUGHPUT] = {"throughput", "throughput_rps", true, {0.30, 0}},
-    [GATE_P99] = {"p99", "p99_ms", false, {0.50, 2}},
+    [GATE_P99] = {"p99", "p99_ms", false, {1.00, 2}},
     [GATE_LEAK_GROWTH] = {"leak_growth", NULL, false, {0.50, 256 * 1024}},
 };
 
@@ -83,7 +83,7 @@ void gate_options_default(struct gate_options *o)
         o->tol[i] = metrics[i].tol;
         o->check[i] = true;
     }
-    o->noise_k = 2.0;
+    o->noise_k = 3.0;
     o->check_verdict = true;
 }
 
@@ -126,7 +126,7 @@ int gate_tolerance_parse(struct gate_options *o, const char *spec, char *err, si
                  name);
         return -1;
     }
-    struct gate_tolerance t = {0, 0};
+    struct gate_tolerance t = o->tol[m]; /* the part not given keeps its value */
     bool rel_seen = false, abs_seen = false;
     char *copy = strdup(eq + 1), *save = NULL;
     int rc = 0;

@@ -5,7 +5,7 @@ gate_fabricate.py OUT --seed N [--repeats R] [--noise SHARE] [--retain-more WORK
                       [--leak WORKLOAD] [--drop-cell KEY] [--extra-cell]
 
 Cells: web-none-glibc-default, web-none-jemalloc-bg-decay, worker-none-glibc-default. Each
-repeat's metrics are the cell's true value times (1 + noise x N(0,1)); each cell directory has
+repeat's metrics are the cell's true value times (1 + noise x N(0,1)), noise 1% by default; each cell directory has
 shim.txt, phases.csv and a samples.csv whose live heap is flat (or grows: --leak).
 """
 import argparse
@@ -45,7 +45,7 @@ def main():
     p.add_argument("out")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--noise", type=float, default=0.02)
+    p.add_argument("--noise", type=float, default=0.01)
     p.add_argument("--retain-more", default="")
     p.add_argument("--leak", default="")
     p.add_argument("--drop-cell", default="")

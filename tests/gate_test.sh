@@ -3,7 +3,7 @@
 # retains 15% more memory after the load (or starts leaking), exit 2 on a malformed or
 # mismatched baseline; the JUnit and Markdown outputs.
 #
-# Fabricated benches (tests/gate_fabricate.py: 3 cells x 3 repeats, 2% noise per repeat):
+# Fabricated benches (tests/gate_fabricate.py: 3 cells x 3 repeats, 1% noise per repeat):
 # 10 reruns with other seeds must all pass. A real bench (allocscope bench, when it exists):
 # tests/helpers/diag_retainer keeping 40 MiB after the load, 3 repeats, glibc:default; an
 # unchanged rerun passes, a rerun keeping 15% more of the measured after-load RSS fails.
