@@ -54,9 +54,12 @@ static void on_stop(int sig)
 static int parse_attach_options(int argc, char **argv, struct attach_options *o)
 {
     static const struct option longopts[] = {
-        {"duration", required_argument, NULL, 'd'}, {"out", required_argument, NULL, 'o'},
-        {"interval", required_argument, NULL, 'i'}, {"uprobes", no_argument, NULL, 'u'},
-        {"sample", required_argument, NULL, 's'},   {"help", no_argument, NULL, 'h'},
+        {"duration", required_argument, NULL, 'd'},
+        {"out", required_argument, NULL, 'o'},
+        {"interval", required_argument, NULL, 'i'},
+        {"uprobes", no_argument, NULL, 'u'},
+        {"sample", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
         {0},
     };
     uint64_t value;
@@ -79,8 +82,12 @@ static int parse_attach_options(int argc, char **argv, struct attach_options *o)
             }
             o->interval_ms = (long long)value;
             break;
-        case 'o': o->out = optarg; break;
-        case 'u': o->uprobes = true; break;
+        case 'o':
+            o->out = optarg;
+            break;
+        case 'u':
+            o->uprobes = true;
+            break;
         case 's':
             if (strcmp(optarg, "all") && util_parse_bytes(optarg, &value)) {
                 util_error("bad --sample '%s'; give a byte count (512K) or all", optarg);
@@ -88,8 +95,12 @@ static int parse_attach_options(int argc, char **argv, struct attach_options *o)
             }
             o->sample = optarg;
             break;
-        case 'h': fputs(attach_usage, stdout); return 0;
-        default: fputs(attach_usage, stderr); return 2;
+        case 'h':
+            fputs(attach_usage, stdout);
+            return 0;
+        default:
+            fputs(attach_usage, stderr);
+            return 2;
         }
     }
     if (optind != argc - 1 || util_parse_uint(argv[optind], 1, 1u << 30, &value)) {
@@ -182,7 +193,8 @@ static bool read_smaps_rollup(int pid, struct smaps *s)
     static const char *const keys[] = {"Rss:", "Pss:", "Anonymous:", "LazyFree:"};
     long long *fields[] = {&s->rss, &s->pss, &s->anon, &s->lazyfree};
     *s = (struct smaps){0};
-    for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+    for (char *line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
         for (size_t i = 0; i < 4; i++)
             if (!strncmp(line, keys[i], strlen(keys[i])))
                 *fields[i] = strtoll(line + strlen(keys[i]), NULL, 10) * 1024;
@@ -222,8 +234,8 @@ static long long sample_loop(const struct attach_options *o, FILE *samples, uint
         if (s.rss > peak)
             peak = s.rss;
         fprintf(samples, "%llu,%lld,%lld,%lld,%lld\n",
-                (unsigned long long)((util_monotonic_ns() - t0) / 1000000), s.rss, s.pss,
-                s.anon, s.lazyfree);
+                (unsigned long long)((util_monotonic_ns() - t0) / 1000000), s.rss, s.pss, s.anon,
+                s.lazyfree);
         fflush(samples);
         next += interval;
         if (end && next > end)
@@ -291,8 +303,8 @@ static json_t *allocator_json(const char *dir)
 }
 
 static int write_run_json(const struct attach_options *o, const char *dir, json_t *command,
-                          json_t *cwd, const char *started, double duration_s,
-                          bool target_ended, long long peak_rss)
+                          json_t *cwd, const char *started, double duration_s, bool target_ended,
+                          long long peak_rss)
 {
     struct utsname uts;
     uname(&uts);
@@ -304,12 +316,11 @@ static int write_run_json(const struct attach_options *o, const char *dir, json_
     json_t *root = json_pack(
         "{s:s, s:s, s:b, s:i, s:o, s:o, s:o, s:s, s:f, s:{s:b, s:s}, s:o, s:{s:s, s:i, s:I}, "
         "s:{s:b}, s:{s:I}}",
-        "tool", "allocscope", "version", ALLOCSCOPE_VERSION, "attach", 1, "pid", o->pid,
-        "command", command, "cwd", cwd, "name", name, "started", started, "duration_s",
-        duration_s, "probes", "uprobes", o->uprobes, "sample", o->sample, "allocator",
-        allocator_json(dir), "host", "kernel", uts.release, "cpus", (int)cpus, "mem_bytes",
-        (json_int_t)mem, "target", "ended", target_ended, "summary", "peak_rss_bytes",
-        (json_int_t)peak_rss);
+        "tool", "allocscope", "version", ALLOCSCOPE_VERSION, "attach", 1, "pid", o->pid, "command",
+        command, "cwd", cwd, "name", name, "started", started, "duration_s", duration_s, "probes",
+        "uprobes", o->uprobes, "sample", o->sample, "allocator", allocator_json(dir), "host",
+        "kernel", uts.release, "cpus", (int)cpus, "mem_bytes", (json_int_t)mem, "target", "ended",
+        target_ended, "summary", "peak_rss_bytes", (json_int_t)peak_rss);
     if (!root)
         return -1;
     char *text = json_dumps(root, JSON_INDENT(2));
@@ -332,17 +343,35 @@ static int start_probes(const struct attach_options *o, const char *dir, uint64_
     snprintf(interval, sizeof(interval), "%lld", o->interval_ms);
     snprintf(duration, sizeof(duration), "%lld", o->duration_s + 5);
     char *kernel_csv = util_format("%s/kernel.csv", dir);
-    char *kevents_argv[] = {(char *)helper_path("allocscope-kevents"), "--pid", pid,
-                            "--follow-children", "--interval-ms", interval, "--t0-ns", t0_ns,
-                            "--out", kernel_csv, o->duration_s ? "--duration" : NULL,
-                            duration, NULL};
+    char *kevents_argv[] = {(char *)helper_path("allocscope-kevents"),
+                            "--pid",
+                            pid,
+                            "--follow-children",
+                            "--interval-ms",
+                            interval,
+                            "--t0-ns",
+                            t0_ns,
+                            "--out",
+                            kernel_csv,
+                            o->duration_s ? "--duration" : NULL,
+                            duration,
+                            NULL};
     int rc = start_helper(kevents, kevents_argv);
     free(kernel_csv);
     if (rc || !o->uprobes)
         return rc;
-    char *uprobe_argv[] = {(char *)helper_path("allocscope-allocuprobe"), "--pid", pid, "--out",
-                           (char *)dir, "--sample", (char *)o->sample, "--t0-ns", t0_ns,
-                           o->duration_s ? "--duration" : NULL, duration, NULL};
+    char *uprobe_argv[] = {(char *)helper_path("allocscope-allocuprobe"),
+                           "--pid",
+                           pid,
+                           "--out",
+                           (char *)dir,
+                           "--sample",
+                           (char *)o->sample,
+                           "--t0-ns",
+                           t0_ns,
+                           o->duration_s ? "--duration" : NULL,
+                           duration,
+                           NULL};
     return start_helper(uprobes, uprobe_argv);
 }
 

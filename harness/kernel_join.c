@@ -11,7 +11,7 @@
 #define MAX_KERNEL_COLUMNS 64
 
 struct kernel_table {
-    int ncols;                         /* without t_ms */
+    int ncols; /* without t_ms */
     char *names[MAX_KERNEL_COLUMNS];
     bool level[MAX_KERNEL_COLUMNS];
     long long (*rows)[MAX_KERNEL_COLUMNS + 1]; /* [0] = t_ms */
@@ -108,8 +108,8 @@ static bool field_value(const char *line, int index, long long *out)
     return end != line;
 }
 
-static void emit_joined(FILE *out, const struct kernel_table *k, size_t *next_row,
-                        long long t_ms, long long *levels, bool *have_levels)
+static void emit_joined(FILE *out, const struct kernel_table *k, size_t *next_row, long long t_ms,
+                        long long *levels, bool *have_levels)
 {
     long long sums[MAX_KERNEL_COLUMNS] = {0};
     for (; *next_row < k->nrows && k->rows[*next_row][0] <= t_ms; (*next_row)++) {

@@ -283,7 +283,8 @@ static int attach_one(struct tool *t, struct bpf_program *program, bool retprobe
 {
     if (t->nlinks >= MAX_LINKS)
         return -E2BIG;
-    struct bpf_link *link = bpf_program__attach_uprobe(program, retprobe, pid, path, (size_t)offset);
+    struct bpf_link *link =
+        bpf_program__attach_uprobe(program, retprobe, pid, path, (size_t)offset);
     if (!link)
         return -errno;
     t->links[t->nlinks++] = link;
@@ -537,8 +538,8 @@ static void read_counters(struct tool *t, unsigned long long sum[ALLOCUPROBE_COU
     unsigned long long percpu[t->ncpus][ALLOCUPROBE_COUNTERS];
     unsigned int zero = 0;
     memset(sum, 0, sizeof(unsigned long long) * ALLOCUPROBE_COUNTERS);
-    if (bpf_map__lookup_elem(t->skel->maps.counters, &zero, sizeof(zero), percpu,
-                             sizeof(percpu), 0) != 0)
+    if (bpf_map__lookup_elem(t->skel->maps.counters, &zero, sizeof(zero), percpu, sizeof(percpu),
+                             0) != 0)
         return;
     for (int cpu = 0; cpu < t->ncpus; cpu++)
         for (int c = 0; c < ALLOCUPROBE_COUNTERS; c++)
@@ -631,10 +632,10 @@ static int write_shim_txt(struct tool *t, bool final)
     exe[n > 0 ? n : 0] = '\0';
     fprintf(f, "pid=%d\nexe=%s\nsource=uprobes\n", t->opt.pid, exe);
     fprintf(f, "mode=%s\nsample_bytes=%llu\ndepth=%d\nunwind=fp\nsite_interval_ms=%lld\n",
-            t->opt.sample_bytes ? "sampled" : "exact", t->opt.sample_bytes,
-            ALLOCUPROBE_STACK_DEPTH, t->opt.site_interval_ms);
-    fprintf(f, "allocator=%s\nallocator_path=%s\nprobed_functions=%s\n", t->allocator,
-            t->library, t->probed);
+            t->opt.sample_bytes ? "sampled" : "exact", t->opt.sample_bytes, ALLOCUPROBE_STACK_DEPTH,
+            t->opt.site_interval_ms);
+    fprintf(f, "allocator=%s\nallocator_path=%s\nprobed_functions=%s\n", t->allocator, t->library,
+            t->probed);
     fprintf(f, "uprobe_cost_ns_per_pair=%.0f\n", t->cost_ns_per_pair);
     if (final) {
         unsigned long long c[ALLOCUPROBE_COUNTERS];
@@ -672,8 +673,7 @@ static int fill_intervals(struct tool *t)
         start[cpu] = (long long)(-log(u) * (double)t->opt.sample_bytes) + 1;
     }
     unsigned int zero = 0;
-    if (bpf_map__update_elem(t->skel->maps.countdown, &zero, sizeof(zero), start, sizeof(start),
-                             0))
+    if (bpf_map__update_elem(t->skel->maps.countdown, &zero, sizeof(zero), start, sizeof(start), 0))
         return -errno;
     return 0;
 }
@@ -708,8 +708,8 @@ static int attach_probes(struct tool *t)
     bpf_map__update_elem(t->skel->maps.tgids, &target, sizeof(target), &one, sizeof(one), 0);
     err = attach_library(t);
     if (err == -ENOENT) {
-        fprintf(stderr, "%s: %s defines none of the allocation functions; nothing to probe\n",
-                prog, t->library);
+        fprintf(stderr, "%s: %s defines none of the allocation functions; nothing to probe\n", prog,
+                t->library);
         return 1;
     }
     if (err)
@@ -758,8 +758,7 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     if (!probe_process_alive(t.opt.pid)) {
-        fprintf(stderr, "%s: no process %d; give the pid of a running process\n", prog,
-                t.opt.pid);
+        fprintf(stderr, "%s: no process %d; give the pid of a running process\n", prog, t.opt.pid);
         return 1;
     }
     if (mkdir(t.opt.out_dir, 0755) != 0 && errno != EEXIST) {
@@ -780,8 +779,8 @@ int main(int argc, char **argv)
     t.stacks_csv = open_output(&t, "stacks.csv", "site_id,frames\n");
     rc = t.sites_csv && t.stacks_csv ? open_probes(&t) : 1;
     if (rc == 0 && find_serving_library(&t) != 0) {
-        fprintf(stderr, "%s: cannot find the library serving malloc in process %d (%s)\n",
-                prog, t.opt.pid, strerror(errno));
+        fprintf(stderr, "%s: cannot find the library serving malloc in process %d (%s)\n", prog,
+                t.opt.pid, strerror(errno));
         rc = 1;
     }
     if (rc == 0)

@@ -68,10 +68,11 @@ static const char *const counter_columns[] = {
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: %s --pid PID [--follow-children] [--interval-ms MS] [--t0-ns NS]\n"
-                "       --out FILE.csv [--fault-stacks DIR] [--fault-stack-every N] "
-                "[--duration S] [--stats]\n"
-                "--stats: print the CPU time the kernel spent in the probes at the end\n",
+    fprintf(to,
+            "usage: %s --pid PID [--follow-children] [--interval-ms MS] [--t0-ns NS]\n"
+            "       --out FILE.csv [--fault-stacks DIR] [--fault-stack-every N] "
+            "[--duration S] [--stats]\n"
+            "--stats: print the CPU time the kernel spent in the probes at the end\n",
             prog);
 }
 
@@ -216,8 +217,8 @@ static void read_counters(struct state *st, unsigned long long sum[KEVENTS_COUNT
     unsigned long long percpu[st->ncpus][KEVENTS_COUNTERS];
     unsigned int zero = 0;
     memset(sum, 0, sizeof(unsigned long long) * KEVENTS_COUNTERS);
-    if (bpf_map__lookup_elem(st->skel->maps.counters, &zero, sizeof(zero), percpu,
-                             sizeof(percpu), 0) != 0)
+    if (bpf_map__lookup_elem(st->skel->maps.counters, &zero, sizeof(zero), percpu, sizeof(percpu),
+                             0) != 0)
         return;
     for (int cpu = 0; cpu < st->ncpus; cpu++)
         for (int c = 0; c < KEVENTS_COUNTERS; c++)
@@ -254,13 +255,12 @@ static void write_row(struct state *st)
     long long t_ns = (long long)probe_monotonic_ns() - st->opt.t0_ns;
     long long resident =
         rss_bytes[KEVENTS_RSS_ANON] + rss_bytes[KEVENTS_RSS_FILE] + rss_bytes[KEVENTS_RSS_SHMEM];
-    fprintf(st->out, "%lld,%lld,%lld,%lld,%lld,%lld", t_ns / 1000000,
-            rss_bytes[KEVENTS_RSS_ANON], rss_bytes[KEVENTS_RSS_FILE],
-            rss_bytes[KEVENTS_RSS_SHMEM], rss_bytes[KEVENTS_RSS_SWAP], resident);
+    fprintf(st->out, "%lld,%lld,%lld,%lld,%lld,%lld", t_ns / 1000000, rss_bytes[KEVENTS_RSS_ANON],
+            rss_bytes[KEVENTS_RSS_FILE], rss_bytes[KEVENTS_RSS_SHMEM], rss_bytes[KEVENTS_RSS_SWAP],
+            resident);
     for (int c = 0; c < CSV_COUNTERS; c++)
         fprintf(st->out, ",%llu", now_counts[c] - st->previous[c]);
-    fprintf(st->out, ",%d,%llu,%lld\n", st->nprocs, now_counts[KEVENTS_DROPPED],
-            procfs_rss(st));
+    fprintf(st->out, ",%d,%llu,%lld\n", st->nprocs, now_counts[KEVENTS_DROPPED], procfs_rss(st));
     fflush(st->out);
     memcpy(st->previous, now_counts, sizeof(now_counts));
 }
@@ -283,8 +283,8 @@ static void maybe_copy_maps(struct state *st)
     unsigned int count = 0;
     struct kevents_fault_key key, next;
     void *prev = NULL;
-    while (bpf_map__get_next_key(st->skel->maps.fault_stack_counts, prev, &next,
-                                 sizeof(next)) == 0) {
+    while (bpf_map__get_next_key(st->skel->maps.fault_stack_counts, prev, &next, sizeof(next)) ==
+           0) {
         key = next;
         prev = &key;
         count++;
@@ -307,18 +307,19 @@ static int write_fault_stacks(struct state *st)
     fprintf(out, "pid,sampled_faults,estimated_faults,frames\n");
     struct kevents_fault_key key, next;
     void *prev = NULL;
-    while (bpf_map__get_next_key(st->skel->maps.fault_stack_counts, prev, &next,
-                                 sizeof(next)) == 0) {
+    while (bpf_map__get_next_key(st->skel->maps.fault_stack_counts, prev, &next, sizeof(next)) ==
+           0) {
         key = next;
         prev = &key;
         unsigned long long hits = 0, frames[KEVENTS_STACK_DEPTH] = {0};
         if (bpf_map__lookup_elem(st->skel->maps.fault_stack_counts, &key, sizeof(key), &hits,
                                  sizeof(hits), 0) != 0)
             continue;
-        if (bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.fault_stacks), &key.stack_id,
-                                frames) != 0)
+        if (bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.fault_stacks), &key.stack_id, frames) !=
+            0)
             continue;
-        fprintf(out, "%u,%llu,%llu,", key.tgid, hits, hits * (unsigned long long)st->opt.fault_stack_every);
+        fprintf(out, "%u,%llu,%llu,", key.tgid, hits,
+                hits * (unsigned long long)st->opt.fault_stack_every);
         for (int i = 0; i < KEVENTS_STACK_DEPTH && frames[i]; i++)
             fprintf(out, "%s0x%llx", i ? ";" : "", frames[i]);
         fputc('\n', out);
@@ -342,8 +343,8 @@ static void print_program_stats(struct state *st)
         run_ns += info.run_time_ns;
         misses += info.recursion_misses;
     }
-    fprintf(stderr, "%s: stats run_cnt=%llu run_time_ns=%llu recursion_misses=%llu\n", prog,
-            runs, run_ns, misses);
+    fprintf(stderr, "%s: stats run_cnt=%llu run_time_ns=%llu recursion_misses=%llu\n", prog, runs,
+            run_ns, misses);
 }
 
 static int open_probes(struct state *st)
@@ -418,8 +419,7 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     if (!probe_process_alive(st.opt.pid)) {
-        fprintf(stderr, "%s: no process %d; give the pid of a running process\n", prog,
-                st.opt.pid);
+        fprintf(stderr, "%s: no process %d; give the pid of a running process\n", prog, st.opt.pid);
         return 1;
     }
     if (st.opt.fault_dir && mkdir(st.opt.fault_dir, 0755) != 0 && errno != EEXIST) {

@@ -140,8 +140,8 @@ static bool grow_blocks(struct site_table *t)
     return true;
 }
 
-struct site *site_table_alloc(struct site_table *t, int stack_id, uint64_t ret_addr,
-                              uint64_t addr, uint64_t size, uint64_t born_ns, bool *is_new)
+struct site *site_table_alloc(struct site_table *t, int stack_id, uint64_t ret_addr, uint64_t addr,
+                              uint64_t size, uint64_t born_ns, bool *is_new)
 {
     struct site *s = find_or_add_site(t, stack_id, ret_addr, is_new);
     if (!s)
@@ -151,8 +151,8 @@ struct site *site_table_alloc(struct site_table *t, int stack_id, uint64_t ret_a
     site_table_free_block(t, addr);
     if ((t->nblocks + 1) * 2 > t->blocks_capacity && !grow_blocks(t))
         return NULL;
-    struct live_block block = {.addr = addr, .site = (uint32_t)(s - t->sites), .size = size,
-                               .born_ns = born_ns};
+    struct live_block block = {
+        .addr = addr, .site = (uint32_t)(s - t->sites), .size = size, .born_ns = born_ns};
     if (insert_block(t->blocks, t->blocks_capacity, &block))
         t->nblocks++;
     double calls, bytes;

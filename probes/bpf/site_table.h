@@ -30,8 +30,7 @@ void site_table_free(struct site_table *table);
 
 /* The estimate one sampled block of SIZE bytes stands for (exactly 1 and SIZE in exact
  * mode): size / (1 - exp(-size / M)) bytes. */
-void site_table_weight(const struct site_table *table, uint64_t size, double *calls,
-                       double *bytes);
+void site_table_weight(const struct site_table *table, uint64_t size, double *calls, double *bytes);
 
 /* Records a sampled allocation; *is_new tells whether its site was first seen. Returns the
  * site, or NULL when out of memory. */

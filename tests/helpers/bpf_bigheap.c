@@ -55,6 +55,6 @@ int main(int argc, char **argv)
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     printf("cpu_ms %.1f\n", (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
-                                 (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3);
+                                (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3);
     return 0;
 }
