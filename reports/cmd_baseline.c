@@ -9,14 +9,15 @@
 #include "util.h"
 
 static const char baseline_usage[] =
-    "usage: allocscope baseline BENCH_DIR -o FILE [--tolerance METRIC=VALUE]... [--noise K]\n"
+    "usage: allocscope baseline BENCH_DIR... -o FILE [--tolerance METRIC=VALUE]... [--noise K]\n"
     "  Freezes a bench directory's results into a baseline for 'allocscope gate': per cell\n"
     "  the median and spread over repeats of after_rss, peak_rss, throughput, p99 and\n"
-    "  leak_growth, and the diagnosis verdict.\n"
+    "  leak_growth, and the diagnosis verdict. Several benches of one matrix are pooled:\n"
+    "  their spread then includes the drift between runs.\n"
     "  -o, --output FILE         the baseline to write (JSON)\n"
     "  --tolerance METRIC=VALUE  store a tolerance: 10% (of the median), 4M or 50 (in the\n"
     "                            metric's unit), or both: 10%,4M (docs/DIAGNOSE.md)\n"
-    "  --noise K                 spread multiples allowed on top of the tolerance (default 2)\n"
+    "  --noise K                 spread multiples allowed on top of the tolerance (default 3)\n"
     "  --threshold NAME=VALUE    a diagnosis threshold (see 'allocscope diagnose --help')\n"
     "Exit status: 0 written, 2 on a usage or input error.\n";
 
@@ -65,19 +66,20 @@ int cmd_baseline(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc - 1 || !output) {
-        util_error("baseline wants one bench directory and -o FILE; see 'allocscope baseline "
+    if (optind >= argc || !output) {
+        util_error("baseline wants a bench directory and -o FILE; see 'allocscope baseline "
                    "--help'");
         return 2;
     }
     struct gate_bench b;
     int rc = 0;
-    if (gate_bench_load(&b, argv[optind], &t, err, sizeof(err)) ||
+    if (gate_bench_load_many(&b, argv + optind, (size_t)(argc - optind), &t, err, sizeof(err)) ||
         gate_baseline_write(&b, &o, output, err, sizeof(err))) {
         util_error("%s", err);
         rc = 2;
     } else {
-        printf("allocscope: froze %zu cells of %s into %s\n", b.ncells, argv[optind], output);
+        printf("allocscope: froze %zu cells of %s%s into %s\n", b.ncells, argv[optind],
+               argc - optind > 1 ? " and the other benches" : "", output);
     }
     gate_bench_free(&b);
     return rc;

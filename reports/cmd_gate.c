@@ -17,7 +17,7 @@ static const char gate_usage[] =
     "  moved the wrong way by more than its tolerance plus K times the repeats' spread.\n"
     "  --tolerance METRIC=VALUE  10% (of the median), 4M or 50 (in the metric's unit), or\n"
     "                            both: 10%,4M; overrides the baseline's (docs/DIAGNOSE.md)\n"
-    "  --noise K                 spread multiples allowed (default: the baseline's, 2)\n"
+    "  --noise K                 spread multiples allowed (default: the baseline's, 3)\n"
     "  --metrics LIST            compare only these (comma-separated; 'verdict' included)\n"
     "  --junit FILE              JUnit XML, one test case per cell and metric\n"
     "  --markdown FILE           a Markdown summary for a pull-request comment\n"

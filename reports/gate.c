@@ -252,7 +252,7 @@ static int check_columns(const struct csv *c, char *err, size_t errlen)
 }
 
 static void load_row(struct gate_bench *b, const struct csv *c, size_t r, const char *bench_dir,
-                     const struct diagnose_thresholds *t)
+                     const struct diagnose_thresholds *t, int source)
 {
     char key[512];
     const char *workload = csv_cell(c, r, csv_column(c, "workload"));
@@ -266,6 +266,8 @@ static void load_row(struct gate_bench *b, const struct csv *c, size_t r, const 
         cell->workload = strdup(workload), cell->variant = strdup(variant);
         cell->allocator = strdup(allocator), cell->config = strdup(config);
     }
+    if (cell->last_source != source + 1)
+        cell->sources++, cell->last_source = source + 1;
     cell->repeats++;
     if (strcmp(status, "ok")) {
         cell->failed++;
@@ -280,13 +282,11 @@ static void load_row(struct gate_bench *b, const struct csv *c, size_t r, const 
         diagnose_repeat(cell, bench_dir, csv_cell(c, r, csv_column(c, "cell")), t);
 }
 
-int gate_bench_load(struct gate_bench *b, const char *bench_dir,
-                    const struct diagnose_thresholds *t, char *err, size_t errlen)
+static int add_bench(struct gate_bench *b, const char *bench_dir, int index,
+                     const struct diagnose_thresholds *t, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     struct csv c;
-    memset(b, 0, sizeof(*b));
-    b->source = strdup(bench_dir);
     snprintf(path, sizeof(path), "%s/results.csv", bench_dir);
     if (csv_load(&c, path, err, errlen))
         return -1;
@@ -294,19 +294,50 @@ int gate_bench_load(struct gate_bench *b, const char *bench_dir,
         csv_free(&c);
         return -1;
     }
-    for (size_t r = 0; r < c.nrows; r++)
-        load_row(b, &c, r, bench_dir, t);
+    size_t before = b->ncells, rows = c.nrows;
+    for (size_t r = 0; r < rows; r++)
+        load_row(b, &c, r, bench_dir, t, index);
     csv_free(&c);
-    if (!b->ncells) {
+    if (!rows) {
         snprintf(err, errlen, "%s has no cells; run the bench to the end first", path);
         return -1;
     }
+    if (index > 0 && b->ncells != before) {
+        snprintf(err, errlen, "%s has a cell %s that %s lacks: pool only benches of one matrix",
+                 bench_dir, b->cells[b->ncells - 1].key, b->source);
+        return -1;
+    }
+    return 0;
+}
+
+int gate_bench_load_many(struct gate_bench *b, char *const *dirs, size_t ndirs,
+                         const struct diagnose_thresholds *t, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof(*b));
+    b->source = strdup(dirs[0]);
+    for (size_t i = 0; i < ndirs; i++)
+        if (add_bench(b, dirs[i], (int)i, t, err, errlen))
+            return -1;
     for (size_t i = 0; i < b->ncells; i++) {
+        if (b->cells[i].sources != ndirs) {
+            snprintf(err, errlen,
+                     "cell %s is missing from %zu of the benches: pool only "
+                     "benches of one matrix",
+                     b->cells[i].key, ndirs - b->cells[i].sources);
+            return -1;
+        }
         for (int m = 0; m < GATE_NMETRICS; m++)
             gate_stats_compute(&b->cells[i].metric[m]);
         majority_verdict(&b->cells[i]);
     }
     return 0;
+}
+
+int gate_bench_load(struct gate_bench *b, const char *bench_dir,
+                    const struct diagnose_thresholds *t, char *err, size_t errlen)
+{
+    char *dirs[] = {(char *)bench_dir};
+    return gate_bench_load_many(b, dirs, 1, t, err, errlen);
 }
 
 static void cell_free(struct gate_cell *c)

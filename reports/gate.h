@@ -51,6 +51,8 @@ struct gate_cell {
     struct gate_stats metric[GATE_NMETRICS];
     int verdict;    /* majority verdict over the diagnosed repeats, -1 when none */
     char *verdicts; /* "healthy,healthy,leak" */
+    size_t sources; /* benches the cell was found in (baseline of several benches) */
+    int last_source;
 };
 
 struct gate_bench {
@@ -75,6 +77,10 @@ void gate_stats_compute(struct gate_stats *s);
  * 0, or -1 with a one-line message in err. */
 int gate_bench_load(struct gate_bench *b, const char *bench_dir,
                     const struct diagnose_thresholds *t, char *err, size_t errlen);
+/* The repeats of several benches of one matrix pooled (a baseline that has seen the drift
+ * between runs). -1 with err when their cells differ. */
+int gate_bench_load_many(struct gate_bench *b, char *const *dirs, size_t ndirs,
+                         const struct diagnose_thresholds *t, char *err, size_t errlen);
 void gate_bench_free(struct gate_bench *b);
 
 /* Baseline file (JSON). Writing embeds the tolerances of O; loading fills B and, for

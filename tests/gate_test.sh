@@ -115,6 +115,14 @@ input_errors() {
         --tolerance after_rss=much
     expect_input_error "unknown metric" "latency" --baseline "$TMP/f0.json" --current "$TMP/f0" \
         --metrics latency
+    "$ALLOCSCOPE" baseline "$TMP/f0" "$TMP/drop" -o "$TMP/pool.json" >"$TMP/gate.out" 2>&1
+    expect_eq "baseline refuses to pool benches of different matrices (exit 2)" \
+        "$? $(grep -c 'worker-none-glibc-default' "$TMP/gate.out")" "2 1"
+    fabricate "$TMP/f1" --seed 21
+    "$ALLOCSCOPE" baseline "$TMP/f0" "$TMP/f1" -o "$TMP/pool.json" >/dev/null 2>&1
+    expect_eq "a baseline pooled from two benches has 6 repeats per cell" "$(python3 -c \
+        'import json,sys; print(json.load(open(sys.argv[1]))["cells"][0]["repeats"])' \
+        "$TMP/pool.json" 2>&1)" 6
     fabricate "$TMP/failed" --seed 5
     sed -i 's/,ok,/,failed:crashed:SIGSEGV,/' "$TMP/failed/results.csv"
     "$ALLOCSCOPE" baseline "$TMP/failed" -o "$TMP/failed.json" >"$TMP/gate.out" 2>&1
