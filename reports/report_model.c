@@ -61,19 +61,34 @@ const char *report_metric_title(enum report_metric m)
     return m < METRIC_COUNT ? titles[m] : "?";
 }
 
+static void add_problem(struct report_input *in, bool print, const char *fmt, va_list ap)
+{
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0 || !msg)
+        return;
+    if (print)
+        util_warn("%s", msg);
+    in->problems = realloc(in->problems, (in->nproblems + 1) * sizeof(char *));
+    in->problems[in->nproblems++] = msg;
+}
+
 void report_problem(struct report_input *in, const char *fmt, ...)
 {
     va_list ap;
-    char *msg = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    add_problem(in, true, fmt, ap);
     va_end(ap);
-    if (!msg)
-        return;
-    util_warn("%s", msg);
-    in->problems = realloc(in->problems, (in->nproblems + 1) * sizeof(char *));
-    in->problems[in->nproblems++] = msg;
+}
+
+/* For the page only: the CSV reader has said it on stderr already. */
+static void report_problem_quiet(struct report_input *in, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void report_problem_quiet(struct report_input *in, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_problem(in, false, fmt, ap);
+    va_end(ap);
 }
 
 static bool path_exists(const char *dir, const char *name)
@@ -106,7 +121,8 @@ static int load_csv_noted(struct report_input *in, struct csv *csv, const char *
         return -1;
     }
     if (file_truncated(path))
-        report_problem(in, "%s is truncated (its last line is incomplete and was ignored)", path);
+        report_problem_quiet(in, "%s is truncated (its last line is incomplete and was ignored)",
+                             path);
     return 0;
 }
 

@@ -200,13 +200,14 @@ rm -rf "$TMP/broken/cells/grow-fixed-mimalloc-default-r1"
 expect_eq "report on a damaged bench still exits 0" "$?" 0
 check "damaged bench: page written" test -s "$TMP/rep-broken/index.html"
 check "missing run.json named" grep -q "grow-leaky-glibc-default-r1/run.json is missing" "$TMP/broken.err"
-check "truncated samples.csv named" grep -q "grow-fixed-jemalloc-bg-decay-r1/samples.csv is truncated" "$TMP/broken.err"
+check "truncated samples.csv named" grep -q "grow-fixed-jemalloc-bg-decay-r1/samples.csv:[0-9]*: truncated" "$TMP/broken.err"
+check "truncated samples.csv listed in the page" grep -q "grow-fixed-jemalloc-bg-decay-r1/samples.csv is truncated" "$TMP/rep-broken/index.html"
 check "missing cell directory named" grep -q "grow-fixed-mimalloc-default-r1" "$TMP/broken.err"
 check "problems listed in the page" grep -q 'id="problems"' "$TMP/rep-broken/index.html"
 printf 'cell,workload\ngrow-leaky-glibc-def' >"$TMP/broken/results.csv"
 "$ALLOCSCOPE" report "$TMP/broken" -o "$TMP/rep-broken2" >/dev/null 2>"$TMP/broken2.err"
 expect_eq "truncated results.csv: report still made from the cells" "$?" 0
-check "truncated results.csv named" grep -q "results.csv is truncated" "$TMP/broken2.err"
+check "truncated results.csv named" grep -q "results.csv:[0-9]*: truncated" "$TMP/broken2.err"
 
 # ---- bad input --------------------------------------------------------------------------
 "$ALLOCSCOPE" report "$TMP/nonexistent" -o "$TMP/rep-none" >/dev/null 2>"$TMP/bad1.err"
