@@ -1,4 +1,4 @@
-/* shim_overhead: wall-clock cost of allocator calls, for comparing the same program run bare,
+/* shim_overhead: the cost of allocator calls, for comparing the same program run bare,
  * under liballocscope.so in each mode, and under heaptrack (bench/run-shim-overhead does that).
  *
  *   shim_overhead WORKLOAD [--ms MS | --ops N]
@@ -11,7 +11,7 @@
  *            neighbour hands it (every free is cross-thread); one op = one malloc+free pair
  *
  * Runs a short warm-up, then ops until MS milliseconds have passed (default 300), or exactly N
- * ops (for profilers). Prints one line:
+ * ops for profilers (threads: rounded up to whole batches per thread). Prints one line:
  *   workload=W threads=T ops=N elapsed_ns=E cpu_ns=C ns_per_op=X.XX cpu_ns_per_op=Y.YY
  * ns_per_op is wall time; cpu_ns_per_op is the CPU time of all the process's threads (the
  * shim's sampler thread and heaptrack's writer thread included) over the same span.
