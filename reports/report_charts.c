@@ -522,7 +522,12 @@ static void chart_sites(struct chart_ctx *c, size_t g)
         return;
     const struct report_cell *cell = &c->in->cells[gs->cell];
     struct run_data run;
-    char err[512];
+    char err[512], stacks[PATH_MAX];
+    snprintf(stacks, sizeof(stacks), "%s/stacks.csv", cell->dir);
+    if (access(stacks, R_OK)) { /* recorded without stacks (--sample none, attach) */
+        gs->cell = -1;
+        return;
+    }
     if (rundata_load(&run, cell->dir, RUNDATA_SITES, err, sizeof(err))) {
         util_warn("%s; no allocation-site chart for %s", err, grp->label);
         rundata_free(&run);
