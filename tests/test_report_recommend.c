@@ -150,6 +150,52 @@ static void plain_run_after_is_at_exit(void **state)
     assert_true(isnan(cell.m[METRIC_AFTER_1S]));
 }
 
+static void groups_and_medians_over_repeats(void **state)
+{
+    (void)state;
+    /* Two workloads; on the first, glibc ran three times (one failed) and jemalloc once. */
+    struct {
+        const char *workload, *allocator, *status;
+        double after, rps;
+    } rows[] = {{"api", "glibc", "ok", 300, 1000},        {"api", "glibc", "ok", 100, 1200},
+                {"api", "glibc", "failed:load", 1, 5000}, {"api", "glibc", "ok", 200, 900},
+                {"api", "jemalloc", "ok", 50, 1100},      {"dl", "glibc", "ok", 10, NAN}};
+    size_t n = sizeof(rows) / sizeof(rows[0]);
+    struct report_input in;
+    memset(&in, 0, sizeof(in));
+    in.cells = calloc(n, sizeof(*in.cells));
+    in.ncells = n;
+    for (size_t i = 0; i < n; i++) {
+        struct report_cell *c = &in.cells[i];
+        for (int m = 0; m < METRIC_COUNT; m++)
+            c->m[m] = NAN;
+        c->name = strdup(rows[i].workload);
+        c->workload = strdup(rows[i].workload);
+        c->variant = strdup("none");
+        c->allocator = strdup(rows[i].allocator);
+        c->config = strdup("default");
+        c->status = strdup(rows[i].status);
+        c->m[METRIC_AFTER] = rows[i].after;
+        c->m[METRIC_THROUGHPUT] = rows[i].rps;
+        c->has_series = true;
+        c->repeat = (int)i + 1;
+    }
+    report_group_cells(&in);
+    assert_int_equal(in.ngroups, 2);
+    assert_string_equal(in.groups[0].label, "api");
+    assert_int_equal(in.groups[0].nconfigs, 2);
+    const struct report_config *glibc = &in.groups[0].configs[0];
+    assert_string_equal(glibc->label, "glibc:default");
+    assert_int_equal(glibc->ncells, 4);
+    /* The failed repeat is left out: medians of 300, 100, 200 and 1000, 1200, 900. */
+    assert_float_equal(glibc->m[METRIC_AFTER], 200, 0);
+    assert_float_equal(glibc->m[METRIC_THROUGHPUT], 1000, 0);
+    assert_int_equal(glibc->first_ok, 0);
+    assert_int_equal(in.groups[1].nconfigs, 1);
+    assert_true(isnan(in.groups[1].configs[0].m[METRIC_THROUGHPUT]));
+    report_free(&in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +206,7 @@ int main(void)
         cmocka_unit_test(nothing_measured),
         cmocka_unit_test(derives_metrics_from_phases),
         cmocka_unit_test(plain_run_after_is_at_exit),
+        cmocka_unit_test(groups_and_medians_over_repeats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
