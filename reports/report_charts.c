@@ -331,7 +331,7 @@ static void chart_bars(struct chart_ctx *c, size_t g)
         {METRIC_IDLE, "lc rgb '#bbbbbb' fs solid 1.0", "idle"},
         {METRIC_PEAK, "lc rgb '#0072B2' fs solid 0.85", "peak"},
         {METRIC_AFTER, "lc rgb '#D55E00' fs @fill_hatch1", "after load"},
-        {METRIC_RECLAIMABLE, "lc rgb '#009E73' fs @fill_cross", "reclaimable"},
+        {METRIC_RECLAIMABLE, "lc rgb '#009E73' fs @fill_hatch2", "reclaimable"},
     };
     const struct report_group *grp = &c->in->groups[g];
     char title[256], dat[PATH_MAX], label[256];
