@@ -1,9 +1,10 @@
-# Benchmarks. `make` builds the bench programs (the smoke tests run them at a tiny size);
-# only `make bench` runs them: every bench/run-* script, one after the other.
+# Benchmarks. `make` builds the bench programs (bench/*.c; smoke tests run them at a tiny
+# size); only `make bench` runs the benchmarks: every executable script in bench/, one after
+# the other, each to its end; it fails when any of them did.
 BENCH_BIN := $(BUILD)/bench
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_PROGRAMS := $(patsubst bench/%.c,$(BENCH_BIN)/%,$(BENCH_SRCS))
-BENCH_RUNNERS := $(wildcard bench/run-*)
+BENCH_SCRIPTS := $(filter-out %.c %.h %.mk %.md,$(wildcard bench/*))
 ALL_TARGETS += $(BENCH_PROGRAMS)
 
 # Plain -O2 with frame pointers, like the programs people run under the shim; no sanitizer
@@ -13,6 +14,10 @@ $(BENCH_BIN)/%: bench/%.c
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fno-omit-frame-pointer $< -o $@ -lpthread
 
 bench: all
-	@for runner in $(BENCH_RUNNERS); do echo "== $$runner"; ./$$runner || exit 1; done
+	@failed=; for script in $(BENCH_SCRIPTS); do \
+		[ -x "$$script" ] || continue; \
+		echo "== $$script"; ./$$script || failed="$$failed $$script"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "bench: failed:$$failed"; exit 1; fi
 
 .PHONY: bench
