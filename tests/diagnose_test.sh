@@ -153,7 +153,9 @@ bulk_download() { # variant
 
 slow_reader() { # variant
     local v=$1 name=slow-reader-$1
-    record "$name" -- "$WL_BIN/wl-slow-reader" --port 0 --variant "$v" || {
+    # The scenario's [quick] sizes (workloads/slow-reader/scenario.ini).
+    record "$name" -- "$WL_BIN/wl-slow-reader" --port 0 --variant "$v" --frame-bytes 65536 \
+        --fps 50 --high-water 524288 --idle-timeout 3 || {
         fail "$name starts under allocscope run"
         return
     }
@@ -279,7 +281,7 @@ with_bench() {
 
 without_bench() {
     local w
-    for w in stream_proxy bulk_download slow_reader mux_streams api_burst; do
+    for w in ${DIAG_WORKLOADS:-stream_proxy bulk_download slow_reader mux_streams api_burst}; do
         case $w in
         api_burst)
             api_burst glibc:default allocator-retention
