@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,13 +35,18 @@ const char *wl_program_name(void)
     return program_name;
 }
 
+static void print_message(const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: %s", program_name, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void wl_die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: ", program_name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    print_message("", fmt, ap);
     va_end(ap);
     exit(2);
 }
@@ -49,9 +55,7 @@ void wl_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: warning: ", program_name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    print_message("warning: ", fmt, ap);
     va_end(ap);
 }
 
@@ -106,6 +110,44 @@ const char *wl_opt_value(int argc, char **argv, int *i)
     return argv[*i];
 }
 
+bool wl_opt_leaky(const char *option, const char *value)
+{
+    if (strcmp(value, "leaky") != 0 && strcmp(value, "fixed") != 0)
+        wl_die("%s: '%s' is not leaky or fixed", option, value);
+    return strcmp(value, "leaky") == 0;
+}
+
+bool wl_opt_scale_large(int argc, char **argv)
+{
+    bool large = false;
+    for (int i = 1; i < argc - 1; i++) {
+        if (strcmp(argv[i], "--scale") != 0)
+            continue;
+        large = strcmp(argv[i + 1], "large") == 0;
+        if (!large && strcmp(argv[i + 1], "quick") != 0)
+            wl_die("--scale must be quick or large, got '%s'", argv[i + 1]);
+    }
+    return large;
+}
+
+void wl_opt_unknown(void)
+{
+    wl_die("unknown or incomplete option; see %s --help", program_name);
+}
+
+void wl_opt_no_operands(int argc, char **argv, int first)
+{
+    if (first < argc)
+        wl_die("unexpected argument '%s'; see %s --help", argv[first], program_name);
+}
+
+struct sockaddr_in wl_sockaddr_ipv4(const char *host, uint16_t port)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, host, &addr.sin_addr);
+    return addr;
+}
+
 void wl_opt_hostport(const char *option, const char *value, char *host, size_t host_len,
                      uint16_t *port)
 {
@@ -124,11 +166,31 @@ void wl_opt_hostport(const char *option, const char *value, char *host, size_t h
     *port = (uint16_t)wl_opt_uint(option, port_str, 1, 65535);
 }
 
-uint64_t wl_now_us(void)
+uint64_t wl_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t wl_now_us(void)
+{
+    return wl_now_ns() / 1000u;
+}
+
+struct timeval wl_timeval_from_s(double seconds)
+{
+    time_t whole = (time_t)seconds;
+    return (struct timeval){whole, (suseconds_t)((seconds - (double)whole) * 1e6)};
+}
+
+void wl_raise_nofile(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
 }
 
 double wl_now_s(void)
@@ -179,6 +241,23 @@ int wl_listen_loopback(uint16_t port, int backlog, uint16_t *bound_port)
     getsockname(fd, (struct sockaddr *)&addr, &len);
     *bound_port = ntohs(addr.sin_port);
     return fd;
+}
+
+bool wl_server_option(int argc, char **argv, int *i, struct wl_server_config *config,
+                      void (*usage)(FILE *out))
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        usage(stdout);
+        exit(0);
+    } else if (!strcmp(a, "--port")) {
+        config->port = (uint16_t)wl_opt_uint(a, wl_opt_value(argc, argv, i), 0, 65535);
+    } else if (!strcmp(a, "--threads")) {
+        config->threads = (int)wl_opt_uint(a, wl_opt_value(argc, argv, i), 1, 256);
+    } else {
+        return false;
+    }
+    return true;
 }
 
 static void *worker_main(void *arg)
@@ -249,10 +328,8 @@ int wl_server_run(const struct wl_server_config *config)
         wl_die("out of memory at start");
     for (int i = 0; i < nthreads; i++)
         worker_setup(&server, &server.workers[i], i);
-    struct event *sigterm = evsignal_new(server.main_base, SIGTERM, on_stop_signal, &server);
-    struct event *sigint = evsignal_new(server.main_base, SIGINT, on_stop_signal, &server);
-    event_add(sigterm, NULL);
-    event_add(sigint, NULL);
+    struct wl_stop_signals signals;
+    wl_stop_signals_add(&signals, server.main_base, on_stop_signal, &server);
 
     pthread_t *threads = calloc((size_t)nthreads, sizeof(*threads));
     for (int i = 0; i < nthreads; i++)
@@ -273,8 +350,7 @@ int wl_server_run(const struct wl_server_config *config)
         event_base_free(w->base);
         current_worker = NULL;
     }
-    event_free(sigterm);
-    event_free(sigint);
+    wl_stop_signals_free(&signals);
     event_base_free(server.main_base);
     close(server.listen_fd);
     free(threads);
@@ -283,13 +359,17 @@ int wl_server_run(const struct wl_server_config *config)
     return 0;
 }
 
-void wl_connection_nodelay(struct evhttp_connection *evcon)
+void wl_fd_nodelay(evutil_socket_t fd)
 {
-    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     int one = 1;
     if (fd >= 0)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void wl_connection_nodelay(struct evhttp_connection *evcon)
+{
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    wl_fd_nodelay(bev ? bufferevent_getfd(bev) : -1);
 }
 
 void wl_request_nodelay(struct evhttp_request *req)
@@ -309,6 +389,20 @@ void wl_reply_text(struct evhttp_request *req, int code, const char *reason,
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
     evhttp_send_reply(req, code, reason, out);
     evbuffer_free(out);
+}
+
+bool wl_require_get(struct evhttp_request *req)
+{
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_GET)
+        return true;
+    wl_reply_text(req, 405, "Method Not Allowed", "text/plain", "GET only\n");
+    return false;
+}
+
+void wl_handle_health(struct evhttp_request *req, void *arg)
+{
+    (void)arg;
+    wl_reply_text(req, 200, "OK", "application/json", "{\"ok\":true}\n");
 }
 
 bool wl_query_param(struct evhttp_request *req, const char *name, char *out, size_t out_len)
@@ -342,6 +436,89 @@ uint64_t wl_query_uint(struct evhttp_request *req, const char *name, uint64_t df
     if (end == buf || *end || buf[0] == '-')
         return dflt;
     return v > max ? max : v;
+}
+
+/* ---- event loops of the bufferevent servers and the clients ------------------------------- */
+
+void wl_stop_signals_add(struct wl_stop_signals *signals, struct event_base *base,
+                         event_callback_fn on_stop, void *arg)
+{
+    signals->term = evsignal_new(base, SIGTERM, on_stop, arg);
+    signals->intr = evsignal_new(base, SIGINT, on_stop, arg);
+    if (!signals->term || !signals->intr || event_add(signals->term, NULL) != 0 ||
+        event_add(signals->intr, NULL) != 0)
+        wl_die("cannot set up signal handling; check memory limits");
+}
+
+void wl_stop_signals_free(struct wl_stop_signals *signals)
+{
+    event_free(signals->term);
+    event_free(signals->intr);
+    signals->term = signals->intr = NULL;
+}
+
+static void on_listener_accept(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
+                               int socklen, void *arg)
+{
+    struct wl_listener *l = arg;
+    l->on_accept(evl, fd, sa, socklen, l->arg);
+}
+
+static void on_listener_error(struct evconnlistener *evl, void *arg)
+{
+    struct wl_listener *l = arg;
+    struct timeval pause = {0, 100 * 1000};
+    wl_warn("accept failed (%s); pausing accepts for 100 ms", strerror(errno));
+    evconnlistener_disable(evl);
+    event_add(l->accept_retry, &pause);
+}
+
+static void on_listener_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct wl_listener *l = arg;
+    evconnlistener_enable(l->evl);
+}
+
+void wl_listener_open(struct wl_listener *l, struct event_base *base, uint16_t *port,
+                      bool reuse_port, evconnlistener_cb on_accept, void *arg)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(*port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    if (reuse_port)
+        flags |= LEV_OPT_REUSEABLE_PORT;
+    l->on_accept = on_accept;
+    l->arg = arg;
+    l->evl = evconnlistener_new_bind(base, on_listener_accept, l, flags, 1024,
+                                     (struct sockaddr *)&addr, sizeof(addr));
+    if (!l->evl)
+        wl_die("cannot listen on 127.0.0.1:%u (%s); choose a free --port", *port, strerror(errno));
+    l->accept_retry = evtimer_new(base, on_listener_retry, l);
+    if (!l->accept_retry)
+        wl_die("cannot set up the event loop; check memory limits");
+    evconnlistener_set_error_cb(l->evl, on_listener_error);
+    socklen_t len = sizeof(addr);
+    if (*port == 0 &&
+        getsockname(evconnlistener_get_fd(l->evl), (struct sockaddr *)&addr, &len) == 0)
+        *port = ntohs(addr.sin_port);
+}
+
+void wl_listener_close(struct wl_listener *l)
+{
+    evconnlistener_free(l->evl);
+    event_free(l->accept_retry);
+    l->evl = NULL;
+    l->accept_retry = NULL;
+}
+
+void wl_http1_reply_close(struct evbuffer *out, const char *status, const char *content_type,
+                          const char *body)
+{
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                        "Connection: close\r\n\r\n%s",
+                        status, content_type, strlen(body), body);
 }
 
 /* ---- statistics ---------------------------------------------------------------------------- */
@@ -436,22 +613,27 @@ char *wl_report_json(const struct wl_report *r, const char *extra_fields)
 int wl_write_file_atomic(const char *path, const char *text)
 {
     char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+        errno = ENAMETOOLONG;
         return -1;
+    }
     FILE *f = fopen(tmp, "w");
     if (!f)
         return -1;
     fputs(text, f);
-    if (fflush(f) != 0 || ferror(f)) {
-        fclose(f);
-        unlink(tmp);
-        return -1;
+    bool written = fflush(f) == 0 && !ferror(f);
+    int saved_errno = errno;
+    if (fclose(f) != 0 && written) {
+        written = false;
+        saved_errno = errno;
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    if (written && rename(tmp, path) == 0)
+        return 0;
+    if (written)
+        saved_errno = errno;
+    unlink(tmp);
+    errno = saved_errno; /* the caller names the cause */
+    return -1;
 }
 
 int wl_report_write_json(const struct wl_report *r, const char *path)
@@ -474,4 +656,31 @@ void wl_report_print_summary(const struct wl_report *r)
            wl_latency_percentile_ms(r->latency, 50), wl_latency_percentile_ms(r->latency, 90),
            wl_latency_percentile_ms(r->latency, 99), wl_latency_percentile_ms(r->latency, 100));
     fflush(stdout);
+}
+
+void wl_report_print_totals(const struct wl_report *r)
+{
+    double d = r->duration_s > 0 ? r->duration_s : 1e-9;
+    printf("%s: %s %llu connections %.2f s: %llu requests, %llu errors, %llu bytes (%.0f req/s, "
+           "%.2f MB/s)\n",
+           r->tool, r->target, (unsigned long long)r->connections, r->duration_s,
+           (unsigned long long)r->requests, (unsigned long long)r->errors,
+           (unsigned long long)r->bytes, (double)r->requests / d, (double)r->bytes / d / 1e6);
+    fflush(stdout);
+}
+
+int wl_report_finish(const struct wl_report *r, const char *extra_fields, const char *json_path)
+{
+    wl_report_print_totals(r);
+    if (json_path) {
+        char *json = wl_report_json(r, extra_fields);
+        if (!json || wl_write_file_atomic(json_path, json) != 0) {
+            fprintf(stderr, "%s: cannot write %s (%s); check the directory\n", program_name,
+                    json_path, strerror(errno));
+            free(json);
+            return 1;
+        }
+        free(json);
+    }
+    return r->requests == 0 && r->errors > 0;
 }

@@ -7,9 +7,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include <netinet/in.h>
+#include <sys/time.h>
+
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 /* ---- diagnostics and options ---------------------------------------------------------- */
 
@@ -33,13 +39,53 @@ const char *wl_opt_value(int argc, char **argv, int *i);
 void wl_opt_hostport(const char *option, const char *value, char *host, size_t host_len,
                      uint16_t *port);
 
+/* "leaky" or "fixed" (a scenario's --variant): true for leaky; dies on anything else. */
+bool wl_opt_leaky(const char *option, const char *value);
+/* Whether the last "--scale" in argv says large. The scale sets the defaults the other options
+ * override, so it is read before them; dies when a --scale value is not quick or large. */
+bool wl_opt_scale_large(int argc, char **argv);
+
+/* getopt_long's '?' (unknown option or missing value): dies "see <prog> --help". */
+void wl_opt_unknown(void) __attribute__((noreturn));
+/* Dies when argv[first..] holds anything: the programs take options only. */
+void wl_opt_no_operands(int argc, char **argv, int first);
+
+/* The socket address of a host wl_opt_hostport accepted (numeric IPv4) and a port. */
+struct sockaddr_in wl_sockaddr_ipv4(const char *host, uint16_t port);
+
 double wl_now_s(void);
 uint64_t wl_now_us(void);
+uint64_t wl_now_ns(void);
+/* A duration in seconds as a timeval for libevent timers. */
+struct timeval wl_timeval_from_s(double seconds);
+
+/* Raise the open-file limit to its hard maximum (thousands of connections need it). */
+void wl_raise_nofile(void);
 
 /* xorshift64*: cheap per-thread pseudo random numbers. */
 uint64_t wl_rand_next(uint64_t *state);
 /* Uniform in [lo, hi]. */
 uint64_t wl_rand_range(uint64_t *state, uint64_t lo, uint64_t hi);
+
+/* Intrusive doubly linked lists: NODE has prev and next members, HEAD points at the first
+ * node. PUSH expects a node whose prev is NULL (a calloc'd one). */
+#define WL_LIST_PUSH(head, node)                                                                   \
+    do {                                                                                           \
+        (node)->next = (head);                                                                     \
+        if (head)                                                                                  \
+            (head)->prev = (node);                                                                 \
+        (head) = (node);                                                                           \
+    } while (0)
+
+#define WL_LIST_UNLINK(head, node)                                                                 \
+    do {                                                                                           \
+        if ((node)->prev)                                                                          \
+            (node)->prev->next = (node)->next;                                                     \
+        else                                                                                       \
+            (head) = (node)->next;                                                                 \
+        if ((node)->next)                                                                          \
+            (node)->next->prev = (node)->prev;                                                     \
+    } while (0)
 
 /* ---- the multi-threaded evhttp server -------------------------------------------------- */
 
@@ -77,6 +123,11 @@ struct wl_server {
 /* Bind 127.0.0.1:PORT and listen; dies on failure. Returns the fd, sets *bound_port. */
 int wl_listen_loopback(uint16_t port, int backlog, uint16_t *bound_port);
 
+/* The options every evhttp server takes, at argv[*i]: --help or -h prints usage on stdout and
+ * exits 0; --port P and --threads N set config. False when argv[*i] is none of them. */
+bool wl_server_option(int argc, char **argv, int *i, struct wl_server_config *config,
+                      void (*usage)(FILE *out));
+
 /* Start the workers, print "<prog>: listening on 127.0.0.1:PORT" on stdout, run until
  * SIGTERM/SIGINT, then stop and free everything. Returns the process exit status. */
 int wl_server_run(const struct wl_server_config *config);
@@ -89,6 +140,7 @@ struct wl_worker *wl_current_worker(void);
 
 /* Disable Nagle on the request's connection: streamed pieces and chunk trailers are small
  * writes that would otherwise wait for delayed ACKs (40 ms each on loopback). */
+void wl_fd_nodelay(evutil_socket_t fd);
 void wl_request_nodelay(struct evhttp_request *req);
 void wl_connection_nodelay(struct evhttp_connection *evcon);
 
@@ -96,9 +148,47 @@ void wl_connection_nodelay(struct evhttp_connection *evcon);
 void wl_reply_text(struct evhttp_request *req, int code, const char *reason,
                    const char *content_type, const char *body);
 
+/* False, after a 405 "GET only" answer, when the request is not a GET. */
+bool wl_require_get(struct evhttp_request *req);
+
+/* GET /health of every evhttp server: 200 {"ok":true}. An evhttp callback (arg unused). */
+void wl_handle_health(struct evhttp_request *req, void *arg);
+
 /* Value of a query parameter of the request URI, copied to out; false when absent. */
 bool wl_query_param(struct evhttp_request *req, const char *name, char *out, size_t out_len);
 uint64_t wl_query_uint(struct evhttp_request *req, const char *name, uint64_t dflt, uint64_t max);
+
+/* ---- event loops of the bufferevent servers and the clients -------------------------------- */
+
+/* SIGTERM and SIGINT delivered as events of one loop. */
+struct wl_stop_signals {
+    struct event *term, *intr;
+};
+
+/* Calls on_stop(signal, EV_SIGNAL, arg) in base's loop on SIGTERM or SIGINT; dies when it
+ * cannot be set up. */
+void wl_stop_signals_add(struct wl_stop_signals *signals, struct event_base *base,
+                         event_callback_fn on_stop, void *arg);
+void wl_stop_signals_free(struct wl_stop_signals *signals);
+
+/* A listening socket on 127.0.0.1 handing connections to on_accept; when accept fails (out of
+ * descriptors) it warns and pauses accepting for 100 ms rather than spin on the backlog. */
+struct wl_listener {
+    struct evconnlistener *evl;
+    struct event *accept_retry;
+    evconnlistener_cb on_accept;
+    void *arg;
+};
+
+/* Listen on 127.0.0.1:*port (0: a free port, written back to *port); reuse_port lets the
+ * loops of several threads listen on the same port. Dies with a clear line on failure. */
+void wl_listener_open(struct wl_listener *l, struct event_base *base, uint16_t *port,
+                      bool reuse_port, evconnlistener_cb on_accept, void *arg);
+void wl_listener_close(struct wl_listener *l);
+
+/* Queue a complete HTTP/1.1 response with BODY and "Connection: close" on out. */
+void wl_http1_reply_close(struct evbuffer *out, const char *status, const char *content_type,
+                          const char *body);
 
 /* ---- statistics and the loadgen JSON report -------------------------------------------- */
 
@@ -110,6 +200,9 @@ struct wl_latency {
     uint64_t max_us;
     uint64_t rng;
 };
+
+/* A cap that keeps every sample: exact percentiles, memory grows with the run. */
+#define WL_LATENCY_KEEP_ALL SIZE_MAX
 
 void wl_latency_init(struct wl_latency *lat, size_t cap);
 void wl_latency_add(struct wl_latency *lat, uint64_t us);
@@ -140,5 +233,13 @@ int wl_write_file_atomic(const char *path, const char *text);
 
 /* One human line on stdout. */
 void wl_report_print_summary(const struct wl_report *report);
+/* One human line on stdout with the totals (the HTTP/2 and push clients' format). */
+void wl_report_print_totals(const struct wl_report *report);
+
+/* How the event-loop clients end: the totals line, then the report as JSON to json_path when
+ * not NULL ("<prog>: cannot write ..." on stderr and status 1 when that fails). Otherwise the
+ * status is 1 when nothing succeeded and something failed (as loadgen), else 0. */
+int wl_report_finish(const struct wl_report *report, const char *extra_fields,
+                     const char *json_path);
 
 #endif

@@ -3,10 +3,9 @@
  * the connections open across streams (the field case's long-lived clients). Optionally
  * cancels a share of streams (RST_STREAM CANCEL once the response headers arrive) and holds
  * the connections open, idle, after the last stream. Writes loadgen's JSON report. */
-#include "wlkit.h"
+#include "wl_common.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -67,7 +66,7 @@ struct run {
     uint64_t submitted, completed, cancelled, errors, bytes;
     double cancel_credit;
     uint64_t start_ns, end_ns;
-    struct latency_log latency;
+    struct wl_latency latency;
     char authority[32];
 };
 
@@ -99,7 +98,7 @@ static int submit_stream(struct client_conn *c)
     struct request *req = calloc(1, sizeof(*req));
     if (!req)
         return -1;
-    req->start_ns = wk_now_ns();
+    req->start_ns = wl_now_ns();
     req->cancel = should_cancel();
     const char *path = opts.path;
     nghttp2_nv headers[] = {
@@ -113,10 +112,7 @@ static int submit_stream(struct client_conn *c)
         free(req);
         return -1;
     }
-    req->next = c->requests;
-    if (c->requests)
-        c->requests->prev = req;
-    c->requests = req;
+    WL_LIST_PUSH(c->requests, req);
     c->inflight++;
     run.submitted++;
     return 0;
@@ -127,7 +123,7 @@ static bool rate_allows(void)
 {
     if (opts.rate <= 0)
         return true;
-    double elapsed_s = (double)(wk_now_ns() - run.start_ns) / 1e9;
+    double elapsed_s = (double)(wl_now_ns() - run.start_ns) / 1e9;
     return (double)run.submitted < opts.rate * elapsed_s + 1;
 }
 
@@ -172,16 +168,6 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     return 0;
 }
 
-static void request_unlink(struct client_conn *c, struct request *req)
-{
-    if (req->prev)
-        req->prev->next = req->next;
-    else
-        c->requests = req->next;
-    if (req->next)
-        req->next->prev = req->prev;
-}
-
 static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
                            void *user)
 {
@@ -193,11 +179,11 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
         run.cancelled++;
     } else if (error_code == NGHTTP2_NO_ERROR && req->ok) {
         run.completed++;
-        latency_log_add(&run.latency, wk_now_ns() - req->start_ns);
+        wl_latency_add(&run.latency, (wl_now_ns() - req->start_ns) / 1000);
     } else {
         run.errors++;
     }
-    request_unlink(c, req);
+    WL_LIST_UNLINK(c->requests, req);
     free(req);
     c->inflight--;
     fill_streams(c);
@@ -252,8 +238,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 static void on_connected(struct client_conn *c)
 {
-    int one = 1;
-    setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    wl_fd_nodelay(bufferevent_getfd(c->bev));
     if (nghttp2_session_client_new(&c->session, callbacks, c) != 0) {
         conn_fail(c);
         return;
@@ -311,7 +296,7 @@ static void conn_start(struct client_conn *c, const struct sockaddr_in *addr)
     run.alive++;
     c->bev = bufferevent_socket_new(run.base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!c->bev)
-        wk_die("cannot create a connection; check memory limits");
+        wl_die("cannot create a connection; check memory limits");
     bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)addr, sizeof(*addr)) != 0) {
@@ -349,13 +334,12 @@ static void maybe_finish(void)
     if (run.finishing || (can_submit() && run.alive > 0) || total_inflight() > 0)
         return;
     run.finishing = true;
-    run.end_ns = wk_now_ns();
+    run.end_ns = wl_now_ns();
     if (opts.hold_s > 0 && run.alive > 0) {
         fprintf(stderr, "wl-mux-client: holding %u connections for %.1f s\n", run.alive,
                 opts.hold_s);
         fflush(stderr);
-        struct timeval tv = {(time_t)opts.hold_s,
-                             (suseconds_t)((opts.hold_s - (time_t)opts.hold_s) * 1e6)};
+        struct timeval tv = wl_timeval_from_s(opts.hold_s);
         evtimer_add(run.hold, &tv);
         return;
     }
@@ -404,7 +388,7 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what, (void)arg;
     if (!run.end_ns)
-        run.end_ns = wk_now_ns();
+        run.end_ns = wl_now_ns();
     for (unsigned i = 0; i < opts.connections; i++)
         if (run.conns[i].alive) {
             run.errors += run.conns[i].inflight;
@@ -433,15 +417,13 @@ static void usage(FILE *out)
             "  --json FILE       write the report as JSON (temp file + rename)\n");
 }
 
-static void apply_scale(const char *scale)
+static void apply_scale(bool large)
 {
     opts.connections = 4;
     opts.streams = 10;
-    if (strcmp(scale, "large") == 0) {
+    if (large) {
         opts.connections = 2000;
         opts.streams = 10;
-    } else if (strcmp(scale, "quick") != 0) {
-        wk_die("--scale must be quick or large, got '%s'", scale);
     }
 }
 
@@ -462,11 +444,7 @@ static void parse_options(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    const char *scale = "quick";
-    for (int i = 1; i < argc - 1; i++)
-        if (strcmp(argv[i], "--scale") == 0)
-            scale = argv[i + 1];
-    apply_scale(scale);
+    apply_scale(wl_opt_scale_large(argc, argv));
     opts.duration_s = 5;
     opts.path = "/";
     bool have_target = false;
@@ -474,34 +452,34 @@ static void parse_options(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 'T':
-            wk_opt_target(optarg, opts.host, &opts.port);
+            wl_opt_hostport("--target", optarg, opts.host, sizeof(opts.host), &opts.port);
             have_target = true;
             break;
         case 'c':
-            opts.connections = wk_opt_uint("--connections", optarg, 1, 100000);
+            opts.connections = wl_opt_uint("--connections", optarg, 1, 100000);
             break;
         case 'm':
-            opts.streams = wk_opt_uint("--streams", optarg, 1, 100000);
+            opts.streams = wl_opt_uint("--streams", optarg, 1, 100000);
             break;
         case 'd':
-            opts.duration_s = wk_opt_double("--duration", optarg, 0.1, 86400);
+            opts.duration_s = wl_opt_double("--duration", optarg, 0.1, 86400);
             break;
         case 'n':
-            opts.max_requests = wk_opt_uint("--requests", optarg, 1, UINT64_MAX);
+            opts.max_requests = wl_opt_uint("--requests", optarg, 1, UINT64_MAX);
             break;
         case 'P':
             if (optarg[0] != '/' || strlen(optarg) > 1024)
-                wk_die("--path must start with '/' and be at most 1024 bytes");
+                wl_die("--path must start with '/' and be at most 1024 bytes");
             opts.path = optarg;
             break;
         case 'x':
-            opts.cancel_share = wk_opt_double("--cancel", optarg, 0, 1);
+            opts.cancel_share = wl_opt_double("--cancel", optarg, 0, 1);
             break;
         case 'H':
-            opts.hold_s = wk_opt_double("--hold", optarg, 0, 86400);
+            opts.hold_s = wl_opt_double("--hold", optarg, 0, 86400);
             break;
         case 'R':
-            opts.rate = wk_opt_double("--rate", optarg, 0, 1e9);
+            opts.rate = wl_opt_double("--rate", optarg, 0, 1e9);
             break;
         case 'j':
             opts.json = optarg;
@@ -512,19 +490,18 @@ static void parse_options(int argc, char **argv)
             usage(stdout);
             exit(0);
         default:
-            wk_die("unknown or incomplete option; see wl-mux-client --help");
+            wl_opt_unknown();
         }
     }
-    if (optind < argc)
-        wk_die("unexpected argument '%s'; see wl-mux-client --help", argv[optind]);
+    wl_opt_no_operands(argc, argv, optind);
     if (!have_target)
-        wk_die("no --target given; pass --target 127.0.0.1:PORT");
+        wl_die("no --target given; pass --target 127.0.0.1:PORT");
 }
 
 static void setup_callbacks(void)
 {
     if (nghttp2_session_callbacks_new(&callbacks) != 0)
-        wk_die("cannot initialise nghttp2; check memory limits");
+        wl_die("cannot initialise nghttp2; check memory limits");
     nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, on_frame_send);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
@@ -533,43 +510,34 @@ static void setup_callbacks(void)
 
 static int write_report(void)
 {
-    char target[40], extra[160];
-    snprintf(target, sizeof(target), "%s:%u", opts.host, opts.port);
+    char extra[160];
     snprintf(extra, sizeof(extra),
-             "\"streams_per_connection\":%u,\"streams_cancelled\":%llu,\"streams_started\":%llu",
+             ",\"streams_per_connection\":%u,\"streams_cancelled\":%llu,\"streams_started\":%llu",
              opts.streams, (unsigned long long)run.cancelled, (unsigned long long)run.submitted);
-    struct load_report report = {
+    struct wl_report report = {
         .tool = "wl-mux-client",
         .scenario = "mux-streams",
-        .target = target,
         .connections = opts.connections,
         .duration_s = (double)(run.end_ns - run.start_ns) / 1e9,
         .requests = run.completed + run.cancelled,
         .errors = run.errors,
         .bytes = run.bytes,
         .latency = &run.latency,
-        .extra_json = extra,
     };
-    load_report_print(&report);
-    if (opts.json && load_report_write(&report, opts.json) != 0) {
-        fprintf(stderr, "wl-mux-client: cannot write %s (%s); check the directory\n", opts.json,
-                strerror(errno));
-        return 1;
-    }
-    /* As loadgen: failure when nothing succeeded and something failed. */
-    return report.requests == 0 && report.errors > 0;
+    snprintf(report.target, sizeof(report.target), "%s:%u", opts.host, opts.port);
+    return wl_report_finish(&report, extra, opts.json);
 }
 
 int main(int argc, char **argv)
 {
-    wk_set_program(argv[0]);
+    wl_set_program_name(argv[0]);
     parse_options(argc, argv);
-    wk_raise_nofile();
+    wl_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     setup_callbacks();
+    wl_latency_init(&run.latency, WL_LATENCY_KEEP_ALL);
     snprintf(run.authority, sizeof(run.authority), "%s:%u", opts.host, opts.port);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(opts.port)};
-    inet_pton(AF_INET, opts.host, &addr.sin_addr);
+    struct sockaddr_in addr = wl_sockaddr_ipv4(opts.host, opts.port);
 
     run.base = event_base_new();
     run.conns = calloc(opts.connections, sizeof(*run.conns));
@@ -577,28 +545,24 @@ int main(int argc, char **argv)
     run.grace = evtimer_new(run.base, on_grace_over, NULL);
     run.hold = evtimer_new(run.base, on_hold_over, NULL);
     run.pace = event_new(run.base, -1, EV_PERSIST, on_pace, NULL);
-    struct event *sigint = evsignal_new(run.base, SIGINT, on_signal, NULL);
-    struct event *sigterm = evsignal_new(run.base, SIGTERM, on_signal, NULL);
-    if (!run.base || !run.conns || !run.deadline || !run.grace || !run.hold || !run.pace ||
-        !sigint || !sigterm)
-        wk_die("cannot set up the event loop; check memory limits");
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
-    struct timeval duration = {(time_t)opts.duration_s,
-                               (suseconds_t)((opts.duration_s - (time_t)opts.duration_s) * 1e6)};
+    if (!run.base || !run.conns || !run.deadline || !run.grace || !run.hold || !run.pace)
+        wl_die("cannot set up the event loop; check memory limits");
+    struct wl_stop_signals signals;
+    wl_stop_signals_add(&signals, run.base, on_signal, NULL);
+    struct timeval duration = wl_timeval_from_s(opts.duration_s);
     evtimer_add(run.deadline, &duration);
     struct timeval pace_period = {0, 5000};
     if (opts.rate > 0)
         event_add(run.pace, &pace_period);
 
-    run.start_ns = wk_now_ns();
+    run.start_ns = wl_now_ns();
     for (unsigned i = 0; i < opts.connections; i++)
         conn_start(&run.conns[i], &addr);
     maybe_finish();
     if (!run.finishing || run.alive > 0)
         event_base_dispatch(run.base);
     if (!run.end_ns)
-        run.end_ns = wk_now_ns();
+        run.end_ns = wl_now_ns();
 
     int status = write_report();
     free(run.conns);
@@ -606,10 +570,9 @@ int main(int argc, char **argv)
     event_free(run.grace);
     event_free(run.hold);
     event_free(run.pace);
-    event_free(sigint);
-    event_free(sigterm);
+    wl_stop_signals_free(&signals);
     event_base_free(run.base);
     nghttp2_session_callbacks_del(callbacks);
-    latency_log_free(&run.latency);
+    wl_latency_free(&run.latency);
     return status;
 }

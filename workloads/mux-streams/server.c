@@ -11,12 +11,9 @@
  * Worker threads each run their own event_base and accept on the same 127.0.0.1 port
  * (SO_REUSEPORT). GET /stats answers with the server's counters as JSON. */
 #include "stream_map.h"
-#include "wlkit.h"
+#include "wl_common.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -75,8 +72,7 @@ struct worker {
     unsigned index;
     pthread_t thread;
     struct event_base *base;
-    struct evconnlistener *listener;
-    struct event *accept_retry;
+    struct wl_listener listener;
     struct mux_conn *conns;
 };
 
@@ -284,12 +280,7 @@ static nghttp2_session_callbacks *make_callbacks(void)
 static void conn_free(struct mux_conn *c)
 {
     struct worker *w = c->worker;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    WL_LIST_UNLINK(w->conns, c);
     /* Delete the session first: it may still report stream closes into the map. */
     nghttp2_session_del(c->session);
     conn_release_streams(c);
@@ -352,10 +343,7 @@ static bool conn_update(struct mux_conn *c)
 
 static void reply_http1(struct mux_conn *c, const char *status, const char *type, const char *body)
 {
-    evbuffer_add_printf(bufferevent_get_output(c->bev),
-                        "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                        "Connection: close\r\n\r\n%s",
-                        status, type, strlen(body), body);
+    wl_http1_reply_close(bufferevent_get_output(c->bev), status, type, body);
     c->http1 = true;
 }
 
@@ -497,12 +485,8 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
         free(c);
         return;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    wl_fd_nodelay(fd);
+    WL_LIST_PUSH(w->conns, c);
     atomic_fetch_add(&counters.connections_open, 1);
     struct timeval write_timeout = {WRITE_TIMEOUT_S, 0};
     bufferevent_set_timeouts(c->bev, NULL, &write_timeout);
@@ -513,57 +497,15 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
-/* Out of descriptors: pause accepting for a moment rather than spin on the backlog. */
-static void on_accept_error(struct evconnlistener *listener, void *arg)
-{
-    struct worker *w = arg;
-    struct timeval pause = {0, 100 * 1000};
-    wk_warn("accept failed (%s); pausing accepts for 100 ms", strerror(errno));
-    evconnlistener_disable(listener);
-    event_add(w->accept_retry, &pause);
-}
-
-static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what;
-    struct worker *w = arg;
-    evconnlistener_enable(w->listener);
-}
-
 /* ---- workers and main --------------------------------------------------------------------- */
-
-static struct evconnlistener *listen_on(struct worker *w, uint16_t port)
-{
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    unsigned flags =
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC;
-    return evconnlistener_new_bind(w->base, on_accept, w, flags, 1024, (struct sockaddr *)&addr,
-                                   sizeof(addr));
-}
-
-static uint16_t bound_port(struct evconnlistener *listener)
-{
-    struct sockaddr_in addr;
-    socklen_t len = sizeof(addr);
-    if (getsockname(evconnlistener_get_fd(listener), (struct sockaddr *)&addr, &len) != 0)
-        return 0;
-    return ntohs(addr.sin_port);
-}
 
 static void worker_init(struct worker *w, unsigned index, uint16_t *port)
 {
     w->index = index;
     w->base = event_base_new();
     if (!w->base)
-        wk_die("cannot create an event loop; check memory limits");
-    w->listener = listen_on(w, *port);
-    if (!w->listener)
-        wk_die("cannot listen on 127.0.0.1:%u (%s); choose a free --port", *port, strerror(errno));
-    if (*port == 0)
-        *port = bound_port(w->listener);
-    evconnlistener_set_error_cb(w->listener, on_accept_error);
-    w->accept_retry = evtimer_new(w->base, on_accept_retry, w);
+        wl_die("cannot create an event loop; check memory limits");
+    wl_listener_open(&w->listener, w->base, port, true, on_accept, w);
 }
 
 static void *worker_run(void *arg)
@@ -572,8 +514,7 @@ static void *worker_run(void *arg)
     event_base_dispatch(w->base);
     while (w->conns)
         conn_free(w->conns);
-    evconnlistener_free(w->listener);
-    event_free(w->accept_retry);
+    wl_listener_close(&w->listener);
     event_base_free(w->base);
     return NULL;
 }
@@ -604,18 +545,16 @@ static void usage(FILE *out)
         "  --max-streams N     fixed: SETTINGS_MAX_CONCURRENT_STREAMS (quick 100, large 256)\n");
 }
 
-static void apply_scale(const char *scale)
+static void apply_scale(bool large)
 {
     opts.threads = 2;
     opts.stream_buffer = 4096;
     opts.response_bytes = 1024;
     opts.max_streams = 100;
-    if (strcmp(scale, "large") == 0) {
+    if (large) {
         opts.stream_buffer = 8192;
         opts.response_bytes = 4096;
         opts.max_streams = 256;
-    } else if (strcmp(scale, "quick") != 0) {
-        wk_die("--scale must be quick or large, got '%s'", scale);
     }
 }
 
@@ -632,65 +571,55 @@ static void parse_options(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    const char *scale = "quick";
-    for (int i = 1; i < argc - 1; i++)
-        if (strcmp(argv[i], "--scale") == 0)
-            scale = argv[i + 1];
-    apply_scale(scale);
+    apply_scale(wl_opt_scale_large(argc, argv));
     opts.variant = VARIANT_LEAKY;
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 'p':
-            opts.port = (uint16_t)wk_opt_uint("--port", optarg, 0, 65535);
+            opts.port = (uint16_t)wl_opt_uint("--port", optarg, 0, 65535);
             break;
         case 'v':
-            if (strcmp(optarg, "leaky") == 0)
-                opts.variant = VARIANT_LEAKY;
-            else if (strcmp(optarg, "fixed") == 0)
-                opts.variant = VARIANT_FIXED;
-            else
-                wk_die("--variant must be leaky or fixed, got '%s'", optarg);
+            opts.variant = wl_opt_leaky("--variant", optarg) ? VARIANT_LEAKY : VARIANT_FIXED;
             break;
         case 's':
             break;
         case 't':
-            opts.threads = wk_opt_uint("--threads", optarg, 1, MAX_THREADS);
+            opts.threads = wl_opt_uint("--threads", optarg, 1, MAX_THREADS);
             break;
         case 'b':
-            opts.stream_buffer = wk_opt_bytes("--stream-buffer", optarg, 256, 64 << 20);
+            opts.stream_buffer = wl_opt_bytes("--stream-buffer", optarg, 256, 64 << 20);
             break;
         case 'r':
-            opts.response_bytes = wk_opt_bytes("--response-bytes", optarg, 0, 64 << 20);
+            opts.response_bytes = wl_opt_bytes("--response-bytes", optarg, 0, 64 << 20);
             break;
         case 'm':
-            opts.max_streams = (uint32_t)wk_opt_uint("--max-streams", optarg, 1, 1u << 30);
+            opts.max_streams = (uint32_t)wl_opt_uint("--max-streams", optarg, 1, 1u << 30);
             break;
         case 'h':
             usage(stdout);
             exit(0);
         default:
-            wk_die("unknown or incomplete option; see wl-mux-streams --help");
+            wl_opt_unknown();
         }
     }
-    if (optind < argc)
-        wk_die("unexpected argument '%s'; see wl-mux-streams --help", argv[optind]);
+    wl_opt_no_operands(argc, argv, optind);
     if (opts.response_bytes > opts.stream_buffer)
-        wk_die("--response-bytes (%zu) exceeds --stream-buffer (%zu); raise the buffer",
+        wl_die("--response-bytes (%zu) exceeds --stream-buffer (%zu); raise the buffer",
                opts.response_bytes, opts.stream_buffer);
 }
 
 int main(int argc, char **argv)
 {
-    wk_set_program(argv[0]);
+    wl_set_program_name(argv[0]);
     parse_options(argc, argv);
-    wk_raise_nofile();
+    wl_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     if (evthread_use_pthreads() != 0)
-        wk_die("libevent has no pthread support; install libevent-pthreads");
+        wl_die("libevent has no pthread support; install libevent-pthreads");
     shared_callbacks = make_callbacks();
     if (!shared_callbacks || nghttp2_option_new(&shared_option) != 0)
-        wk_die("cannot initialise nghttp2; check memory limits");
+        wl_die("cannot initialise nghttp2; check memory limits");
     /* nghttp2 would otherwise keep closed streams for priority bookkeeping: that memory is
      * not the state this scenario is about. */
     nghttp2_option_set_no_closed_streams(shared_option, 1);
@@ -699,13 +628,13 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < opts.threads; i++)
         worker_init(&workers[i], i, &port);
     struct event_base *main_base = event_base_new();
-    struct event *sigterm = evsignal_new(main_base, SIGTERM, on_signal, main_base);
-    struct event *sigint = evsignal_new(main_base, SIGINT, on_signal, main_base);
-    if (!main_base || !sigterm || !sigint || event_add(sigterm, NULL) || event_add(sigint, NULL))
-        wk_die("cannot set up signal handling; check memory limits");
+    if (!main_base)
+        wl_die("cannot create an event loop; check memory limits");
+    struct wl_stop_signals signals;
+    wl_stop_signals_add(&signals, main_base, on_signal, main_base);
     for (unsigned i = 0; i < opts.threads; i++)
         if (pthread_create(&workers[i].thread, NULL, worker_run, &workers[i]) != 0)
-            wk_die("cannot start worker thread %u; lower --threads", i);
+            wl_die("cannot start worker thread %u; lower --threads", i);
     printf("wl-mux-streams: listening on 127.0.0.1:%u (variant %s, %u threads)\n", port,
            opts.variant == VARIANT_LEAKY ? "leaky" : "fixed", opts.threads);
     fflush(stdout);
@@ -715,8 +644,7 @@ int main(int argc, char **argv)
         pthread_join(workers[i].thread, NULL);
     printf("wl-mux-streams: served %llu streams; exiting\n",
            (unsigned long long)atomic_load(&counters.streams_served));
-    event_free(sigterm);
-    event_free(sigint);
+    wl_stop_signals_free(&signals);
     event_base_free(main_base);
     nghttp2_session_callbacks_del(shared_callbacks);
     nghttp2_option_del(shared_option);

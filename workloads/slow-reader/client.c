@@ -2,10 +2,9 @@
  * (a sleeping browser tab: they read nothing, or at most --read-rate bytes/s, so their TCP
  * window closes) while the others read at full speed, for a bounded duration. Writes
  * loadgen's JSON report plus frame counts and how many viewers the server closed. */
-#include "../mux-streams/wlkit.h"
+#include "wl_common.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -56,7 +55,7 @@ struct totals {
 static struct options opts;
 static struct event_base *base;
 static struct viewer *viewers;
-static struct latency_log first_frame;
+static struct wl_latency first_frame;
 static uint64_t start_ns;
 static uint64_t errors;
 static struct ev_token_bucket_cfg *stalled_bucket;
@@ -74,7 +73,7 @@ static void viewer_end(struct viewer *v, bool failed)
 static void count_frame(struct viewer *v)
 {
     if (v->frames++ == 0)
-        latency_log_add(&first_frame, wk_now_ns() - start_ns);
+        wl_latency_add(&first_frame, (wl_now_ns() - start_ns) / 1000);
 }
 
 /* "HTTP/1.x 200 ..." then headers; picks chunked or raw body. False on a bad response. */
@@ -207,7 +206,7 @@ static void viewer_start(struct viewer *v, const struct sockaddr_in *addr)
     int fd = v->stalled ? stalled_socket() : -1;
     v->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!v->bev)
-        wk_die("cannot create a connection; check memory limits");
+        wl_die("cannot create a connection; check memory limits");
     v->phase = CONNECTING;
     bufferevent_setcb(v->bev, on_read, NULL, on_event, v);
     bufferevent_enable(v->bev, EV_READ | EV_WRITE);
@@ -251,40 +250,32 @@ static struct totals collect_totals(void)
 static int write_report(double duration_s)
 {
     struct totals t = collect_totals();
-    char target[40], extra[400];
-    snprintf(target, sizeof(target), "%s:%u", opts.host, opts.port);
+    char extra[400];
     snprintf(extra, sizeof(extra),
-             "\"frames\":%llu,\"frames_fast\":%llu,\"frames_stalled\":%llu,\"fast_clients\":%u,"
+             ",\"frames\":%llu,\"frames_fast\":%llu,\"frames_stalled\":%llu,\"fast_clients\":%u,"
              "\"stalled_clients\":%u,\"read_rate\":%llu,\"server_closed\":%u,"
              "\"stalled_server_closed\":%u",
              (unsigned long long)(t.frames_fast + t.frames_stalled),
              (unsigned long long)t.frames_fast, (unsigned long long)t.frames_stalled, t.fast,
              t.stalled, (unsigned long long)opts.read_rate, t.server_closed,
              t.stalled_server_closed);
-    struct load_report report = {
+    struct wl_report report = {
         .tool = "wl-slow-client",
         .scenario = "slow-reader",
-        .target = target,
         .connections = opts.clients,
         .duration_s = duration_s,
         .requests = t.connected,
         .errors = t.errors,
         .bytes = t.bytes,
         .latency = &first_frame,
-        .extra_json = extra,
     };
-    load_report_print(&report);
+    snprintf(report.target, sizeof(report.target), "%s:%u", opts.host, opts.port);
+    int status = wl_report_finish(&report, extra, opts.json);
     printf("wl-slow-client: %u fast viewers got %llu frames, %u stalled got %llu; server closed "
            "%u (%u stalled)\n",
            t.fast, (unsigned long long)t.frames_fast, t.stalled,
            (unsigned long long)t.frames_stalled, t.server_closed, t.stalled_server_closed);
-    if (opts.json && load_report_write(&report, opts.json) != 0) {
-        fprintf(stderr, "wl-slow-client: cannot write %s (%s); check the directory\n", opts.json,
-                strerror(errno));
-        return 1;
-    }
-    /* As loadgen: failure when nothing succeeded and something failed. */
-    return report.requests == 0 && report.errors > 0;
+    return status;
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -325,14 +316,7 @@ static void parse_options(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    opts.clients = 8;
-    for (int i = 1; i < argc - 1; i++)
-        if (strcmp(argv[i], "--scale") == 0) {
-            if (strcmp(argv[i + 1], "large") == 0)
-                opts.clients = 1000;
-            else if (strcmp(argv[i + 1], "quick") != 0)
-                wk_die("--scale must be quick or large, got '%s'", argv[i + 1]);
-        }
+    opts.clients = wl_opt_scale_large(argc, argv) ? 1000 : 8;
     opts.stalled_share = 0.25;
     opts.duration_s = 10;
     opts.path = "/live";
@@ -341,27 +325,27 @@ static void parse_options(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 'T':
-            wk_opt_target(optarg, opts.host, &opts.port);
+            wl_opt_hostport("--target", optarg, opts.host, sizeof(opts.host), &opts.port);
             have_target = true;
             break;
         case 'c':
-            opts.clients = wk_opt_uint("--clients", optarg, 1, 100000);
+            opts.clients = wl_opt_uint("--clients", optarg, 1, 100000);
             break;
         case 'S':
-            opts.stalled_share = wk_opt_double("--stalled", optarg, 0, 1);
+            opts.stalled_share = wl_opt_double("--stalled", optarg, 0, 1);
             break;
         case 'r':
-            opts.read_rate = wk_opt_bytes("--read-rate", optarg, 0, 1ull << 32);
+            opts.read_rate = wl_opt_bytes("--read-rate", optarg, 0, 1ull << 32);
             break;
         case 'b':
-            opts.stalled_rcvbuf = wk_opt_bytes("--stalled-rcvbuf", optarg, 0, 64 << 20);
+            opts.stalled_rcvbuf = wl_opt_bytes("--stalled-rcvbuf", optarg, 0, 64 << 20);
             break;
         case 'd':
-            opts.duration_s = wk_opt_double("--duration", optarg, 0.1, 86400);
+            opts.duration_s = wl_opt_double("--duration", optarg, 0.1, 86400);
             break;
         case 'P':
             if (optarg[0] != '/' || strlen(optarg) > 1024 || strpbrk(optarg, " \r\n"))
-                wk_die("--path must start with '/', hold no spaces and be at most 1024 bytes");
+                wl_die("--path must start with '/', hold no spaces and be at most 1024 bytes");
             opts.path = optarg;
             break;
         case 'j':
@@ -373,13 +357,12 @@ static void parse_options(int argc, char **argv)
             usage(stdout);
             exit(0);
         default:
-            wk_die("unknown or incomplete option; see wl-slow-client --help");
+            wl_opt_unknown();
         }
     }
-    if (optind < argc)
-        wk_die("unexpected argument '%s'; see wl-slow-client --help", argv[optind]);
+    wl_opt_no_operands(argc, argv, optind);
     if (!have_target)
-        wk_die("no --target given; pass --target 127.0.0.1:PORT");
+        wl_die("no --target given; pass --target 127.0.0.1:PORT");
 }
 
 /* Stalled viewers with a read rate refill a token bucket ten times a second. */
@@ -392,39 +375,36 @@ static void make_stalled_bucket(void)
     stalled_bucket =
         ev_token_bucket_cfg_new(per_tick, per_tick, EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, &tick);
     if (!stalled_bucket)
-        wk_die("cannot set up rate limiting; check memory limits");
+        wl_die("cannot set up rate limiting; check memory limits");
 }
 
 int main(int argc, char **argv)
 {
-    wk_set_program(argv[0]);
+    wl_set_program_name(argv[0]);
     parse_options(argc, argv);
-    wk_raise_nofile();
+    wl_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     base = event_base_new();
     viewers = calloc(opts.clients, sizeof(*viewers));
     struct event *stop = evtimer_new(base, on_stop, NULL);
-    struct event *sigint = evsignal_new(base, SIGINT, on_stop, NULL);
-    struct event *sigterm = evsignal_new(base, SIGTERM, on_stop, NULL);
-    if (!base || !viewers || !stop || !sigint || !sigterm)
-        wk_die("cannot set up the event loop; check memory limits");
+    if (!base || !viewers || !stop)
+        wl_die("cannot set up the event loop; check memory limits");
     make_stalled_bucket();
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(opts.port)};
-    inet_pton(AF_INET, opts.host, &addr.sin_addr);
+    wl_latency_init(&first_frame, WL_LATENCY_KEEP_ALL);
+    struct sockaddr_in addr = wl_sockaddr_ipv4(opts.host, opts.port);
     unsigned stalled = (unsigned)(opts.stalled_share * opts.clients + 0.5);
 
-    start_ns = wk_now_ns();
+    start_ns = wl_now_ns();
     for (unsigned i = 0; i < opts.clients; i++) {
         viewers[i].stalled = i < stalled;
         viewer_start(&viewers[i], &addr);
     }
-    struct timeval duration = {(time_t)opts.duration_s,
-                               (suseconds_t)((opts.duration_s - (time_t)opts.duration_s) * 1e6)};
+    struct timeval duration = wl_timeval_from_s(opts.duration_s);
     evtimer_add(stop, &duration);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
+    struct wl_stop_signals signals;
+    wl_stop_signals_add(&signals, base, on_stop, NULL);
     event_base_dispatch(base);
-    double elapsed = (double)(wk_now_ns() - start_ns) / 1e9;
+    double elapsed = (double)(wl_now_ns() - start_ns) / 1e9;
 
     int status = write_report(elapsed);
     for (unsigned i = 0; i < opts.clients; i++)
@@ -433,9 +413,8 @@ int main(int argc, char **argv)
     if (stalled_bucket)
         ev_token_bucket_cfg_free(stalled_bucket);
     event_free(stop);
-    event_free(sigint);
-    event_free(sigterm);
+    wl_stop_signals_free(&signals);
     event_base_free(base);
-    latency_log_free(&first_frame);
+    wl_latency_free(&first_frame);
     return status;
 }

@@ -9,12 +9,9 @@
  *
  * GET /live streams; GET /status answers with the server's counters as JSON. Single event
  * loop, like Mongoose. */
-#include "../mux-streams/wlkit.h"
+#include "wl_common.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,9 +51,8 @@ struct viewer {
 
 struct stream_server {
     struct event_base *base;
-    struct evconnlistener *listener;
+    struct wl_listener listener;
     struct event *frame_timer;
-    struct event *accept_retry;
     unsigned char *frame;
     uint64_t frame_seq;
     struct viewer *viewers;
@@ -74,12 +70,7 @@ static struct stream_server srv;
 
 static void viewer_free(struct viewer *v)
 {
-    if (v->prev)
-        v->prev->next = v->next;
-    else
-        srv.viewers = v->next;
-    if (v->next)
-        v->next->prev = v->prev;
+    WL_LIST_UNLINK(srv.viewers, v);
     evbuffer_remove_cb_entry(bufferevent_get_output(v->bev), v->progress_cb);
     bufferevent_free(v->bev); /* releases the queued frame copies */
     free(v);
@@ -175,7 +166,7 @@ static void on_frame_tick(evutil_socket_t fd, short what, void *arg)
     int n = snprintf((char *)srv.frame, opts.frame_bytes, "FRAME %llu\n",
                      (unsigned long long)srv.frame_seq);
     memset(srv.frame + n, (int)('A' + srv.frame_seq % 26), opts.frame_bytes - (size_t)n);
-    uint64_t now = wk_now_ns();
+    uint64_t now = wl_now_ns();
     struct viewer *v = srv.viewers;
     while (v) {
         struct viewer *next = v->next;
@@ -190,10 +181,7 @@ static void on_frame_tick(evutil_socket_t fd, short what, void *arg)
 static void reply_and_close(struct viewer *v, const char *status, const char *type,
                             const char *body)
 {
-    evbuffer_add_printf(bufferevent_get_output(v->bev),
-                        "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                        "Connection: close\r\n\r\n%s",
-                        status, type, strlen(body), body);
+    wl_http1_reply_close(bufferevent_get_output(v->bev), status, type, body);
     viewer_finish(v);
 }
 
@@ -226,7 +214,7 @@ static void start_streaming(struct viewer *v)
                         "Cache-Control: no-store\r\n%s\r\n",
                         v->chunked ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n");
     v->state = STREAMING;
-    v->last_progress_ns = wk_now_ns();
+    v->last_progress_ns = wl_now_ns();
     bufferevent_set_timeouts(v->bev, NULL, NULL); /* viewers send nothing more */
 }
 
@@ -325,7 +313,7 @@ static void on_output_change(struct evbuffer *buf, const struct evbuffer_cb_info
     (void)buf;
     struct viewer *v = arg;
     if (info->n_deleted > 0 || (info->n_added > 0 && info->orig_size == 0))
-        v->last_progress_ns = wk_now_ns();
+        v->last_progress_ns = wl_now_ns();
 }
 
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
@@ -340,32 +328,13 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
         evutil_closesocket(fd);
         return;
     }
-    v->next = srv.viewers;
-    if (srv.viewers)
-        srv.viewers->prev = v;
-    srv.viewers = v;
+    WL_LIST_PUSH(srv.viewers, v);
     srv.viewers_open++;
     struct timeval request_timeout = {REQUEST_TIMEOUT_S, 0};
     bufferevent_set_timeouts(v->bev, &request_timeout, NULL);
     v->progress_cb = evbuffer_add_cb(bufferevent_get_output(v->bev), on_output_change, v);
     bufferevent_setcb(v->bev, on_viewer_read, on_viewer_write, on_viewer_event, v);
     bufferevent_enable(v->bev, EV_READ | EV_WRITE);
-}
-
-/* Out of descriptors: pause accepting for a moment rather than spin on the backlog. */
-static void on_accept_error(struct evconnlistener *listener, void *arg)
-{
-    (void)arg;
-    struct timeval pause = {0, 100 * 1000};
-    wk_warn("accept failed (%s); pausing accepts for 100 ms", strerror(errno));
-    evconnlistener_disable(listener);
-    event_add(srv.accept_retry, &pause);
-}
-
-static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd, (void)what, (void)arg;
-    evconnlistener_enable(srv.listener);
 }
 
 /* ---- main --------------------------------------------------------------------------------- */
@@ -395,19 +364,17 @@ static void usage(FILE *out)
             "                      while output is pending (quick 5, large 10)\n");
 }
 
-static void apply_scale(const char *scale)
+static void apply_scale(bool large)
 {
     opts.frame_bytes = 32 * 1024;
     opts.fps = 30;
     opts.high_water = 512 * 1024;
     opts.idle_timeout_s = 5;
-    if (strcmp(scale, "large") == 0) {
+    if (large) {
         opts.frame_bytes = 32 * 1024;
         opts.fps = 30;
         opts.high_water = 1024 * 1024;
         opts.idle_timeout_s = 10;
-    } else if (strcmp(scale, "quick") != 0) {
-        wk_die("--scale must be quick or large, got '%s'", scale);
     }
 }
 
@@ -424,75 +391,47 @@ static void parse_options(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    const char *scale = "quick";
-    for (int i = 1; i < argc - 1; i++)
-        if (strcmp(argv[i], "--scale") == 0)
-            scale = argv[i + 1];
-    apply_scale(scale);
+    apply_scale(wl_opt_scale_large(argc, argv));
     opts.variant = VARIANT_LEAKY;
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 'p':
-            opts.port = (uint16_t)wk_opt_uint("--port", optarg, 0, 65535);
+            opts.port = (uint16_t)wl_opt_uint("--port", optarg, 0, 65535);
             break;
         case 'v':
-            if (strcmp(optarg, "leaky") == 0)
-                opts.variant = VARIANT_LEAKY;
-            else if (strcmp(optarg, "fixed") == 0)
-                opts.variant = VARIANT_FIXED;
-            else
-                wk_die("--variant must be leaky or fixed, got '%s'", optarg);
+            opts.variant = wl_opt_leaky("--variant", optarg) ? VARIANT_LEAKY : VARIANT_FIXED;
             break;
         case 's':
             break;
         case 'f':
-            opts.frame_bytes = wk_opt_bytes("--frame-bytes", optarg, 64, 16 << 20);
+            opts.frame_bytes = wl_opt_bytes("--frame-bytes", optarg, 64, 16 << 20);
             break;
         case 'r':
-            opts.fps = wk_opt_uint("--fps", optarg, 1, 1000);
+            opts.fps = wl_opt_uint("--fps", optarg, 1, 1000);
             break;
         case 'w':
-            opts.high_water = wk_opt_bytes("--high-water", optarg, 0, 1ull << 40);
+            opts.high_water = wl_opt_bytes("--high-water", optarg, 0, 1ull << 40);
             break;
         case 'i':
-            opts.idle_timeout_s = wk_opt_uint("--idle-timeout", optarg, 1, 86400);
+            opts.idle_timeout_s = wl_opt_uint("--idle-timeout", optarg, 1, 86400);
             break;
         case 'h':
             usage(stdout);
             exit(0);
         default:
-            wk_die("unknown or incomplete option; see wl-slow-reader --help");
+            wl_opt_unknown();
         }
     }
-    if (optind < argc)
-        wk_die("unexpected argument '%s'; see wl-slow-reader --help", argv[optind]);
-}
-
-static void server_listen(void)
-{
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(opts.port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    srv.listener =
-        evconnlistener_new_bind(srv.base, on_accept, NULL,
-                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-                                1024, (struct sockaddr *)&addr, sizeof(addr));
-    if (!srv.listener)
-        wk_die("cannot listen on 127.0.0.1:%u (%s); choose a free --port", opts.port,
-               strerror(errno));
-    evconnlistener_set_error_cb(srv.listener, on_accept_error);
-    socklen_t len = sizeof(addr);
-    getsockname(evconnlistener_get_fd(srv.listener), (struct sockaddr *)&addr, &len);
-    opts.port = ntohs(addr.sin_port);
+    wl_opt_no_operands(argc, argv, optind);
 }
 
 static void server_free(void)
 {
     while (srv.viewers)
         viewer_free(srv.viewers);
-    evconnlistener_free(srv.listener);
+    wl_listener_close(&srv.listener);
     event_free(srv.frame_timer);
-    event_free(srv.accept_retry);
     event_base_free(srv.base);
     free(srv.frame);
     libevent_global_shutdown();
@@ -500,27 +439,24 @@ static void server_free(void)
 
 int main(int argc, char **argv)
 {
-    wk_set_program(argv[0]);
+    wl_set_program_name(argv[0]);
     parse_options(argc, argv);
-    wk_raise_nofile();
+    wl_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     srv.base = event_base_new();
     srv.frame = malloc(opts.frame_bytes);
     if (!srv.base || !srv.frame)
-        wk_die("cannot set up the event loop; check memory limits");
-    server_listen();
+        wl_die("cannot set up the event loop; check memory limits");
+    wl_listener_open(&srv.listener, srv.base, &opts.port, false, on_accept, NULL);
     srv.frame_timer = event_new(srv.base, -1, EV_PERSIST, on_frame_tick, NULL);
-    srv.accept_retry = evtimer_new(srv.base, on_accept_retry, NULL);
-    struct event *sigterm = evsignal_new(srv.base, SIGTERM, on_signal, NULL);
-    struct event *sigint = evsignal_new(srv.base, SIGINT, on_signal, NULL);
-    if (!srv.frame_timer || !srv.accept_retry || !sigterm || !sigint)
-        wk_die("cannot set up the event loop; check memory limits");
+    if (!srv.frame_timer)
+        wl_die("cannot set up the event loop; check memory limits");
     struct timeval period = {0, (suseconds_t)(1000000 / opts.fps)};
     if (opts.fps == 1)
         period = (struct timeval){1, 0};
     event_add(srv.frame_timer, &period);
-    event_add(sigterm, NULL);
-    event_add(sigint, NULL);
+    struct wl_stop_signals signals;
+    wl_stop_signals_add(&signals, srv.base, on_signal, NULL);
     printf("wl-slow-reader: listening on 127.0.0.1:%u (variant %s, %zu-byte frames at %u fps)\n",
            opts.port, opts.variant == VARIANT_LEAKY ? "leaky" : "fixed", opts.frame_bytes,
            opts.fps);
@@ -530,8 +466,7 @@ int main(int argc, char **argv)
     printf("wl-slow-reader: pushed %llu frames, dropped %llu, closed %llu idle viewers; exiting\n",
            (unsigned long long)srv.frame_seq, (unsigned long long)srv.frames_dropped,
            (unsigned long long)srv.closed_idle);
-    event_free(sigterm);
-    event_free(sigint);
+    wl_stop_signals_free(&signals);
     server_free();
     return 0;
 }
