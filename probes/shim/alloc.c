@@ -126,7 +126,7 @@ void record_free(void *ptr)
     if (shim_opts.mode == MODE_COUNT)
         return;
     struct tracked_block block;
-    if (!ptrtable_remove((uintptr_t)ptr, &block))
+    if (!ptrtable_may_track((uintptr_t)ptr) || !ptrtable_remove((uintptr_t)ptr, &block))
         return;
     struct site *site = sites_get(block.site_id);
     __atomic_fetch_add(&site->free_calls, block.blocks, __ATOMIC_RELAXED);

@@ -34,11 +34,10 @@ static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
 static void add_into(struct counter_totals *t, struct counter_totals *c)
 {
-    t->live_bytes += LOAD(c->live_bytes);
-    t->live_blocks += LOAD(c->live_blocks);
     t->alloc_calls += LOAD(c->alloc_calls);
     t->free_calls += LOAD(c->free_calls);
     t->alloc_bytes += LOAD(c->alloc_bytes);
+    t->free_bytes += LOAD(c->free_bytes);
     for (unsigned i = 0; i < HIST_CLASSES; i++)
         t->hist[i] += LOAD(c->hist[i]);
 }
@@ -125,17 +124,16 @@ unsigned size_class(size_t size)
 
 /* After a thread's destructor has run, its block is no longer summed: count into the
  * shared totals under the lock (rare: allocations made by later TLS destructors). */
-static void count_exited(int64_t bytes, int64_t blocks, bool alloc, size_t requested)
+static void count_exited(size_t bytes, bool alloc, size_t requested)
 {
     pthread_mutex_lock(&threads_lock);
-    exited.live_bytes += bytes;
-    exited.live_blocks += blocks;
     if (alloc) {
         exited.alloc_calls++;
-        exited.alloc_bytes += (uint64_t)bytes;
+        exited.alloc_bytes += bytes;
         exited.hist[size_class(requested)]++;
     } else {
         exited.free_calls++;
+        exited.free_bytes += bytes;
     }
     pthread_mutex_unlock(&threads_lock);
 }
@@ -144,12 +142,10 @@ void counters_on_alloc(size_t usable, size_t requested)
 {
     struct thread_counters *c = current();
     if (unlikely(c->state == 2)) {
-        count_exited((int64_t)usable, 1, true, requested);
+        count_exited(usable, true, requested);
         return;
     }
     struct counter_totals *n = &c->counts;
-    STORE(n->live_bytes, n->live_bytes + (int64_t)usable);
-    STORE(n->live_blocks, n->live_blocks + 1);
     STORE(n->alloc_calls, n->alloc_calls + 1);
     STORE(n->alloc_bytes, n->alloc_bytes + usable);
     unsigned cls = size_class(requested);
@@ -160,13 +156,12 @@ void counters_on_free(size_t usable)
 {
     struct thread_counters *c = current();
     if (unlikely(c->state == 2)) {
-        count_exited(-(int64_t)usable, -1, false, 0);
+        count_exited(usable, false, 0);
         return;
     }
     struct counter_totals *n = &c->counts;
-    STORE(n->live_bytes, n->live_bytes - (int64_t)usable);
-    STORE(n->live_blocks, n->live_blocks - 1);
     STORE(n->free_calls, n->free_calls + 1);
+    STORE(n->free_bytes, n->free_bytes + usable);
 }
 
 void counters_sum(struct counter_totals *out)

@@ -80,12 +80,13 @@ uint64_t now_ms_since_t0(void);
 
 /* ---- counters.c ---- */
 #define HIST_CLASSES 40
+/* Cumulative counts; live bytes and blocks are the differences, so the hot path stores
+ * as little as possible. */
 struct counter_totals {
-    int64_t live_bytes;
-    int64_t live_blocks;
     uint64_t alloc_calls;
     uint64_t free_calls;
     uint64_t alloc_bytes;
+    uint64_t free_bytes;
     uint64_t hist[HIST_CLASSES];
 };
 void counters_on_alloc(size_t usable, size_t requested);
@@ -128,6 +129,29 @@ struct tracked_block {
     uint64_t bytes;
 };
 int ptrtable_init(bool exact);
+
+/* A counting filter over the tracked addresses, small enough to stay in cache: a free asks
+ * it on every call and only takes a lock when the address may be tracked. NULL in exact
+ * mode, where every block is. */
+#define FILTER_SIZE (1u << 14)
+extern uint16_t *ptrtable_filter;
+
+static inline uint64_t ptrtable_hash(uintptr_t p)
+{
+    uint64_t h = (uint64_t)p >> 4;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static inline bool ptrtable_may_track(uintptr_t ptr)
+{
+    return !ptrtable_filter ||
+           __atomic_load_n(&ptrtable_filter[(ptrtable_hash(ptr) >> 40) & (FILTER_SIZE - 1)],
+                           __ATOMIC_RELAXED) != 0;
+}
+
 void ptrtable_insert(const struct tracked_block *block);
 bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out);
 void ptrtable_lock_for_fork(void);

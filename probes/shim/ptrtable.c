@@ -11,27 +11,35 @@
 
 #define SHARDS 64
 #define INITIAL_CAPACITY 1024
-#define FILTER_SIZE (1u << 20)
+
+/* A test-and-set lock: held for a few table operations only, cheaper than a mutex. */
+struct spinlock {
+    int held;
+};
+
+static inline void spin_lock(struct spinlock *l)
+{
+    while (__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&l->held, __ATOMIC_RELAXED))
+            __builtin_ia32_pause();
+}
+
+static inline void spin_unlock(struct spinlock *l)
+{
+    __atomic_store_n(&l->held, 0, __ATOMIC_RELEASE);
+}
 
 struct shard {
-    pthread_mutex_t lock;
+    struct spinlock lock;
     struct tracked_block *entries; /* ptr == 0: empty */
     size_t capacity;
     size_t count;
-    char pad[64 - sizeof(pthread_mutex_t) % 64];
-};
+} __attribute__((aligned(64)));
 
 static struct shard shards[SHARDS];
-static uint16_t *filter; /* NULL in exact mode */
-
-static inline uint64_t mix(uintptr_t p)
-{
-    uint64_t h = (uint64_t)p >> 4;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
+uint16_t *ptrtable_filter; /* NULL in exact mode */
+#define filter ptrtable_filter
+#define mix ptrtable_hash
 
 static void *map_zeroed(size_t bytes)
 {
@@ -43,7 +51,7 @@ static void *map_zeroed(size_t bytes)
 int ptrtable_init(bool exact)
 {
     for (unsigned i = 0; i < SHARDS; i++) {
-        pthread_mutex_init(&shards[i].lock, NULL);
+        shards[i].lock.held = 0;
         shards[i].capacity = INITIAL_CAPACITY;
         shards[i].entries = map_zeroed(INITIAL_CAPACITY * sizeof(struct tracked_block));
         if (!shards[i].entries)
@@ -90,15 +98,15 @@ void ptrtable_insert(const struct tracked_block *block)
 {
     uint64_t h = mix(block->ptr);
     struct shard *s = &shards[h & (SHARDS - 1)];
-    pthread_mutex_lock(&s->lock);
+    spin_lock(&s->lock);
     if ((s->count + 1) * 10 > s->capacity * 7 && !grow(s)) {
-        pthread_mutex_unlock(&s->lock);
+        spin_unlock(&s->lock);
         return; /* out of memory for the table: the block stays untracked */
     }
     place(s, block, h);
     if (filter)
-        __atomic_fetch_add(&filter[(h >> 20) & (FILTER_SIZE - 1)], 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&s->lock);
+        __atomic_fetch_add(&filter[(h >> 40) & (FILTER_SIZE - 1)], 1, __ATOMIC_RELAXED);
+    spin_unlock(&s->lock);
 }
 
 /* Backward-shift deletion keeps probe chains intact without tombstones. */
@@ -121,12 +129,10 @@ static void delete_at(struct shard *s, size_t hole)
 bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out)
 {
     uint64_t h = mix(ptr);
-    uint16_t *counter = filter ? &filter[(h >> 20) & (FILTER_SIZE - 1)] : NULL;
-    if (counter && __atomic_load_n(counter, __ATOMIC_RELAXED) == 0)
-        return false;
+    uint16_t *counter = filter ? &filter[(h >> 40) & (FILTER_SIZE - 1)] : NULL;
     struct shard *s = &shards[h & (SHARDS - 1)];
     bool found = false;
-    pthread_mutex_lock(&s->lock);
+    spin_lock(&s->lock);
     size_t mask = s->capacity - 1;
     for (size_t i = (size_t)(h >> 6) & mask; s->entries[i].ptr; i = (i + 1) & mask) {
         if (s->entries[i].ptr == ptr) {
@@ -138,18 +144,18 @@ bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out)
             break;
         }
     }
-    pthread_mutex_unlock(&s->lock);
+    spin_unlock(&s->lock);
     return found;
 }
 
 void ptrtable_lock_for_fork(void)
 {
     for (unsigned i = 0; i < SHARDS; i++)
-        pthread_mutex_lock(&shards[i].lock);
+        spin_lock(&shards[i].lock);
 }
 
 void ptrtable_unlock_after_fork(void)
 {
     for (unsigned i = 0; i < SHARDS; i++)
-        pthread_mutex_unlock(&shards[i].lock);
+        spin_unlock(&shards[i].lock);
 }

@@ -149,8 +149,8 @@ static void write_sample_row(const char *tag, int64_t *rss_out)
     allocator_read_stats(&a);
     out_printf(&samples_out,
                "%llu,%lld,%lld,%llu,%llu,%llu,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s\n",
-               (unsigned long long)now_ms_since_t0(), (long long)c.live_bytes,
-               (long long)c.live_blocks, (unsigned long long)c.alloc_calls,
+               (unsigned long long)now_ms_since_t0(), (long long)(c.alloc_bytes - c.free_bytes),
+               (long long)(c.alloc_calls - c.free_calls), (unsigned long long)c.alloc_calls,
                (unsigned long long)c.free_calls, (unsigned long long)c.alloc_bytes,
                (long long)m.rss, (long long)m.pss, (long long)m.anon, (long long)m.lazyfree,
                (long long)a.in_use_bytes, (long long)a.held_bytes, (long long)a.free_bytes,

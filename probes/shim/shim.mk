@@ -4,7 +4,7 @@
 # allocation on first access from the hot path).
 SHIM_SRCS := $(wildcard probes/shim/*.c)
 SHIM_OBJS := $(patsubst %.c,$(OBJ)/shim/%.o,$(SHIM_SRCS))
-SHIM_CFLAGS := -fPIC -fexceptions -ftls-model=initial-exec -fvisibility=hidden \
+SHIM_CFLAGS := -flto -fPIC -fexceptions -ftls-model=initial-exec -fvisibility=hidden \
 	-fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc
 ALL_TARGETS += $(LIB)/liballocscope.so
 
@@ -14,4 +14,4 @@ $(OBJ)/shim/%.o: %.c
 
 $(LIB)/liballocscope.so: $(SHIM_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ -Wl,-z,nodelete -ldl -lpthread -lunwind -lm
+	$(CC) -shared -flto -O2 -fPIC -o $@ $^ -Wl,-z,nodelete -ldl -lpthread -lunwind -lm

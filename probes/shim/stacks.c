@@ -12,7 +12,7 @@
  * number of frames stored; *broken tells whether the walk stopped at an implausible frame
  * pointer rather than at the end of the chain (0) or at max_depth. */
 static unsigned walk_frame_pointers(uintptr_t *pcs, unsigned max_depth, uintptr_t *frame,
-                                    bool *broken)
+                                    bool *broken, uintptr_t **last_frame)
 {
     uintptr_t lo, hi;
     counters_thread_bounds(&lo, &hi);
@@ -32,6 +32,7 @@ static unsigned walk_frame_pointers(uintptr_t *pcs, unsigned max_depth, uintptr_
                          next < hi - 2 * sizeof(uintptr_t);
         if (!plausible) {
             *broken = true;
+            *last_frame = frame;
             break;
         }
         frame = (uintptr_t *)next;
@@ -55,27 +56,65 @@ static unsigned unwind_with_libunwind(uintptr_t *pcs, unsigned max_depth, uintpt
     return n;
 }
 
+/* Where a walk breaks, the frames beyond are what libunwind adds. While the frame it broke
+ * at is the same activation (same address, return address and saved rbp), those outer
+ * frames cannot have changed: the main thread breaks at main's caller in libc (Debian's libc
+ * has no frame pointers) on every allocation, and this cache spares libunwind there. */
+struct outer_frames {
+    uintptr_t frame, ret, saved;
+    unsigned n;
+    uintptr_t pcs[ALLOCSCOPE_MAX_DEPTH];
+};
+static __thread struct outer_frames outer_cache SHIM_TLS;
+
+static unsigned append_outer(uintptr_t *pcs, unsigned n, unsigned max_depth,
+                             const struct outer_frames *outer)
+{
+    for (unsigned i = 0; i < outer->n && n < max_depth; i++)
+        pcs[n++] = outer->pcs[i];
+    return n;
+}
+
+static unsigned complete_with_libunwind(uintptr_t *pcs, unsigned n, unsigned max_depth,
+                                        uintptr_t first, uintptr_t *last_frame)
+{
+    struct outer_frames *cache = &outer_cache;
+    if (cache->frame == (uintptr_t)last_frame && cache->ret == last_frame[1] &&
+        cache->saved == last_frame[0])
+        return append_outer(pcs, n, max_depth, cache);
+    uintptr_t full[ALLOCSCOPE_MAX_DEPTH];
+    unsigned m = unwind_with_libunwind(full, max_depth, first);
+    unsigned join = 0;
+    while (join < m && full[join] != pcs[n - 1])
+        join++;
+    if (join == m) { /* libunwind saw another stack: trust it whole, cache nothing */
+        for (unsigned i = 0; i < m; i++)
+            pcs[i] = full[i];
+        return m > n ? m : n;
+    }
+    cache->frame = (uintptr_t)last_frame;
+    cache->ret = last_frame[1];
+    cache->saved = last_frame[0];
+    cache->n = m - join - 1;
+    for (unsigned i = 0; i < cache->n; i++)
+        cache->pcs[i] = full[join + 1 + i];
+    return append_outer(pcs, n, max_depth, cache);
+}
+
 unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *first_return)
 {
     uintptr_t first = (uintptr_t)first_return;
     if (shim_opts.unwind == UNWIND_LIBUNWIND)
         return unwind_with_libunwind(pcs, max_depth, first);
     bool broken;
-    unsigned n = walk_frame_pointers(pcs, max_depth, frame, &broken);
+    uintptr_t *last_frame = NULL;
+    unsigned n = walk_frame_pointers(pcs, max_depth, frame, &broken, &last_frame);
     if (n == 0 || pcs[0] != first) { /* the entry point's own frame is not where we think */
         pcs[0] = first;
-        n = 1;
-        broken = true;
+        return shim_opts.unwind == UNWIND_AUTO ? unwind_with_libunwind(pcs, max_depth, first) : 1;
     }
-    if (broken && n < max_depth && shim_opts.unwind == UNWIND_AUTO) {
-        uintptr_t tmp[ALLOCSCOPE_MAX_DEPTH];
-        unsigned m = unwind_with_libunwind(tmp, max_depth, first);
-        if (m > n) {
-            for (unsigned i = 0; i < m; i++)
-                pcs[i] = tmp[i];
-            n = m;
-        }
-    }
+    if (broken && n < max_depth && shim_opts.unwind == UNWIND_AUTO)
+        n = complete_with_libunwind(pcs, n, max_depth, first, last_frame);
     return n;
 }
 
