@@ -191,19 +191,9 @@ static int pool_acquire(struct downloader *dl)
 /* ---- fetching ----------------------------------------------------------------------------------
  */
 
-static void fetch_unlink(struct downloader *dl, struct fetch *f)
-{
-    if (f->prev)
-        f->prev->next = f->next;
-    else
-        dl->fetches = f->next;
-    if (f->next)
-        f->next->prev = f->prev;
-}
-
 static void fetch_release(struct downloader *dl, struct fetch *f)
 {
-    fetch_unlink(dl, f);
+    WL_LIST_UNLINK(dl->fetches, f);
     if (f->fd >= 0) {
         close(f->fd);
         unlink(f->path);
@@ -283,10 +273,7 @@ static bool fetch_start(struct downloader *dl, uint64_t index)
         snprintf(f->path, sizeof(f->path), "%s/file-%llu", dl->tmpdir, (unsigned long long)index);
         f->fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     }
-    f->next = dl->fetches;
-    if (dl->fetches)
-        dl->fetches->prev = f;
-    dl->fetches = f;
+    WL_LIST_PUSH(dl->fetches, f);
     struct evhttp_request *req = conn ? evhttp_request_new(on_fetch_done, f) : NULL;
     if (!req || (o->variant == VARIANT_LEAKY && !f->body) ||
         (o->variant == VARIANT_FIXED && f->fd < 0)) {
@@ -467,7 +454,7 @@ static void handle_control(struct evhttp_request *req, void *arg)
     if (!path) {
         wl_reply_text(req, 400, "Bad Request", "text/plain", "bad uri\n");
     } else if (!strcmp(path, "/health")) {
-        wl_reply_text(req, 200, "OK", "application/json", "{\"ok\":true}\n");
+        wl_handle_health(req, NULL);
     } else if (!strcmp(path, "/status")) {
         reply_status(req, dl, 200, "OK");
     } else if (!strcmp(path, "/start") && cmd == EVHTTP_REQ_POST) {
@@ -539,12 +526,10 @@ static int run_batch(const struct dl_options *o)
     struct downloader *dl = downloader_new(o, base);
     dl->on_idle = stop_loop;
     struct event *cap = evtimer_new(base, on_batch_signal, base);
-    struct event *sigint = evsignal_new(base, SIGINT, on_batch_signal, base);
-    struct event *sigterm = evsignal_new(base, SIGTERM, on_batch_signal, base);
     struct timeval tv = {(time_t)o->max_time_s, 0};
     evtimer_add(cap, &tv);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
+    struct wl_stop_signals signals;
+    wl_stop_signals_add(&signals, base, on_batch_signal, base);
     downloader_start(dl, o->files, o->rate);
     if (dl->running || dl->in_flight)
         event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
@@ -567,8 +552,7 @@ static int run_batch(const struct dl_options *o)
     wl_report_print_summary(&r);
     free(json);
     event_free(cap);
-    event_free(sigint);
-    event_free(sigterm);
+    wl_stop_signals_free(&signals);
     downloader_free(dl);
     event_base_free(base);
     libevent_global_shutdown();
@@ -589,8 +573,7 @@ static int control_call(const struct dl_options *o, const char *method, const ch
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(o->control_port)};
-    inet_pton(AF_INET, o->control_host, &addr.sin_addr);
+    struct sockaddr_in addr = wl_sockaddr_ipv4(o->control_host, o->control_port);
     char request[512];
     int n = snprintf(request, sizeof(request),
                      "%s %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Length: 0\r\n"
@@ -691,13 +674,8 @@ static void parse_options(int argc, char **argv, struct dl_options *o)
                             sizeof(o->control_host), &o->control_port);
             o->control_client = true;
         } else if (!strcmp(a, "--variant")) {
-            const char *v = wl_opt_value(argc, argv, &i);
-            if (!strcmp(v, "leaky"))
-                o->variant = VARIANT_LEAKY;
-            else if (!strcmp(v, "fixed"))
-                o->variant = VARIANT_FIXED;
-            else
-                wl_die("--variant: '%s' is not leaky or fixed", v);
+            o->variant =
+                wl_opt_leaky(a, wl_opt_value(argc, argv, &i)) ? VARIANT_LEAKY : VARIANT_FIXED;
         } else if (!strcmp(a, "--concurrency")) {
             o->concurrency = (unsigned)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 1, 10000);
         } else if (!strcmp(a, "--files")) {

@@ -11,10 +11,7 @@
 #include <event2/http.h>
 
 struct file_server_options {
-    uint16_t port;
-    int threads;
     uint64_t min_size, max_size;
-    int timeout_s;
 };
 
 static const struct file_server_options *options;
@@ -60,7 +57,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
     if (!path) {
         wl_reply_text(req, 400, "Bad Request", "text/plain", "bad uri\n");
     } else if (!strcmp(path, "/health")) {
-        wl_reply_text(req, 200, "OK", "application/json", "{\"ok\":true}\n");
+        wl_handle_health(req, NULL);
     } else if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
                evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
         wl_reply_text(req, 405, "Method Not Allowed", "text/plain", "GET only\n");
@@ -89,23 +86,26 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     wl_set_program_name(argv[0]);
-    struct file_server_options opt = {
-        .port = 8092, .threads = 1, .min_size = 8 * 1024, .max_size = 64 * 1024, .timeout_s = 5};
+    struct file_server_options opt = {.min_size = 8 * 1024, .max_size = 64 * 1024};
+    struct wl_server_config config = {
+        .port = 8092,
+        .threads = 1,
+        .timeout_s = 5,
+        .max_header_bytes = 8192,
+        .max_body_bytes = 64 * 1024,
+        .worker_init = worker_init,
+        .arg = &opt,
+    };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--port")) {
-            opt.port = (uint16_t)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 0, 65535);
-        } else if (!strcmp(a, "--threads")) {
-            opt.threads = (int)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 1, 256);
-        } else if (!strcmp(a, "--min-size")) {
+        if (wl_server_option(argc, argv, &i, &config, usage))
+            continue;
+        if (!strcmp(a, "--min-size")) {
             opt.min_size = wl_opt_bytes(a, wl_opt_value(argc, argv, &i), 0, 1ull << 30);
         } else if (!strcmp(a, "--max-size")) {
             opt.max_size = wl_opt_bytes(a, wl_opt_value(argc, argv, &i), 0, 1ull << 30);
         } else if (!strcmp(a, "--timeout")) {
-            opt.timeout_s = (int)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 1, 3600);
+            config.timeout_s = (int)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 1, 3600);
         } else {
             wl_die("unknown option '%s'; see --help", a);
         }
@@ -120,15 +120,6 @@ int main(int argc, char **argv)
         wl_die("cannot allocate a %zu byte pattern; lower --max-size", pattern_size);
     for (size_t i = 0; i < pattern_size; i++)
         pattern[i] = (char)('0' + i % 10);
-    struct wl_server_config config = {
-        .port = opt.port,
-        .threads = opt.threads,
-        .timeout_s = opt.timeout_s,
-        .max_header_bytes = 8192,
-        .max_body_bytes = 64 * 1024,
-        .worker_init = worker_init,
-        .arg = &opt,
-    };
     int status = wl_server_run(&config);
     free(pattern);
     return status;

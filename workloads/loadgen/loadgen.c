@@ -313,8 +313,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     struct conn *c = arg;
     if (what & BEV_EVENT_CONNECTED) {
-        int one = 1;
-        setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        wl_fd_nodelay(bufferevent_getfd(c->bev));
         conn_send(c);
         return;
     }
@@ -412,8 +411,7 @@ static void conn_start(struct conn *c)
         if (o->stalled_rate > 0 && c->bucket)
             bufferevent_set_rate_limit(c->bev, c->bucket);
     } else if (o->timeout_s > 0) {
-        struct timeval tv = {(time_t)o->timeout_s,
-                             (suseconds_t)((o->timeout_s - (double)(time_t)o->timeout_s) * 1e6)};
+        struct timeval tv = wl_timeval_from_s(o->timeout_s);
         bufferevent_set_timeouts(c->bev, &tv, &tv);
     }
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -450,7 +448,7 @@ static void *thread_main(void *arg)
     double limit = o->duration_s > 0 ? o->duration_s : o->max_time_s;
     if (limit > o->max_time_s)
         limit = o->max_time_s;
-    struct timeval tv = {(time_t)limit, (suseconds_t)((limit - (double)(time_t)limit) * 1e6)};
+    struct timeval tv = wl_timeval_from_s(limit);
     evtimer_add(t->stop_timer, &tv);
     for (unsigned i = 0; i < t->nconns; i++)
         conn_start(&t->conns[i]);
@@ -567,10 +565,8 @@ static void run(const struct loadgen_options *o)
     }
     signal_threads = threads;
     signal_nthreads = o->threads;
-    struct event *sigint = evsignal_new(rs.main_base, SIGINT, on_signal, NULL);
-    struct event *sigterm = evsignal_new(rs.main_base, SIGTERM, on_signal, NULL);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
+    struct wl_stop_signals signals;
+    wl_stop_signals_add(&signals, rs.main_base, on_signal, NULL);
 
     uint64_t start = wl_now_us();
     for (unsigned i = 0; i < o->threads; i++)
@@ -619,8 +615,7 @@ static void run(const struct loadgen_options *o)
         status = status ? status : 1;
     }
     wl_latency_free(&all);
-    event_free(sigint);
-    event_free(sigterm);
+    wl_stop_signals_free(&signals);
     event_base_free(rs.main_base);
     free(threads);
     free(payload_bytes);
@@ -776,9 +771,7 @@ int main(int argc, char **argv)
         .scenario = "custom",
     };
     parse_options(argc, argv, &opt);
-    target_addr.sin_family = AF_INET;
-    target_addr.sin_port = htons(opt.port);
-    inet_pton(AF_INET, opt.host, &target_addr.sin_addr);
+    target_addr = wl_sockaddr_ipv4(opt.host, opt.port);
     run(&opt);
     return 0;
 }

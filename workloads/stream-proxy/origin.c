@@ -14,12 +14,9 @@
 #define MAX_CHUNK (1u << 20)
 
 struct origin_options {
-    uint16_t port;
-    int threads;
     uint64_t media_size;
     uint64_t chunk_size;
     unsigned interval_ms; /* pause between pieces (0: as fast as the client reads) */
-    int timeout_s;
 };
 
 struct media_stream {
@@ -42,12 +39,7 @@ static char media_pattern[MAX_CHUNK];
 static void stream_free(struct media_stream *s)
 {
     struct origin_worker *w = s->worker;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        w->streams = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    WL_LIST_UNLINK(w->streams, s);
     if (s->pace_timer)
         event_free(s->pace_timer);
     free(s);
@@ -111,10 +103,8 @@ static void handle_media(struct evhttp_request *req, void *arg)
     (void)arg;
     struct wl_worker *ww = wl_current_worker();
     struct origin_worker *w = ww->user;
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-        wl_reply_text(req, 405, "Method Not Allowed", "text/plain", "GET only\n");
+    if (!wl_require_get(req))
         return;
-    }
     struct media_stream *s = calloc(1, sizeof(*s));
     if (!s) {
         evhttp_send_error(req, 503, "out of memory");
@@ -129,10 +119,7 @@ static void handle_media(struct evhttp_request *req, void *arg)
     if (s->chunk == 0)
         s->chunk = w->opt->chunk_size;
     s->pace_timer = evtimer_new(ww->base, on_pace_timer, s);
-    s->next = w->streams;
-    if (w->streams)
-        w->streams->prev = s;
-    w->streams = s;
+    WL_LIST_PUSH(w->streams, s);
     if (!s->pace_timer) {
         evhttp_send_error(req, 503, "out of memory");
         stream_free(s);
@@ -142,12 +129,6 @@ static void handle_media(struct evhttp_request *req, void *arg)
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "video/mp2t");
     evhttp_send_reply_start(req, 200, "OK");
     send_next_piece(s);
-}
-
-static void handle_health(struct evhttp_request *req, void *arg)
-{
-    (void)arg;
-    wl_reply_text(req, 200, "OK", "application/json", "{\"ok\":true}\n");
 }
 
 static void handle_other(struct evhttp_request *req, void *arg)
@@ -168,7 +149,7 @@ static void worker_init(struct wl_worker *ww, void *arg)
         wl_die("out of memory at start");
     w->opt = arg;
     ww->user = w;
-    evhttp_set_cb(ww->http, "/health", handle_health, NULL);
+    evhttp_set_cb(ww->http, "/health", wl_handle_health, NULL);
     evhttp_set_gencb(ww->http, handle_other, NULL);
 }
 
@@ -197,43 +178,34 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     wl_set_program_name(argv[0]);
-    struct origin_options opt = {.port = 8090,
-                                 .threads = 1,
-                                 .media_size = 256 * 1024,
-                                 .chunk_size = 16 * 1024,
-                                 .timeout_s = 5};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--port")) {
-            opt.port = (uint16_t)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 0, 65535);
-        } else if (!strcmp(a, "--threads")) {
-            opt.threads = (int)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 1, 256);
-        } else if (!strcmp(a, "--media-size")) {
-            opt.media_size = wl_opt_bytes(a, wl_opt_value(argc, argv, &i), 0, 1ull << 40);
-        } else if (!strcmp(a, "--chunk-size")) {
-            opt.chunk_size = wl_opt_bytes(a, wl_opt_value(argc, argv, &i), 1, MAX_CHUNK);
-        } else if (!strcmp(a, "--interval-ms")) {
-            opt.interval_ms = (unsigned)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 0, 60000);
-        } else if (!strcmp(a, "--timeout")) {
-            opt.timeout_s = (int)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 1, 3600);
-        } else {
-            wl_die("unknown option '%s'; see --help", a);
-        }
-    }
-    for (size_t i = 0; i < sizeof(media_pattern); i++)
-        media_pattern[i] = (char)('a' + i % 26);
+    struct origin_options opt = {.media_size = 256 * 1024, .chunk_size = 16 * 1024};
     struct wl_server_config config = {
-        .port = opt.port,
-        .threads = opt.threads,
-        .timeout_s = opt.timeout_s,
+        .port = 8090,
+        .threads = 1,
+        .timeout_s = 5,
         .max_header_bytes = 8192,
         .max_body_bytes = 64 * 1024,
         .worker_init = worker_init,
         .worker_fini = worker_fini,
         .arg = &opt,
     };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (wl_server_option(argc, argv, &i, &config, usage))
+            continue;
+        if (!strcmp(a, "--media-size")) {
+            opt.media_size = wl_opt_bytes(a, wl_opt_value(argc, argv, &i), 0, 1ull << 40);
+        } else if (!strcmp(a, "--chunk-size")) {
+            opt.chunk_size = wl_opt_bytes(a, wl_opt_value(argc, argv, &i), 1, MAX_CHUNK);
+        } else if (!strcmp(a, "--interval-ms")) {
+            opt.interval_ms = (unsigned)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 0, 60000);
+        } else if (!strcmp(a, "--timeout")) {
+            config.timeout_s = (int)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 1, 3600);
+        } else {
+            wl_die("unknown option '%s'; see --help", a);
+        }
+    }
+    for (size_t i = 0; i < sizeof(media_pattern); i++)
+        media_pattern[i] = (char)('a' + i % 26);
     return wl_server_run(&config);
 }

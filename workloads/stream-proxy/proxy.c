@@ -22,8 +22,6 @@ enum proxy_variant { VARIANT_LEAKY, VARIANT_FIXED };
 #define CLIENT_HIGH_WATER (512 * 1024)
 
 struct proxy_options {
-    uint16_t port;
-    int threads;
     char origin_host[64];
     uint16_t origin_port;
     enum proxy_variant variant;
@@ -128,12 +126,7 @@ static struct evhttp_connection *upstream_client_pick(struct upstream_client *c,
 static void stream_free(struct proxy_stream *s)
 {
     struct proxy_worker *w = s->worker;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        w->streams = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    WL_LIST_UNLINK(w->streams, s);
     free(s);
 }
 
@@ -260,10 +253,8 @@ static void handle_stream(struct evhttp_request *req, void *arg)
         wl_reply_text(req, 404, "Not Found", "text/plain", "GET /stream/ID\n");
         return;
     }
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-        wl_reply_text(req, 405, "Method Not Allowed", "text/plain", "GET only\n");
+    if (!wl_require_get(req))
         return;
-    }
     const char *query = evhttp_uri_get_query(uri);
     if (query && strlen(query) > 200) {
         wl_reply_text(req, 414, "URI Too Long", "text/plain", "query too long\n");
@@ -278,10 +269,7 @@ static void handle_stream(struct evhttp_request *req, void *arg)
     s->down_conn = evhttp_request_get_connection(req);
     wl_connection_nodelay(s->down_conn);
     s->worker = w;
-    s->next = w->streams;
-    if (w->streams)
-        w->streams->prev = s;
-    w->streams = s;
+    WL_LIST_PUSH(w->streams, s);
     s->client = client_for_request(w);
     evhttp_connection_set_closecb(s->down_conn, on_client_closed, s);
     if (!s->client || !start_upstream(s, path + 8, query)) {
@@ -289,12 +277,6 @@ static void handle_stream(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 503, "no upstream client");
         stream_free(s);
     }
-}
-
-static void handle_health(struct evhttp_request *req, void *arg)
-{
-    (void)arg;
-    wl_reply_text(req, 200, "OK", "application/json", "{\"ok\":true}\n");
 }
 
 static void worker_init(struct wl_worker *ww, void *arg)
@@ -311,7 +293,7 @@ static void worker_init(struct wl_worker *ww, void *arg)
     if (!w->forward || (o->variant == VARIANT_FIXED && !w->shared))
         wl_die("out of memory at start");
     ww->user = w;
-    evhttp_set_cb(ww->http, "/health", handle_health, NULL);
+    evhttp_set_cb(ww->http, "/health", wl_handle_health, NULL);
     evhttp_set_gencb(ww->http, handle_stream, NULL);
 }
 
@@ -345,34 +327,32 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     wl_set_program_name(argv[0]);
-    struct proxy_options opt = {.port = 8091,
-                                .threads = 2,
-                                .variant = VARIANT_FIXED,
+    struct proxy_options opt = {.variant = VARIANT_FIXED,
                                 .pool_size = 8,
                                 .upstream_timeout_s = 10,
                                 .buffer_size = 32 * 1024};
+    struct wl_server_config config = {
+        .port = 8091,
+        .threads = 2,
+        .timeout_s = 30,
+        .max_header_bytes = 8192,
+        .max_body_bytes = 64 * 1024,
+        .worker_init = worker_init,
+        .worker_fini = worker_fini,
+        .arg = &opt,
+    };
     bool have_origin = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--port")) {
-            opt.port = (uint16_t)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 0, 65535);
-        } else if (!strcmp(a, "--threads")) {
-            opt.threads = (int)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 1, 256);
-        } else if (!strcmp(a, "--origin")) {
+        if (wl_server_option(argc, argv, &i, &config, usage))
+            continue;
+        if (!strcmp(a, "--origin")) {
             wl_opt_hostport(a, wl_opt_value(argc, argv, &i), opt.origin_host,
                             sizeof(opt.origin_host), &opt.origin_port);
             have_origin = true;
         } else if (!strcmp(a, "--variant")) {
-            const char *v = wl_opt_value(argc, argv, &i);
-            if (!strcmp(v, "leaky"))
-                opt.variant = VARIANT_LEAKY;
-            else if (!strcmp(v, "fixed"))
-                opt.variant = VARIANT_FIXED;
-            else
-                wl_die("--variant: '%s' is not leaky or fixed", v);
+            opt.variant =
+                wl_opt_leaky(a, wl_opt_value(argc, argv, &i)) ? VARIANT_LEAKY : VARIANT_FIXED;
         } else if (!strcmp(a, "--pool")) {
             opt.pool_size = (unsigned)wl_opt_uint(a, wl_opt_value(argc, argv, &i), 1, 4096);
         } else if (!strcmp(a, "--upstream-timeout")) {
@@ -385,15 +365,5 @@ int main(int argc, char **argv)
     }
     if (!have_origin)
         wl_die("no --origin; give the origin's address, e.g. --origin 127.0.0.1:8090");
-    struct wl_server_config config = {
-        .port = opt.port,
-        .threads = opt.threads,
-        .timeout_s = 30,
-        .max_header_bytes = 8192,
-        .max_body_bytes = 64 * 1024,
-        .worker_init = worker_init,
-        .worker_fini = worker_fini,
-        .arg = &opt,
-    };
     return wl_server_run(&config);
 }
