@@ -21,6 +21,7 @@
 
 #include "bench_tree.h"
 #include "kernel_join.h"
+#include "probe_helper.h"
 #include "registry.h"
 #include "rundata.h"
 #include "runjson.h"
@@ -38,7 +39,8 @@ struct cell_state {
     const struct bench_context *ctx;
     const char *dir;
     uint64_t t0_ns;
-    pid_t target, load, server, kevents;
+    pid_t target, load, server;
+    struct probe_helper kevents;
     bool target_exited;
     int target_status;
     struct rusage usage;
@@ -297,76 +299,16 @@ static void note_target_end(struct cell_state *s)
 
 /* ---- kernel events (--kernel) ---- */
 
-static const char *kevents_path(void)
-{
-    static char path[4096];
-    snprintf(path, sizeof(path), "%s/allocscope-kevents", util_self_dir());
-    if (access(path, X_OK) == 0)
-        return path;
-    const char *installed = util_find_lib("allocscope-kevents");
-    return installed ? installed : path;
-}
-
-/* Starts allocscope-kevents on the target's tree; it prints "ready" once attached. A probe
- * that cannot run (privileges, no BTF) leaves the cell without kernel.csv, said on stderr. */
+/* Starts allocscope-kevents on the target's tree. A probe that cannot run (privileges, no
+ * BTF) leaves the cell without kernel.csv, said on stderr. */
 static void start_kevents(struct cell_state *s)
 {
-    char pid[16], t0[32], interval[16];
-    snprintf(pid, sizeof(pid), "%d", (int)s->target);
-    snprintf(t0, sizeof(t0), "%llu", (unsigned long long)s->t0_ns);
-    snprintf(interval, sizeof(interval), "%u", s->ctx->interval_ms);
     char *out = util_format("%s/kernel.csv", s->dir), *log = util_format("%s/kevents.log", s->dir);
-    char *argv[] = {(char *)kevents_path(),
-                    "--pid",
-                    pid,
-                    "--follow-children",
-                    "--interval-ms",
-                    interval,
-                    "--t0-ns",
-                    t0,
-                    "--out",
-                    out,
-                    NULL};
-    int fds[2];
-    s->kevents = -1;
-    if (pipe2(fds, O_CLOEXEC) == 0 && (s->kevents = fork()) == 0) {
-        int err_fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0666);
-        dup2(fds[1], STDOUT_FILENO);
-        if (err_fd >= 0)
-            dup2(err_fd, STDERR_FILENO);
-        signal(SIGINT, SIG_IGN); /* the harness stops it, after the target */
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    struct pollfd p = {.fd = fds[0], .events = POLLIN};
-    char line[16] = "";
-    ssize_t n =
-        s->kevents > 0 && poll(&p, 1, 10000) == 1 ? read(fds[0], line, sizeof(line) - 1) : -1;
-    close(fds[0]);
-    if (n < 6 || strncmp(line, "ready", 5)) {
+    if (kevents_start(&s->kevents, s->target, s->ctx->interval_ms, s->t0_ns, out, 0, log))
         progress_note(s->ctx->progress, "%s: kernel events not recorded: see %s", s->cell->name,
                       log);
-        if (s->kevents > 0) {
-            kill(s->kevents, SIGKILL);
-            waitpid(s->kevents, NULL, 0);
-        }
-        s->kevents = -1;
-    }
     free(out);
     free(log);
-}
-
-static void stop_kevents(struct cell_state *s)
-{
-    if (s->kevents <= 0)
-        return;
-    kill(s->kevents, SIGTERM);
-    for (int i = 0; i < 250 && waitpid(s->kevents, NULL, WNOHANG) == 0; i++)
-        usleep(20000);
-    kill(s->kevents, SIGKILL);
-    waitpid(s->kevents, NULL, WNOHANG);
-    s->kevents = -1;
 }
 
 /* ---- phases ---- */
@@ -872,7 +814,7 @@ int bench_cell_run(const struct bench_cell *cell, const struct bench_context *ct
     end_load(&s);
     if (s.target > 0)
         end_target(&s);
-    stop_kevents(&s);
+    probe_helper_stop(&s.kevents);
     end_server(&s);
     bool interrupted = end == END_STOP || *ctx->stop;
     if (interrupted) {

@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "kernel_join.h"
+#include "probe_helper.h"
 #include "util.h"
 
 static const char attach_usage[] =
@@ -37,11 +38,7 @@ struct attach_options {
     const char *out;
 };
 
-struct helper {
-    const char *name;
-    pid_t pid;
-    FILE *stdout_pipe;
-};
+
 
 static volatile sig_atomic_t stop_requested;
 
@@ -123,59 +120,6 @@ static bool process_running(int pid)
     bool running = close && close[1] == ' ' && close[2] != 'Z' && close[2] != 'X';
     free(stat);
     return running;
-}
-
-/* Starts one of the BPF tools beside allocscope and waits for its "ready" line. */
-static int start_helper(struct helper *h, char **argv)
-{
-    int fds[2];
-    if (pipe(fds))
-        return -1;
-    h->pid = fork();
-    if (h->pid < 0)
-        return -1;
-    if (h->pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(argv[0], argv);
-        fprintf(stderr, "allocscope: cannot run %s: %s; build it with make\n", argv[0],
-                strerror(errno));
-        _exit(127);
-    }
-    close(fds[1]);
-    h->stdout_pipe = fdopen(fds[0], "r");
-    char line[64];
-    if (h->stdout_pipe && fgets(line, sizeof(line), h->stdout_pipe) && !strcmp(line, "ready\n"))
-        return 0;
-    int status = 0;
-    waitpid(h->pid, &status, 0);
-    h->pid = 0;
-    return WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status) : 1;
-}
-
-static int stop_helper(struct helper *h)
-{
-    if (h->pid <= 0)
-        return 0;
-    kill(h->pid, SIGTERM);
-    int status = 0;
-    while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (h->stdout_pipe)
-        fclose(h->stdout_pipe);
-    h->pid = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-}
-
-static const char *helper_path(const char *name)
-{
-    static char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", util_self_dir(), name);
-    if (access(path, X_OK) == 0)
-        return path;
-    const char *installed = util_find_lib(name);
-    return installed ? installed : path;
 }
 
 struct smaps {
@@ -335,7 +279,7 @@ static int write_run_json(const struct attach_options *o, const char *dir, json_
 }
 
 static int start_probes(const struct attach_options *o, const char *dir, uint64_t t0,
-                        struct helper *kevents, struct helper *uprobes)
+                        struct probe_helper *kevents, struct probe_helper *uprobes)
 {
     char pid[16], t0_ns[32], interval[16], duration[32];
     snprintf(pid, sizeof(pid), "%d", o->pid);
@@ -343,24 +287,12 @@ static int start_probes(const struct attach_options *o, const char *dir, uint64_
     snprintf(interval, sizeof(interval), "%lld", o->interval_ms);
     snprintf(duration, sizeof(duration), "%lld", o->duration_s + 5);
     char *kernel_csv = util_format("%s/kernel.csv", dir);
-    char *kevents_argv[] = {(char *)helper_path("allocscope-kevents"),
-                            "--pid",
-                            pid,
-                            "--follow-children",
-                            "--interval-ms",
-                            interval,
-                            "--t0-ns",
-                            t0_ns,
-                            "--out",
-                            kernel_csv,
-                            o->duration_s ? "--duration" : NULL,
-                            duration,
-                            NULL};
-    int rc = start_helper(kevents, kevents_argv);
+    int rc = kevents_start(kevents, o->pid, (unsigned)o->interval_ms, t0, kernel_csv,
+                           o->duration_s ? o->duration_s + 5 : 0, NULL);
     free(kernel_csv);
     if (rc || !o->uprobes)
         return rc;
-    char *uprobe_argv[] = {(char *)helper_path("allocscope-allocuprobe"),
+    char *uprobe_argv[] = {(char *)probe_helper_path("allocscope-allocuprobe"),
                            "--pid",
                            pid,
                            "--out",
@@ -372,7 +304,7 @@ static int start_probes(const struct attach_options *o, const char *dir, uint64_
                            o->duration_s ? "--duration" : NULL,
                            duration,
                            NULL};
-    return start_helper(uprobes, uprobe_argv);
+    return probe_helper_start(uprobes, uprobe_argv, NULL, 120000);
 }
 
 int cmd_attach(int argc, char **argv)
@@ -401,11 +333,10 @@ int cmd_attach(int argc, char **argv)
     time_t wall = time(NULL);
     strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&wall));
     uint64_t t0 = util_monotonic_ns();
-    struct helper kevents = {.name = "allocscope-kevents"};
-    struct helper uprobes = {.name = "allocscope-allocuprobe"};
+    struct probe_helper kevents = {0}, uprobes = {0};
     rc = start_probes(&o, dir, t0, &kevents, &uprobes);
     if (rc) {
-        stop_helper(&kevents);
+        probe_helper_stop(&kevents);
         json_decref(command);
         json_decref(cwd);
         free(dir);
@@ -424,8 +355,8 @@ int cmd_attach(int argc, char **argv)
         rc = 1;
     }
     double duration_s = (double)(util_monotonic_ns() - t0) / 1e9;
-    int uprobe_rc = stop_helper(&uprobes);
-    int kevents_rc = stop_helper(&kevents);
+    int uprobe_rc = probe_helper_stop(&uprobes);
+    int kevents_rc = probe_helper_stop(&kevents);
     char *kernel_csv = util_format("%s/kernel.csv", dir);
     if (!rc && (uprobe_rc || kevents_rc)) {
         util_error("a probe helper failed (kevents %d, uprobes %d); see the lines above",

@@ -14,7 +14,9 @@
 
 #include "commands.h"
 #include "format.h"
+#include "kernel_join.h"
 #include "leaks.h"
+#include "probe_helper.h"
 #include "registry.h"
 #include "rundata.h"
 #include "runjson.h"
@@ -39,6 +41,8 @@ static const char run_usage[] =
     "  --allocators FILE  extra allocator configurations (docs/ALLOCATORS.md)\n"
     "  --reclaim SECONDS  that long after the start, ask the allocator to return free memory\n"
     "                     to the OS and record RSS before and after (shim.txt reclaim_*)\n"
+    "  --kernel           also record kernel memory events (eBPF: rss_stat, faults, mmap,\n"
+    "                     munmap, brk, madvise) into samples.csv; needs root or CAP_BPF\n"
     "  --follow-fork      forked children record into DIR/children/PID/\n"
     "  --no-follow-exec   exec'd children are not recorded\n"
     "  --quiet            no summary\n"
@@ -51,6 +55,7 @@ struct run_options {
     const char *allocator;
     const char *allocators_file;
     double reclaim_after_s; /* 0: no reclaim request */
+    bool kernel;
 };
 
 static int parse_run_options(int argc, char **argv, struct run_options *o)
@@ -61,13 +66,14 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"unwind", required_argument, NULL, 'u'},  {"follow-fork", no_argument, NULL, 'F'},
         {"no-follow-exec", no_argument, NULL, 'E'}, {"quiet", no_argument, NULL, 'q'},
         {"allocator", required_argument, NULL, 'a'}, {"allocators", required_argument, NULL, 'A'},
-        {"reclaim", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+        {"reclaim", required_argument, NULL, 'r'}, {"kernel", no_argument, NULL, 'K'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     uint64_t v;
     int c;
     memset(o, 0, sizeof(*o));
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+o:s:i:d:u:FEqa:A:r:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+o:s:i:d:u:FEqa:A:r:Kh", options, NULL)) != -1) {
         switch (c) {
         case 'o': o->out = optarg; break;
         case 's':
@@ -104,6 +110,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         case 'E': o->shim.no_follow_exec = true; break;
         case 'q': o->quiet = true; break;
         case 'a': o->allocator = optarg; break;
+        case 'K': o->kernel = true; break;
         case 'A': o->allocators_file = optarg; break;
         case 'r': {
             char *end;
@@ -290,6 +297,30 @@ static void wait_with_reclaim(pid_t pid, const struct target_spec *spec, double 
     result->duration_s = (double)(util_monotonic_ns() - spec->t0_ns) / 1e9;
 }
 
+/* The target is held before exec while the probes attach to its pid, so no event is lost. */
+static int start_kernel_events(struct probe_helper *kevents, pid_t pid,
+                               const struct target_spec *spec)
+{
+    char *csv = util_format("%s/kernel.csv", spec->out_dir);
+    int rc = kevents_start(kevents, pid, spec->shim.interval_ms ? spec->shim.interval_ms : 100,
+                           spec->t0_ns, csv, 0, NULL);
+    free(csv);
+    if (rc)
+        util_error("--kernel: the kernel probes could not start (the reason is above); run "
+                   "without --kernel, or as root");
+    return rc;
+}
+
+static void join_kernel_events(struct probe_helper *kevents, const char *dir)
+{
+    probe_helper_stop(kevents);
+    char *samples = util_format("%s/samples.csv", dir), *kernel = util_format("%s/kernel.csv", dir);
+    if (access(kernel, F_OK) == 0 && access(samples, F_OK) == 0)
+        kernel_join_samples(samples, kernel);
+    free(samples);
+    free(kernel);
+}
+
 static struct registry_config *resolve_allocator(const struct run_options *o,
                                                  struct registry **reg)
 {
@@ -351,13 +382,26 @@ int cmd_run(int argc, char **argv)
     /* Ctrl-C reaches the target (same process group); we stay to write what it recorded. */
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
+    spec.hold = o.kernel;
     pid_t pid = target_start(&spec, err, sizeof(err));
     if (pid < 0) {
         util_error("%s", err);
         return 127;
     }
+    struct probe_helper kevents = {0};
+    if (o.kernel && start_kernel_events(&kevents, pid, &spec)) {
+        target_cancel(pid);
+        return 2;
+    }
+    if (o.kernel && target_release(pid, err, sizeof(err))) {
+        probe_helper_stop(&kevents);
+        util_error("%s", err);
+        return 127;
+    }
     struct target_result result;
     wait_with_reclaim(pid, &spec, o.reclaim_after_s, &result);
+    if (o.kernel)
+        join_kernel_events(&kevents, out);
     rc = finish_run(&spec, &result, started, &o, cfg);
     registry_free_env(env);
     registry_free(reg);

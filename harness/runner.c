@@ -163,6 +163,17 @@ int target_release(pid_t pid, char *err, size_t errlen)
     return await_exec(pid, child.report_fd, child.cmd, err, errlen);
 }
 
+void target_cancel(pid_t pid)
+{
+    struct pending_child *slot = pending_slot(pid);
+    if (slot) {
+        close(slot->release_fd); /* the child reads EOF and exits 126 */
+        close(slot->report_fd);
+        memset(slot, 0, sizeof(*slot));
+    }
+    waitpid(pid, NULL, 0);
+}
+
 int target_wait(pid_t pid, const struct target_spec *spec, struct target_result *result)
 {
     memset(result, 0, sizeof(*result));

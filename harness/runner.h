@@ -47,6 +47,9 @@ pid_t target_start(const struct target_spec *spec, char *err, size_t errlen);
  * (the exec failed). */
 int target_release(pid_t pid, char *err, size_t errlen);
 
+/* Kills a held child that will not be released. */
+void target_cancel(pid_t pid);
+
 /* Waits for the target (retrying on EINTR), filling *result. */
 int target_wait(pid_t pid, const struct target_spec *spec, struct target_result *result);
 
