@@ -574,6 +574,7 @@ static void measure_totals(struct diagnosis_metrics *m, const struct series *s)
     double slope =
         diagnose_slope(s->t_ms + tail, heap + tail, tail_end - tail + 1, &m->tail_slope_t);
     m->tail_growth = slope * (s->t_ms[tail_end] - s->t_ms[tail]);
+    m->steady_end_ms = (uint64_t)s->t_ms[tail_end];
 }
 
 static double value_at(const struct site_series *s, double t)
@@ -603,7 +604,7 @@ static void growth_stats(struct diagnosis_site *out, const struct growth_input *
             continue;
         if (g->bytes[i] > peak)
             peak = g->bytes[i];
-        if (g->t_ms[i] <= (double)m->load_end_ms)
+        if (g->t_ms[i] <= (double)m->steady_end_ms)
             t[k] = g->t_ms[i] / 1000.0, y[k++] = g->bytes[i];
     }
     out->start_bytes = (int64_t)g->start;
@@ -628,13 +629,13 @@ static void site_growth(struct diagnosis_site *out, const struct site_series *s,
     double *y = calloc(s->npoints + 1, sizeof(double));
     for (size_t i = 0; i < s->npoints; i++)
         t[i] = (double)s->points[i].t_ms, y[i] = (double)s->points[i].live_bytes;
-    double mid = ((double)m->load_start_ms + (double)m->load_end_ms) / 2;
+    double mid = ((double)m->load_start_ms + (double)m->steady_end_ms) / 2;
     struct growth_input g = {
         .t_ms = t,
         .bytes = y,
         .n = s->npoints,
         .start = value_at(s, (double)m->load_start_ms),
-        .load_end = value_at(s, (double)m->load_end_ms),
+        .load_end = value_at(s, (double)m->steady_end_ms),
         .mid = value_at(s, mid),
         .after = value_at(s, (double)m->after_ms),
         .exit_bytes = m->exited_cleanly ? (double)s->end_bytes : -1,
@@ -684,13 +685,13 @@ static void measure_whole(struct diagnosis *d, const struct series *s)
 {
     const struct diagnosis_metrics *m = &d->m;
     const double *bytes = s->has_live ? s->live : s->rss;
-    double mid = ((double)m->load_start_ms + (double)m->load_end_ms) / 2;
+    double mid = ((double)m->load_start_ms + (double)m->steady_end_ms) / 2;
     struct growth_input g = {
         .t_ms = s->t_ms,
         .bytes = bytes,
         .n = s->n,
         .start = bytes[row_at(s, (double)m->load_start_ms)],
-        .load_end = bytes[row_at(s, (double)m->load_end_ms)],
+        .load_end = bytes[row_at(s, (double)m->steady_end_ms)],
         .mid = bytes[row_at(s, mid)],
         .after = bytes[row_at(s, (double)m->after_ms)],
         .exit_bytes = s->has_live ? s->exit_live : -1,

@@ -67,6 +67,8 @@ struct diagnosis_metrics {
     bool has_stacks;       /* sites.csv with stacks */
     bool exited_cleanly;
     uint64_t load_start_ms, load_end_ms, after_ms;
+    uint64_t steady_end_ms; /* the load's last sample before its final one, which may already
+                               see connections close or buffers go */
     double idle_live, peak_live, load_end_live, after_live, exit_live;
     double idle_rss, peak_rss, after_rss;
     double reclaim_before_rss, reclaim_after_rss; /* -1 without a reclaim test */

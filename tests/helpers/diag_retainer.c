@@ -124,7 +124,7 @@ static void run_load(const struct options *o, struct block_list *kept)
 
 static int parse(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){MODE_FLAT, 500, 2000, 1500, 5120, 32, 0};
+    *o = (struct options){MODE_FLAT, 500, 3000, 1500, 5120, 32, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--on-signal")) {
