@@ -271,6 +271,8 @@ static void load_row(struct gate_bench *b, const struct csv *c, size_t r, const 
     cell->repeats++;
     if (strcmp(status, "ok")) {
         cell->failed++;
+        if (!strncmp(status, "failed:crashed", 14) || !strncmp(status, "failed:exit", 11))
+            cell->crashed++;
         if (!cell->failure)
             cell->failure = strdup(status);
         return;

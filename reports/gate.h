@@ -47,7 +47,8 @@ struct gate_cell {
     char *key; /* WORKLOAD-VARIANT-ALLOCATOR-CONFIG */
     char *workload, *variant, *allocator, *config;
     size_t repeats, failed;
-    char *failure; /* status of the first failed repeat, or NULL */
+    size_t crashed; /* failed repeats where the target crashed or exited by itself */
+    char *failure;  /* status of the first failed repeat, or NULL */
     struct gate_stats metric[GATE_NMETRICS];
     int verdict;    /* majority verdict over the diagnosed repeats, -1 when none */
     char *verdicts; /* "healthy,healthy,leak" */

@@ -130,6 +130,13 @@ input_errors() {
         "$? $(grep -c 'no successful repeat' "$TMP/gate.out")" "2 1"
     expect_eq "a current bench whose cells crashed fails the gate" \
         "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/failed")" 1
+    fabricate "$TMP/onecfg" --seed 6
+    sed -i '0,/,ok,/s//,failed:config,/' "$TMP/onecfg/results.csv"
+    expect_eq "one repeat the harness could not run (failed:config): the others compared" \
+        "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/onecfg")" 0
+    sed -i 's/,failed:config,/,failed:crashed:SIGSEGV,/' "$TMP/onecfg/results.csv"
+    expect_eq "one repeat that crashed fails the gate" \
+        "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/onecfg")" 1
 }
 
 # ---- a real bench -----------------------------------------------------------------------------
