@@ -246,7 +246,7 @@ for c in json.load(open(sys.argv[1]))["cells"]:
 
 with_bench() {
     local w cells=()
-    for w in stream-proxy bulk-download slow-reader mux-streams api-burst; do
+    for w in stream-proxy bulk-download slow-reader mux-streams; do
         if [ -f "$ROOT/workloads/$w/scenario.ini" ]; then
             cells+=(--workload "$w")
         else
@@ -270,13 +270,18 @@ with_bench() {
             "unbounded-buffering|leak" stream_state_new
         expect_cell leaky-fixed mux-streams-fixed-glibc-default-r1 healthy
     fi
-    expect_cell leaky-fixed api-burst-none-glibc-default-r1 allocator-retention
-    if [ -f "$(allocator_lib jemalloc)" ]; then
-        bench_cells api-jemalloc --workload api-burst -a jemalloc:bg-decay
-        expect_cell api-jemalloc api-burst-none-jemalloc-bg-decay-r1 healthy
-    else
+    if [ ! -f "$(allocator_lib jemalloc)" ]; then
+        bench_cells api --workload api-burst -a glibc:default
+        expect_cell api api-burst-none-glibc-default-r1 allocator-retention
         skip "api-burst under jemalloc:bg-decay" "libjemalloc not installed"
+        return
     fi
+    bench_cells api --workload api-burst -a glibc:default -a jemalloc:bg-decay
+    expect_cell api api-burst-none-glibc-default-r1 allocator-retention
+    expect_cell api api-burst-none-jemalloc-bg-decay-r1 healthy
+    expect_eq "the retaining cell names the configuration of the bench that did not" \
+        "$(diag_field "$TMP/api-burst-none-glibc-default-r1.json" \
+            '"jemalloc:bg-decay did not retain" in d["suggestion"]')" True
 }
 
 without_bench() {
