@@ -7,7 +7,7 @@
 # configurations one after the other, so that a burst of other work on the machine hits one
 # pass, not one configuration; the memory shape must hold in every pass, the throughput
 # comparisons on the medians of the three. Measured numbers: docs/WORKLOADS.md,
-# "api-burst field table". About 75 s.
+# "api-burst field table". About 65 s.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -128,6 +128,11 @@ for p in $(seq "$PASSES"); do
             continue 2
         fi
     done
+    # A burst worth the name (measured 170-290 MiB), or keeping "most of the peak" is empty.
+    for c in $CONFIGS; do
+        v=$(($(col "$c" "$p" 2) / 1048576))
+        [ "$v" -ge 100 ] || fail "pass $p: $c peak tree RSS >= 100 MiB" "$v MiB"
+    done
     # glibc keeps its heap: no cooldown sample below 70% of the peak.
     v=$(col glibc:default "$p" 3)
     if holds "$v >= 70"; then
@@ -144,7 +149,7 @@ for p in $(seq "$PASSES"); do
             "lowest sample in the 2 s is $v% of peak"
     fi
     # "At once": as soon as the requests in flight when the load stopped have finished
-    # (measured 0.15-0.47 s: the slow allocator works through its backlog).
+    # (measured 0.06-0.47 s: the slow allocator works through its backlog).
     v=$(col jemalloc:aggressive "$p" 5)
     if holds "$v < 40"; then
         pass "pass $p: jemalloc:aggressive below 40% of peak RSS within 0.75 s of the load ($v%)"
@@ -154,20 +159,32 @@ for p in $(seq "$PASSES"); do
     fi
 done
 
-# Throughput: medians over the passes (each pass's cells ran one after the other).
+# Throughput: medians over the passes. Requests/s of one cell swing 2x with whatever else
+# the machine runs (bg-decay/glibc per pass measured 0.74-1.80), so "about the same" is a
+# tolerant band on requests/s plus a tighter one on the target's CPU per request, which the
+# machine's other work hardly moves (0.80-1.19 per pass). Aggressive: 0.15-0.39x bg-decay's
+# requests/s and 5-8.6x its CPU per request here (decay 0 madvises freed pages at once and
+# each request faults them back: ~180 page faults a request against ~2).
 if [ "$all_measured" = 1 ]; then
     glibc_rps=$(median glibc:default 8)
     bg_rps=$(median jemalloc:bg-decay 8)
     aggr_rps=$(median jemalloc:aggressive 8)
+    glibc_cpu=$(median glibc:default 11)
     bg_cpu=$(median jemalloc:bg-decay 11)
     aggr_cpu=$(median jemalloc:aggressive 11)
     echo "# median req/s: glibc:default $glibc_rps, jemalloc:bg-decay $bg_rps," \
-        "jemalloc:aggressive $aggr_rps; CPU ms per request: bg-decay $bg_cpu, aggressive $aggr_cpu"
-    if holds "$glibc_rps > 0 && $bg_rps >= 0.8 * $glibc_rps"; then
-        pass "jemalloc:bg-decay serves >= 0.8x glibc:default's req/s ($bg_rps vs $glibc_rps)"
+        "jemalloc:aggressive $aggr_rps; CPU ms per request: $glibc_cpu, $bg_cpu, $aggr_cpu"
+    if holds "$glibc_rps > 0 && $bg_rps >= 0.7 * $glibc_rps"; then
+        pass "jemalloc:bg-decay serves >= 0.7x glibc:default's req/s ($bg_rps vs $glibc_rps)"
     else
-        fail "jemalloc:bg-decay serves >= 0.8x glibc:default's req/s" \
+        fail "jemalloc:bg-decay serves >= 0.7x glibc:default's req/s" \
             "median $bg_rps vs $glibc_rps"
+    fi
+    if holds "$glibc_cpu > 0 && $bg_cpu <= 1.3 * $glibc_cpu"; then
+        pass "jemalloc:bg-decay costs <= 1.3x glibc:default's CPU per request ($bg_cpu vs $glibc_cpu ms)"
+    else
+        fail "jemalloc:bg-decay costs <= 1.3x glibc:default's CPU per request" \
+            "median $bg_cpu vs $glibc_cpu ms"
     fi
     if holds "$bg_rps > 0 && $aggr_rps < 0.8 * $bg_rps"; then
         pass "jemalloc:aggressive serves < 0.8x jemalloc:bg-decay's req/s ($aggr_rps vs $bg_rps)"
@@ -175,6 +192,7 @@ if [ "$all_measured" = 1 ]; then
         fail "jemalloc:aggressive serves < 0.8x jemalloc:bg-decay's req/s" \
             "median $aggr_rps vs $bg_rps"
     fi
+    # The field's +15-20% CPU.
     if holds "$bg_cpu > 0 && $aggr_cpu >= 1.15 * $bg_cpu"; then
         pass "jemalloc:aggressive costs >= 1.15x bg-decay's CPU per request ($aggr_cpu vs $bg_cpu ms)"
     else
