@@ -38,8 +38,6 @@ struct attach_options {
     const char *out;
 };
 
-
-
 static volatile sig_atomic_t stop_requested;
 
 static void on_stop(int sig)

@@ -60,22 +60,29 @@ struct run_options {
 
 static int parse_run_options(int argc, char **argv, struct run_options *o)
 {
-    static const struct option options[] = {
-        {"out", required_argument, NULL, 'o'},     {"sample", required_argument, NULL, 's'},
-        {"interval", required_argument, NULL, 'i'}, {"depth", required_argument, NULL, 'd'},
-        {"unwind", required_argument, NULL, 'u'},  {"follow-fork", no_argument, NULL, 'F'},
-        {"no-follow-exec", no_argument, NULL, 'E'}, {"quiet", no_argument, NULL, 'q'},
-        {"allocator", required_argument, NULL, 'a'}, {"allocators", required_argument, NULL, 'A'},
-        {"reclaim", required_argument, NULL, 'r'}, {"kernel", no_argument, NULL, 'K'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"out", required_argument, NULL, 'o'},
+                                            {"sample", required_argument, NULL, 's'},
+                                            {"interval", required_argument, NULL, 'i'},
+                                            {"depth", required_argument, NULL, 'd'},
+                                            {"unwind", required_argument, NULL, 'u'},
+                                            {"follow-fork", no_argument, NULL, 'F'},
+                                            {"no-follow-exec", no_argument, NULL, 'E'},
+                                            {"quiet", no_argument, NULL, 'q'},
+                                            {"allocator", required_argument, NULL, 'a'},
+                                            {"allocators", required_argument, NULL, 'A'},
+                                            {"reclaim", required_argument, NULL, 'r'},
+                                            {"kernel", no_argument, NULL, 'K'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     uint64_t v;
     int c;
     memset(o, 0, sizeof(*o));
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+o:s:i:d:u:FEqa:A:r:Kh", options, NULL)) != -1) {
         switch (c) {
-        case 'o': o->out = optarg; break;
+        case 'o':
+            o->out = optarg;
+            break;
         case 's':
             if (strcmp(optarg, "all") && strcmp(optarg, "none") &&
                 (util_parse_bytes(optarg, &v) || v == 0)) {
@@ -106,12 +113,24 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             }
             o->shim.unwind = optarg;
             break;
-        case 'F': o->shim.follow_fork = true; break;
-        case 'E': o->shim.no_follow_exec = true; break;
-        case 'q': o->quiet = true; break;
-        case 'a': o->allocator = optarg; break;
-        case 'K': o->kernel = true; break;
-        case 'A': o->allocators_file = optarg; break;
+        case 'F':
+            o->shim.follow_fork = true;
+            break;
+        case 'E':
+            o->shim.no_follow_exec = true;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'a':
+            o->allocator = optarg;
+            break;
+        case 'K':
+            o->kernel = true;
+            break;
+        case 'A':
+            o->allocators_file = optarg;
+            break;
         case 'r': {
             char *end;
             o->reclaim_after_s = strtod(optarg, &end);
@@ -121,7 +140,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             }
             break;
         }
-        case 'h': fputs(run_usage, stdout); return 0;
+        case 'h':
+            fputs(run_usage, stdout);
+            return 0;
         default:
             util_error("unknown option '%s'; see 'allocscope run --help'", argv[optind - 1]);
             return 2;
@@ -188,16 +209,15 @@ static json_t *allocator_json(const struct run_data *run, const char *config)
     json_t *settings = json_object();
     for (size_t i = 0; i < run->nfacts; i++)
         if (!strncmp(run->fact_keys[i], "setting.", 8))
-            json_object_set_new(settings, run->fact_keys[i] + 8,
-                                json_string(run->fact_values[i]));
+            json_object_set_new(settings, run->fact_keys[i] + 8, json_string(run->fact_values[i]));
     const char *path = rundata_fact(run, "allocator_path");
     const char *version = rundata_fact(run, "allocator_version");
     return json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", name, "config", config, "path",
                      path ? path : "", "version", version ? version : "", "settings", settings);
 }
 
-static void print_summary(const char *dir, const struct run_data *run,
-                          const struct run_summary *s, const struct target_result *r)
+static void print_summary(const char *dir, const struct run_data *run, const struct run_summary *s,
+                          const struct target_result *r)
 {
     char a[32], b[32], c[32], where[512];
     fprintf(stderr, "allocscope: %s\n", dir);
@@ -247,8 +267,8 @@ static int finish_run(const struct target_spec *spec, const struct target_result
     struct run_data run;
     struct run_summary summary = {-1, -1, -1, -1};
     char err[512];
-    bool loaded = rundata_load(&run, spec->out_dir, RUNDATA_SAMPLES | RUNDATA_SITES, err,
-                               sizeof(err)) == 0;
+    bool loaded =
+        rundata_load(&run, spec->out_dir, RUNDATA_SAMPLES | RUNDATA_SITES, err, sizeof(err)) == 0;
     if (loaded)
         summarize_samples(&run, &summary);
     else
@@ -321,8 +341,7 @@ static void join_kernel_events(struct probe_helper *kevents, const char *dir)
     free(kernel);
 }
 
-static struct registry_config *resolve_allocator(const struct run_options *o,
-                                                 struct registry **reg)
+static struct registry_config *resolve_allocator(const struct run_options *o, struct registry **reg)
 {
     char err[512];
     *reg = NULL;
@@ -373,9 +392,13 @@ int cmd_run(int argc, char **argv)
     char *control = util_format("%s/.control", out);
     char **env = config_env(cfg);
     struct target_spec spec = {
-        .argv = argv + optind, .out_dir = out, .shim_path = shim, .shim = o.shim,
+        .argv = argv + optind,
+        .out_dir = out,
+        .shim_path = shim,
+        .shim = o.shim,
         .preload_after = cfg && cfg->allocator->library[0] ? cfg->allocator->library : NULL,
-        .extra_env = env, .control_path = o.reclaim_after_s > 0 ? control : NULL,
+        .extra_env = env,
+        .control_path = o.reclaim_after_s > 0 ? control : NULL,
         .t0_ns = util_monotonic_ns()};
     char started[32], err[512];
     runjson_now_iso(started, sizeof(started));

@@ -23,8 +23,8 @@ void runjson_now_iso(char *buf, size_t len)
 /* The environment variables that change what an allocator does. */
 static bool env_matters(const char *entry)
 {
-    static const char *prefixes[] = {"LD_PRELOAD=", "MALLOC_", "GLIBC_TUNABLES=", "MIMALLOC_",
-                                     "TCMALLOC_", "ALLOCSCOPE_", "JE_MALLOC_CONF="};
+    static const char *prefixes[] = {"LD_PRELOAD=", "MALLOC_",     "GLIBC_TUNABLES=", "MIMALLOC_",
+                                     "TCMALLOC_",   "ALLOCSCOPE_", "JE_MALLOC_CONF="};
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
         if (!strncmp(entry, prefixes[i], strlen(prefixes[i])))
             return true;
@@ -66,9 +66,9 @@ static json_t *host_json(void)
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return json_pack("{s:s, s:s, s:s, s:I, s:I}", "hostname", host, "kernel", u.release,
-                     "machine", u.machine, "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
-                     "mem_bytes", (json_int_t)pages * page);
+    return json_pack("{s:s, s:s, s:s, s:I, s:I}", "hostname", host, "kernel", u.release, "machine",
+                     u.machine, "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "mem_bytes",
+                     (json_int_t)pages * page);
 }
 
 static json_t *exit_json(const struct target_result *r)
@@ -105,9 +105,8 @@ json_t *runjson_build(const struct target_spec *spec, const struct target_result
     json_t *root = json_pack(
         "{s:s, s:s, s:o, s:s, s:s, s:s, s:f, s:o, s:o, s:o}", "tool", "allocscope", "version",
         ALLOCSCOPE_VERSION, "command", argv_json(spec->argv), "cwd", cwd, "name",
-        slash ? slash + 1 : spec->argv[0], "started", started_iso, "duration_s",
-        result->duration_s, "env", env_json(spec), "host", host_json(), "exit",
-        exit_json(result));
+        slash ? slash + 1 : spec->argv[0], "started", started_iso, "duration_s", result->duration_s,
+        "env", env_json(spec), "host", host_json(), "exit", exit_json(result));
     json_object_set_new(root, "shim",
                         json_pack("{s:s, s:i, s:i}", "sample",
                                   spec->shim.sample ? spec->shim.sample : "524288", "depth",
@@ -116,17 +115,15 @@ json_t *runjson_build(const struct target_spec *spec, const struct target_result
     json_object_set_new(root, "allocator", allocator ? allocator : json_null());
     json_object_set_new(
         root, "rusage",
-        json_pack("{s:I, s:f, s:f}", "max_rss_bytes", (json_int_t)result->usage.ru_maxrss * 1024,
-                  "user_s",
-                  (double)result->usage.ru_utime.tv_sec + result->usage.ru_utime.tv_usec / 1e6,
-                  "sys_s",
-                  (double)result->usage.ru_stime.tv_sec + result->usage.ru_stime.tv_usec / 1e6));
-    json_object_set_new(root, "summary",
-                        json_pack("{s:o, s:o, s:o, s:o}", "peak_rss_bytes",
-                                  opt_int(s->peak_rss_bytes), "peak_live_bytes",
-                                  opt_int(s->peak_live_bytes), "exit_live_bytes",
-                                  opt_int(s->exit_live_bytes), "exit_live_blocks",
-                                  opt_int(s->exit_live_blocks)));
+        json_pack(
+            "{s:I, s:f, s:f}", "max_rss_bytes", (json_int_t)result->usage.ru_maxrss * 1024,
+            "user_s", (double)result->usage.ru_utime.tv_sec + result->usage.ru_utime.tv_usec / 1e6,
+            "sys_s", (double)result->usage.ru_stime.tv_sec + result->usage.ru_stime.tv_usec / 1e6));
+    json_object_set_new(
+        root, "summary",
+        json_pack("{s:o, s:o, s:o, s:o}", "peak_rss_bytes", opt_int(s->peak_rss_bytes),
+                  "peak_live_bytes", opt_int(s->peak_live_bytes), "exit_live_bytes",
+                  opt_int(s->exit_live_bytes), "exit_live_blocks", opt_int(s->exit_live_blocks)));
     return root;
 }
 

@@ -25,15 +25,15 @@ struct target_spec {
     const char *control_path;  /* ALLOCSCOPE_CONTROL, or NULL */
     struct shim_settings shim;
     uint64_t t0_ns;
-    bool own_process_group; /* bench: the target's tree can be stopped as a group */
-    bool hold;              /* the child waits before exec until target_release(): lets a
-                               probe attach to its pid first (run --kernel) */
+    bool own_process_group;  /* bench: the target's tree can be stopped as a group */
+    bool hold;               /* the child waits before exec until target_release(): lets a
+                                probe attach to its pid first (run --kernel) */
     const char *output_path; /* stdout and stderr of the target appended there; NULL: ours */
 };
 
 struct target_result {
-    int status;        /* raw wait status */
-    bool exec_failed;  /* the command could not be started */
+    int status;       /* raw wait status */
+    bool exec_failed; /* the command could not be started */
     int exec_errno;
     struct rusage usage;
     double duration_s;

@@ -28,9 +28,9 @@ static json_t *frames_json(struct symbolizer *sym, const struct site_series *s)
         char addr[32];
         symbolizer_lookup(sym, s->frames[i], &f);
         snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)s->frames[i]);
-        json_array_append_new(frames, json_pack("{s:s, s:s, s:i, s:s, s:s}", "function",
-                                                f.function, "file", f.file, "line", f.line,
-                                                "object", f.object, "address", addr));
+        json_array_append_new(frames, json_pack("{s:s, s:s, s:i, s:s, s:s}", "function", f.function,
+                                                "file", f.file, "line", f.line, "object", f.object,
+                                                "address", addr));
     }
     return frames;
 }
@@ -46,8 +46,7 @@ static void totals(const struct run_data *run, int64_t *bytes, int64_t *blocks)
     }
 }
 
-static int print_json(const struct run_data *run, struct symbolizer *sym, size_t *order,
-                      size_t n)
+static int print_json(const struct run_data *run, struct symbolizer *sym, size_t *order, size_t n)
 {
     int64_t bytes, blocks;
     totals(run, &bytes, &blocks);
@@ -56,10 +55,10 @@ static int print_json(const struct run_data *run, struct symbolizer *sym, size_t
     for (size_t k = 0; k < n; k++) {
         const struct site_series *s = &run->sites[order[k]];
         json_array_append_new(
-            sites, json_pack("{s:I, s:I, s:f, s:I, s:o}", "bytes", (json_int_t)s->end_bytes,
-                             "blocks", (json_int_t)s->end_blocks, "growth_bytes_per_s",
-                             s->growth_bytes_per_s, "peak_bytes", (json_int_t)s->peak_bytes,
-                             "frames", frames_json(sym, s)));
+            sites,
+            json_pack("{s:I, s:I, s:f, s:I, s:o}", "bytes", (json_int_t)s->end_bytes, "blocks",
+                      (json_int_t)s->end_blocks, "growth_bytes_per_s", s->growth_bytes_per_s,
+                      "peak_bytes", (json_int_t)s->peak_bytes, "frames", frames_json(sym, s)));
     }
     json_t *root = json_pack("{s:s, s:b, s:I, s:I, s:o}", "mode",
                              mode && !strcmp(mode, "exact") ? "exact" : "sampled", "exited",
@@ -82,8 +81,8 @@ void format_site_frames(struct symbolizer *sym, const struct site_series *s, uns
         const char *file = strrchr(f.file, '/') ? strrchr(f.file, '/') + 1 : f.file;
         int w;
         if (f.line)
-            w = snprintf(out + used, len - used, "%s%s (%s:%d)", i ? " <- " : "", f.function,
-                         file, f.line);
+            w = snprintf(out + used, len - used, "%s%s (%s:%d)", i ? " <- " : "", f.function, file,
+                         f.line);
         else
             w = snprintf(out + used, len - used, "%s%s (%s)", i ? " <- " : "", f.function,
                          strrchr(f.object, '/') ? strrchr(f.object, '/') + 1 : f.object);
@@ -91,8 +90,8 @@ void format_site_frames(struct symbolizer *sym, const struct site_series *s, uns
     }
 }
 
-static int print_text(const struct run_data *run, struct symbolizer *sym, size_t *order,
-                      size_t n, size_t shown)
+static int print_text(const struct run_data *run, struct symbolizer *sym, size_t *order, size_t n,
+                      size_t shown)
 {
     int64_t bytes, blocks;
     char b1[32], b2[32], where[1024];
@@ -120,9 +119,10 @@ static int print_text(const struct run_data *run, struct symbolizer *sym, size_t
 
 int cmd_leaks(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"json", no_argument, NULL, 'j'}, {"top", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+                                            {"top", required_argument, NULL, 't'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     bool json = false;
     uint64_t top = 0;
     int c;

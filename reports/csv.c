@@ -65,8 +65,8 @@ static int parse_rows(struct csv *csv, char *p, size_t len, char *err, size_t er
                     util_warn("%s:%zu: truncated last line ignored", csv->path, lineno);
                     break;
                 }
-                snprintf(err, errlen, "%s:%zu: %zu fields, the header has %zu", csv->path,
-                         lineno, n, csv->ncols);
+                snprintf(err, errlen, "%s:%zu: %zu fields, the header has %zu", csv->path, lineno,
+                         n, csv->ncols);
                 return -1;
             }
             csv->nrows++;

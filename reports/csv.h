@@ -20,9 +20,9 @@ struct csv {
  * stderr. */
 int csv_load(struct csv *csv, const char *path, char *err, size_t errlen);
 void csv_free(struct csv *csv);
-int csv_column(const struct csv *csv, const char *name); /* -1 if absent */
+int csv_column(const struct csv *csv, const char *name);          /* -1 if absent */
 const char *csv_cell(const struct csv *csv, size_t row, int col); /* "" if col < 0 */
-double csv_number(const struct csv *csv, size_t row, int col);   /* NAN if empty/absent */
+double csv_number(const struct csv *csv, size_t row, int col);    /* NAN if empty/absent */
 int64_t csv_int(const struct csv *csv, size_t row, int col, int64_t fallback);
 
 #endif

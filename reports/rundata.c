@@ -119,8 +119,10 @@ static int load_site_rows(struct run_data *run, char *err, size_t errlen)
     int c_ac = csv_column(&rows, "alloc_calls"), c_ab = csv_column(&rows, "alloc_bytes");
     int c_fc = csv_column(&rows, "free_calls"), c_fb = csv_column(&rows, "free_bytes");
     if (c_t < 0 || c_id < 0 || c_ac < 0 || c_ab < 0 || c_fc < 0 || c_fb < 0) {
-        snprintf(err, errlen, "%s: missing one of the columns t_ms, site_id, alloc_calls, "
-                 "alloc_bytes, free_calls, free_bytes", path);
+        snprintf(err, errlen,
+                 "%s: missing one of the columns t_ms, site_id, alloc_calls, "
+                 "alloc_bytes, free_calls, free_bytes",
+                 path);
         csv_free(&rows);
         return -1;
     }

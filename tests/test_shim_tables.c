@@ -92,8 +92,8 @@ static void test_ptrtable_matches_model(void **state)
         int k = rand() % SLOTS;
         uintptr_t ptr = 0x10000000 + (uintptr_t)k * 48;
         if (!live[k]) {
-            struct tracked_block b = {.ptr = ptr, .site_id = (uint32_t)k, .blocks = 1,
-                                      .bytes = (uint64_t)k * 3};
+            struct tracked_block b = {
+                .ptr = ptr, .site_id = (uint32_t)k, .blocks = 1, .bytes = (uint64_t)k * 3};
             ptrtable_insert(&b);
             live[k] = true;
         } else {

@@ -62,7 +62,7 @@ void alloc_resolve_real(void)
         return;
     int expected = 0;
     if (!__atomic_compare_exchange_n(&resolve_state, &expected, 1, false, __ATOMIC_ACQ_REL,
-                                      __ATOMIC_ACQUIRE)) {
+                                     __ATOMIC_ACQUIRE)) {
         while (__atomic_load_n(&resolve_state, __ATOMIC_ACQUIRE) != 2)
             sched_yield();
         return;
@@ -135,10 +135,10 @@ void record_free(void *ptr)
 
 /* ---- the entry points ---- */
 
-#define ENTER()                                                                                \
-    do {                                                                                       \
-        if (unlikely(resolve_state != 2))                                                      \
-            alloc_resolve_real();                                                              \
+#define ENTER()                                                                                    \
+    do {                                                                                           \
+        if (unlikely(resolve_state != 2))                                                          \
+            alloc_resolve_real();                                                                  \
     } while (0)
 
 static void *untracked_malloc(size_t size)
@@ -220,8 +220,8 @@ static void *realloc_recorded(void *ptr, size_t size, void *frame, void *first_r
     bool on = recording();
     size_t old_usable = real.malloc_usable_size(ptr);
     struct tracked_block old_block;
-    bool was_tracked = on && shim_opts.mode != MODE_COUNT &&
-                       ptrtable_remove((uintptr_t)ptr, &old_block);
+    bool was_tracked =
+        on && shim_opts.mode != MODE_COUNT && ptrtable_remove((uintptr_t)ptr, &old_block);
     void *p = real.realloc(ptr, size);
     if (!p && size != 0) { /* failed: the old block is still there */
         if (was_tracked)

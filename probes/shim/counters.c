@@ -23,8 +23,8 @@ struct thread_counters {
 };
 
 static __thread struct thread_counters self SHIM_TLS;
-static struct thread_counters *threads;    /* registered, live */
-static struct counter_totals exited;       /* what exited threads counted */
+static struct thread_counters *threads; /* registered, live */
+static struct counter_totals exited;    /* what exited threads counted */
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
@@ -81,7 +81,8 @@ static void seed_sampling(struct thread_counters *c)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    c->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)gettid() ^ (uintptr_t)c ^ 0x9e3779b97f4a7c15ull;
+    c->rng =
+        ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)gettid() ^ (uintptr_t)c ^ 0x9e3779b97f4a7c15ull;
     c->bytes_until_sample = 0; /* drawn on first use */
 }
 

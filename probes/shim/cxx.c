@@ -34,8 +34,14 @@ static void *new_aligned(size_t size, size_t align, const char *symbol, void *fr
 
 #define FRAME __builtin_frame_address(0), __builtin_return_address(0)
 
-EXPORT void *_Znwm(size_t n) { return new_plain(n, "_Znwm", FRAME); }
-EXPORT void *_Znam(size_t n) { return new_plain(n, "_Znam", FRAME); }
+EXPORT void *_Znwm(size_t n)
+{
+    return new_plain(n, "_Znwm", FRAME);
+}
+EXPORT void *_Znam(size_t n)
+{
+    return new_plain(n, "_Znam", FRAME);
+}
 EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *t)
 {
     (void)t;
@@ -65,8 +71,14 @@ EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *
     return new_aligned(n, a, NULL, FRAME);
 }
 
-EXPORT void _ZdlPv(void *p) { free(p); }
-EXPORT void _ZdaPv(void *p) { free(p); }
+EXPORT void _ZdlPv(void *p)
+{
+    free(p);
+}
+EXPORT void _ZdaPv(void *p)
+{
+    free(p);
+}
 EXPORT void _ZdlPvm(void *p, size_t n)
 {
     (void)n;

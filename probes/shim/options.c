@@ -57,8 +57,8 @@ static void load_sampling(void)
         shim_opts.mode = MODE_COUNT;
         shim_opts.sample_bytes = 0;
     } else {
-        shim_opts.sample_bytes = env_u64("ALLOCSCOPE_SAMPLE", ALLOCSCOPE_DEFAULT_SAMPLE_BYTES, 1,
-                                         UINT64_C(1) << 40);
+        shim_opts.sample_bytes =
+            env_u64("ALLOCSCOPE_SAMPLE", ALLOCSCOPE_DEFAULT_SAMPLE_BYTES, 1, UINT64_C(1) << 40);
     }
 }
 
@@ -84,16 +84,15 @@ void options_load(void)
 {
     copy_env_path(shim_opts.out_dir, sizeof(shim_opts.out_dir), "ALLOCSCOPE_OUT");
     if (!shim_opts.out_dir[0])
-        snprintf(shim_opts.out_dir, sizeof(shim_opts.out_dir), "allocscope-shim-%d",
-                 (int)getpid());
+        snprintf(shim_opts.out_dir, sizeof(shim_opts.out_dir), "allocscope-shim-%d", (int)getpid());
     load_sampling();
     load_unwind();
-    shim_opts.depth = (unsigned)env_u64("ALLOCSCOPE_DEPTH", ALLOCSCOPE_DEFAULT_DEPTH, 1,
-                                        ALLOCSCOPE_MAX_DEPTH);
-    shim_opts.interval_ms = (unsigned)env_u64("ALLOCSCOPE_INTERVAL_MS",
-                                              ALLOCSCOPE_DEFAULT_INTERVAL_MS, 1, 3600000);
-    shim_opts.site_interval_ms = (unsigned)env_u64(
-        "ALLOCSCOPE_SITE_INTERVAL_MS", ALLOCSCOPE_DEFAULT_SITE_INTERVAL_MS, 1, 3600000);
+    shim_opts.depth =
+        (unsigned)env_u64("ALLOCSCOPE_DEPTH", ALLOCSCOPE_DEFAULT_DEPTH, 1, ALLOCSCOPE_MAX_DEPTH);
+    shim_opts.interval_ms =
+        (unsigned)env_u64("ALLOCSCOPE_INTERVAL_MS", ALLOCSCOPE_DEFAULT_INTERVAL_MS, 1, 3600000);
+    shim_opts.site_interval_ms = (unsigned)env_u64("ALLOCSCOPE_SITE_INTERVAL_MS",
+                                                   ALLOCSCOPE_DEFAULT_SITE_INTERVAL_MS, 1, 3600000);
     shim_opts.follow_fork = env_flag("ALLOCSCOPE_FOLLOW_FORK", false);
     shim_opts.follow_exec = env_flag("ALLOCSCOPE_FOLLOW_EXEC", true);
     shim_opts.main_pid = (pid_t)env_u64("ALLOCSCOPE_MAIN_PID", 0, 0, INT32_MAX);

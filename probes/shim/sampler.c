@@ -86,8 +86,7 @@ int sampler_open_files(void)
     if (out_open(&sites_out, run_dir, "sites.csv", false) ||
         out_open(&stacks_out, run_dir, "stacks.csv", false) ||
         out_open(&facts_out, run_dir, "shim.txt", false)) {
-        shim_warn("cannot write to %s (%s); the program runs unrecorded", run_dir,
-                  strerror(errno));
+        shim_warn("cannot write to %s (%s); the program runs unrecorded", run_dir, strerror(errno));
         return -1;
     }
     out_write(&samples_out, samples_header, sizeof(samples_header) - 1);
@@ -100,8 +99,8 @@ int sampler_open_files(void)
                "pid=%d\nppid=%d\nexe=%s\nmode=%s\nsample_bytes=%llu\ndepth=%u\ninterval_ms=%u\n"
                "site_interval_ms=%u\nunwind=%s\n",
                (int)getpid(), (int)getppid(), exe, mode_name(shim_opts.mode),
-               (unsigned long long)shim_opts.sample_bytes, shim_opts.depth,
-               shim_opts.interval_ms, shim_opts.site_interval_ms, unwind_name(shim_opts.unwind));
+               (unsigned long long)shim_opts.sample_bytes, shim_opts.depth, shim_opts.interval_ms,
+               shim_opts.site_interval_ms, unwind_name(shim_opts.unwind));
     out_flush(&samples_out);
     out_flush(&sites_out);
     out_flush(&stacks_out);
@@ -147,14 +146,13 @@ static void write_sample_row(const char *tag, int64_t *rss_out)
     counters_sum(&c);
     read_proc_memory(&m);
     allocator_read_stats(&a);
-    out_printf(&samples_out,
-               "%llu,%lld,%lld,%llu,%llu,%llu,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s\n",
-               (unsigned long long)now_ms_since_t0(), (long long)(c.alloc_bytes - c.free_bytes),
-               (long long)(c.alloc_calls - c.free_calls), (unsigned long long)c.alloc_calls,
-               (unsigned long long)c.free_calls, (unsigned long long)c.alloc_bytes,
-               (long long)m.rss, (long long)m.pss, (long long)m.anon, (long long)m.lazyfree,
-               (long long)a.in_use_bytes, (long long)a.held_bytes, (long long)a.free_bytes,
-               (long long)a.released_bytes, tag);
+    out_printf(
+        &samples_out, "%llu,%lld,%lld,%llu,%llu,%llu,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s\n",
+        (unsigned long long)now_ms_since_t0(), (long long)(c.alloc_bytes - c.free_bytes),
+        (long long)(c.alloc_calls - c.free_calls), (unsigned long long)c.alloc_calls,
+        (unsigned long long)c.free_calls, (unsigned long long)c.alloc_bytes, (long long)m.rss,
+        (long long)m.pss, (long long)m.anon, (long long)m.lazyfree, (long long)a.in_use_bytes,
+        (long long)a.held_bytes, (long long)a.free_bytes, (long long)a.released_bytes, tag);
     out_flush(&samples_out);
     if (rss_out)
         *rss_out = m.rss;
@@ -270,7 +268,8 @@ static void check_control(void)
     int rc = allocator_release_free_memory();
     sleep_ms(100); /* let deferred unmapping (background threads) land */
     write_sample_row("after", &after);
-    out_printf(&facts_out, "reclaim_id=%s\nreclaim_t_ms=%llu\nreclaim_supported=%d\n"
+    out_printf(&facts_out,
+               "reclaim_id=%s\nreclaim_t_ms=%llu\nreclaim_supported=%d\n"
                "reclaim_before_rss=%lld\nreclaim_after_rss=%lld\n",
                id, (unsigned long long)t, rc == 0, (long long)before, (long long)after);
     out_flush(&facts_out);

@@ -15,9 +15,18 @@ static inline __attribute__((always_inline)) void leak_blocks(long total, long b
         sink = malloc((size_t)block);
 }
 
-__attribute__((noinline)) static void leak_huge_blocks(void) { leak_blocks(32L << 20, 8L << 20); }
-__attribute__((noinline)) static void leak_mid_blocks(void) { leak_blocks(256L << 20, 256L << 10); }
-__attribute__((noinline)) static void leak_small_blocks(void) { leak_blocks(256L << 20, 4096); }
+__attribute__((noinline)) static void leak_huge_blocks(void)
+{
+    leak_blocks(32L << 20, 8L << 20);
+}
+__attribute__((noinline)) static void leak_mid_blocks(void)
+{
+    leak_blocks(256L << 20, 256L << 10);
+}
+__attribute__((noinline)) static void leak_small_blocks(void)
+{
+    leak_blocks(256L << 20, 4096);
+}
 
 __attribute__((noinline)) static void churn(void)
 {

@@ -58,23 +58,42 @@ static void *one_allocation(unsigned long i)
     size_t size = 1 + (i * 131) % 6000;
     void *p = NULL;
     switch (i % 9) {
-    case 0: p = malloc(size); break;
-    case 1: p = calloc(1 + i % 7, size / 7 + 1);
-        if (p && ((char *)p)[0] != 0) fail("calloc memory not zeroed");
+    case 0:
+        p = malloc(size);
         break;
-    case 2: p = realloc(malloc(size), size * 2); break;
-    case 3: p = reallocarray(NULL, 3, size); break;
-    case 4: if (posix_memalign(&p, 64, size)) p = NULL;
-        if ((uintptr_t)p % 64) fail("posix_memalign misaligned");
+    case 1:
+        p = calloc(1 + i % 7, size / 7 + 1);
+        if (p && ((char *)p)[0] != 0)
+            fail("calloc memory not zeroed");
         break;
-    case 5: p = aligned_alloc(128, (size + 127) & ~(size_t)127);
-        if ((uintptr_t)p % 128) fail("aligned_alloc misaligned");
+    case 2:
+        p = realloc(malloc(size), size * 2);
         break;
-    case 6: p = memalign(256, size);
-        if ((uintptr_t)p % 256) fail("memalign misaligned");
+    case 3:
+        p = reallocarray(NULL, 3, size);
         break;
-    case 7: p = valloc(size); break;
-    default: p = pvalloc(size); break;
+    case 4:
+        if (posix_memalign(&p, 64, size))
+            p = NULL;
+        if ((uintptr_t)p % 64)
+            fail("posix_memalign misaligned");
+        break;
+    case 5:
+        p = aligned_alloc(128, (size + 127) & ~(size_t)127);
+        if ((uintptr_t)p % 128)
+            fail("aligned_alloc misaligned");
+        break;
+    case 6:
+        p = memalign(256, size);
+        if ((uintptr_t)p % 256)
+            fail("memalign misaligned");
+        break;
+    case 7:
+        p = valloc(size);
+        break;
+    default:
+        p = pvalloc(size);
+        break;
     }
     if (!p) {
         fail("allocation returned NULL");
