@@ -6,7 +6,7 @@
 # serves fewer requests for more CPU each. Three passes of the bench, each running the three
 # configurations one after the other, so that a burst of other work on the machine hits one
 # pass, not one configuration; the memory shape must hold in every pass, the throughput
-# comparisons on the medians of the three. Measured numbers: docs/WORKLOADS.md,
+# comparisons on the best requests/s and the median CPU per request of the three. Measured numbers: docs/WORKLOADS.md,
 # "api-burst field table". About 65 s.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -90,7 +90,11 @@ for p in $(seq "$PASSES"); do
     rc=$?
     bench_pid=
     expect_eq "pass $p: bench exits 0 (every cell ok)" "$rc" 0
-    [ "$rc" -eq 0 ] || sed 's/^/# bench: /' "$TMP/pass$p.log" | tail -5
+    if [ "$rc" -ne 0 ]; then
+        sed 's/^/# bench: /' "$TMP/pass$p.log" | tail -5
+        # The failed cells' rows, error column included.
+        awk -F, 'NR > 1 && $7 != "ok" { print "# results.csv: " $0 }' "$TMP/pass$p/results.csv"
+    fi
 done
 
 # ---- the measured table ----------------------------------------------------------------
@@ -109,12 +113,16 @@ done
 
 # col CONFIG PASS N: the Nth field (1-based) of a cell's metrics line.
 col() { awk -v n="$3" '{ print $n }' <<<"${M[$1,$2]}"; }
-# median CONFIG N: the middle value of that field over the passes (the lower middle for an
-# even count).
+# median CONFIG N, best CONFIG N: the middle (the lower middle for an even count) and the
+# highest value of that field over the passes.
 median() {
     local p
     for p in $(seq "$PASSES"); do col "$1" "$p" "$2"; done |
         sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+best() {
+    local p
+    for p in $(seq "$PASSES"); do col "$1" "$p" "$2"; done | sort -g | tail -1
 }
 # holds EXPR: awk's verdict on a numeric comparison.
 holds() { awk "BEGIN { exit !($1) }"; }
@@ -159,26 +167,26 @@ for p in $(seq "$PASSES"); do
     fi
 done
 
-# Throughput: medians over the passes. Requests/s of one cell swing 2x with whatever else
-# the machine runs (bg-decay/glibc per pass measured 0.74-1.80), so "about the same" is a
-# tolerant band on requests/s plus a tighter one on the target's CPU per request, which the
-# machine's other work hardly moves (0.80-1.19 per pass). Aggressive: 0.15-0.39x bg-decay's
-# requests/s and 5-8.6x its CPU per request here (decay 0 madvises freed pages at once and
-# each request faults them back: ~180 page faults a request against ~2).
+# Throughput. Requests/s of one cell swing 2x with whatever else the machine runs
+# (bg-decay/glibc per pass measured 0.49-1.80), and other work only ever lowers them, so each
+# configuration's capacity is its best pass; the target's CPU per request, which that other
+# work moves less (0.72-1.44 per pass), is compared on medians. Aggressive: 0.15-0.39x
+# bg-decay's requests/s and 5-8.6x its CPU per request here (decay 0 madvises freed pages at
+# once and each request faults them back: ~180 page faults a request against ~2).
 if [ "$all_measured" = 1 ]; then
-    glibc_rps=$(median glibc:default 8)
-    bg_rps=$(median jemalloc:bg-decay 8)
-    aggr_rps=$(median jemalloc:aggressive 8)
+    glibc_rps=$(best glibc:default 8)
+    bg_rps=$(best jemalloc:bg-decay 8)
+    aggr_rps=$(best jemalloc:aggressive 8)
     glibc_cpu=$(median glibc:default 11)
     bg_cpu=$(median jemalloc:bg-decay 11)
     aggr_cpu=$(median jemalloc:aggressive 11)
-    echo "# median req/s: glibc:default $glibc_rps, jemalloc:bg-decay $bg_rps," \
-        "jemalloc:aggressive $aggr_rps; CPU ms per request: $glibc_cpu, $bg_cpu, $aggr_cpu"
-    if holds "$glibc_rps > 0 && $bg_rps >= 0.7 * $glibc_rps"; then
-        pass "jemalloc:bg-decay serves >= 0.7x glibc:default's req/s ($bg_rps vs $glibc_rps)"
+    echo "# best req/s: glibc:default $glibc_rps, jemalloc:bg-decay $bg_rps," \
+        "jemalloc:aggressive $aggr_rps; median CPU ms per request: $glibc_cpu, $bg_cpu, $aggr_cpu"
+    if holds "$glibc_rps > 0 && $bg_rps >= 0.8 * $glibc_rps"; then
+        pass "jemalloc:bg-decay serves >= 0.8x glibc:default's req/s ($bg_rps vs $glibc_rps)"
     else
-        fail "jemalloc:bg-decay serves >= 0.7x glibc:default's req/s" \
-            "median $bg_rps vs $glibc_rps"
+        fail "jemalloc:bg-decay serves >= 0.8x glibc:default's req/s" \
+            "best $bg_rps vs $glibc_rps"
     fi
     if holds "$glibc_cpu > 0 && $bg_cpu <= 1.3 * $glibc_cpu"; then
         pass "jemalloc:bg-decay costs <= 1.3x glibc:default's CPU per request ($bg_cpu vs $glibc_cpu ms)"
@@ -190,7 +198,7 @@ if [ "$all_measured" = 1 ]; then
         pass "jemalloc:aggressive serves < 0.8x jemalloc:bg-decay's req/s ($aggr_rps vs $bg_rps)"
     else
         fail "jemalloc:aggressive serves < 0.8x jemalloc:bg-decay's req/s" \
-            "median $aggr_rps vs $bg_rps"
+            "best $aggr_rps vs $bg_rps"
     fi
     # The field's +15-20% CPU.
     if holds "$bg_cpu > 0 && $aggr_cpu >= 1.15 * $bg_cpu"; then
