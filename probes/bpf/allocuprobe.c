@@ -127,6 +127,23 @@ static bool parse_sample(const char *text, unsigned long long *out)
     return true;
 }
 
+static bool tool_option(int code, const char *arg, void *tool_options)
+{
+    struct options *opt = tool_options;
+    switch (code) {
+    case 's':
+        return parse_sample(arg, &opt->sample_bytes);
+    case 'd':
+        return probe_parse_long(prog, "--duration", arg, 1, 86400 * 365, &opt->duration_s);
+    case 't':
+        return probe_parse_long(prog, "--t0-ns", arg, 0, INT64_MAX, &opt->t0_ns);
+    case 'i':
+        return probe_parse_long(prog, "--site-interval-ms", arg, 10, 3600000,
+                                &opt->site_interval_ms);
+    }
+    return false;
+}
+
 static int parse_options(int argc, char **argv, struct options *opt)
 {
     static const struct option longopts[] = {
@@ -139,48 +156,10 @@ static int parse_options(int argc, char **argv, struct options *opt)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    long long pid = 0;
     *opt = (struct options){
         .sample_bytes = DEFAULT_SAMPLE_BYTES, .t0_ns = -1, .site_interval_ms = 1000};
-    int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        bool ok = true;
-        switch (c) {
-        case 'p':
-            ok = probe_parse_long(prog, "--pid", optarg, 1, 1 << 30, &pid);
-            break;
-        case 'o':
-            opt->out_dir = optarg;
-            break;
-        case 's':
-            ok = parse_sample(optarg, &opt->sample_bytes);
-            break;
-        case 'd':
-            ok = probe_parse_long(prog, "--duration", optarg, 1, 86400 * 365, &opt->duration_s);
-            break;
-        case 't':
-            ok = probe_parse_long(prog, "--t0-ns", optarg, 0, INT64_MAX, &opt->t0_ns);
-            break;
-        case 'i':
-            ok = probe_parse_long(prog, "--site-interval-ms", optarg, 10, 3600000,
-                                  &opt->site_interval_ms);
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
-            return 2;
-        }
-        if (!ok)
-            return 2;
-    }
-    if (optind < argc || !pid || !opt->out_dir) {
-        fprintf(stderr, "%s: --pid and --out are required; see --help\n", prog);
-        return 2;
-    }
-    opt->pid = (int)pid;
-    return 0;
+    const struct probe_command_line cli = {prog, longopts, usage, tool_option, opt};
+    return probe_parse_command_line(&cli, argc, argv, &opt->pid, &opt->out_dir);
 }
 
 /* ---- which library serves malloc ---- */
@@ -533,19 +512,6 @@ static void snapshot_sites(struct tool *t)
     }
 }
 
-static void read_counters(struct tool *t, unsigned long long sum[ALLOCUPROBE_COUNTERS])
-{
-    unsigned long long percpu[t->ncpus][ALLOCUPROBE_COUNTERS];
-    unsigned int zero = 0;
-    memset(sum, 0, sizeof(unsigned long long) * ALLOCUPROBE_COUNTERS);
-    if (bpf_map__lookup_elem(t->skel->maps.counters, &zero, sizeof(zero), percpu, sizeof(percpu),
-                             0) != 0)
-        return;
-    for (int cpu = 0; cpu < t->ncpus; cpu++)
-        for (int c = 0; c < ALLOCUPROBE_COUNTERS; c++)
-            sum[c] += percpu[cpu][c];
-}
-
 struct age_totals {
     const struct site_table *sites;
     uint64_t now_ns;
@@ -639,7 +605,7 @@ static int write_shim_txt(struct tool *t, bool final)
     fprintf(f, "uprobe_cost_ns_per_pair=%.0f\n", t->cost_ns_per_pair);
     if (final) {
         unsigned long long c[ALLOCUPROBE_COUNTERS];
-        read_counters(t, c);
+        probe_sum_percpu_counters(t->skel->maps.counters, t->ncpus, ALLOCUPROBE_COUNTERS, c);
         fprintf(f, "alloc_calls_seen=%llu\nfree_calls_seen=%llu\nsampled_allocations=%llu\n",
                 c[ALLOCUPROBE_ALLOC_CALLS], c[ALLOCUPROBE_FREE_CALLS], c[ALLOCUPROBE_SAMPLED]);
         fprintf(f, "dropped_events=%llu\nfull_maps=%llu\nstack_errors=%llu\n",
@@ -680,7 +646,6 @@ static int fill_intervals(struct tool *t)
 
 static int open_probes(struct tool *t)
 {
-    probe_quiet_libbpf();
     if (!probe_preflight(prog, false))
         return PROBE_EXIT_REFUSED;
     t->skel = allocuprobe_bpf__open();
@@ -757,14 +722,8 @@ int main(int argc, char **argv)
     int rc = parse_options(argc, argv, &t.opt);
     if (rc)
         return rc;
-    if (!probe_process_alive(t.opt.pid)) {
-        fprintf(stderr, "%s: no process %d; give the pid of a running process\n", prog, t.opt.pid);
+    if (!probe_check_target(prog, t.opt.pid, t.opt.out_dir))
         return 1;
-    }
-    if (mkdir(t.opt.out_dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "%s: cannot create %s: %s\n", prog, t.opt.out_dir, strerror(errno));
-        return 1;
-    }
     t.ncpus = libbpf_num_possible_cpus();
     t.sites = site_table_new(t.opt.sample_bytes);
     if (t.ncpus <= 0 || !t.sites) {

@@ -76,6 +76,32 @@ static void usage(FILE *to)
             prog);
 }
 
+static bool tool_option(int code, const char *arg, void *tool_options)
+{
+    struct options *opt = tool_options;
+    switch (code) {
+    case 'f':
+        opt->follow_children = true;
+        return true;
+    case 'i':
+        return probe_parse_long(prog, "--interval-ms", arg, 1, 3600000, &opt->interval_ms);
+    case 't':
+        return probe_parse_long(prog, "--t0-ns", arg, 0, INT64_MAX, &opt->t0_ns);
+    case 's':
+        opt->fault_dir = arg;
+        return true;
+    case 'e':
+        return probe_parse_long(prog, "--fault-stack-every", arg, 1, 1 << 20,
+                                &opt->fault_stack_every);
+    case 'd':
+        return probe_parse_long(prog, "--duration", arg, 1, 86400 * 365, &opt->duration_s);
+    case 'S':
+        opt->stats = true;
+        return true;
+    }
+    return false;
+}
+
 static int parse_options(int argc, char **argv, struct options *opt)
 {
     static const struct option longopts[] = {
@@ -91,56 +117,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    long long pid = 0;
     *opt = (struct options){.interval_ms = 100, .t0_ns = -1, .fault_stack_every = 16};
-    int c;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        bool ok = true;
-        switch (c) {
-        case 'p':
-            ok = probe_parse_long(prog, "--pid", optarg, 1, 1 << 30, &pid);
-            break;
-        case 'f':
-            opt->follow_children = true;
-            break;
-        case 'i':
-            ok = probe_parse_long(prog, "--interval-ms", optarg, 1, 3600000, &opt->interval_ms);
-            break;
-        case 't':
-            ok = probe_parse_long(prog, "--t0-ns", optarg, 0, INT64_MAX, &opt->t0_ns);
-            break;
-        case 'o':
-            opt->out_path = optarg;
-            break;
-        case 's':
-            opt->fault_dir = optarg;
-            break;
-        case 'e':
-            ok = probe_parse_long(prog, "--fault-stack-every", optarg, 1, 1 << 20,
-                                  &opt->fault_stack_every);
-            break;
-        case 'd':
-            ok = probe_parse_long(prog, "--duration", optarg, 1, 86400 * 365, &opt->duration_s);
-            break;
-        case 'S':
-            opt->stats = true;
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            usage(stderr);
-            return 2;
-        }
-        if (!ok)
-            return 2;
-    }
-    if (optind < argc || !pid || !opt->out_path) {
-        fprintf(stderr, "%s: --pid and --out are required; see --help\n", prog);
-        return 2;
-    }
-    opt->pid = (int)pid;
-    return 0;
+    const struct probe_command_line cli = {prog, longopts, usage, tool_option, opt};
+    return probe_parse_command_line(&cli, argc, argv, &opt->pid, &opt->out_path);
 }
 
 static struct proc_entry *find_proc(struct state *st, int tgid)
@@ -171,25 +150,32 @@ static void forget_proc(struct state *st, int tgid)
         *p = st->procs[--st->nprocs];
 }
 
+struct refresh {
+    struct state *st;
+    unsigned int dead[256];
+    int ndead;
+};
+
+static void refresh_one(const void *key, void *arg)
+{
+    struct refresh *r = arg;
+    unsigned int tgid = *(const unsigned int *)key;
+    if (!probe_process_alive((int)tgid)) {
+        if (r->ndead < 256)
+            r->dead[r->ndead++] = tgid;
+    } else if (!find_proc(r->st, (int)tgid)) {
+        add_proc(r->st, (int)tgid);
+    }
+}
+
 /* Picks up children the kernel side added, drops processes that ended. Returns how
  * many traced processes are alive. */
 static int refresh_procs(struct state *st)
 {
-    unsigned int key, next, dead[256];
-    int ndead = 0;
-    void *prev = NULL;
-    while (bpf_map__get_next_key(st->skel->maps.traced, prev, &next, sizeof(next)) == 0) {
-        key = next;
-        prev = &key;
-        if (!probe_process_alive((int)key)) {
-            if (ndead < 256)
-                dead[ndead++] = key;
-        } else if (!find_proc(st, (int)key)) {
-            add_proc(st, (int)key);
-        }
-    }
-    for (int i = 0; i < ndead; i++)
-        forget_proc(st, (int)dead[i]);
+    struct refresh r = {.st = st};
+    probe_each_key(st->skel->maps.traced, sizeof(unsigned int), refresh_one, &r);
+    for (int i = 0; i < r.ndead; i++)
+        forget_proc(st, (int)r.dead[i]);
     return st->nprocs;
 }
 
@@ -210,19 +196,6 @@ static void sum_rss(struct state *st, long long total[KEVENTS_RSS_MEMBERS])
                 total[m] += p->seed[m];
         }
     }
-}
-
-static void read_counters(struct state *st, unsigned long long sum[KEVENTS_COUNTERS])
-{
-    unsigned long long percpu[st->ncpus][KEVENTS_COUNTERS];
-    unsigned int zero = 0;
-    memset(sum, 0, sizeof(unsigned long long) * KEVENTS_COUNTERS);
-    if (bpf_map__lookup_elem(st->skel->maps.counters, &zero, sizeof(zero), percpu, sizeof(percpu),
-                             0) != 0)
-        return;
-    for (int cpu = 0; cpu < st->ncpus; cpu++)
-        for (int c = 0; c < KEVENTS_COUNTERS; c++)
-            sum[c] += percpu[cpu][c];
 }
 
 /* VmRSS of the same processes read at the same moment: a check of the kernel columns. */
@@ -251,7 +224,7 @@ static void write_row(struct state *st)
     long long rss_bytes[KEVENTS_RSS_MEMBERS];
     unsigned long long now_counts[KEVENTS_COUNTERS];
     sum_rss(st, rss_bytes);
-    read_counters(st, now_counts);
+    probe_sum_percpu_counters(st->skel->maps.counters, st->ncpus, KEVENTS_COUNTERS, now_counts);
     long long t_ns = (long long)probe_monotonic_ns() - st->opt.t0_ns;
     long long resident =
         rss_bytes[KEVENTS_RSS_ANON] + rss_bytes[KEVENTS_RSS_FILE] + rss_bytes[KEVENTS_RSS_SHMEM];
@@ -274,6 +247,12 @@ static void copy_maps_of_procs(struct state *st)
     }
 }
 
+static void count_key(const void *key, void *arg)
+{
+    (void)key;
+    ++*(unsigned int *)arg;
+}
+
 /* Frames of the sampled fault stacks need the maps of the moment (a process may exec):
  * copy them at each interval in which new stacks appeared. */
 static void maybe_copy_maps(struct state *st)
@@ -281,50 +260,50 @@ static void maybe_copy_maps(struct state *st)
     if (!st->opt.fault_dir)
         return;
     unsigned int count = 0;
-    struct kevents_fault_key key, next;
-    void *prev = NULL;
-    while (bpf_map__get_next_key(st->skel->maps.fault_stack_counts, prev, &next, sizeof(next)) ==
-           0) {
-        key = next;
-        prev = &key;
-        count++;
-    }
+    probe_each_key(st->skel->maps.fault_stack_counts, sizeof(struct kevents_fault_key), count_key,
+                   &count);
     if (count != st->fault_stacks_seen) {
         copy_maps_of_procs(st);
         st->fault_stacks_seen = count;
     }
 }
 
+struct fault_stack_writer {
+    struct state *st;
+    FILE *out;
+};
+
+static void write_fault_stack(const void *key_bytes, void *arg)
+{
+    struct fault_stack_writer *w = arg;
+    const struct kevents_fault_key *key = key_bytes;
+    unsigned long long hits = 0, frames[KEVENTS_STACK_DEPTH] = {0};
+    if (bpf_map__lookup_elem(w->st->skel->maps.fault_stack_counts, key, sizeof(*key), &hits,
+                             sizeof(hits), 0) != 0)
+        return;
+    if (bpf_map_lookup_elem(bpf_map__fd(w->st->skel->maps.fault_stacks), &key->stack_id, frames) !=
+        0)
+        return;
+    fprintf(w->out, "%u,%llu,%llu,", key->tgid, hits,
+            hits * (unsigned long long)w->st->opt.fault_stack_every);
+    for (int i = 0; i < KEVENTS_STACK_DEPTH && frames[i]; i++)
+        fprintf(w->out, "%s0x%llx", i ? ";" : "", frames[i]);
+    fputc('\n', w->out);
+}
+
 static int write_fault_stacks(struct state *st)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/fault_stacks.csv", st->opt.fault_dir);
-    FILE *out = fopen(path, "w");
-    if (!out) {
+    struct fault_stack_writer w = {.st = st, .out = fopen(path, "w")};
+    if (!w.out) {
         fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(errno));
         return -1;
     }
-    fprintf(out, "pid,sampled_faults,estimated_faults,frames\n");
-    struct kevents_fault_key key, next;
-    void *prev = NULL;
-    while (bpf_map__get_next_key(st->skel->maps.fault_stack_counts, prev, &next, sizeof(next)) ==
-           0) {
-        key = next;
-        prev = &key;
-        unsigned long long hits = 0, frames[KEVENTS_STACK_DEPTH] = {0};
-        if (bpf_map__lookup_elem(st->skel->maps.fault_stack_counts, &key, sizeof(key), &hits,
-                                 sizeof(hits), 0) != 0)
-            continue;
-        if (bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.fault_stacks), &key.stack_id, frames) !=
-            0)
-            continue;
-        fprintf(out, "%u,%llu,%llu,", key.tgid, hits,
-                hits * (unsigned long long)st->opt.fault_stack_every);
-        for (int i = 0; i < KEVENTS_STACK_DEPTH && frames[i]; i++)
-            fprintf(out, "%s0x%llx", i ? ";" : "", frames[i]);
-        fputc('\n', out);
-    }
-    return fclose(out);
+    fprintf(w.out, "pid,sampled_faults,estimated_faults,frames\n");
+    probe_each_key(st->skel->maps.fault_stack_counts, sizeof(struct kevents_fault_key),
+                   write_fault_stack, &w);
+    return fclose(w.out);
 }
 
 /* With --stats: the kernel's own accounting of the programs' runs (bpf_stats), so the
@@ -349,7 +328,6 @@ static void print_program_stats(struct state *st)
 
 static int open_probes(struct state *st)
 {
-    probe_quiet_libbpf();
     if (!probe_preflight(prog, true))
         return PROBE_EXIT_REFUSED;
     st->skel = kevents_bpf__open();
@@ -418,14 +396,8 @@ int main(int argc, char **argv)
     int rc = parse_options(argc, argv, &st.opt);
     if (rc)
         return rc;
-    if (!probe_process_alive(st.opt.pid)) {
-        fprintf(stderr, "%s: no process %d; give the pid of a running process\n", prog, st.opt.pid);
+    if (!probe_check_target(prog, st.opt.pid, st.opt.fault_dir))
         return 1;
-    }
-    if (st.opt.fault_dir && mkdir(st.opt.fault_dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "%s: cannot create %s: %s\n", prog, st.opt.fault_dir, strerror(errno));
-        return 1;
-    }
     st.ncpus = libbpf_num_possible_cpus();
     if (st.ncpus <= 0 || st.ncpus > 4096) {
         fprintf(stderr, "%s: cannot count the possible CPUs\n", prog);

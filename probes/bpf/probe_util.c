@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,11 +39,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
     return vfprintf(stderr, fmt, args);
 }
 
-void probe_quiet_libbpf(void)
-{
-    libbpf_set_print(libbpf_print);
-}
-
 static const char *const advice = "run as root or grant CAP_BPF+CAP_PERFMON";
 
 /* Classic tracepoints are looked up in tracefs; mount it when nobody has. */
@@ -62,6 +58,7 @@ static bool ensure_tracefs(void)
 
 bool probe_preflight(const char *prog, bool needs_tracefs)
 {
+    libbpf_set_print(libbpf_print);
     /* ALLOCSCOPE_VMLINUX_BTF stands in for the kernel's BTF path (tests use it to show
      * the error on a kernel without BTF). */
     const char *btf = getenv("ALLOCSCOPE_VMLINUX_BTF");
@@ -192,4 +189,80 @@ bool probe_parse_long(const char *prog, const char *option, const char *text, lo
     }
     *out = value;
     return true;
+}
+
+int probe_parse_command_line(const struct probe_command_line *cli, int argc, char **argv, int *pid,
+                             const char **out)
+{
+    long long pid_value = 0;
+    *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", cli->longopts, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case 'p':
+            ok = probe_parse_long(cli->prog, "--pid", optarg, 1, 1 << 30, &pid_value);
+            break;
+        case 'o':
+            *out = optarg;
+            break;
+        case 'h':
+            cli->usage(stdout);
+            exit(0);
+        case '?':
+            cli->usage(stderr);
+            return 2;
+        default:
+            ok = cli->tool_option(c, optarg, cli->tool_options);
+            break;
+        }
+        if (!ok)
+            return 2;
+    }
+    if (optind < argc || !pid_value || !*out) {
+        fprintf(stderr, "%s: --pid and --out are required; see --help\n", cli->prog);
+        return 2;
+    }
+    *pid = (int)pid_value;
+    return 0;
+}
+
+bool probe_check_target(const char *prog, int pid, const char *dir)
+{
+    if (!probe_process_alive(pid)) {
+        fprintf(stderr, "%s: no process %d; give the pid of a running process\n", prog, pid);
+        return false;
+    }
+    if (dir && mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "%s: cannot create %s: %s\n", prog, dir, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+void probe_sum_percpu_counters(const struct bpf_map *map, int ncpus, int ncounters,
+                               unsigned long long *sum)
+{
+    unsigned long long percpu[ncpus * ncounters];
+    unsigned int zero = 0;
+    memset(sum, 0, sizeof(unsigned long long) * (size_t)ncounters);
+    if (bpf_map__lookup_elem(map, &zero, sizeof(zero), percpu, sizeof(percpu), 0) != 0)
+        return;
+    for (int cpu = 0; cpu < ncpus; cpu++)
+        for (int c = 0; c < ncounters; c++)
+            sum[c] += percpu[cpu * ncounters + c];
+}
+
+void probe_each_key(const struct bpf_map *map, size_t key_size,
+                    void (*visit)(const void *key, void *arg), void *arg)
+{
+    uint64_t key[8], next[8]; /* aligned for any key struct */
+    void *prev = NULL;
+    if (key_size > sizeof(key))
+        return;
+    while (bpf_map__get_next_key(map, prev, next, key_size) == 0) {
+        memcpy(key, next, key_size);
+        prev = key;
+        visit(key, arg);
+    }
 }

@@ -2,10 +2,14 @@
 #ifndef ALLOCSCOPE_PROBE_UTIL_H
 #define ALLOCSCOPE_PROBE_UTIL_H
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+struct bpf_map;
 
 /* Exit status of a tool that could not load or attach its programs. */
 #define PROBE_EXIT_REFUSED 3
@@ -14,12 +18,10 @@
 extern volatile sig_atomic_t probe_stop_requested;
 void probe_catch_signals(void);
 
-/* libbpf's own messages only with ALLOCSCOPE_BPF_DEBUG=1: the tools print one line of
- * their own on failure. */
-void probe_quiet_libbpf(void);
-
 /* Checks what loading needs before trying (kernel BTF, tracefs for classic tracepoints).
- * On a missing piece prints the one-line error and returns false. */
+ * On a missing piece prints the one-line error and returns false. Also silences libbpf's
+ * own messages unless ALLOCSCOPE_BPF_DEBUG=1: the tools print one line of their own on
+ * failure. */
 bool probe_preflight(const char *prog, bool needs_tracefs);
 
 /* The one-line error for a load or attach failure (libbpf error code, negative errno);
@@ -44,5 +46,36 @@ int probe_copy_maps(int pid, const char *path);
 /* Parse a decimal integer argument in [min, max]; prints "PROG: bad OPTION ..." on error. */
 bool probe_parse_long(const char *prog, const char *option, const char *text, long long min,
                       long long max, long long *out);
+
+/* The command line every tool shares: --pid PID and --out (both required), --help, and
+ * the tool's own options, which LONGOPTS lists along with "pid" ('p'), "out" ('o') and
+ * "help" ('h'). */
+struct probe_command_line {
+    const char *prog;
+    const struct option *longopts;
+    void (*usage)(FILE *to);
+    /* Takes one of the tool's own options; prints the error and returns false on a bad one. */
+    bool (*tool_option)(int code, const char *arg, void *tool_options);
+    void *tool_options;
+};
+
+/* Parses ARGV into *PID, *OUT and the tool's options. --help prints the usage and exits 0.
+ * Returns 0, or 2 after printing what was wrong. */
+int probe_parse_command_line(const struct probe_command_line *cli, int argc, char **argv, int *pid,
+                             const char **out);
+
+/* The target must be running and DIR, when given, must exist or be created now. Prints the
+ * error and returns false otherwise. */
+bool probe_check_target(const char *prog, int pid, const char *dir);
+
+/* Sums a per-CPU array map of one row of NCOUNTERS u64 counters into SUM (all zero when
+ * the lookup fails). */
+void probe_sum_percpu_counters(const struct bpf_map *map, int ncpus, int ncounters,
+                               unsigned long long *sum);
+
+/* Calls VISIT on each key of MAP (keys of KEY_SIZE bytes, at most 64). VISIT must not
+ * delete keys: collect them and delete after. */
+void probe_each_key(const struct bpf_map *map, size_t key_size,
+                    void (*visit)(const void *key, void *arg), void *arg);
 
 #endif
