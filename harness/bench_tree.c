@@ -1,96 +1,22 @@
 #include "bench_tree.h"
 
-#include <dirent.h>
-#include <stdbool.h>
-#include <stddef.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "procmem.h"
 #include "util.h"
-
-struct pid_list {
-    pid_t *pids;
-    size_t n, cap;
-};
-
-static void pid_list_add(struct pid_list *l, pid_t pid)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (l->pids[i] == pid)
-            return;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->pids = realloc(l->pids, l->cap * sizeof(pid_t));
-    }
-    l->pids[l->n++] = pid;
-}
-
-/* Children are listed per thread (/proc/PID/task/TID/children). */
-static void add_children(struct pid_list *l, pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-    DIR *dir = opendir(path);
-    if (!dir)
-        return;
-    struct dirent *d;
-    while ((d = readdir(dir))) {
-        if (d->d_name[0] == '.')
-            continue;
-        char file[320];
-        snprintf(file, sizeof(file), "/proc/%d/task/%s/children", (int)pid, d->d_name);
-        FILE *f = fopen(file, "re");
-        if (!f)
-            continue;
-        int child;
-        while (fscanf(f, "%d", &child) == 1)
-            pid_list_add(l, child);
-        fclose(f);
-    }
-    closedir(dir);
-}
-
-static int add_rollup(pid_t pid, struct tree_row *row)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -1;
-    static const struct {
-        const char *key;
-        size_t offset;
-    } fields[] = {{"Rss:", offsetof(struct tree_row, rss)},
-                  {"Pss:", offsetof(struct tree_row, pss)},
-                  {"Anonymous:", offsetof(struct tree_row, anon)},
-                  {"LazyFree:", offsetof(struct tree_row, lazyfree)}};
-    bool any = false;
-    while (fgets(line, sizeof(line), f))
-        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-            size_t n = strlen(fields[i].key);
-            if (strncmp(line, fields[i].key, n))
-                continue;
-            *(long long *)((char *)row + fields[i].offset) += strtoll(line + n, NULL, 10) * 1024;
-            any = true;
-        }
-    fclose(f);
-    return any ? 0 : -1; /* a zombie has an empty rollup */
-}
 
 int tree_sample(pid_t root, struct tree_row *row)
 {
-    struct pid_list l = {0};
-    row->rss = row->pss = row->anon = row->lazyfree = 0;
-    row->processes = 0;
-    pid_list_add(&l, root);
-    for (size_t i = 0; i < l.n; i++)
-        add_children(&l, l.pids[i]);
-    for (size_t i = 0; i < l.n; i++)
-        if (add_rollup(l.pids[i], row) == 0)
-            row->processes++;
-    free(l.pids);
+    struct procmem total;
+    row->processes = procmem_sum_tree(root, &total);
+    row->rss = total.rss;
+    row->pss = total.pss;
+    row->anon = total.anon;
+    row->lazyfree = total.lazyfree;
     return row->processes;
 }
 

@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "kernel_join.h"
 #include "probe_helper.h"
+#include "procmem.h"
 #include "util.h"
 
 static const char attach_usage[] =
@@ -120,30 +121,6 @@ static bool process_running(int pid)
     return running;
 }
 
-struct smaps {
-    long long rss, pss, anon, lazyfree;
-};
-
-static bool read_smaps_rollup(int pid, struct smaps *s)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-    size_t len;
-    char *text = util_read_file(path, &len);
-    if (!text)
-        return false;
-    static const char *const keys[] = {"Rss:", "Pss:", "Anonymous:", "LazyFree:"};
-    long long *fields[] = {&s->rss, &s->pss, &s->anon, &s->lazyfree};
-    *s = (struct smaps){0};
-    for (char *line = text; line && *line;
-         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-        for (size_t i = 0; i < 4; i++)
-            if (!strncmp(line, keys[i], strlen(keys[i])))
-                *fields[i] = strtoll(line + strlen(keys[i]), NULL, 10) * 1024;
-    free(text);
-    return s->rss > 0;
-}
-
 static void sleep_until_ns(uint64_t deadline)
 {
     while (!stop_requested) {
@@ -168,8 +145,8 @@ static long long sample_loop(const struct attach_options *o, FILE *samples, uint
     long long peak = 0;
     *target_ended = false;
     while (!stop_requested) {
-        struct smaps s;
-        if (!read_smaps_rollup(o->pid, &s)) {
+        struct procmem s;
+        if (procmem_read_rollup(o->pid, &s) <= 0 || s.rss <= 0) {
             *target_ended = !process_running(o->pid);
             break;
         }

@@ -1,0 +1,99 @@
+#include "procmem.h"
+
+#include <dirent.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int procmem_read_rollup(pid_t pid, struct procmem *mem)
+{
+    static const struct {
+        const char *key;
+        size_t offset;
+    } fields[] = {{"Rss:", offsetof(struct procmem, rss)},
+                  {"Pss:", offsetof(struct procmem, pss)},
+                  {"Anonymous:", offsetof(struct procmem, anon)},
+                  {"LazyFree:", offsetof(struct procmem, lazyfree)}};
+    char path[64], line[256];
+    *mem = (struct procmem){0};
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    int found = 0;
+    while (fgets(line, sizeof(line), f))
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+            size_t n = strlen(fields[i].key);
+            if (strncmp(line, fields[i].key, n))
+                continue;
+            *(long long *)((char *)mem + fields[i].offset) = strtoll(line + n, NULL, 10) * 1024;
+            found++;
+        }
+    fclose(f);
+    return found;
+}
+
+struct pid_list {
+    pid_t *pids;
+    size_t n, cap;
+};
+
+static void pid_list_add(struct pid_list *l, pid_t pid)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->pids[i] == pid)
+            return;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->pids = realloc(l->pids, l->cap * sizeof(pid_t));
+    }
+    l->pids[l->n++] = pid;
+}
+
+/* Children are listed per thread (/proc/PID/task/TID/children). */
+static void add_children(struct pid_list *l, pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return;
+    struct dirent *d;
+    while ((d = readdir(dir))) {
+        if (d->d_name[0] == '.')
+            continue;
+        char file[320];
+        snprintf(file, sizeof(file), "/proc/%d/task/%s/children", (int)pid, d->d_name);
+        FILE *f = fopen(file, "re");
+        if (!f)
+            continue;
+        int child;
+        while (fscanf(f, "%d", &child) == 1)
+            pid_list_add(l, child);
+        fclose(f);
+    }
+    closedir(dir);
+}
+
+int procmem_sum_tree(pid_t root, struct procmem *total)
+{
+    struct pid_list l = {0};
+    int processes = 0;
+    *total = (struct procmem){0};
+    pid_list_add(&l, root);
+    for (size_t i = 0; i < l.n; i++)
+        add_children(&l, l.pids[i]);
+    for (size_t i = 0; i < l.n; i++) {
+        struct procmem one;
+        if (procmem_read_rollup(l.pids[i], &one) <= 0)
+            continue; /* gone, or a zombie's empty rollup */
+        total->rss += one.rss;
+        total->pss += one.pss;
+        total->anon += one.anon;
+        total->lazyfree += one.lazyfree;
+        processes++;
+    }
+    free(l.pids);
+    return processes;
+}
