@@ -98,8 +98,7 @@ static bool recording(void)
 
 void record_alloc(void *ptr, size_t requested, void *frame, void *first_return)
 {
-    counters_on_alloc(real.malloc_usable_size(ptr), requested);
-    if (shim_opts.mode == MODE_COUNT || !counters_should_sample(requested))
+    if (!counters_on_alloc(real.malloc_usable_size(ptr), requested))
         return;
     uintptr_t pcs[ALLOCSCOPE_MAX_DEPTH];
     unsigned depth = stack_capture(pcs, shim_opts.depth, frame, first_return);

@@ -139,20 +139,6 @@ static void count_exited(size_t bytes, bool alloc, size_t requested)
     pthread_mutex_unlock(&threads_lock);
 }
 
-void counters_on_alloc(size_t usable, size_t requested)
-{
-    struct thread_counters *c = current();
-    if (unlikely(c->state == 2)) {
-        count_exited(usable, true, requested);
-        return;
-    }
-    struct counter_totals *n = &c->counts;
-    STORE(n->alloc_calls, n->alloc_calls + 1);
-    STORE(n->alloc_bytes, n->alloc_bytes + usable);
-    unsigned cls = size_class(requested);
-    STORE(n->hist[cls], n->hist[cls] + 1);
-}
-
 void counters_on_free(size_t usable)
 {
     struct thread_counters *c = current();
@@ -199,19 +185,39 @@ static int64_t draw_interval(struct thread_counters *c)
     return bytes < 1.0 ? 1 : (int64_t)bytes;
 }
 
-bool counters_should_sample(size_t requested)
+/* Subtracts the block from this thread's bytes-to-next-sample; true when it is sampled.
+ * A sample starts the next interval afresh (memoryless), whatever this block's size. */
+static bool take_sample(struct thread_counters *c, size_t requested)
 {
-    if (shim_opts.mode == MODE_EXACT)
-        return true;
-    struct thread_counters *c = current();
-    if (unlikely(c->bytes_until_sample == 0 && c->state != 2))
+    if (unlikely(c->bytes_until_sample == 0))
         c->bytes_until_sample = draw_interval(c);
     c->bytes_until_sample -= (int64_t)requested;
     if (likely(c->bytes_until_sample > 0))
         return false;
-    /* A sample: the next interval starts afresh (memoryless), whatever this block's size. */
     c->bytes_until_sample = draw_interval(c);
     return true;
+}
+
+bool counters_on_alloc(size_t usable, size_t requested)
+{
+    struct thread_counters *c = current();
+    if (unlikely(c->state == 2)) {
+        count_exited(usable, true, requested);
+        return shim_opts.mode == MODE_EXACT;
+    }
+    struct counter_totals *n = &c->counts;
+    STORE(n->alloc_calls, n->alloc_calls + 1);
+    STORE(n->alloc_bytes, n->alloc_bytes + usable);
+    unsigned cls = size_class(requested);
+    STORE(n->hist[cls], n->hist[cls] + 1);
+    switch (shim_opts.mode) {
+    case MODE_COUNT:
+        return false;
+    case MODE_EXACT:
+        return true;
+    default:
+        return take_sample(c, requested);
+    }
 }
 
 void counters_lock_for_fork(void)

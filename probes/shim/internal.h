@@ -89,15 +89,15 @@ struct counter_totals {
     uint64_t free_bytes;
     uint64_t hist[HIST_CLASSES];
 };
-void counters_on_alloc(size_t usable, size_t requested);
+/* Counts an allocation; true when its stack is to be recorded (every one in exact mode,
+ * the sampled ones in sampled mode, none in count mode). */
+bool counters_on_alloc(size_t usable, size_t requested);
 void counters_on_free(size_t usable);
 void counters_sum(struct counter_totals *out);
 unsigned size_class(size_t size);
 void counters_thread_bounds(uintptr_t *lo, uintptr_t *hi);
 void counters_lock_for_fork(void);
 void counters_unlock_after_fork(void);
-/* Per-thread sampling state (lives with the counters in one TLS block). */
-bool counters_should_sample(size_t requested);
 
 /* ---- stacks.c ---- */
 unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *first_return);
