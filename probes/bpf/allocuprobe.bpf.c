@@ -8,6 +8,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "allocuprobe.h"
+#include "common.bpf.h"
 
 const volatile bool sample_all = false;
 
@@ -15,19 +16,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* tgid -> 1: the processes whose calls count (uprobes are attached per process; this
  * keeps the calibration probes on the tool itself apart). */
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 64);
-    __type(key, u32);
-    __type(value, u8);
-} tgids SEC(".maps");
+TGID_SET_MAP(tgids, 64);
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, u32);
-    __type(value, struct allocuprobe_pending);
-} pending SEC(".maps");
+PENDING_CALLS_MAP(pending, struct allocuprobe_pending);
 
 /* Sampled live blocks: address -> requested size. */
 struct {
@@ -37,12 +28,7 @@ struct {
     __type(value, u64);
 } sampled_blocks SEC(".maps");
 
-struct {
-    __uint(type, BPF_MAP_TYPE_STACK_TRACE);
-    __uint(max_entries, 16384);
-    __uint(key_size, sizeof(u32));
-    __uint(value_size, ALLOCUPROBE_STACK_DEPTH * sizeof(u64));
-} stacks SEC(".maps");
+USER_STACKS_MAP(stacks, ALLOCUPROBE_STACK_DEPTH);
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -59,12 +45,7 @@ struct {
     __type(value, s64);
 } countdown SEC(".maps");
 
-struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, u32);
-    __type(value, u64[ALLOCUPROBE_COUNTERS]);
-} counters SEC(".maps");
+PERCPU_COUNTERS_MAP(counters, ALLOCUPROBE_COUNTERS);
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -73,10 +54,7 @@ struct {
 
 static __always_inline void count(int which)
 {
-    u32 zero = 0;
-    u64 *values = bpf_map_lookup_elem(&counters, &zero);
-    if (values && which >= 0 && which < ALLOCUPROBE_COUNTERS)
-        values[which]++;
+    counter_add(&counters, which, ALLOCUPROBE_COUNTERS, 1);
 }
 
 static __always_inline bool traced(u64 pid_tgid)

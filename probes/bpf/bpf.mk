@@ -16,7 +16,8 @@ $(BPF_GEN)/vmlinux.h:
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp
 	mv $@.tmp $@
 
-$(BPF_GEN)/%.bpf.o: probes/bpf/%.bpf.c probes/bpf/%.h $(BPF_GEN)/vmlinux.h
+$(BPF_GEN)/%.bpf.o: probes/bpf/%.bpf.c probes/bpf/%.h probes/bpf/common.bpf.h \
+	$(BPF_GEN)/vmlinux.h
 	$(BPF_CLANG) -I$(BPF_GEN) -Iprobes/bpf -c $< -o $@
 
 $(BPF_GEN)/%.skel.h: $(BPF_GEN)/%.bpf.o

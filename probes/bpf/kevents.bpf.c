@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "common.bpf.h"
 #include "kevents.h"
 
 #define PAGE_BYTES 4096
@@ -18,12 +19,7 @@ const volatile unsigned int fault_stack_every = 0; /* 0: no fault stacks */
 char LICENSE[] SEC("license") = "GPL";
 
 /* tgid -> 1: the processes traced. The user side seeds it with the target. */
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, KEVENTS_MAX_PROCS);
-    __type(key, u32);
-    __type(value, u8);
-} traced SEC(".maps");
+TGID_SET_MAP(traced, KEVENTS_MAX_PROCS);
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -32,26 +28,11 @@ struct {
     __type(value, struct kevents_rss);
 } rss SEC(".maps");
 
-struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, u32);
-    __type(value, u64[KEVENTS_COUNTERS]);
-} counters SEC(".maps");
+PERCPU_COUNTERS_MAP(counters, KEVENTS_COUNTERS);
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, u32);
-    __type(value, struct kevents_pending);
-} pending SEC(".maps");
+PENDING_CALLS_MAP(pending, struct kevents_pending);
 
-struct {
-    __uint(type, BPF_MAP_TYPE_STACK_TRACE);
-    __uint(max_entries, 16384);
-    __uint(key_size, sizeof(u32));
-    __uint(value_size, KEVENTS_STACK_DEPTH * sizeof(u64));
-} fault_stacks SEC(".maps");
+USER_STACKS_MAP(fault_stacks, KEVENTS_STACK_DEPTH);
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -79,10 +60,7 @@ static __always_inline u32 current_tgid(void)
 
 static __always_inline void count(int which, u64 amount)
 {
-    u32 zero = 0;
-    u64 *values = bpf_map_lookup_elem(&counters, &zero);
-    if (values && which >= 0 && which < KEVENTS_COUNTERS)
-        values[which] += amount;
+    counter_add(&counters, which, KEVENTS_COUNTERS, amount);
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -303,32 +281,16 @@ static __always_inline int finish_call(long ret)
     return 0;
 }
 
-SEC("tp/syscalls/sys_exit_mmap")
-int on_mmap_exit(struct trace_event_raw_sys_exit *ctx)
-{
-    return finish_call(ctx->ret);
-}
+/* The exits only hand the result to finish_call, which knows the call from its entry. */
+#define SYSCALL_EXIT(name)                                                                         \
+    SEC("tp/syscalls/sys_exit_" #name)                                                             \
+    int on_##name##_exit(struct trace_event_raw_sys_exit *ctx)                                     \
+    {                                                                                              \
+        return finish_call(ctx->ret);                                                              \
+    }
 
-SEC("tp/syscalls/sys_exit_munmap")
-int on_munmap_exit(struct trace_event_raw_sys_exit *ctx)
-{
-    return finish_call(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_exit_mremap")
-int on_mremap_exit(struct trace_event_raw_sys_exit *ctx)
-{
-    return finish_call(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_exit_brk")
-int on_brk_exit(struct trace_event_raw_sys_exit *ctx)
-{
-    return finish_call(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_exit_madvise")
-int on_madvise_exit(struct trace_event_raw_sys_exit *ctx)
-{
-    return finish_call(ctx->ret);
-}
+SYSCALL_EXIT(mmap)
+SYSCALL_EXIT(munmap)
+SYSCALL_EXIT(mremap)
+SYSCALL_EXIT(brk)
+SYSCALL_EXIT(madvise)
