@@ -6,7 +6,8 @@ ALL_TARGETS += $(BIN)/allocscope
 
 $(BIN)/allocscope: $(ALLOCSCOPE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(ALLOCSCOPE_LIBS)
+	$(CC) -o $@.tmp $^ $(ALLOCSCOPE_LIBS)
+	mv -f $@.tmp $@
 
 # Unit tests of bench file parsing, the matrix and results files (tests/test_bench_spec.c).
 TEST_SRCS_test_bench_spec := harness/bench_spec.c harness/bench_results.c harness/util.c \

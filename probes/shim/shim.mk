@@ -14,4 +14,5 @@ $(OBJ)/shim/%.o: %.c
 
 $(LIB)/liballocscope.so: $(SHIM_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -flto -O2 -fPIC -o $@ $^ -Wl,-z,nodelete -ldl -lpthread -lunwind -lm
+	$(CC) -shared -flto -O2 -fPIC -o $@.tmp $^ -Wl,-z,nodelete -ldl -lpthread -lunwind -lm
+	mv -f $@.tmp $@  # a program starting meanwhile loads the old file or the new, never half
