@@ -1,5 +1,6 @@
 /* allocscope run [OPTIONS] -- CMD [ARGS...]: runs CMD under the recording shim, writes a
  * run directory, prints a short summary and exits with CMD's status. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -216,6 +217,19 @@ static json_t *allocator_json(const struct run_data *run, const char *config)
                      path ? path : "", "version", version ? version : "", "settings", settings);
 }
 
+static unsigned count_children(const char *dir)
+{
+    char *path = util_format("%s/children", dir);
+    DIR *d = opendir(path);
+    unsigned n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    free(path);
+    return n;
+}
+
 static void print_summary(const char *dir, const struct run_data *run, const struct run_summary *s,
                           const struct target_result *r)
 {
@@ -237,6 +251,10 @@ static void print_summary(const char *dir, const struct run_data *run, const str
     if (WIFSIGNALED(r->status))
         fprintf(stderr, "  the command was killed by signal %d (%s)\n", WTERMSIG(r->status),
                 strsignal(WTERMSIG(r->status)));
+    unsigned children = count_children(dir);
+    if (children)
+        fprintf(stderr, "  %u child process%s recorded in %s/children/\n", children,
+                children == 1 ? "" : "es", dir);
     fprintf(stderr, "  details: allocscope leaks %s\n", dir);
 }
 
