@@ -149,32 +149,23 @@ static void forget_proc(struct state *st, int tgid)
         *p = st->procs[--st->nprocs];
 }
 
-struct refresh {
-    struct state *st;
-    unsigned int dead[256];
-    int ndead;
-};
-
-static void refresh_one(const void *key, void *arg)
-{
-    struct refresh *r = arg;
-    unsigned int tgid = *(const unsigned int *)key;
-    if (!probe_process_alive((int)tgid)) {
-        if (r->ndead < 256)
-            r->dead[r->ndead++] = tgid;
-    } else if (!find_proc(r->st, (int)tgid)) {
-        add_proc(r->st, (int)tgid);
-    }
-}
-
 /* Picks up children the kernel side added, drops processes that ended. Returns how
  * many traced processes are alive. */
 static int refresh_procs(struct state *st)
 {
-    struct refresh r = {.st = st};
-    probe_each_key(st->skel->maps.traced, sizeof(unsigned int), refresh_one, &r);
-    for (int i = 0; i < r.ndead; i++)
-        forget_proc(st, (int)r.dead[i]);
+    unsigned int key, dead[256];
+    int ndead = 0;
+    bool started = false;
+    while (probe_next_key(st->skel->maps.traced, &key, sizeof(key), &started)) {
+        if (!probe_process_alive((int)key)) {
+            if (ndead < 256)
+                dead[ndead++] = key;
+        } else if (!find_proc(st, (int)key)) {
+            add_proc(st, (int)key);
+        }
+    }
+    for (int i = 0; i < ndead; i++)
+        forget_proc(st, (int)dead[i]);
     return st->nprocs;
 }
 
@@ -246,12 +237,6 @@ static void copy_maps_of_procs(struct state *st)
     }
 }
 
-static void count_key(const void *key, void *arg)
-{
-    (void)key;
-    ++*(unsigned int *)arg;
-}
-
 /* Frames of the sampled fault stacks need the maps of the moment (a process may exec):
  * copy them at each interval in which new stacks appeared. */
 static void maybe_copy_maps(struct state *st)
@@ -259,50 +244,43 @@ static void maybe_copy_maps(struct state *st)
     if (!st->opt.fault_dir)
         return;
     unsigned int count = 0;
-    probe_each_key(st->skel->maps.fault_stack_counts, sizeof(struct kevents_fault_key), count_key,
-                   &count);
+    struct kevents_fault_key key;
+    bool started = false;
+    while (probe_next_key(st->skel->maps.fault_stack_counts, &key, sizeof(key), &started))
+        count++;
     if (count != st->fault_stacks_seen) {
         copy_maps_of_procs(st);
         st->fault_stacks_seen = count;
     }
 }
 
-struct fault_stack_writer {
-    struct state *st;
-    FILE *out;
-};
-
-static void write_fault_stack(const void *key_bytes, void *arg)
-{
-    struct fault_stack_writer *w = arg;
-    const struct kevents_fault_key *key = key_bytes;
-    unsigned long long hits = 0, frames[KEVENTS_STACK_DEPTH] = {0};
-    if (bpf_map__lookup_elem(w->st->skel->maps.fault_stack_counts, key, sizeof(*key), &hits,
-                             sizeof(hits), 0) != 0)
-        return;
-    if (bpf_map_lookup_elem(bpf_map__fd(w->st->skel->maps.fault_stacks), &key->stack_id, frames) !=
-        0)
-        return;
-    fprintf(w->out, "%u,%llu,%llu,", key->tgid, hits,
-            hits * (unsigned long long)w->st->opt.fault_stack_every);
-    for (int i = 0; i < KEVENTS_STACK_DEPTH && frames[i]; i++)
-        fprintf(w->out, "%s0x%llx", i ? ";" : "", frames[i]);
-    fputc('\n', w->out);
-}
-
 static int write_fault_stacks(struct state *st)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/fault_stacks.csv", st->opt.fault_dir);
-    struct fault_stack_writer w = {.st = st, .out = fopen(path, "w")};
-    if (!w.out) {
+    FILE *out = fopen(path, "w");
+    if (!out) {
         fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(errno));
         return -1;
     }
-    fprintf(w.out, "pid,sampled_faults,estimated_faults,frames\n");
-    probe_each_key(st->skel->maps.fault_stack_counts, sizeof(struct kevents_fault_key),
-                   write_fault_stack, &w);
-    return fclose(w.out);
+    fprintf(out, "pid,sampled_faults,estimated_faults,frames\n");
+    struct kevents_fault_key key;
+    bool started = false;
+    while (probe_next_key(st->skel->maps.fault_stack_counts, &key, sizeof(key), &started)) {
+        unsigned long long hits = 0, frames[KEVENTS_STACK_DEPTH] = {0};
+        if (bpf_map__lookup_elem(st->skel->maps.fault_stack_counts, &key, sizeof(key), &hits,
+                                 sizeof(hits), 0) != 0)
+            continue;
+        if (bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.fault_stacks), &key.stack_id, frames) !=
+            0)
+            continue;
+        fprintf(out, "%u,%llu,%llu,", key.tgid, hits,
+                hits * (unsigned long long)st->opt.fault_stack_every);
+        for (int i = 0; i < KEVENTS_STACK_DEPTH && frames[i]; i++)
+            fprintf(out, "%s0x%llx", i ? ";" : "", frames[i]);
+        fputc('\n', out);
+    }
+    return fclose(out);
 }
 
 /* With --stats: the kernel's own accounting of the programs' runs (bpf_stats), so the

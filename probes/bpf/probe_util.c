@@ -253,16 +253,13 @@ void probe_sum_percpu_counters(const struct bpf_map *map, int ncpus, int ncounte
             sum[c] += percpu[cpu * ncounters + c];
 }
 
-void probe_each_key(const struct bpf_map *map, size_t key_size,
-                    void (*visit)(const void *key, void *arg), void *arg)
+bool probe_next_key(const struct bpf_map *map, void *key, size_t key_size, bool *started)
 {
-    uint64_t key[8], next[8]; /* aligned for any key struct */
-    void *prev = NULL;
-    if (key_size > sizeof(key))
-        return;
-    while (bpf_map__get_next_key(map, prev, next, key_size) == 0) {
-        memcpy(key, next, key_size);
-        prev = key;
-        visit(key, arg);
-    }
+    unsigned char next[64];
+    if (key_size > sizeof(next) ||
+        bpf_map__get_next_key(map, *started ? key : NULL, next, key_size) != 0)
+        return false;
+    memcpy(key, next, key_size);
+    *started = true;
+    return true;
 }

@@ -73,9 +73,8 @@ bool probe_check_target(const char *prog, int pid, const char *dir);
 void probe_sum_percpu_counters(const struct bpf_map *map, int ncpus, int ncounters,
                                unsigned long long *sum);
 
-/* Calls VISIT on each key of MAP (keys of KEY_SIZE bytes, at most 64). VISIT must not
- * delete keys: collect them and delete after. */
-void probe_each_key(const struct bpf_map *map, size_t key_size,
-                    void (*visit)(const void *key, void *arg), void *arg);
+/* Walks the keys of MAP: steps KEY (KEY_SIZE bytes, at most 64) to the next key, or to the
+ * first while *STARTED is false; false at the end. Delete keys only after the walk. */
+bool probe_next_key(const struct bpf_map *map, void *key, size_t key_size, bool *started);
 
 #endif
