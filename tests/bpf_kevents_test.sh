@@ -43,12 +43,13 @@ madvise_bytes() {
 # while RSS is a few MB (process start).
 rss_agreement() {
     local slack=$(($(nproc) * 32 * 4096))
-    # The last row is left out: it is taken while the process exits, when the kernel tears
-    # its address space down between the rss_stat update and the read of /proc.
+    # Left out: the last row (taken while the process exits, when the kernel tears its
+    # address space down between the rss_stat update and the read of /proc) and rows under
+    # 4 MiB (around exec, when rss_stat still counts the old image's pages).
     awk -F, -v slack="$slack" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
         function judge(line,   f, p, gap) {
             split(line, f, ",")
-            p = f[c["kernel_procfs_rss_bytes"]]; if (p <= 0) return
+            p = f[c["kernel_procfs_rss_bytes"]]; if (p < 4194304) return
             gap = f[c["kernel_rss_bytes"]] - p
             if (gap < 0) gap = -gap
             if (gap / p > worst) { worst = gap / p; row = line }
