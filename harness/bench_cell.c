@@ -501,20 +501,6 @@ static void write_phases(const struct cell_state *s)
     free(path);
 }
 
-static json_t *allocator_json(const struct run_data *run, const struct registry_config *cfg)
-{
-    json_t *settings = json_object();
-    for (size_t i = 0; i < run->nfacts; i++)
-        if (!strncmp(run->fact_keys[i], "setting.", 8))
-            json_object_set_new(settings, run->fact_keys[i] + 8, json_string(run->fact_values[i]));
-    const char *name = rundata_fact(run, "allocator");
-    const char *path = rundata_fact(run, "allocator_path");
-    const char *version = rundata_fact(run, "allocator_version");
-    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", name ? name : cfg->allocator_name,
-                     "config", cfg->name, "path", path ? path : "", "version",
-                     version ? version : "", "settings", settings);
-}
-
 /* The configuration must be proven by its read-back, or the cell measures something else. */
 static bool check_config(struct cell_state *s, bool have_shim)
 {
@@ -558,7 +544,9 @@ static void write_run_json(struct cell_state *s, struct target_spec *spec, const
             summary.exit_live_blocks = csv_int(&run->samples, r, c_blocks, -1);
         }
     }
-    json_t *alloc = loaded ? allocator_json(run, s->cell->config) : NULL;
+    json_t *alloc =
+        loaded ? runjson_allocator(run, s->cell->config->allocator_name, s->cell->config->name)
+               : NULL;
     json_t *root = runjson_build(spec, &result, started, &summary, alloc);
     json_object_set_new(root, "config_ok", json_boolean(config_ok));
     json_object_set_new(root, "cell", json_string(s->cell->name));

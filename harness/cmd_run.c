@@ -202,21 +202,6 @@ static void summarize_samples(const struct run_data *run, struct run_summary *s)
     }
 }
 
-static json_t *allocator_json(const struct run_data *run, const char *config)
-{
-    const char *name = rundata_fact(run, "allocator");
-    if (!name)
-        return NULL;
-    json_t *settings = json_object();
-    for (size_t i = 0; i < run->nfacts; i++)
-        if (!strncmp(run->fact_keys[i], "setting.", 8))
-            json_object_set_new(settings, run->fact_keys[i] + 8, json_string(run->fact_values[i]));
-    const char *path = rundata_fact(run, "allocator_path");
-    const char *version = rundata_fact(run, "allocator_version");
-    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", name, "config", config, "path",
-                     path ? path : "", "version", version ? version : "", "settings", settings);
-}
-
 static unsigned count_children(const char *dir)
 {
     char *path = util_format("%s/children", dir);
@@ -291,7 +276,7 @@ static int finish_run(const struct target_spec *spec, const struct target_result
         summarize_samples(&run, &summary);
     else
         util_warn("the recording is incomplete: %s", err);
-    json_t *alloc = loaded ? allocator_json(&run, cfg ? cfg->name : "default") : NULL;
+    json_t *alloc = loaded ? runjson_allocator(&run, NULL, cfg ? cfg->name : "default") : NULL;
     bool config_failed = cfg && check_config(cfg, spec->out_dir);
     json_t *root = runjson_build(spec, result, started, &summary, alloc);
     json_object_set_new(root, "config_ok", json_boolean(!config_failed));

@@ -127,6 +127,22 @@ json_t *runjson_build(const struct target_spec *spec, const struct target_result
     return root;
 }
 
+json_t *runjson_allocator(const struct run_data *run, const char *fallback_name, const char *config)
+{
+    const char *name = rundata_fact(run, "allocator");
+    if (!name && !fallback_name)
+        return NULL;
+    json_t *settings = json_object();
+    for (size_t i = 0; i < run->nfacts; i++)
+        if (!strncmp(run->fact_keys[i], "setting.", 8))
+            json_object_set_new(settings, run->fact_keys[i] + 8, json_string(run->fact_values[i]));
+    const char *path = rundata_fact(run, "allocator_path");
+    const char *version = rundata_fact(run, "allocator_version");
+    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", name ? name : fallback_name, "config",
+                     config, "path", path ? path : "", "version", version ? version : "",
+                     "settings", settings);
+}
+
 int runjson_write(const char *dir, json_t *root)
 {
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "rundata.h"
 #include "runner.h"
 
 struct run_summary {
@@ -17,6 +18,12 @@ struct run_summary {
 json_t *runjson_build(const struct target_spec *spec, const struct target_result *result,
                       const char *started_iso, const struct run_summary *summary,
                       json_t *allocator);
+
+/* run.json's "allocator" object from the shim's facts (name, path, version, every
+ * setting.* read back) and the CONFIG name. FALLBACK_NAME stands in when the shim named no
+ * allocator; with FALLBACK_NAME NULL that case returns NULL. */
+json_t *runjson_allocator(const struct run_data *run, const char *fallback_name,
+                          const char *config);
 
 /* Writes DIR/run.json atomically. Returns 0 or -1 (message printed). */
 int runjson_write(const char *dir, json_t *root);
