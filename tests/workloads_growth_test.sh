@@ -66,38 +66,6 @@ judge() {
     fi
 }
 
-# attribution NAME VARIANT FUNCTION: with allocscope, the fastest growing site (leaky) names
-# FUNCTION; a fixed variant leaves < 1 MB unfreed at exit.
-attribution() {
-    local name=$1 variant=$2 func=$3 dir=$TMP/rec-$1
-    if [ "$MEASURE" != live ] || [ ! -x "$ALLOCSCOPE" ]; then
-        skip "$name $variant attribution" "needs the shim and build/bin/allocscope"
-        return
-    fi
-    if ! "$ALLOCSCOPE" leaks --json "$dir" >"$TMP/leaks-$name.json" 2>"$TMP/leaks-$name.err"; then
-        fail "$name $variant attribution" "allocscope leaks failed: $(head -c 200 "$TMP/leaks-$name.err")"
-        return
-    fi
-    local verdict
-    verdict=$(python3 - "$TMP/leaks-$name.json" "$variant" "$func" <<'EOF'
-import json, sys
-report, variant, func = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
-sites = report["sites"]
-if variant == "fixed":
-    total = report["total_bytes"]
-    print("ok" if total < 1 << 20 else "unfreed at exit: %d bytes" % total)
-    sys.exit()
-fastest = max(sites, key=lambda s: s["growth_bytes_per_s"], default=None)
-names = [f["function"] for f in fastest["frames"]] if fastest else []
-print("ok" if func in names else "fastest growing site is %s" % names[:4])
-EOF
-)
-    if [ "$verdict" = ok ]; then
-        pass "$name $variant attribution${func:+ ($func)}"
-    else
-        fail "$name $variant attribution" "$verdict"
-    fi
-}
 
 # ---- stream-proxy -----------------------------------------------------------------------------
 run_stream_proxy() {
@@ -127,7 +95,7 @@ run_stream_proxy() {
     wl_stop "$pid"
     expect_eq "$name exits cleanly on SIGTERM" "$WL_RC" 0
     wl_stop "$origin_pid"
-    attribution "$name" "$variant" "$([ "$variant" = leaky ] && echo upstream_client_new)"
+    wl_attribution "$name" "$TMP/rec-$name" "$variant" "$([ "$variant" = leaky ] && echo upstream_client_new)"
 }
 
 # ---- bulk-download ------------------------------------------------------------------------------
@@ -161,7 +129,7 @@ run_bulk_download() {
         expect_eq "bulk-download fixed cleans its temp dir" "$(ls -A "$TMP/work-$variant")" ""
     fi
     wl_stop "$server_pid"
-    attribution "$name" "$variant" "$([ "$variant" = leaky ] && echo body_buffer_append)"
+    wl_attribution "$name" "$TMP/rec-$name" "$variant" "$([ "$variant" = leaky ] && echo body_buffer_append)"
 }
 
 # ---- api-burst: what the allocator keeps after the burst ----------------------------------------

@@ -95,3 +95,36 @@ print(v)' "$1" "$2" 2>/dev/null
 wl_have_shim() {
     [ -f "$SHIM" ]
 }
+
+# wl_attribution LABEL DIR VARIANT FUNCTION: with allocscope and a live-heap recording in
+# DIR, a leaky variant's fastest growing site names FUNCTION, and a fixed variant leaves
+# under 1 MB unfreed at exit. Skips when MEASURE is not "live" or allocscope is not built.
+wl_attribution() {
+    local label=$1 dir=$2 variant=$3 func=$4
+    if [ "$MEASURE" != live ] || [ ! -x "$ALLOCSCOPE" ]; then
+        skip "$label $variant attribution" "needs the shim and build/bin/allocscope"
+        return
+    fi
+    if ! "$ALLOCSCOPE" leaks --json "$dir" >"$dir.leaks.json" 2>"$dir.leaks.err"; then
+        fail "$label $variant attribution" "allocscope leaks failed: $(head -c 200 "$dir.leaks.err")"
+        return
+    fi
+    local verdict
+    verdict=$(python3 - "$dir.leaks.json" "$variant" "$func" <<'PY'
+import json, sys
+report, variant, func = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+if variant == "fixed":
+    total = report["total_bytes"]
+    print("ok" if total < 1 << 20 else "unfreed at exit: %d bytes" % total)
+    sys.exit()
+fastest = max(report["sites"], key=lambda s: s["growth_bytes_per_s"], default=None)
+names = [f["function"] for f in fastest["frames"]] if fastest else []
+print("ok" if func in names else "fastest growing site is %s" % names[:4])
+PY
+)
+    if [ "$verdict" = ok ]; then
+        pass "$label $variant attribution${func:+ ($func)}"
+    else
+        fail "$label $variant attribution" "$verdict"
+    fi
+}

@@ -317,27 +317,6 @@ expect_eq "2000 cancelled streams reported" "$(wl_json_get "$TMP/cancelled.json"
 wl_stop "$pid"
 
 # ---- growth: leaky vs fixed -------------------------------------------------------------------
-attribution() { # NAME
-    local dir=$TMP/rec-$1
-    if [ "$MEASURE" != live ] || [ ! -x "$ALLOCSCOPE" ]; then
-        skip "mux-streams leaky attribution" "needs the shim and build/bin/allocscope"
-        return
-    fi
-    if ! "$ALLOCSCOPE" leaks --json "$dir" >"$TMP/leaks.json" 2>"$TMP/leaks.err"; then
-        fail "mux-streams leaky attribution" "allocscope leaks: $(head -c 200 "$TMP/leaks.err")"
-        return
-    fi
-    local verdict
-    verdict=$(python3 - "$TMP/leaks.json" <<'EOF'
-import json, sys
-sites = json.load(open(sys.argv[1]))["sites"]
-fastest = max(sites, key=lambda s: s["growth_bytes_per_s"], default=None)
-names = [f["function"] for f in fastest["frames"]] if fastest else []
-print("ok" if "stream_state_new" in names else "fastest growing site: %s" % names[:4])
-EOF
-)
-    expect_eq "mux-streams leaky growth attributed to stream_state_new" "$verdict" ok
-}
 
 for variant in leaky fixed; do
     name=grow-$variant
@@ -397,7 +376,7 @@ for variant in leaky fixed; do
     fi
     wl_stop "$pid"
     expect_eq "mux-streams $variant exits 0 on SIGTERM" "$WL_RC" 0
-    [ "$variant" = leaky ] && attribution "$name"
+    [ "$variant" = leaky ] && wl_attribution mux-streams "$TMP/rec-$name" leaky stream_state_new
     wl_kill_all
 done
 finish

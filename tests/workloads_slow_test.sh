@@ -294,26 +294,6 @@ expect_eq "wl-slow-client JSON written atomically (no temp file left)" \
 wl_stop "$pid"
 
 # ---- growth: 8 viewers, 4 stalled ---------------------------------------------------------------
-attribution() { # NAME
-    if [ "$MEASURE" != live ] || [ ! -x "$ALLOCSCOPE" ]; then
-        skip "slow-reader leaky attribution" "needs the shim and build/bin/allocscope"
-        return
-    fi
-    if ! "$ALLOCSCOPE" leaks --json "$TMP/rec-$1" >"$TMP/leaks.json" 2>"$TMP/leaks.err"; then
-        fail "slow-reader leaky attribution" "allocscope leaks: $(head -c 200 "$TMP/leaks.err")"
-        return
-    fi
-    local verdict
-    verdict=$(python3 - "$TMP/leaks.json" <<'EOF'
-import json, sys
-sites = json.load(open(sys.argv[1]))["sites"]
-fastest = max(sites, key=lambda s: s["growth_bytes_per_s"], default=None)
-names = [f["function"] for f in fastest["frames"]] if fastest else []
-print("ok" if "conn_queue_frame" in names else "fastest growing site: %s" % names[:4])
-EOF
-)
-    expect_eq "slow-reader leaky growth attributed to conn_queue_frame" "$verdict" ok
-}
 
 for variant in leaky fixed; do
     name=grow-$variant
@@ -379,7 +359,7 @@ for variant in leaky fixed; do
     fi
     wl_stop "$pid"
     expect_eq "slow-reader $variant exits 0 on SIGTERM" "$WL_RC" 0
-    [ "$variant" = leaky ] && attribution "$name"
+    [ "$variant" = leaky ] && wl_attribution slow-reader "$TMP/rec-$name" leaky conn_queue_frame
     wl_kill_all
 done
 finish
