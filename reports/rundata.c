@@ -118,6 +118,7 @@ static int load_site_rows(struct run_data *run, char *err, size_t errlen)
     int c_t = csv_column(&rows, "t_ms"), c_id = csv_column(&rows, "site_id");
     int c_ac = csv_column(&rows, "alloc_calls"), c_ab = csv_column(&rows, "alloc_bytes");
     int c_fc = csv_column(&rows, "free_calls"), c_fb = csv_column(&rows, "free_bytes");
+    int c_peak = csv_column(&rows, "peak_bytes"); /* optional */
     if (c_t < 0 || c_id < 0 || c_ac < 0 || c_ab < 0 || c_fc < 0 || c_fb < 0) {
         snprintf(err, errlen,
                  "%s: missing one of the columns t_ms, site_id, alloc_calls, "
@@ -135,6 +136,9 @@ static int load_site_rows(struct run_data *run, char *err, size_t errlen)
         add_point(s, (uint64_t)csv_int(&rows, r, c_t, 0),
                   (int64_t)s->alloc_bytes - csv_int(&rows, r, c_fb, 0),
                   (int64_t)s->alloc_calls - csv_int(&rows, r, c_fc, 0));
+        int64_t peak = c_peak < 0 ? 0 : csv_int(&rows, r, c_peak, 0);
+        if (peak > s->peak_bytes)
+            s->peak_bytes = peak;
     }
     csv_free(&rows);
     for (size_t i = 0; i < run->nsites; i++)

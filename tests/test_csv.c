@@ -114,6 +114,23 @@ static void test_rundata_rebuilds_sites(void **state)
     rundata_free(&run);
 }
 
+/* A peak between two snapshots reaches the site only through the peak_bytes column. */
+static void test_rundata_peak_between_snapshots(void **state)
+{
+    (void)state;
+    free(write_file("shim.txt", "pid=1\nmode=exact\nexit=clean\n"));
+    free(write_file("stacks.csv", "site_id,frames\n0,\n1,0x10\n"));
+    free(write_file("sites.csv",
+                    "t_ms,site_id,alloc_calls,alloc_bytes,free_calls,free_bytes,peak_bytes\n"
+                    "1000,1,10,1000,0,0,1000\n2000,1,30,3000,30,3000,2600\n"));
+    struct run_data run;
+    char err[256];
+    assert_int_equal(rundata_load(&run, dir, RUNDATA_SITES, err, sizeof(err)), 0);
+    assert_int_equal(run.sites[1].peak_bytes, 2600);
+    assert_int_equal(run.sites[1].end_bytes, 0);
+    rundata_free(&run);
+}
+
 static void test_rundata_missing_dir(void **state)
 {
     (void)state;
@@ -135,6 +152,7 @@ int main(void)
         cmocka_unit_test(test_empty_file_is_an_error),
         cmocka_unit_test(test_growth_rate_to_peak),
         cmocka_unit_test(test_rundata_rebuilds_sites),
+        cmocka_unit_test(test_rundata_peak_between_snapshots),
         cmocka_unit_test(test_rundata_missing_dir),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,6 +96,19 @@ static bool recording(void)
     return shim_state == SHIM_RECORDING;
 }
 
+/* A site's peak can fall between two snapshots (a buffer that grows then is dropped within
+ * a second), so the peak is kept here, where every allocation passes. Frees read after the
+ * add can only lower the figure, so it never exceeds the true peak. */
+static void site_note_peak(struct site *site, uint64_t allocated)
+{
+    uint64_t freed = __atomic_load_n(&site->free_bytes, __ATOMIC_RELAXED);
+    uint64_t live = allocated > freed ? allocated - freed : 0;
+    uint64_t peak = __atomic_load_n(&site->peak_bytes, __ATOMIC_RELAXED);
+    while (live > peak && !__atomic_compare_exchange_n(&site->peak_bytes, &peak, live, true,
+                                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
 void record_alloc(void *ptr, size_t requested, void *frame, void *first_return)
 {
     if (!counters_on_alloc(real.malloc_usable_size(ptr), requested))
@@ -113,7 +126,8 @@ void record_alloc(void *ptr, size_t requested, void *frame, void *first_return)
     }
     struct site *site = sites_get(block.site_id);
     __atomic_fetch_add(&site->alloc_calls, block.blocks, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&site->alloc_bytes, block.bytes, __ATOMIC_RELAXED);
+    uint64_t allocated = __atomic_add_fetch(&site->alloc_bytes, block.bytes, __ATOMIC_RELAXED);
+    site_note_peak(site, allocated);
     ptrtable_insert(&block);
 }
 

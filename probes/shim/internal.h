@@ -108,7 +108,8 @@ void sample_weight(size_t size, uint64_t *bytes, uint64_t *blocks);
 /* ---- sites.c ---- */
 struct site {
     uint64_t alloc_calls, alloc_bytes, free_calls, free_bytes; /* atomically updated */
-    uint64_t last_written[4];
+    uint64_t peak_bytes; /* highest live bytes seen right after an allocation */
+    uint64_t last_written[5];
     uint32_t stack_offset;
     uint16_t depth;
     uint8_t stack_written;
