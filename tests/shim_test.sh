@@ -105,6 +105,30 @@ elif not (0.75 * heap_slope < g[0]["growth_bytes_per_s"] < 1.25 * heap_slope):
 else: print("ok")' "$dir/samples.csv")
 expect_eq "growing site found with its rate though freed before exit" "$verdict" "ok"
 
+# Live bytes are usable sizes as the allocator itself reports them, whichever way the shim
+# reads them (glibc: from the chunk header after a start-up check; others: the call). The
+# difference between 40 rounds and none of held blocks must be exactly their sum.
+check_usable_sizes() {
+    local alloc=$1 want=$2 out1 base held
+    LD_PRELOAD=$(allocator_lib "$alloc") "$ALLOCSCOPE" run -q --out "$TMP/usable0-$alloc" -- \
+        "$TESTBIN/usable_holder" 0 >/dev/null
+    out1=$(LD_PRELOAD=$(allocator_lib "$alloc") "$ALLOCSCOPE" run -q --out "$TMP/usable1-$alloc" -- \
+        "$TESTBIN/usable_holder" 40 | tee "$TMP/usable1-$alloc.out")
+    base=$(tail -1 "$TMP/usable0-$alloc/samples.csv" | cut -d, -f2)
+    held=$(tail -1 "$TMP/usable1-$alloc/samples.csv" | cut -d, -f2)
+    expect_eq "live bytes are the allocator's usable sizes under $alloc" \
+        "usable=$((held - base))" "${out1%% *}"
+    expect_eq "usable sizes read by $want under $alloc" \
+        "$(grep '^usable_size=' "$TMP/usable1-$alloc/shim.txt")" "usable_size=$want"
+}
+check_usable_sizes glibc glibc-header
+# The start-up check must not change how glibc serves the program's blocks (freeing a probe
+# block under 32 MiB from mmap would raise its dynamic mmap threshold): the program sees the
+# same usable sizes with and without the shim.
+expect_eq "the shim leaves glibc's mmap threshold alone" \
+    "$(cat "$TMP/usable1-glibc.out")" "$("$TESTBIN/usable_holder" 40)"
+for a in jemalloc mimalloc tcmalloc; do check_usable_sizes "$a" malloc_usable_size; done
+
 # Stress every entry point across threads, fork and exec, under each allocator.
 for a in $ALLOCATORS; do
     dir=$TMP/stress-$a

@@ -85,15 +85,79 @@ void alloc_resolve_real(void)
     __atomic_store_n(&resolve_state, 2, __ATOMIC_RELEASE);
 }
 
+/* ---- usable sizes ---- */
+
+/* glibc keeps a block's size in the word before it, so its usable size is one load away;
+ * calling malloc_usable_size on every malloc and free is a fifth of the shim's cost on a
+ * small pair. Used only when the real allocator is glibc's own and the header agrees with
+ * malloc_usable_size on a set of probe blocks (small, mmapped, aligned). */
+static bool usable_from_glibc_header;
+
+static size_t glibc_header_usable(const void *p)
+{
+    size_t head = ((const size_t *)p)[-1];
+    size_t chunk = head & ~(size_t)7;
+    return chunk - (head & 2 ? 2 : 1) * sizeof(size_t); /* bit 2: mmapped, two header words */
+}
+
+static inline size_t block_usable_size(void *p)
+{
+    return likely(usable_from_glibc_header) ? glibc_header_usable(p) : real.malloc_usable_size(p);
+}
+
+static bool real_allocator_is_glibc(void)
+{
+    Dl_info info;
+    if (!dladdr((void *)real.malloc, &info) || !info.dli_fname)
+        return false;
+    const char *base = strrchr(info.dli_fname, '/');
+    return !strcmp(base ? base + 1 : info.dli_fname, "libc.so.6");
+}
+
+static bool header_agrees(void *p)
+{
+    bool same = p && glibc_header_usable(p) == real.malloc_usable_size(p);
+    real.free(p);
+    return same;
+}
+
+void alloc_choose_usable_size(void)
+{
+    usable_from_glibc_header = false;
+    if (!real_allocator_is_glibc())
+        return;
+    /* Freeing an mmapped block of up to 32 MiB would raise glibc's dynamic mmap threshold
+     * and change how the program's own large blocks are served; 64 MiB is past that limit
+     * (and only its first page is touched). */
+    static const size_t sizes[] = {1, 24, 100, 1000, 5000, (size_t)64 << 20};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        if (!header_agrees(real.malloc(sizes[i])))
+            return;
+    void *aligned = NULL, *aligned_mmapped = NULL;
+    if (real.posix_memalign(&aligned, 4096, 1000) || !header_agrees(aligned) ||
+        real.posix_memalign(&aligned_mmapped, 4096, (size_t)64 << 20) ||
+        !header_agrees(aligned_mmapped))
+        return;
+    usable_from_glibc_header = true;
+}
+
+const char *alloc_usable_size_source(void)
+{
+    return usable_from_glibc_header ? "glibc-header" : "malloc_usable_size";
+}
+
 /* ---- recording ---- */
 
-static bool recording(void)
+__attribute__((noinline)) static bool recording_after_init(void)
 {
-    if (likely(shim_state == SHIM_RECORDING))
-        return true;
     if (shim_state == SHIM_UNINIT || shim_state == SHIM_FORKED)
         lifecycle_init();
     return shim_state == SHIM_RECORDING;
+}
+
+static inline bool recording(void)
+{
+    return likely(shim_state == SHIM_RECORDING) || recording_after_init();
 }
 
 /* A site's peak can fall between two snapshots (a buffer that grows then is dropped within
@@ -109,10 +173,14 @@ static void site_note_peak(struct site *site, uint64_t allocated)
         ;
 }
 
-void record_alloc(void *ptr, size_t requested, void *frame, void *first_return)
+/* The stack and the table entry of an allocation chosen for recording: kept out of line so
+ * the entry points' common path (count only) stays short. FIRST_RETURN NULL: the return
+ * address saved in FRAME (read here, so the hot path need not keep it). */
+__attribute__((noinline)) static void record_site(void *ptr, size_t requested, void *frame,
+                                                  void *first_return)
 {
-    if (!counters_on_alloc(real.malloc_usable_size(ptr), requested))
-        return;
+    if (!first_return)
+        first_return = ((void **)frame)[1];
     uintptr_t pcs[ALLOCSCOPE_MAX_DEPTH];
     unsigned depth = stack_capture(pcs, shim_opts.depth, frame, first_return);
     struct tracked_block block = {.ptr = (uintptr_t)ptr, .site_id = sites_intern(pcs, depth)};
@@ -131,19 +199,30 @@ void record_alloc(void *ptr, size_t requested, void *frame, void *first_return)
     ptrtable_insert(&block);
 }
 
-/* Must run before the block goes back to the allocator: once freed, another thread may
- * receive the same address and track it. */
-void record_free(void *ptr)
+static inline __attribute__((always_inline)) void record_alloc(void *ptr, size_t requested,
+                                                               void *frame, void *first_return)
 {
-    counters_on_free(real.malloc_usable_size(ptr));
-    if (shim_opts.mode == MODE_COUNT)
-        return;
+    if (unlikely(counters_on_alloc(block_usable_size(ptr), requested)))
+        record_site(ptr, requested, frame, first_return);
+}
+
+__attribute__((noinline)) static void untrack_block(void *ptr)
+{
     struct tracked_block block;
-    if (!ptrtable_may_track((uintptr_t)ptr) || !ptrtable_remove((uintptr_t)ptr, &block))
+    if (!ptrtable_remove((uintptr_t)ptr, &block))
         return;
     struct site *site = sites_get(block.site_id);
     __atomic_fetch_add(&site->free_calls, block.blocks, __ATOMIC_RELAXED);
     __atomic_fetch_add(&site->free_bytes, block.bytes, __ATOMIC_RELAXED);
+}
+
+/* Must run before the block goes back to the allocator: once freed, another thread may
+ * receive the same address and track it. */
+static inline __attribute__((always_inline)) void record_free(void *ptr)
+{
+    counters_on_free(block_usable_size(ptr));
+    if (shim_opts.mode != MODE_COUNT && ptrtable_may_track((uintptr_t)ptr))
+        untrack_block(ptr);
 }
 
 /* ---- the entry points ---- */
@@ -164,37 +243,60 @@ static void *untracked_malloc(size_t size)
     return real.malloc(size);
 }
 
-void *alloc_malloc_at(size_t size, void *frame, void *first_return)
+/* Inlined into each entry point, so that the common path is one function with one frame;
+ * FRAME and FIRST_RETURN are only read when the stack is wanted. */
+static inline __attribute__((always_inline)) void *malloc_recorded(size_t size, void *frame,
+                                                                   void *first_return)
 {
     if (unlikely(shim_busy || resolve_state != 2))
         return untracked_malloc(size);
     shim_busy = 1;
     void *p = real.malloc(size);
-    if (p && recording())
+    if (likely(p != NULL) && recording())
         record_alloc(p, size, frame, first_return);
     shim_busy = 0;
     return p;
 }
 
-EXPORT void *malloc(size_t size)
+void *alloc_malloc_at(size_t size, void *frame, void *first_return)
 {
-    return alloc_malloc_at(size, __builtin_frame_address(0), __builtin_return_address(0));
+    return malloc_recorded(size, frame, first_return);
 }
 
+EXPORT void *malloc(size_t size)
+{
+    return malloc_recorded(size, __builtin_frame_address(0), NULL);
+}
+
+__attribute__((noinline)) static void free_before_resolved(void *ptr)
+{
+    if (shim_busy) {
+        real.free(ptr);
+        return;
+    }
+    alloc_resolve_real();
+    shim_busy = 1;
+    if (recording())
+        record_free(ptr);
+    shim_busy = 0;
+    real.free(ptr);
+}
+
+/* The guard is dropped before the block goes back: the real free never calls back into the
+ * shim, and if it did, that call would be recorded like any other. */
 EXPORT void free(void *ptr)
 {
     if (!ptr || unlikely(is_bootstrap(ptr)))
         return;
-    if (unlikely(shim_busy)) {
-        real.free(ptr);
+    if (unlikely(shim_busy || resolve_state != 2)) {
+        free_before_resolved(ptr);
         return;
     }
-    ENTER();
     shim_busy = 1;
     if (recording())
         record_free(ptr);
-    real.free(ptr);
     shim_busy = 0;
+    real.free(ptr);
 }
 
 EXPORT void *calloc(size_t count, size_t size)
@@ -231,7 +333,7 @@ static void *realloc_recorded(void *ptr, size_t size, void *frame, void *first_r
 {
     shim_busy = 1;
     bool on = recording();
-    size_t old_usable = real.malloc_usable_size(ptr);
+    size_t old_usable = block_usable_size(ptr);
     struct tracked_block old_block;
     bool was_tracked =
         on && shim_opts.mode != MODE_COUNT && ptrtable_remove((uintptr_t)ptr, &old_block);

@@ -1,7 +1,6 @@
-/* Exact counters, kept per thread so the hot path does no atomic read-modify-write: each
- * thread is the only writer of its own block (relaxed stores), and the sampler sums the
- * blocks of live threads plus what exited threads left behind. Cross-thread frees make a
- * thread's live count negative; only the sum means anything. */
+/* Exact counters, kept per thread so the hot path does no atomic read-modify-write. The hot
+ * path itself is inline in internal.h; here are the thread registry, the slow paths and the
+ * sums the sampler reads. */
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -10,31 +9,17 @@
 
 #include "internal.h"
 
-struct thread_counters {
-    struct counter_totals counts; /* this thread's share; only this thread writes it */
-    /* sampling */
-    int64_t bytes_until_sample;
-    uint64_t rng;
-    /* stack bounds for the frame-pointer walk */
-    uintptr_t stack_lo, stack_hi;
-    /* registry */
-    struct thread_counters *next, *prev;
-    int state; /* 0 new, 1 registered, 2 exited */
-};
-
-static __thread struct thread_counters self SHIM_TLS;
+__thread struct thread_counters counters_self SHIM_TLS;
 static struct thread_counters *threads; /* registered, live */
 static struct counter_totals exited;    /* what exited threads counted */
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
-#define STORE(field, value) __atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
 #define LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 static void add_into(struct counter_totals *t, struct counter_totals *c)
 {
-    t->alloc_calls += LOAD(c->alloc_calls);
     t->free_calls += LOAD(c->free_calls);
     t->alloc_bytes += LOAD(c->alloc_bytes);
     t->free_bytes += LOAD(c->free_bytes);
@@ -54,7 +39,7 @@ static void on_thread_exit(void *arg)
     if (c->next)
         c->next->prev = c->prev;
     memset(&c->counts, 0, sizeof(c->counts));
-    c->state = 2;
+    c->state = COUNTERS_EXITED;
     pthread_mutex_unlock(&threads_lock);
 }
 
@@ -77,96 +62,6 @@ static void find_stack_bounds(struct thread_counters *c)
     }
 }
 
-static void seed_sampling(struct thread_counters *c)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    c->rng =
-        ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)gettid() ^ (uintptr_t)c ^ 0x9e3779b97f4a7c15ull;
-    c->bytes_until_sample = 0; /* drawn on first use */
-}
-
-/* Slow path, once per thread; runs with shim_busy set, so it may allocate. */
-static struct thread_counters *register_thread(void)
-{
-    struct thread_counters *c = &self;
-    if (c->state == 2)
-        return c; /* exited: its destructor ran; later calls are folded in directly */
-    find_stack_bounds(c);
-    seed_sampling(c);
-    pthread_once(&exit_key_once, make_exit_key);
-    pthread_mutex_lock(&threads_lock);
-    c->next = threads;
-    c->prev = NULL;
-    if (threads)
-        threads->prev = c;
-    threads = c;
-    c->state = 1;
-    pthread_mutex_unlock(&threads_lock);
-    pthread_setspecific(exit_key, c);
-    return c;
-}
-
-static inline struct thread_counters *current(void)
-{
-    struct thread_counters *c = &self;
-    if (unlikely(c->state != 1))
-        c = register_thread();
-    return c;
-}
-
-unsigned size_class(size_t size)
-{
-    if (size <= 16)
-        return 0;
-    unsigned cls = 64 - (unsigned)__builtin_clzll((unsigned long long)(size - 1)) - 4;
-    return cls < HIST_CLASSES ? cls : HIST_CLASSES - 1;
-}
-
-/* After a thread's destructor has run, its block is no longer summed: count into the
- * shared totals under the lock (rare: allocations made by later TLS destructors). */
-static void count_exited(size_t bytes, bool alloc, size_t requested)
-{
-    pthread_mutex_lock(&threads_lock);
-    if (alloc) {
-        exited.alloc_calls++;
-        exited.alloc_bytes += bytes;
-        exited.hist[size_class(requested)]++;
-    } else {
-        exited.free_calls++;
-        exited.free_bytes += bytes;
-    }
-    pthread_mutex_unlock(&threads_lock);
-}
-
-void counters_on_free(size_t usable)
-{
-    struct thread_counters *c = current();
-    if (unlikely(c->state == 2)) {
-        count_exited(usable, false, 0);
-        return;
-    }
-    struct counter_totals *n = &c->counts;
-    STORE(n->free_calls, n->free_calls + 1);
-    STORE(n->free_bytes, n->free_bytes + usable);
-}
-
-void counters_sum(struct counter_totals *out)
-{
-    pthread_mutex_lock(&threads_lock);
-    *out = exited;
-    for (struct thread_counters *c = threads; c; c = c->next)
-        add_into(out, &c->counts);
-    pthread_mutex_unlock(&threads_lock);
-}
-
-void counters_thread_bounds(uintptr_t *lo, uintptr_t *hi)
-{
-    struct thread_counters *c = current();
-    *lo = c->stack_lo;
-    *hi = c->stack_hi;
-}
-
 static uint64_t next_random(struct thread_counters *c)
 {
     /* xorshift64* */
@@ -185,39 +80,96 @@ static int64_t draw_interval(struct thread_counters *c)
     return bytes < 1.0 ? 1 : (int64_t)bytes;
 }
 
-/* Subtracts the block from this thread's bytes-to-next-sample; true when it is sampled.
- * A sample starts the next interval afresh (memoryless), whatever this block's size. */
-static bool take_sample(struct thread_counters *c, size_t requested)
+/* The interval ran out at this block: it is sampled, and the next interval starts afresh
+ * (memoryless), whatever this block's size. */
+bool counters_sample_drawn(struct thread_counters *c, size_t requested)
 {
-    if (unlikely(c->bytes_until_sample == 0))
-        c->bytes_until_sample = draw_interval(c);
-    c->bytes_until_sample -= (int64_t)requested;
-    if (likely(c->bytes_until_sample > 0))
-        return false;
+    (void)requested;
     c->bytes_until_sample = draw_interval(c);
     return true;
 }
 
-bool counters_on_alloc(size_t usable, size_t requested)
+static void seed_sampling(struct thread_counters *c)
 {
-    struct thread_counters *c = current();
-    if (unlikely(c->state == 2)) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    c->rng =
+        ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)gettid() ^ (uintptr_t)c ^ 0x9e3779b97f4a7c15ull;
+    c->bytes_until_sample = draw_interval(c);
+}
+
+/* Once per thread; runs with shim_busy set, so it may allocate. An exited thread (its
+ * destructor ran) stays exited: its later calls are folded into the shared totals. */
+static struct thread_counters *register_thread(void)
+{
+    struct thread_counters *c = &counters_self;
+    if (c->state == COUNTERS_EXITED)
+        return c;
+    find_stack_bounds(c);
+    seed_sampling(c);
+    pthread_once(&exit_key_once, make_exit_key);
+    pthread_mutex_lock(&threads_lock);
+    c->next = threads;
+    c->prev = NULL;
+    if (threads)
+        threads->prev = c;
+    threads = c;
+    c->state = COUNTERS_REGISTERED;
+    pthread_mutex_unlock(&threads_lock);
+    pthread_setspecific(exit_key, c);
+    return c;
+}
+
+/* After a thread's destructor has run, its block is no longer summed: count into the
+ * shared totals under the lock (rare: allocations made by later TLS destructors). */
+static void count_exited(size_t bytes, bool alloc, size_t requested)
+{
+    pthread_mutex_lock(&threads_lock);
+    if (alloc) {
+        exited.alloc_bytes += bytes;
+        exited.hist[size_class(requested)]++;
+    } else {
+        exited.free_calls++;
+        exited.free_bytes += bytes;
+    }
+    pthread_mutex_unlock(&threads_lock);
+}
+
+bool counters_on_alloc_slow(size_t usable, size_t requested)
+{
+    if (register_thread()->state == COUNTERS_EXITED) {
         count_exited(usable, true, requested);
         return shim_opts.mode == MODE_EXACT;
     }
-    struct counter_totals *n = &c->counts;
-    STORE(n->alloc_calls, n->alloc_calls + 1);
-    STORE(n->alloc_bytes, n->alloc_bytes + usable);
-    unsigned cls = size_class(requested);
-    STORE(n->hist[cls], n->hist[cls] + 1);
-    switch (shim_opts.mode) {
-    case MODE_COUNT:
-        return false;
-    case MODE_EXACT:
-        return true;
-    default:
-        return take_sample(c, requested);
-    }
+    return counters_on_alloc(usable, requested);
+}
+
+void counters_on_free_slow(size_t usable)
+{
+    if (register_thread()->state == COUNTERS_EXITED)
+        count_exited(usable, false, 0);
+    else
+        counters_on_free(usable);
+}
+
+void counters_sum(struct counter_totals *out)
+{
+    pthread_mutex_lock(&threads_lock);
+    *out = exited;
+    for (struct thread_counters *c = threads; c; c = c->next)
+        add_into(out, &c->counts);
+    pthread_mutex_unlock(&threads_lock);
+    out->alloc_calls = 0;
+    for (unsigned i = 0; i < HIST_CLASSES; i++)
+        out->alloc_calls += out->hist[i];
+}
+
+void counters_thread_bounds(uintptr_t *lo, uintptr_t *hi)
+{
+    struct thread_counters *c =
+        counters_self.state == COUNTERS_NEW ? register_thread() : &counters_self;
+    *lo = c->stack_lo;
+    *hi = c->stack_hi;
 }
 
 void counters_lock_for_fork(void)

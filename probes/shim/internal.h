@@ -65,6 +65,9 @@ extern struct real_allocator real;
  * allocator unrecorded (dlsym, libunwind, pthread and the sampler's own allocations). */
 extern __thread int shim_busy SHIM_TLS;
 void alloc_resolve_real(void);
+/* Picks how the hot path learns a block's usable size (runs once, under the guard). */
+void alloc_choose_usable_size(void);
+const char *alloc_usable_size_source(void); /* "glibc-header" or "malloc_usable_size" */
 /* malloc and posix_memalign recording FRAME/FIRST_RETURN as the caller: for wrappers
  * (operator new) whose own caller is the interesting frame. */
 void *alloc_malloc_at(size_t size, void *frame, void *first_return);
@@ -81,20 +84,72 @@ uint64_t now_ms_since_t0(void);
 /* ---- counters.c ---- */
 #define HIST_CLASSES 40
 /* Cumulative counts; live bytes and blocks are the differences, so the hot path stores
- * as little as possible. */
+ * as little as possible (allocation calls are the histogram's sum, not stored apart). */
 struct counter_totals {
-    uint64_t alloc_calls;
+    uint64_t alloc_calls; /* filled in by counters_sum */
     uint64_t free_calls;
     uint64_t alloc_bytes;
     uint64_t free_bytes;
     uint64_t hist[HIST_CLASSES];
 };
+
+/* Each thread is the only writer of its own block (relaxed stores, no read-modify-write);
+ * the sampler sums the blocks of live threads plus what exited threads left behind. */
+struct thread_counters {
+    struct counter_totals counts;
+    int64_t bytes_until_sample; /* sampled mode: bytes to the next sampled allocation */
+    uint64_t rng;
+    uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer walk */
+    struct thread_counters *next, *prev;
+    int state; /* COUNTERS_NEW, _REGISTERED, _EXITED */
+};
+enum { COUNTERS_NEW, COUNTERS_REGISTERED, COUNTERS_EXITED };
+extern __thread struct thread_counters counters_self SHIM_TLS;
+
+/* The slow paths: a thread's first call, calls after its destructor ran, a new sample. */
+bool counters_on_alloc_slow(size_t usable, size_t requested);
+void counters_on_free_slow(size_t usable);
+bool counters_sample_drawn(struct thread_counters *c, size_t requested);
+
+static inline unsigned size_class(size_t size)
+{
+    if (size <= 16)
+        return 0;
+    unsigned cls = 64 - (unsigned)__builtin_clzll((unsigned long long)(size - 1)) - 4;
+    return cls < HIST_CLASSES ? cls : HIST_CLASSES - 1;
+}
+
+#define COUNTER_ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+
 /* Counts an allocation; true when its stack is to be recorded (every one in exact mode,
  * the sampled ones in sampled mode, none in count mode). */
-bool counters_on_alloc(size_t usable, size_t requested);
-void counters_on_free(size_t usable);
+static inline bool counters_on_alloc(size_t usable, size_t requested)
+{
+    struct thread_counters *c = &counters_self;
+    if (unlikely(c->state != COUNTERS_REGISTERED))
+        return counters_on_alloc_slow(usable, requested);
+    COUNTER_ADD(c->counts.alloc_bytes, usable);
+    COUNTER_ADD(c->counts.hist[size_class(requested)], 1);
+    if (likely(shim_opts.mode == MODE_SAMPLED)) {
+        c->bytes_until_sample -= (int64_t)requested;
+        return unlikely(c->bytes_until_sample <= 0) && counters_sample_drawn(c, requested);
+    }
+    return shim_opts.mode == MODE_EXACT;
+}
+
+/* Cross-thread frees make a thread's live count negative; only the sum means anything. */
+static inline void counters_on_free(size_t usable)
+{
+    struct thread_counters *c = &counters_self;
+    if (unlikely(c->state != COUNTERS_REGISTERED)) {
+        counters_on_free_slow(usable);
+        return;
+    }
+    COUNTER_ADD(c->counts.free_calls, 1);
+    COUNTER_ADD(c->counts.free_bytes, usable);
+}
+
 void counters_sum(struct counter_totals *out);
-unsigned size_class(size_t size);
 void counters_thread_bounds(uintptr_t *lo, uintptr_t *hi);
 void counters_lock_for_fork(void);
 void counters_unlock_after_fork(void);
@@ -146,21 +201,23 @@ static inline uint64_t ptrtable_hash(uintptr_t p)
     return h;
 }
 
+/* Fibonacci hashing: one multiply, asked on every free. */
+static inline unsigned ptrtable_filter_slot(uintptr_t p)
+{
+    return (unsigned)(((uint64_t)p >> 4) * 0x9e3779b97f4a7c15ull >> (64 - 14));
+}
+_Static_assert(FILTER_SIZE == 1u << 14, "ptrtable_filter_slot yields 14 bits");
+
 static inline bool ptrtable_may_track(uintptr_t ptr)
 {
     return !ptrtable_filter ||
-           __atomic_load_n(&ptrtable_filter[(ptrtable_hash(ptr) >> 40) & (FILTER_SIZE - 1)],
-                           __ATOMIC_RELAXED) != 0;
+           __atomic_load_n(&ptrtable_filter[ptrtable_filter_slot(ptr)], __ATOMIC_RELAXED) != 0;
 }
 
 void ptrtable_insert(const struct tracked_block *block);
 bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out);
 void ptrtable_lock_for_fork(void);
 void ptrtable_unlock_after_fork(void);
-
-/* ---- record (alloc.c) ---- */
-void record_alloc(void *ptr, size_t requested, void *frame, void *first_return);
-void record_free(void *ptr);
 
 /* ---- output.c ---- */
 struct out_file {

@@ -84,6 +84,7 @@ static int first_init(void)
     set_t0_if_unset();
     if (!should_record_this_process())
         return -1;
+    alloc_choose_usable_size();
     if (sites_init() || ptrtable_init(shim_opts.mode == MODE_EXACT)) {
         shim_warn("cannot reserve memory for the site tables; the program runs unrecorded");
         return -1;

@@ -90,7 +90,7 @@ void ptrtable_insert(const struct tracked_block *block)
     }
     place(s, block, h);
     if (filter)
-        __atomic_fetch_add(&filter[(h >> 40) & (FILTER_SIZE - 1)], 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&filter[ptrtable_filter_slot(block->ptr)], 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -114,7 +114,7 @@ static void delete_at(struct shard *s, size_t hole)
 bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out)
 {
     uint64_t h = mix(ptr);
-    uint16_t *counter = filter ? &filter[(h >> 40) & (FILTER_SIZE - 1)] : NULL;
+    uint16_t *counter = filter ? &filter[ptrtable_filter_slot(ptr)] : NULL;
     struct shard *s = &shards[h & (SHARDS - 1)];
     bool found = false;
     pthread_mutex_lock(&s->lock);

@@ -98,10 +98,11 @@ int sampler_open_files(void)
     exe[n > 0 ? n : 0] = '\0';
     out_printf(&facts_out,
                "pid=%d\nppid=%d\nexe=%s\nmode=%s\nsample_bytes=%llu\ndepth=%u\ninterval_ms=%u\n"
-               "site_interval_ms=%u\nunwind=%s\n",
+               "site_interval_ms=%u\nunwind=%s\nusable_size=%s\n",
                (int)getpid(), (int)getppid(), exe, mode_name(shim_opts.mode),
                (unsigned long long)shim_opts.sample_bytes, shim_opts.depth, shim_opts.interval_ms,
-               shim_opts.site_interval_ms, unwind_name(shim_opts.unwind));
+               shim_opts.site_interval_ms, unwind_name(shim_opts.unwind),
+               alloc_usable_size_source());
     out_flush(&samples_out);
     out_flush(&sites_out);
     out_flush(&stacks_out);
