@@ -10,7 +10,7 @@
 #include "internal.h"
 
 #define SHARDS 64
-#define INITIAL_CAPACITY 1024
+#define INITIAL_CAPACITY 64
 
 /* A mutex, not a spinlock: with more threads than cores a preempted holder would make
  * spinners burn their whole time slice (measured: 10x slower exact mode on 4 threads). */
