@@ -13,7 +13,7 @@
 #define INITIAL_CAPACITY 64
 
 struct shard {
-    int held; /* the shard's lock: see shard_lock */
+    int held;                      /* the shard's lock: see shard_lock */
     struct tracked_block *entries; /* ptr == 0: empty */
     size_t capacity;
     size_t count;
