@@ -129,6 +129,20 @@ expect_eq "the shim leaves glibc's mmap threshold alone" \
     "$(cat "$TMP/usable1-glibc.out")" "$("$TESTBIN/usable_holder" 40)"
 for a in jemalloc mimalloc tcmalloc; do check_usable_sizes "$a" malloc_usable_size; done
 
+# Sites count per thread and hand their counts on in batches: a leak made by threads that
+# exited, by threads still blocked at exit, and with frees made by another thread, is exact.
+for a in $ALLOCATORS; do
+    dir=$TMP/thread-leaks-$a
+    want=$(LD_PRELOAD=$(allocator_lib "$a") "$ALLOCSCOPE" run -q --sample all --out "$dir" -- \
+        "$TESTBIN/thread_leaker" 6 1001 100)
+    got=$(leaks_json "$dir" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+s = [s for s in r["sites"] if s["frames"][0]["function"] == "leak_in_worker"]
+print("leaked=%d blocks=%d" % (s[0]["bytes"], s[0]["blocks"]) if len(s) == 1 else "sites: %d" % len(s))')
+    expect_eq "leaks of 6 threads (3 alive at exit, cross-thread frees) exact under $a" "$got" "$want"
+done
+
 # Stress every entry point across threads, fork and exec, under each allocator.
 for a in $ALLOCATORS; do
     dir=$TMP/stress-$a

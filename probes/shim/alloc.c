@@ -160,19 +160,6 @@ static inline bool recording(void)
     return likely(shim_state == SHIM_RECORDING) || recording_after_init();
 }
 
-/* A site's peak can fall between two snapshots (a buffer that grows then is dropped within
- * a second), so the peak is kept here, where every allocation passes. Frees read after the
- * add can only lower the figure, so it never exceeds the true peak. */
-static void site_note_peak(struct site *site, uint64_t allocated)
-{
-    uint64_t freed = __atomic_load_n(&site->free_bytes, __ATOMIC_RELAXED);
-    uint64_t live = allocated > freed ? allocated - freed : 0;
-    uint64_t peak = __atomic_load_n(&site->peak_bytes, __ATOMIC_RELAXED);
-    while (live > peak && !__atomic_compare_exchange_n(&site->peak_bytes, &peak, live, true,
-                                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        ;
-}
-
 /* The stack and the table entry of an allocation chosen for recording: kept out of line so
  * the entry points' common path (count only) stays short. FIRST_RETURN NULL: the return
  * address saved in FRAME (read here, so the hot path need not keep it). */
@@ -192,10 +179,7 @@ __attribute__((noinline)) static void record_site(void *ptr, size_t requested, v
         sample_weight(requested, &block.bytes, &blocks);
         block.blocks = blocks > UINT32_MAX ? UINT32_MAX : (uint32_t)blocks;
     }
-    struct site *site = sites_get(block.site_id);
-    __atomic_fetch_add(&site->alloc_calls, block.blocks, __ATOMIC_RELAXED);
-    uint64_t allocated = __atomic_add_fetch(&site->alloc_bytes, block.bytes, __ATOMIC_RELAXED);
-    site_note_peak(site, allocated);
+    site_count_alloc(block.site_id, block.bytes, block.blocks);
     ptrtable_insert(&block);
 }
 
@@ -209,11 +193,8 @@ static inline __attribute__((always_inline)) void record_alloc(void *ptr, size_t
 __attribute__((noinline)) static void untrack_block(void *ptr)
 {
     struct tracked_block block;
-    if (!ptrtable_remove((uintptr_t)ptr, &block))
-        return;
-    struct site *site = sites_get(block.site_id);
-    __atomic_fetch_add(&site->free_calls, block.blocks, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&site->free_bytes, block.bytes, __ATOMIC_RELAXED);
+    if (ptrtable_remove((uintptr_t)ptr, &block))
+        site_count_free(block.site_id, block.bytes, block.blocks);
 }
 
 /* Must run before the block goes back to the allocator: once freed, another thread may
@@ -346,11 +327,8 @@ static void *realloc_recorded(void *ptr, size_t size, void *frame, void *first_r
     }
     if (on) {
         counters_on_free(old_usable);
-        if (was_tracked) {
-            struct site *site = sites_get(old_block.site_id);
-            __atomic_fetch_add(&site->free_calls, old_block.blocks, __ATOMIC_RELAXED);
-            __atomic_fetch_add(&site->free_bytes, old_block.bytes, __ATOMIC_RELAXED);
-        }
+        if (was_tracked)
+            site_count_free(old_block.site_id, old_block.bytes, old_block.blocks);
         if (p)
             record_alloc(p, size, frame, first_return);
     }

@@ -40,6 +40,7 @@ static void on_thread_exit(void *arg)
         c->next->prev = c->prev;
     memset(&c->counts, 0, sizeof(c->counts));
     c->state = COUNTERS_EXITED;
+    site_counts_thread_exit(c);
     pthread_mutex_unlock(&threads_lock);
 }
 
@@ -162,6 +163,21 @@ void counters_sum(struct counter_totals *out)
     out->alloc_calls = 0;
     for (unsigned i = 0; i < HIST_CLASSES; i++)
         out->alloc_calls += out->hist[i];
+}
+
+void counters_threads_lock(void)
+{
+    pthread_mutex_lock(&threads_lock);
+}
+
+void counters_threads_unlock(void)
+{
+    pthread_mutex_unlock(&threads_lock);
+}
+
+struct thread_counters *counters_threads(void)
+{
+    return threads;
 }
 
 void counters_thread_bounds(uintptr_t *lo, uintptr_t *hi)

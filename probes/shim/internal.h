@@ -102,6 +102,11 @@ struct thread_counters {
     uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer walk */
     struct thread_counters *next, *prev;
     int state; /* COUNTERS_NEW, _REGISTERED, _EXITED */
+    /* sitecounts.c: this thread's pending per-site changes, and the lock under which they
+     * move to the shared counters */
+    struct site_delta *site_deltas;
+    bool site_deltas_failed;
+    int site_fold_held;
 };
 enum { COUNTERS_NEW, COUNTERS_REGISTERED, COUNTERS_EXITED };
 extern __thread struct thread_counters counters_self SHIM_TLS;
@@ -150,6 +155,10 @@ static inline void counters_on_free(size_t usable)
 }
 
 void counters_sum(struct counter_totals *out);
+/* The registered threads, a list valid while counters_threads_lock is held. */
+void counters_threads_lock(void);
+void counters_threads_unlock(void);
+struct thread_counters *counters_threads(void);
 void counters_thread_bounds(uintptr_t *lo, uintptr_t *hi);
 void counters_lock_for_fork(void);
 void counters_unlock_after_fork(void);
@@ -162,7 +171,8 @@ void sample_weight(size_t size, uint64_t *bytes, uint64_t *blocks);
 
 /* ---- sites.c ---- */
 struct site {
-    uint64_t alloc_calls, alloc_bytes, free_calls, free_bytes; /* atomically updated */
+    /* shared counters: atomically updated, behind the threads' pending changes */
+    uint64_t alloc_calls, alloc_bytes, free_calls, free_bytes;
     uint64_t peak_bytes; /* highest live bytes seen right after an allocation */
     uint64_t last_written[5];
     uint32_t stack_offset;
@@ -172,10 +182,23 @@ struct site {
 int sites_init(void);
 uint32_t sites_intern(const uintptr_t *pcs, unsigned depth); /* 0 when the table is full */
 uint32_t sites_count(void);
+uint32_t sites_capacity(void);
 struct site *sites_get(uint32_t id);
 const uintptr_t *sites_stack(const struct site *site);
 void sites_lock_for_fork(void);
 void sites_unlock_after_fork(void);
+
+/* ---- sitecounts.c ---- */
+/* A site's allocations and frees, kept per thread and folded into struct site in batches;
+ * readers go through site_counts_read between _read_begin and _read_end. */
+void site_count_alloc(uint32_t site_id, uint64_t bytes, uint32_t blocks);
+void site_count_free(uint32_t site_id, uint64_t bytes, uint32_t blocks);
+void site_counts_thread_exit(struct thread_counters *c);
+void site_counts_lock_for_fork(void);       /* registry locked by the caller */
+void site_counts_after_fork(bool in_child); /* before the registry is unlocked */
+void site_counts_read_begin(uint32_t nsites);
+void site_counts_read(uint32_t site_id, uint64_t out[5]); /* calls, bytes, frees, freed, peak */
+void site_counts_read_end(void);
 
 /* ---- ptrtable.c ---- */
 struct tracked_block {

@@ -26,6 +26,7 @@ static void before_fork(void)
 {
     sampler_lock_for_fork();
     counters_lock_for_fork();
+    site_counts_lock_for_fork();
     sites_lock_for_fork();
     ptrtable_lock_for_fork();
 }
@@ -34,6 +35,7 @@ static void after_fork_parent(void)
 {
     ptrtable_unlock_after_fork();
     sites_unlock_after_fork();
+    site_counts_after_fork(false);
     counters_unlock_after_fork();
     sampler_unlock_after_fork(false);
 }
@@ -43,6 +45,7 @@ static void after_fork_child(void)
 {
     ptrtable_unlock_after_fork();
     sites_unlock_after_fork();
+    site_counts_after_fork(true);
     counters_unlock_after_fork();
     sampler_unlock_after_fork(true);
     sampler_running = false;

@@ -181,15 +181,11 @@ static void write_new_stacks(uint32_t n)
 
 static void write_changed_sites(uint64_t t_ms, uint32_t n)
 {
+    site_counts_read_begin(n);
     for (uint32_t id = 0; id < n; id++) {
         struct site *site = sites_get(id);
-        uint64_t now[5] = {
-            __atomic_load_n(&site->alloc_calls, __ATOMIC_RELAXED),
-            __atomic_load_n(&site->alloc_bytes, __ATOMIC_RELAXED),
-            __atomic_load_n(&site->free_calls, __ATOMIC_RELAXED),
-            __atomic_load_n(&site->free_bytes, __ATOMIC_RELAXED),
-            __atomic_load_n(&site->peak_bytes, __ATOMIC_RELAXED),
-        };
+        uint64_t now[5];
+        site_counts_read(id, now);
         if (!memcmp(now, site->last_written, sizeof(now)))
             continue;
         memcpy(site->last_written, now, sizeof(now));
@@ -198,6 +194,7 @@ static void write_changed_sites(uint64_t t_ms, uint32_t n)
                    (unsigned long long)now[2], (unsigned long long)now[3],
                    (unsigned long long)now[4]);
     }
+    site_counts_read_end();
     out_flush(&sites_out);
 }
 

@@ -103,6 +103,11 @@ uint32_t sites_count(void)
     return __atomic_load_n(&nsites, __ATOMIC_ACQUIRE);
 }
 
+uint32_t sites_capacity(void)
+{
+    return MAX_SITES;
+}
+
 struct site *sites_get(uint32_t id)
 {
     return &site_array[id];
