@@ -3,7 +3,6 @@
  * deletion, each behind its own lock, grown by rehashing into a larger mmap.
  * In sampled mode few blocks are tracked but every free must ask; a counting filter (one
  * 16-bit counter per address hash) answers "certainly not tracked" without a lock. */
-#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -13,42 +12,13 @@
 #define INITIAL_CAPACITY 64
 
 struct shard {
-    int held;                      /* the shard's lock: see shard_lock */
+    int held;                      /* the shard's lock (spin_yield_lock) */
     struct tracked_block *entries; /* ptr == 0: empty */
     size_t capacity;
     size_t count;
 } __attribute__((aligned(64)));
 
 static struct shard shards[SHARDS];
-
-/* A test-and-set lock released by a plain store: one locked instruction per table operation
- * where a mutex takes two, and locked instructions are most of exact mode's cost. A waiter
- * spins briefly, then yields its core: with more threads than cores the holder may have been
- * preempted, and pure spinning then burns whole time slices (measured: exact mode 10x slower
- * on 4 threads over 2 cores). */
-__attribute__((noinline)) static void shard_lock_wait(struct shard *s)
-{
-    for (unsigned spins = 0;; spins++) {
-        if (!__atomic_load_n(&s->held, __ATOMIC_RELAXED) &&
-            !__atomic_exchange_n(&s->held, 1, __ATOMIC_ACQUIRE))
-            return;
-        if (spins < 64)
-            __builtin_ia32_pause();
-        else
-            sched_yield();
-    }
-}
-
-static inline void shard_lock(struct shard *s)
-{
-    if (unlikely(__atomic_exchange_n(&s->held, 1, __ATOMIC_ACQUIRE)))
-        shard_lock_wait(s);
-}
-
-static inline void shard_unlock(struct shard *s)
-{
-    __atomic_store_n(&s->held, 0, __ATOMIC_RELEASE);
-}
 uint16_t *ptrtable_filter; /* NULL in exact mode */
 #define filter ptrtable_filter
 #define mix ptrtable_hash
@@ -110,15 +80,15 @@ void ptrtable_insert(const struct tracked_block *block)
 {
     uint64_t h = mix(block->ptr);
     struct shard *s = &shards[h & (SHARDS - 1)];
-    shard_lock(s);
+    spin_yield_lock(&s->held);
     if ((s->count + 1) * 10 > s->capacity * 7 && !grow(s)) {
-        shard_unlock(s);
+        spin_yield_unlock(&s->held);
         return; /* out of memory for the table: the block stays untracked */
     }
     place(s, block, h);
     if (filter)
         __atomic_fetch_add(&filter[ptrtable_filter_slot(block->ptr)], 1, __ATOMIC_RELAXED);
-    shard_unlock(s);
+    spin_yield_unlock(&s->held);
 }
 
 /* Backward-shift deletion keeps probe chains intact without tombstones. */
@@ -144,7 +114,7 @@ bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out)
     uint16_t *counter = filter ? &filter[ptrtable_filter_slot(ptr)] : NULL;
     struct shard *s = &shards[h & (SHARDS - 1)];
     bool found = false;
-    shard_lock(s);
+    spin_yield_lock(&s->held);
     size_t mask = s->capacity - 1;
     for (size_t i = (size_t)(h >> 6) & mask; s->entries[i].ptr; i = (i + 1) & mask) {
         if (s->entries[i].ptr == ptr) {
@@ -156,18 +126,18 @@ bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out)
             break;
         }
     }
-    shard_unlock(s);
+    spin_yield_unlock(&s->held);
     return found;
 }
 
 void ptrtable_lock_for_fork(void)
 {
     for (unsigned i = 0; i < SHARDS; i++)
-        shard_lock(&shards[i]);
+        spin_yield_lock(&shards[i].held);
 }
 
 void ptrtable_unlock_after_fork(void)
 {
     for (unsigned i = 0; i < SHARDS; i++)
-        shard_unlock(&shards[i]);
+        spin_yield_unlock(&shards[i].held);
 }

@@ -6,7 +6,6 @@
  * changes, with each thread's fold lock held, so no change is counted twice or missed.
  * Locked instructions were most of exact mode's cost, and the shared site lines bounced
  * between cores whenever threads allocate at the same site. */
-#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -21,23 +20,6 @@ struct site_delta {
     uint64_t alloc_calls, alloc_bytes, free_calls, free_bytes; /* wrap like the shared ones */
 };
 #define SITE_NONE UINT32_MAX
-
-static inline void spin_yield_lock(int *held)
-{
-    for (unsigned spins = 0; __atomic_exchange_n(held, 1, __ATOMIC_ACQUIRE); spins++) {
-        while (__atomic_load_n(held, __ATOMIC_RELAXED)) {
-            if (++spins < 64)
-                __builtin_ia32_pause();
-            else
-                sched_yield();
-        }
-    }
-}
-
-static inline void spin_yield_unlock(int *held)
-{
-    __atomic_store_n(held, 0, __ATOMIC_RELEASE);
-}
 
 #define STORE(field, value) __atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
 #define LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
