@@ -110,6 +110,12 @@ if command -v wrk >/dev/null; then
     "$LOADGEN" --target "127.0.0.1:$API_PORT" -c 32 -d 2 -p /api/items -q --json "$TMP/lg.json"
     echo "# loadgen: $(wl_json_get "$TMP/lg.json" rps) req/s on api-burst (c32)"
     expect_eq "loadgen at wrk's settings: no errors" "$(wl_json_get "$TMP/lg.json" errors)" 0
+    # The comparison bench at a tiny size: well-formed rounds and ratios (no ratio asserted).
+    "$ROOT/bench/loadgen-vs-wrk" --connections 16 --duration 1 --rounds 2 >"$TMP/lvw.out" 2>&1
+    rc=$?
+    check "loadgen-vs-wrk ends with PASS or FAIL (exit $rc)" grep -Eq '^(PASS|FAIL): loadgen reaches [0-9.]+ ' "$TMP/lvw.out"
+    rounds=$(grep -Ec 'round [12]: wrk +[1-9][0-9]* req/s +[0-9.]+ us CPU/req +loadgen +[1-9][0-9]* req/s +[0-9.]+ us CPU/req' "$TMP/lvw.out")
+    expect_eq "loadgen-vs-wrk: both rounds measured both clients" "$rounds" 2
 else
     skip "wrk cross-check" "wrk is not installed (apt-get install wrk)"
 fi
