@@ -10,11 +10,6 @@ PAIRS=$BUILD/bench/bpf_pairs
 RUNNER=$ROOT/bench/run-bpf-cost
 NUM='[0-9]+(\.[0-9]+)?'
 
-# check_grep NAME ERE FILE: passes when a line of FILE matches.
-check_grep() {
-    if grep -Eq "$2" "$3"; then pass "$1"; else fail "$1" "no line matching '$2' in $3"; fi
-}
-
 # Both modes print "T_MS CPU_NS WALL_NS" windows; a syscall costs more than a malloc pair.
 "$PAIRS" 0.3 100 >"$TMP/pairs.out"
 "$PAIRS" 0.3 100 syscall >"$TMP/syscall.out"

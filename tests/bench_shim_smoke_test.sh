@@ -14,11 +14,6 @@ if [ ! -x "$PROGRAM" ]; then
     finish
 fi
 
-# check_grep NAME ERE FILE: passes when a line of FILE matches.
-check_grep() {
-    if grep -Eq "$2" "$3"; then pass "$1"; else fail "$1" "no line matching '$2' in $3"; fi
-}
-
 # check_line NAME OUTPUT WORKLOAD THREADS MIN_OPS: one well-formed line with those values.
 check_line() {
     local name=$1 out=$2 workload=$3 threads=$4 min_ops=$5

@@ -21,6 +21,11 @@ check() {
     if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi
 }
 
+# check_grep NAME ERE FILE: passes when a line of FILE matches.
+check_grep() {
+    if grep -Eq "$2" "$3"; then pass "$1"; else fail "$1" "no line matching '$2' in $3"; fi
+}
+
 # expect_eq NAME ACTUAL EXPECTED
 expect_eq() {
     if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
