@@ -18,22 +18,23 @@ if [ -n "$reason" ]; then
     finish
 fi
 
-# growing_functions DIR: "GROWTH_BYTES_PER_S FUNCTION" of `leaks --json`, the sites summed by
-# their allocating function (upstream_client_new allocates the connection, its pool and its
-# buffers at several lines), fastest first.
+# growing_functions: "GROWTH_BYTES_PER_S FUNCTION" of the recording's `leaks --json`, the sites
+# summed by their allocating function (upstream_client_new allocates the connection, its pool
+# and its buffers at several lines), fastest first.
 growing_functions() {
-    "$ALLOCSCOPE" leaks --json "$1" | python3 -c '
+    python3 -c '
 import json, sys
 growth = {}
-for s in json.load(sys.stdin)["sites"]:
+for s in json.load(open(sys.argv[1]))["sites"]:
     function = s["frames"][0]["function"] if s["frames"] else "??"
     growth[function] = growth.get(function, 0) + s["growth_bytes_per_s"]
 for function, rate in sorted(growth.items(), key=lambda item: -item[1]):
-    print(int(rate), function)'
+    print(int(rate), function)' "$LEAKS_JSON"
 }
 
 # attach_under_load ALLOCATOR VARIANT: starts origin and proxy (the allocator preloaded, no
-# shim), warms it up, attaches for ATTACH_S seconds while loadgen runs; sets OUT.
+# shim), warms it up, attaches for ATTACH_S seconds while loadgen runs; sets OUT and
+# LEAKS_JSON (the recording's `allocscope leaks --json`).
 attach_under_load() {
     local allocator=$1 variant=$2 name=$1-$2 lib
     lib=$(allocator_lib "$allocator")
@@ -56,7 +57,8 @@ attach_under_load() {
     expect_eq "$name: load had no errors" "$(wl_json_get "$TMP/load-$name.json" errors)" 0
     expect_eq "$name: shim.txt names the allocator" "$(grep '^allocator=' "$OUT/shim.txt")" \
         "allocator=$allocator"
-    "$ALLOCSCOPE" leaks --json "$OUT" >/dev/null 2>"$TMP/leaks-$name.err"
+    LEAKS_JSON=$OUT.leaks.json
+    "$ALLOCSCOPE" leaks --json "$OUT" >"$LEAKS_JSON" 2>"$TMP/leaks-$name.err"
     expect_eq "$name: allocscope leaks reads the recording" "$?" 0
     wl_stop "$pid"
     expect_eq "$name: the proxy ran on and exits cleanly" "$WL_RC" 0
@@ -65,24 +67,24 @@ attach_under_load() {
 
 for allocator in glibc jemalloc; do
     if attach_under_load "$allocator" leaky; then
-        read -r growth function <<<"$(growing_functions "$OUT" | head -1)"
+        read -r growth function <<<"$(growing_functions | head -1)"
         # 100 req/s leaking ~41 KB each: ~4 MB/s; half of it is enough to stand out.
         if [ "$function" = upstream_client_new ] && [ "${growth:-0}" -gt $((2048 * KIB)) ]; then
             pass "$allocator leaky: fastest growing function upstream_client_new at $((growth / KIB)) KiB/s"
         else
-            fail "$allocator leaky: fastest growing function" "$(growing_functions "$OUT" | head -3 | tr '\n' ' ')"
+            fail "$allocator leaky: fastest growing function" "$(growing_functions | head -3 | tr '\n' ' ')"
         fi
     else
         fail "$allocator leaky: workload starts" "$(tail -c 300 "$TMP"/*"$allocator-leaky".err)"
     fi
     if attach_under_load "$allocator" fixed; then
-        growing=$(growing_functions "$OUT" | awk -v lim=$((256 * KIB)) '$1 > lim' | wc -l)
+        growing=$(growing_functions | awk -v lim=$((256 * KIB)) '$1 > lim' | wc -l)
         sampled=$(grep '^sampled_allocations=' "$OUT/shim.txt" | cut -d= -f2)
-        echo "# $allocator fixed: fastest growing function: $(growing_functions "$OUT" | head -1)"
+        echo "# $allocator fixed: fastest growing function: $(growing_functions | head -1)"
         if [ "$growing" -eq 0 ] && [ "${sampled:-0}" -gt 100 ]; then
             pass "$allocator fixed: no function grows faster than 256 KiB/s ($sampled samples)"
         else
-            fail "$allocator fixed: growing functions" "$(growing_functions "$OUT" | head -3 | tr '\n' ' ') samples ${sampled:-0}"
+            fail "$allocator fixed: growing functions" "$(growing_functions | head -3 | tr '\n' ' ') samples ${sampled:-0}"
         fi
     else
         fail "$allocator fixed: workload starts" "$(tail -c 300 "$TMP"/*"$allocator-fixed".err)"
