@@ -67,24 +67,26 @@ attach_under_load() {
 
 for allocator in glibc jemalloc; do
     if attach_under_load "$allocator" leaky; then
-        read -r growth function <<<"$(growing_functions | head -1)"
+        functions=$(growing_functions)
+        read -r growth function <<<"$(head -1 <<<"$functions")"
         # 100 req/s leaking ~41 KB each: ~4 MB/s; half of it is enough to stand out.
         if [ "$function" = upstream_client_new ] && [ "${growth:-0}" -gt $((2048 * KIB)) ]; then
             pass "$allocator leaky: fastest growing function upstream_client_new at $((growth / KIB)) KiB/s"
         else
-            fail "$allocator leaky: fastest growing function" "$(growing_functions | head -3 | tr '\n' ' ')"
+            fail "$allocator leaky: fastest growing function" "$(head -3 <<<"$functions" | tr '\n' ' ')"
         fi
     else
         fail "$allocator leaky: workload starts" "$(tail -c 300 "$TMP"/*"$allocator-leaky".err)"
     fi
     if attach_under_load "$allocator" fixed; then
-        growing=$(growing_functions | awk -v lim=$((256 * KIB)) '$1 > lim' | wc -l)
+        functions=$(growing_functions)
+        growing=$(awk -v lim=$((256 * KIB)) '$1 > lim' <<<"$functions" | wc -l)
         sampled=$(grep '^sampled_allocations=' "$OUT/shim.txt" | cut -d= -f2)
-        echo "# $allocator fixed: fastest growing function: $(growing_functions | head -1)"
+        echo "# $allocator fixed: fastest growing function: $(head -1 <<<"$functions")"
         if [ "$growing" -eq 0 ] && [ "${sampled:-0}" -gt 100 ]; then
             pass "$allocator fixed: no function grows faster than 256 KiB/s ($sampled samples)"
         else
-            fail "$allocator fixed: growing functions" "$(growing_functions | head -3 | tr '\n' ' ') samples ${sampled:-0}"
+            fail "$allocator fixed: growing functions" "$(head -3 <<<"$functions" | tr '\n' ' ') samples ${sampled:-0}"
         fi
     else
         fail "$allocator fixed: workload starts" "$(tail -c 300 "$TMP"/*"$allocator-fixed".err)"

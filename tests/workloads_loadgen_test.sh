@@ -113,7 +113,7 @@ if command -v wrk >/dev/null; then
     # The comparison bench at a tiny size: well-formed rounds and ratios (no ratio asserted).
     "$ROOT/bench/loadgen-vs-wrk" --connections 16 --duration 1 --rounds 2 >"$TMP/lvw.out" 2>&1
     rc=$?
-    check "loadgen-vs-wrk ends with PASS or FAIL (exit $rc)" grep -Eq '^(PASS|FAIL): loadgen reaches [0-9.]+ ' "$TMP/lvw.out"
+    check_grep "loadgen-vs-wrk ends with PASS or FAIL (exit $rc)" '^(PASS|FAIL): loadgen reaches [0-9.]+ ' "$TMP/lvw.out"
     rounds=$(grep -Ec 'round [12]: wrk +[1-9][0-9]* req/s +[0-9.]+ us CPU/req +loadgen +[1-9][0-9]* req/s +[0-9.]+ us CPU/req' "$TMP/lvw.out")
     expect_eq "loadgen-vs-wrk: both rounds measured both clients" "$rounds" 2
 else
