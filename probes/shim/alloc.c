@@ -4,7 +4,6 @@
  * bootstrap buffer because dlsym itself allocates. */
 #include <dlfcn.h>
 #include <errno.h>
-#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,7 +19,7 @@ __thread int shim_busy SHIM_TLS;
 
 #define BOOTSTRAP_SIZE (256 * 1024)
 static _Alignas(64) char bootstrap_buf[BOOTSTRAP_SIZE];
-static size_t bootstrap_used;
+static size_t bootstrap_used; /* bumped atomically: any thread may be served while resolving */
 
 static bool is_bootstrap(const void *p)
 {
@@ -32,10 +31,13 @@ static void *bootstrap_alloc(size_t size, size_t align)
 {
     if (align < 16)
         align = 16;
-    size_t start = (bootstrap_used + sizeof(size_t) + align - 1) & ~(align - 1);
-    if (size > BOOTSTRAP_SIZE || start + size > BOOTSTRAP_SIZE)
-        return NULL;
-    bootstrap_used = start + size;
+    size_t used = __atomic_load_n(&bootstrap_used, __ATOMIC_RELAXED), start;
+    do {
+        start = (used + sizeof(size_t) + align - 1) & ~(align - 1);
+        if (size > BOOTSTRAP_SIZE || start + size > BOOTSTRAP_SIZE)
+            return NULL;
+    } while (!__atomic_compare_exchange_n(&bootstrap_used, &used, start + size, true,
+                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
     memcpy(bootstrap_buf + start - sizeof(size_t), &size, sizeof(size));
     return bootstrap_buf + start;
 }
@@ -49,7 +51,10 @@ static size_t bootstrap_size(const void *p)
 
 /* ---- resolving the real functions ---- */
 
-static volatile int resolve_state; /* 0 not started, 1 in progress, 2 done */
+/* 0 not started, 1 in progress, 2 done. While one thread resolves, every other call is
+ * served from the bootstrap buffer: a thread that waited could be holding the loader's
+ * lock (an allocation inside dlopen) that the resolving thread's dlsym needs. */
+static volatile int resolve_state;
 
 static void *next_symbol(const char *name)
 {
@@ -62,11 +67,8 @@ void alloc_resolve_real(void)
         return;
     int expected = 0;
     if (!__atomic_compare_exchange_n(&resolve_state, &expected, 1, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(&resolve_state, __ATOMIC_ACQUIRE) != 2)
-            sched_yield();
-        return;
-    }
+                                     __ATOMIC_ACQUIRE))
+        return; /* another thread resolves: callers check resolve_state again */
     shim_busy++;
     real.malloc = next_symbol("malloc");
     real.free = next_symbol("free");
@@ -91,7 +93,7 @@ void alloc_resolve_real(void)
  * calling malloc_usable_size on every malloc and free is a fifth of the shim's cost on a
  * small pair. Used only when the real allocator is glibc's own and the header agrees with
  * malloc_usable_size on a set of probe blocks (small, mmapped, aligned). */
-static bool usable_from_glibc_header;
+static bool usable_from_glibc_header; /* set once, by the constructor */
 
 static size_t glibc_header_usable(const void *p)
 {
@@ -102,7 +104,9 @@ static size_t glibc_header_usable(const void *p)
 
 static inline size_t block_usable_size(void *p)
 {
-    return likely(usable_from_glibc_header) ? glibc_header_usable(p) : real.malloc_usable_size(p);
+    return likely(__atomic_load_n(&usable_from_glibc_header, __ATOMIC_RELAXED))
+               ? glibc_header_usable(p)
+               : real.malloc_usable_size(p);
 }
 
 static bool real_allocator_is_glibc(void)
@@ -121,9 +125,10 @@ static bool header_agrees(void *p)
     return same;
 }
 
+/* From the constructor (dladdr takes the loader's lock). Until then the usable size comes
+ * from malloc_usable_size, which the header agrees with: blocks recorded either way match. */
 void alloc_choose_usable_size(void)
 {
-    usable_from_glibc_header = false;
     if (!real_allocator_is_glibc())
         return;
     /* Freeing an mmapped block of up to 32 MiB would raise glibc's dynamic mmap threshold
@@ -138,7 +143,7 @@ void alloc_choose_usable_size(void)
         real.posix_memalign(&aligned_mmapped, 4096, (size_t)64 << 20) ||
         !header_agrees(aligned_mmapped))
         return;
-    usable_from_glibc_header = true;
+    __atomic_store_n(&usable_from_glibc_header, true, __ATOMIC_RELAXED);
 }
 
 const char *alloc_usable_size_source(void)
@@ -208,20 +213,19 @@ static inline __attribute__((always_inline)) void record_free(void *ptr)
 
 /* ---- the entry points ---- */
 
-#define ENTER()                                                                                    \
-    do {                                                                                           \
-        if (unlikely(resolve_state != 2))                                                          \
-            alloc_resolve_real();                                                                  \
-    } while (0)
+/* Resolves the real functions unless that is done; false while another call (this
+ * thread's dlsym, or another thread) is resolving them: serve from the bootstrap buffer. */
+static bool real_ready(void)
+{
+    if (likely(resolve_state == 2))
+        return true;
+    alloc_resolve_real();
+    return resolve_state == 2;
+}
 
 static void *untracked_malloc(size_t size)
 {
-    if (unlikely(resolve_state != 2)) {
-        if (resolve_state == 1 && shim_busy)
-            return bootstrap_alloc(size, 16);
-        alloc_resolve_real();
-    }
-    return real.malloc(size);
+    return real_ready() ? real.malloc(size) : bootstrap_alloc(size, 16);
 }
 
 /* Inlined into each entry point, so that the common path is one function with one frame;
@@ -251,11 +255,12 @@ EXPORT void *malloc(size_t size)
 
 __attribute__((noinline)) static void free_before_resolved(void *ptr)
 {
+    if (!real_ready())
+        return; /* only bootstrap blocks exist before the real functions are known */
     if (shim_busy) {
         real.free(ptr);
         return;
     }
-    alloc_resolve_real();
     shim_busy = 1;
     if (recording())
         record_free(ptr);
@@ -283,13 +288,12 @@ EXPORT void free(void *ptr)
 EXPORT void *calloc(size_t count, size_t size)
 {
     if (unlikely(shim_busy || resolve_state != 2)) {
-        if (resolve_state != 2 && (resolve_state == 1 && shim_busy)) {
+        if (!real_ready()) {
             size_t total;
             if (__builtin_mul_overflow(count, size, &total))
                 return NULL;
-            return bootstrap_alloc(total, 16); /* static storage: already zero */
+            return bootstrap_alloc(total, 16); /* static storage, never reused: zero */
         }
-        ENTER();
         return real.calloc(count, size);
     }
     shim_busy = 1;
@@ -343,8 +347,7 @@ EXPORT void *realloc(void *ptr, size_t size)
     if (unlikely(shim_busy || resolve_state != 2)) {
         if (!ptr)
             return untracked_malloc(size);
-        ENTER();
-        return real.realloc(ptr, size);
+        return real_ready() ? real.realloc(ptr, size) : NULL;
     }
     if (!ptr)
         return malloc(size);
@@ -380,11 +383,10 @@ int alloc_aligned_at(void **out, size_t align, size_t size, void *frame, void *r
     if (align < sizeof(void *))
         align = sizeof(void *);
     if (unlikely(shim_busy || resolve_state != 2)) {
-        if (resolve_state == 1 && shim_busy) {
+        if (!real_ready()) {
             *out = bootstrap_alloc(size, align);
             return *out ? 0 : ENOMEM;
         }
-        ENTER();
         return real.posix_memalign(out, align, size);
     }
     shim_busy = 1;
@@ -463,6 +465,5 @@ EXPORT size_t malloc_usable_size(void *ptr)
         return 0;
     if (is_bootstrap(ptr))
         return bootstrap_size(ptr);
-    ENTER();
-    return real.malloc_usable_size(ptr);
+    return real_ready() ? real.malloc_usable_size(ptr) : 0;
 }

@@ -49,20 +49,6 @@ static void make_exit_key(void)
     pthread_key_create(&exit_key, on_thread_exit);
 }
 
-static void find_stack_bounds(struct thread_counters *c)
-{
-    pthread_attr_t attr;
-    void *addr;
-    size_t size;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-            c->stack_lo = (uintptr_t)addr;
-            c->stack_hi = (uintptr_t)addr + size;
-        }
-        pthread_attr_destroy(&attr);
-    }
-}
-
 static uint64_t next_random(struct thread_counters *c)
 {
     /* xorshift64* */
@@ -99,14 +85,16 @@ static void seed_sampling(struct thread_counters *c)
     c->bytes_until_sample = draw_interval(c);
 }
 
-/* Once per thread; runs with shim_busy set, so it may allocate. An exited thread (its
- * destructor ran) stays exited: its later calls are folded into the shared totals. */
+/* Once per thread, on its first call: this may be inside any libc function that holds a lock
+ * of its own and allocates (pthread_getattr_np holds the thread's descriptor lock around
+ * fopen), so nothing here calls back into such a function: only our own lock, the
+ * lock-free pthread key calls and the clock. An exited thread (its destructor ran) stays
+ * exited: its later calls are folded into the shared totals. */
 static struct thread_counters *register_thread(void)
 {
     struct thread_counters *c = &counters_self;
     if (c->state == COUNTERS_EXITED)
         return c;
-    find_stack_bounds(c);
     seed_sampling(c);
     pthread_once(&exit_key_once, make_exit_key);
     pthread_mutex_lock(&threads_lock);
@@ -178,14 +166,6 @@ void counters_threads_unlock(void)
 struct thread_counters *counters_threads(void)
 {
     return threads;
-}
-
-void counters_thread_bounds(uintptr_t *lo, uintptr_t *hi)
-{
-    struct thread_counters *c =
-        counters_self.state == COUNTERS_NEW ? register_thread() : &counters_self;
-    *lo = c->stack_lo;
-    *hi = c->stack_hi;
 }
 
 void counters_lock_for_fork(void)

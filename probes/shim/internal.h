@@ -101,6 +101,8 @@ const char *alloc_usable_size_source(void); /* "glibc-header" or "malloc_usable_
 /* malloc and posix_memalign recording FRAME/FIRST_RETURN as the caller: for wrappers
  * (operator new) whose own caller is the interesting frame. */
 void *alloc_malloc_at(size_t size, void *frame, void *first_return);
+/* ---- cxx.c ---- */
+void cxx_resolve_next(void); /* the next library's operators new, for failures */
 int alloc_aligned_at(void **out, size_t align, size_t size, void *frame, void *first_return);
 
 /* ---- lifecycle.c ---- */
@@ -129,7 +131,6 @@ struct thread_counters {
     struct counter_totals counts;
     int64_t bytes_until_sample; /* sampled mode: bytes to the next sampled allocation */
     uint64_t rng;
-    uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer walk */
     struct thread_counters *next, *prev;
     int state; /* COUNTERS_NEW, _REGISTERED, _EXITED */
     /* sitecounts.c: this thread's pending per-site changes, and the lock under which they
@@ -189,7 +190,6 @@ void counters_sum(struct counter_totals *out);
 void counters_threads_lock(void);
 void counters_threads_unlock(void);
 struct thread_counters *counters_threads(void);
-void counters_thread_bounds(uintptr_t *lo, uintptr_t *hi);
 void counters_lock_for_fork(void);
 void counters_unlock_after_fork(void);
 
@@ -285,6 +285,7 @@ void out_flush(struct out_file *f);
 void out_close(struct out_file *f);
 int copy_file_atomic(const char *src, const char *dir, const char *name);
 void shim_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *error_text(int err); /* strerror without locale or allocation */
 
 /* ---- sampler.c ---- */
 int sampler_open_files(void);

@@ -11,7 +11,6 @@
 
 volatile int shim_state = SHIM_UNINIT;
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool constructor_ran;
 static bool sampler_running;
 
 uint64_t now_ms_since_t0(void)
@@ -54,22 +53,11 @@ static void after_fork_child(void)
         shim_state = shim_opts.follow_fork ? SHIM_FORKED : SHIM_PASSTHROUGH;
 }
 
+/* Plain LD_PRELOAD use (no ALLOCSCOPE_MAIN_PID): this process is the main one. */
 static bool should_record_this_process(void)
 {
     pid_t pid = getpid();
-    if (shim_opts.main_pid == 0) {
-        /* Plain LD_PRELOAD use: this process is the main one; tell exec'd children. */
-        char value[16];
-        snprintf(value, sizeof(value), "%d", (int)pid);
-        setenv("ALLOCSCOPE_MAIN_PID", value, 1);
-        if (!getenv("ALLOCSCOPE_T0_NS")) {
-            char t0[32];
-            snprintf(t0, sizeof(t0), "%llu", (unsigned long long)shim_opts.t0_ns);
-            setenv("ALLOCSCOPE_T0_NS", t0, 1);
-        }
-        return true;
-    }
-    return pid == shim_opts.main_pid || shim_opts.follow_exec;
+    return shim_opts.main_pid == 0 || pid == shim_opts.main_pid || shim_opts.follow_exec;
 }
 
 static void set_t0_if_unset(void)
@@ -81,54 +69,82 @@ static void set_t0_if_unset(void)
     shim_opts.t0_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The part of starting that may run inside the program's first allocation, wherever that
+ * is: inside a libc function holding a lock of its own (pthread_getattr_np, setenv, dlopen,
+ * fopen) or in another thread's first call. So: environment reads, mmap and file system
+ * calls, our own tables; no setenv, dlsym, dladdr, stdio or thread creation (those wait
+ * for the constructor, see constructor_init). */
 static int first_init(void)
 {
     options_load();
     set_t0_if_unset();
     if (!should_record_this_process())
         return -1;
-    alloc_choose_usable_size();
     if (sites_init() || ptrtable_init(shim_opts.mode == MODE_EXACT)) {
         shim_warn("cannot reserve memory for the site tables; the program runs unrecorded");
         return -1;
     }
-    if (shim_opts.mode != MODE_COUNT && shim_opts.unwind != UNWIND_FP)
-        stacks_prime();
-    if (sampler_open_files())
-        return -1;
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
-    return 0;
+    return sampler_open_files() ? -1 : 0;
 }
 
-static void start_sampler_once(void)
-{
-    if (!sampler_running && shim_state == SHIM_RECORDING) {
-        sampler_running = true;
-        sampler_start();
-    }
-}
-
-/* Runs with shim_busy set (from an entry point or the constructor). */
+/* Runs with shim_busy set (from an entry point or the constructor). The lock is held only
+ * over first_init's lock-free work, so a thread waiting here never waits on a libc lock. */
 void lifecycle_init(void)
 {
     pthread_mutex_lock(&init_lock);
     if (shim_state == SHIM_UNINIT) {
         shim_state = first_init() ? SHIM_PASSTHROUGH : SHIM_RECORDING;
     } else if (shim_state == SHIM_FORKED) {
+        /* A forked child has one thread, the one calling: starting the sampler here cannot
+         * wait on another thread's lock. */
         shim_state = sampler_open_files() ? SHIM_PASSTHROUGH : SHIM_RECORDING;
-        start_sampler_once();
+        if (shim_state == SHIM_RECORDING && !sampler_running) {
+            sampler_running = true;
+            sampler_start();
+        }
     }
-    if (constructor_ran)
-        start_sampler_once();
     pthread_mutex_unlock(&init_lock);
+}
+
+/* Tells exec'd programs which process is the main one and when the run started. */
+static void publish_to_children(void)
+{
+    char value[32];
+    if (!getenv("ALLOCSCOPE_MAIN_PID")) {
+        snprintf(value, sizeof(value), "%d", (int)getpid());
+        setenv("ALLOCSCOPE_MAIN_PID", value, 1);
+    }
+    if (!getenv("ALLOCSCOPE_T0_NS")) {
+        snprintf(value, sizeof(value), "%llu", (unsigned long long)shim_opts.t0_ns);
+        setenv("ALLOCSCOPE_T0_NS", value, 1);
+    }
+}
+
+/* What starting needs that calls into libc functions with locks of their own: done from
+ * our constructor, which the loader runs before main and outside any allocation. */
+static void constructor_init(void)
+{
+    publish_to_children();
+    alloc_choose_usable_size();
+    if (shim_opts.mode != MODE_COUNT && shim_opts.unwind != UNWIND_FP)
+        stacks_prime();
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    pthread_mutex_lock(&init_lock);
+    bool start = !sampler_running;
+    sampler_running = true;
+    pthread_mutex_unlock(&init_lock);
+    if (start)
+        sampler_start();
 }
 
 __attribute__((constructor)) static void shim_constructor(void)
 {
     shim_busy++;
     alloc_resolve_real();
-    constructor_ran = true;
+    cxx_resolve_next();
     lifecycle_init();
+    if (shim_state == SHIM_RECORDING)
+        constructor_init();
     shim_busy--;
 }
 

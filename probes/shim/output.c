@@ -10,6 +10,14 @@
 
 #include "internal.h"
 
+/* strerror may translate, which takes the locale's lock and allocates; the untranslated
+ * text takes neither, and the first allocation may be inside a function holding them. */
+const char *error_text(int err)
+{
+    const char *text = strerrordesc_np(err);
+    return text ? text : "unknown error";
+}
+
 void shim_warn(const char *fmt, ...)
 {
     char line[512];
@@ -51,7 +59,7 @@ static void write_all(int fd, const char *data, size_t len)
             if (!write_failed_once) {
                 write_failed_once = true;
                 shim_warn("cannot write recording (%s); the program goes on unrecorded",
-                          strerror(errno));
+                          error_text(errno));
             }
             return;
         }

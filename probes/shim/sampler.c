@@ -80,13 +80,14 @@ int sampler_open_files(void)
         memset(sites_get(id)->last_written, 0, sizeof(sites_get(id)->last_written));
     if (choose_dir()) {
         shim_warn("cannot write to %s (%s); the program runs unrecorded", shim_opts.out_dir,
-                  strerror(errno));
+                  error_text(errno));
         return -1;
     }
     if (out_open(&sites_out, run_dir, "sites.csv", false) ||
         out_open(&stacks_out, run_dir, "stacks.csv", false) ||
         out_open(&facts_out, run_dir, "shim.txt", false)) {
-        shim_warn("cannot write to %s (%s); the program runs unrecorded", run_dir, strerror(errno));
+        shim_warn("cannot write to %s (%s); the program runs unrecorded", run_dir,
+                  error_text(errno));
         return -1;
     }
     out_write(&samples_out, samples_header, sizeof(samples_header) - 1);
@@ -98,11 +99,10 @@ int sampler_open_files(void)
     exe[n > 0 ? n : 0] = '\0';
     out_printf(&facts_out,
                "pid=%d\nppid=%d\nexe=%s\nmode=%s\nsample_bytes=%llu\ndepth=%u\ninterval_ms=%u\n"
-               "site_interval_ms=%u\nunwind=%s\nusable_size=%s\n",
+               "site_interval_ms=%u\nunwind=%s\n",
                (int)getpid(), (int)getppid(), exe, mode_name(shim_opts.mode),
                (unsigned long long)shim_opts.sample_bytes, shim_opts.depth, shim_opts.interval_ms,
-               shim_opts.site_interval_ms, unwind_name(shim_opts.unwind),
-               alloc_usable_size_source());
+               shim_opts.site_interval_ms, unwind_name(shim_opts.unwind));
     out_flush(&samples_out);
     out_flush(&sites_out);
     out_flush(&stacks_out);
@@ -278,15 +278,17 @@ static void check_control(void)
 
 /* ---- the thread ---- */
 
-/* From the sampler's start, or at exit when the program ended before the sampler ran. */
+/* From the sampler's start, or at exit when the program ended before the sampler ran: after
+ * the constructor, which chose how usable sizes are read. */
 static void write_allocator_facts(void)
 {
     if (allocator_facts_written)
         return;
     allocator_facts_written = true;
     allocator_detect((void *)real.malloc);
-    out_printf(&facts_out, "allocator=%s\nallocator_path=%s\nallocator_version=%s\n",
-               allocator_name(), allocator_path(), allocator_version());
+    out_printf(&facts_out,
+               "usable_size=%s\nallocator=%s\nallocator_path=%s\nallocator_version=%s\n",
+               alloc_usable_size_source(), allocator_name(), allocator_path(), allocator_version());
     out_flush(&facts_out);
     allocator_write_settings(facts_out.fd);
 }
@@ -331,7 +333,7 @@ int sampler_start(void)
     pthread_attr_destroy(&attr);
     if (rc)
         shim_warn("cannot start the sampler thread (%s); only the exit state is recorded",
-                  strerror(rc));
+                  error_text(rc));
     return rc ? -1 : 0;
 }
 

@@ -4,9 +4,125 @@
  * interposed function, is always exact: __builtin_return_address(0) of the entry point. */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
+
+/* ---- where a frame-pointer walk may read ----
+ * The walk reads two words at each saved frame pointer, and code built without frame
+ * pointers keeps anything in rbp. Reads are safe from the walk's first frame up to the end
+ * of the mapping that holds it: that is one thread's stack (glibc puts a thread's
+ * descriptor at the top of its stack mapping; the main thread's is [stack]). The mapping
+ * is looked up in /proc/self/maps with plain system calls, once per stack a thread runs on.
+ * pthread_getattr_np would be the obvious call, but it holds the thread's own descriptor
+ * lock while it allocates (fopen of /proc/self/maps for the main thread): an allocation
+ * made inside it that asked again would wait on itself forever, and Rust's runtime and
+ * the JVM call it at start. */
+#define KNOWN_STACKS 4
+#define MAPS_RETRY_WALKS 1024 /* after a failed lookup (no /proc, no descriptors left) */
+
+struct known_stacks {
+    uintptr_t lo[KNOWN_STACKS], hi[KNOWN_STACKS];
+    unsigned next;
+    unsigned walks_before_retry;
+};
+static __thread struct known_stacks known_stacks SHIM_TLS;
+
+static uintptr_t parse_hex(const char **p, const char *end)
+{
+    uintptr_t v = 0;
+    for (; *p < end; (*p)++) {
+        char c = **p;
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                            : 16;
+        if (d == 16)
+            break;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+/* "lo-hi perms ...": true when the line is a readable mapping holding ADDR. */
+static bool line_holds(const char *line, const char *end, uintptr_t addr, uintptr_t *lo,
+                       uintptr_t *hi)
+{
+    const char *p = line;
+    uintptr_t start = parse_hex(&p, end);
+    if (p >= end || *p++ != '-')
+        return false;
+    uintptr_t stop = parse_hex(&p, end);
+    if (p + 1 >= end || *p != ' ' || p[1] != 'r' || addr < start || addr >= stop)
+        return false;
+    *lo = start;
+    *hi = stop;
+    return true;
+}
+
+static int find_mapping(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char buf[4096];
+    size_t have = 0;
+    bool mid_line = false, found = false;
+    while (!found) {
+        ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        size_t start = 0;
+        char *nl;
+        while (!found && (nl = memchr(buf + start, '\n', have - start)) != NULL) {
+            found = !mid_line && line_holds(buf + start, nl, addr, lo, hi);
+            mid_line = false;
+            start = (size_t)(nl - buf) + 1;
+        }
+        if (start == 0 && have == sizeof(buf)) { /* a line longer than the buffer */
+            mid_line = true;
+            start = have;
+        }
+        memmove(buf, buf + start, have - start);
+        have -= start;
+    }
+    close(fd);
+    return found ? 0 : -1;
+}
+
+/* The end of the stack mapping holding ADDR, or 0 when unknown (the walk then stops at the
+ * first frame and, in auto mode, libunwind goes on). */
+static uintptr_t stack_top_for(uintptr_t addr)
+{
+    struct known_stacks *k = &known_stacks;
+    for (unsigned i = 0; i < KNOWN_STACKS; i++)
+        if (addr >= k->lo[i] && addr < k->hi[i])
+            return k->hi[i];
+    if (k->walks_before_retry) {
+        k->walks_before_retry--;
+        return 0;
+    }
+    uintptr_t lo, hi;
+    if (find_mapping(addr, &lo, &hi)) {
+        k->walks_before_retry = MAPS_RETRY_WALKS;
+        return 0;
+    }
+    unsigned slot = k->next;
+    for (unsigned i = 0; i < KNOWN_STACKS; i++)
+        if (k->hi[i] == hi) /* the same stack, grown downwards since */
+            slot = i;
+    if (slot == k->next)
+        k->next = (k->next + 1) % KNOWN_STACKS;
+    k->lo[slot] = lo;
+    k->hi[slot] = hi;
+    return hi;
+}
 
 /* Walks saved frame pointers from FRAME (a frame of the shim's entry point). Returns the
  * number of frames stored; *broken tells whether the walk stopped at an implausible frame
@@ -14,8 +130,7 @@
 static unsigned walk_frame_pointers(uintptr_t *pcs, unsigned max_depth, uintptr_t *frame,
                                     bool *broken, uintptr_t **last_frame)
 {
-    uintptr_t lo, hi;
-    counters_thread_bounds(&lo, &hi);
+    uintptr_t hi = stack_top_for((uintptr_t)frame);
     unsigned n = 0;
     *broken = false;
     while (n < max_depth) {
@@ -26,9 +141,9 @@ static unsigned walk_frame_pointers(uintptr_t *pcs, unsigned max_depth, uintptr_
         uintptr_t next = frame[0];
         if (next == 0)
             break; /* the outermost frame (_start and thread starts clear rbp) */
-        /* Written so that nothing can wrap around: rbp may hold any value. Without known
-         * stack bounds nothing past our own frame is safe to read. */
-        bool plausible = hi != 0 && next > (uintptr_t)frame && (next & 7) == 0 && next >= lo &&
+        /* Written so that nothing can wrap around: rbp may hold any value. Without a known
+         * stack top nothing past our own frame is safe to read. */
+        bool plausible = hi != 0 && next > (uintptr_t)frame && (next & 7) == 0 &&
                          next < hi - 2 * sizeof(uintptr_t);
         if (!plausible) {
             *broken = true;
@@ -122,6 +237,11 @@ unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *fi
  * guard, rather than inside some later allocation. */
 void stacks_prime(void)
 {
+    /* A per-thread cache: libunwind's global one is a mutex held while it searches the
+     * loaded objects (dl_iterate_phdr, which holds the loader's lock around callbacks that
+     * may allocate), and two threads taking those two locks in opposite orders would
+     * deadlock. */
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     void *raw[4];
     unw_backtrace(raw, 4);
 }
