@@ -5,17 +5,31 @@
  *
  * Allocates N rounds of the same mix (small, medium, mmapped-size, and aligned blocks), asks
  * malloc_usable_size of each, never frees them, and prints "usable=SUM blocks=COUNT". With
- * N = 0 it allocates nothing; the difference between two runs' exit live_bytes is the sum. */
+ * N = 0 it allocates nothing; the difference between two runs' exit live_bytes is the sum.
+ *
+ *   usable_holder N mmapped
+ *
+ * also prints "mmapped=K": how many of the blocks glibc served by mmap (the chunk header's
+ * IS_MMAPPED bit; glibc only), which a raised dynamic mmap threshold would change. */
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+static int glibc_mmapped(const void *p)
+{
+    const size_t *header = (const size_t *)((uintptr_t)p - sizeof(size_t));
+    return (*header & 2) != 0;
+}
 
 static const size_t sizes[] = {1, 24, 100, 1000, 5000, 70000, 300000, 2u << 20};
 
 int main(int argc, char **argv)
 {
     long rounds = argc > 1 ? atol(argv[1]) : 1;
-    unsigned long long usable = 0, blocks = 0;
+    int count_mmapped = argc > 2 && !strcmp(argv[2], "mmapped");
+    unsigned long long usable = 0, blocks = 0, mmapped = 0;
     for (long r = 0; r < rounds; r++) {
         for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
             void *p = malloc(sizes[i]);
@@ -23,6 +37,8 @@ int main(int argc, char **argv)
                 return 1;
             usable += malloc_usable_size(p);
             blocks++;
+            if (count_mmapped)
+                mmapped += glibc_mmapped(p);
         }
         void *aligned = NULL;
         if (posix_memalign(&aligned, 4096, 3000 + (size_t)r))
@@ -35,6 +51,9 @@ int main(int argc, char **argv)
         usable += malloc_usable_size(zeroed) + malloc_usable_size(grown);
         blocks += 3;
     }
-    printf("usable=%llu blocks=%llu\n", usable, blocks);
+    printf("usable=%llu blocks=%llu", usable, blocks);
+    if (count_mmapped)
+        printf(" mmapped=%llu", mmapped);
+    printf("\n");
     return 0;
 }
