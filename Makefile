@@ -1,12 +1,16 @@
 # allocscope: a plain Makefile.
 #   make            build everything into build/
 #   make deps       install missing Debian packages (apt-get; sudo when not root)
-#   make test       install deps, build, run every test; last line "N passed, N failed"
+#   make test       install deps, build, run the tests; last line "N passed, N failed"
+#   make test-full  the same plus the long soaks and field-table checks
 #   make demo       install deps, build, run the quick allocator comparison, write a report
+#   make SANITIZE=1 build allocscope itself with ASan/UBSan (the shim stays unsanitized)
 #   make install PREFIX=/usr/local
 #
-# Each directory contributes a fragment (*.mk) that appends to the variables below;
-# the fragments are plain make and can be read on their own.
+# The allocscope command is cli/ (argument parsing and printing) linked with the core, one
+# static library of common/, allocators/, harness/ and reports/. Each directory contributes
+# a fragment (*.mk) that appends to the variables below; the fragments are plain make and
+# can be read on their own.
 
 PREFIX ?= /usr/local
 CC ?= cc
@@ -14,31 +18,67 @@ BUILD := build
 BIN := $(BUILD)/bin
 LIB := $(BUILD)/lib
 OBJ := $(BUILD)/obj
+SAN_OBJ := $(BUILD)/obj-san
 TESTBIN := $(BUILD)/tests
 
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -fno-omit-frame-pointer -MMD -MP
-INCLUDES := -Iharness -Ireports -Iallocators
-SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# Every header is included with its folder: "common/csv.h", "harness/runner.h".
+INCLUDES := -I.
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # Filled in by the fragments.
 ALL_TARGETS :=
 TEST_PROGRAMS :=
-ALLOCSCOPE_OBJS :=
+CORE_SRCS :=
+CLI_SRCS :=
 ALLOCSCOPE_LIBS :=
+# probes/ sources that unit tests exercise on their own (built sanitized for them).
+UNIT_TESTED_PROBE_SRCS :=
+# Named before the fragments, which use them as prerequisites.
+CORE_LIB := $(LIB)/liballocscope-core.a
+CORE_SAN_LIB := $(LIB)/liballocscope-core-san.a
 
 all: build-all
 
-include probes/shim/shim.mk
+include common/common.mk
 include allocators/allocators.mk
--include probes/bpf/bpf.mk
--include workloads/workloads.mk
--include reports/reports.mk
-# harness.mk links allocscope from ALLOCSCOPE_OBJS: it comes after every fragment adding to it.
 include harness/harness.mk
+include reports/reports.mk
+include cli/cli.mk
+include probes/shim/shim.mk
+include probes/bpf/bpf.mk
+include workloads/workloads.mk
 include tests/tests.mk
--include bench/bench.mk
+include bench/bench.mk
+
+# ---- the core library and the allocscope command ----
+CORE_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRCS))
+CORE_SAN_OBJS := $(patsubst %.c,$(SAN_OBJ)/%.o,$(CORE_SRCS))
+CLI_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(CLI_SRCS))
+CLI_SAN_OBJS := $(patsubst %.c,$(SAN_OBJ)/%.o,$(CLI_SRCS))
+ALL_TARGETS += $(BIN)/allocscope
+
+$(CORE_LIB): $(CORE_OBJS)
+$(CORE_SAN_LIB): $(CORE_SAN_OBJS)
+$(CORE_LIB) $(CORE_SAN_LIB):
+	@mkdir -p $(dir $@)
+	rm -f $@.tmp
+	ar rcs $@.tmp $^
+	mv -f $@.tmp $@
+
+ifeq ($(SANITIZE),1)
+$(BIN)/allocscope: $(CLI_SAN_OBJS) $(CORE_SAN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANITIZE_FLAGS) -o $@.tmp $^ $(ALLOCSCOPE_LIBS)
+	mv -f $@.tmp $@
+else
+$(BIN)/allocscope: $(CLI_OBJS) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@.tmp $^ $(ALLOCSCOPE_LIBS)
+	mv -f $@.tmp $@
+endif
 
 build-all: $(ALL_TARGETS)
 
@@ -46,12 +86,21 @@ $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(INCLUDES) $(EXTRA_CFLAGS_$(dir $<)) -c $< -o $@
 
+# The same sources for unit tests and SANITIZE=1: -O1, ASan and UBSan.
+$(SAN_OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SANITIZE_FLAGS) $(INCLUDES) $(EXTRA_CFLAGS_$(dir $<)) -c $< -o $@
+
 deps:
 	@./tools/install-deps
 
 test: deps
 	@$(MAKE) --no-print-directory all tests-build
 	@./tests/run-tests
+
+test-full: deps
+	@$(MAKE) --no-print-directory all tests-build
+	@ALLOCSCOPE_TEST_FULL=1 ./tests/run-tests
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -73,6 +122,6 @@ format:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all build-all deps test demo install format clean tests-build
+.PHONY: all build-all deps test test-full demo install format clean tests-build
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

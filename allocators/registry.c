@@ -1,6 +1,6 @@
 /* The allocator registry: INI parsing (inih), merging, resolution, the target's
  * environment and the check that a configuration took effect. */
-#include "registry.h"
+#include "allocators/registry.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "common/util.h"
 
 static const char *const allocator_keys = "library, package, description, kind";
 static const char *const config_keys = "env, expect.SETTING, description, main";

@@ -1,4 +1,4 @@
-#include "bench_cell.h"
+#include "harness/bench_cell.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,13 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_tree.h"
-#include "kernel_join.h"
-#include "probe_helper.h"
-#include "registry.h"
-#include "rundata.h"
-#include "runjson.h"
-#include "util.h"
+#include "harness/bench_tree.h"
+#include "harness/kernel_join.h"
+#include "harness/probe_helper.h"
+#include "allocators/registry.h"
+#include "common/rundata.h"
+#include "harness/runjson.h"
+#include "common/util.h"
 
 #define TEARDOWN_GRACE_NS 2000000000ull /* SIGTERM, then SIGKILL after 2 s */
 #define LOAD_GRACE_NS 1000000000ull     /* a load past load_s gets 1 s to write its report */

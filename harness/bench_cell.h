@@ -6,10 +6,10 @@
 
 #include <signal.h>
 
-#include "bench_progress.h"
-#include "bench_results.h"
-#include "bench_spec.h"
-#include "runner.h"
+#include "harness/bench_progress.h"
+#include "harness/bench_results.h"
+#include "harness/bench_spec.h"
+#include "harness/runner.h"
 
 struct bench_context {
     const char *shim_path;

@@ -1,10 +1,10 @@
-#include "bench_progress.h"
+#include "harness/bench_progress.h"
 
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "common/util.h"
 
 void progress_format_duration(char *buf, size_t len, double seconds)
 {

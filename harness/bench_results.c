@@ -1,4 +1,4 @@
-#include "bench_results.h"
+#include "harness/bench_results.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "csv.h"
-#include "util.h"
+#include "common/csv.h"
+#include "common/util.h"
 
 const char *const bench_column_names[BENCH_NCOLS] = {"cell",
                                                      "workload",

@@ -1,4 +1,4 @@
-#include "bench_spec.h"
+#include "harness/bench_spec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "common/util.h"
 
 /* ---- placeholder variables ---- */
 

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "registry.h"
+#include "allocators/registry.h"
 
 /* Placeholder values for a command template: NAME -> VALUE. */
 struct bench_vars {

@@ -1,4 +1,4 @@
-#include "bench_tree.h"
+#include "harness/bench_tree.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "procmem.h"
-#include "util.h"
+#include "harness/procmem.h"
+#include "common/util.h"
 
 int tree_sample(pid_t root, struct tree_row *row)
 {

@@ -1,4 +1,4 @@
-#include "kernel_join.h"
+#include "harness/kernel_join.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "common/util.h"
 
 #define MAX_KERNEL_COLUMNS 64
 

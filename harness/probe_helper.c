@@ -1,4 +1,4 @@
-#include "probe_helper.h"
+#include "harness/probe_helper.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "common/util.h"
 
 const char *probe_helper_path(const char *name)
 {

@@ -1,4 +1,4 @@
-#include "procmem.h"
+#include "harness/procmem.h"
 
 #include <dirent.h>
 #include <stddef.h>

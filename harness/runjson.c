@@ -1,4 +1,4 @@
-#include "runjson.h"
+#include "harness/runjson.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "common/util.h"
 
 void runjson_now_iso(char *buf, size_t len)
 {

@@ -4,8 +4,8 @@
 
 #include <jansson.h>
 
-#include "rundata.h"
-#include "runner.h"
+#include "common/rundata.h"
+#include "harness/runner.h"
 
 struct run_summary {
     long long peak_rss_bytes;  /* -1 unknown */

@@ -1,4 +1,4 @@
-#include "runner.h"
+#include "harness/runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "common/util.h"
 
 static void set_env_uint(const char *name, uint64_t value)
 {

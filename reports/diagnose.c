@@ -1,4 +1,4 @@
-#include "diagnose.h"
+#include "reports/diagnose.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -8,11 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "csv.h"
-#include "format.h"
-#include "rundata.h"
-#include "symbolize.h"
-#include "util.h"
+#include "common/csv.h"
+#include "common/format.h"
+#include "common/rundata.h"
+#include "common/symbolize.h"
+#include "common/util.h"
 
 /* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"

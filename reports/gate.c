@@ -1,4 +1,4 @@
-#include "gate.h"
+#include "reports/gate.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "csv.h"
-#include "format.h"
-#include "util.h"
+#include "common/csv.h"
+#include "common/format.h"
+#include "common/util.h"
 
 /* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "diagnose.h"
+#include "reports/diagnose.h"
 
 struct json_t;
 

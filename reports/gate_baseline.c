@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "gate.h"
-#include "util.h"
+#include "reports/gate.h"
+#include "common/util.h"
 
 /* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"

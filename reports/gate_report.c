@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gate.h"
-#include "util.h"
+#include "reports/gate.h"
+#include "common/util.h"
 
 /* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"

@@ -1,4 +1,4 @@
-#include "leaks.h"
+#include "reports/leaks.h"
 
 #include <stdlib.h>
 

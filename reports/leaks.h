@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "rundata.h"
+#include "common/rundata.h"
 
 /* Indexes into run->sites of the sites unfreed at the end (largest first), then of those
  * with no bytes left but a positive growth rate (fastest first). Returns the count;

@@ -1,4 +1,4 @@
-#include "report_charts.h"
+#include "reports/report_charts.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,10 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "rundata.h"
-#include "symbolize.h"
-#include "util.h"
+#include "common/format.h"
+#include "common/rundata.h"
+#include "common/symbolize.h"
+#include "common/util.h"
 
 #define MIB (1024.0 * 1024.0)
 #define MAX_POINTS 400 /* per series: enough for a 960-pixel chart, small SVGs */

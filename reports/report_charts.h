@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "report_model.h"
+#include "reports/report_model.h"
 
 enum chart_kind {
     CHART_RSS,

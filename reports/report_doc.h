@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "report_charts.h"
-#include "report_model.h"
-#include "report_recommend.h"
+#include "reports/report_charts.h"
+#include "reports/report_model.h"
+#include "reports/report_recommend.h"
 
 /* A configuration ranked over every workload (bench with several). */
 struct overall_rank {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
-#include "report_doc.h"
-#include "util.h"
+#include "common/format.h"
+#include "reports/report_doc.h"
+#include "common/util.h"
 
 void html_escape(FILE *out, const char *text)
 {

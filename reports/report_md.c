@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "report_doc.h"
-#include "util.h"
+#include "reports/report_doc.h"
+#include "common/util.h"
 
 void md_escape(FILE *out, const char *text)
 {

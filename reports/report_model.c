@@ -1,4 +1,4 @@
-#include "report_model.h"
+#include "reports/report_model.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "csv.h"
-#include "rundata.h"
-#include "util.h"
+#include "common/csv.h"
+#include "common/rundata.h"
+#include "common/util.h"
 
 static const char *const metric_columns[METRIC_COUNT] = {
     [METRIC_IDLE] = "idle_rss_bytes",

@@ -1,4 +1,4 @@
-#include "report_recommend.h"
+#include "reports/report_recommend.h"
 
 #include <math.h>
 #include <stdlib.h>

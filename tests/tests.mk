@@ -1,16 +1,23 @@
-# Unit tests (cmocka). Each test_*.c in tests/ becomes build/tests/test_*; a test
-# names the project sources it exercises in TEST_SRCS_<name>. They run under ASan/UBSan.
-UNIT_TEST_SRCS := $(wildcard tests/test_*.c)
-UNIT_TESTS := $(patsubst tests/%.c,$(TESTBIN)/%,$(UNIT_TEST_SRCS))
+# Unit tests (cmocka): each tests/unit/test_*.c becomes build/tests/test_*, linked with the
+# core library and the probe pieces they exercise, all built with ASan/UBSan.
+# Integration tests are the scripts in tests/integration/; the programs and shell
+# libraries they use are in tests/helpers/.
+UNIT_TEST_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(TESTBIN)/%,$(UNIT_TEST_SRCS))
 TEST_HELPER_SRCS := $(wildcard tests/helpers/*.c tests/helpers/*.cc)
 TEST_HELPERS := $(patsubst tests/helpers/%,$(TESTBIN)/%,$(basename $(TEST_HELPER_SRCS)))
 TEST_PROGRAMS += $(UNIT_TESTS) $(TEST_HELPERS)
+PROBE_PARTS_SAN_LIB := $(LIB)/liballocscope-probe-parts-san.a
 
-.SECONDEXPANSION:
-$(TESTBIN)/test_%: tests/test_%.c $$(TEST_SRCS_test_$$*)
+$(PROBE_PARTS_SAN_LIB): $(patsubst %.c,$(SAN_OBJ)/%.o,$(UNIT_TESTED_PROBE_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SANITIZE) -I. -Iprobes/shim -Iharness -Ireports -Iallocators \
-		$< $(TEST_SRCS_test_$*) -o $@ -lcmocka $(TEST_LIBS_test_$*) -lpthread -lm
+	rm -f $@.tmp
+	ar rcs $@.tmp $^
+	mv -f $@.tmp $@
+
+$(TESTBIN)/test_%: $(SAN_OBJ)/tests/unit/test_%.o $(CORE_SAN_LIB) $(PROBE_PARTS_SAN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANITIZE_FLAGS) -o $@ $^ -lcmocka $(ALLOCSCOPE_LIBS)
 
 # Helper programs that tests run under the shim: plain builds, frame pointers kept,
 # no sanitizer (the shim is the allocator's client here).
@@ -24,6 +31,3 @@ $(TESTBIN)/%: tests/helpers/%.cc
 	g++ -std=c++17 -Wall -Wextra -Werror -O2 -g -fno-omit-frame-pointer $< -o $@ -lpthread
 
 tests-build: $(TEST_PROGRAMS)
-
-TEST_SRCS_test_shim_tables := probes/shim/sites.c probes/shim/ptrtable.c
-TEST_SRCS_test_csv := reports/csv.c reports/rundata.c harness/util.c

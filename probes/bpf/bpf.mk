@@ -38,7 +38,5 @@ $(BIN)/allocscope-%: $(OBJ)/probes/bpf/%.o $(BPF_COMMON_OBJS)
 $(BIN)/allocscope-allocuprobe: $(OBJ)/probes/bpf/elf_syms.o $(OBJ)/probes/bpf/site_table.o
 $(BIN)/allocscope-allocuprobe: BPF_LIBS += -lm
 
-# Unit tests of the user-side tables and the kernel.csv join.
-TEST_SRCS_test_bpf_site_table := probes/bpf/site_table.c harness/kernel_join.c harness/util.c
-$(TESTBIN)/test_bpf_site_table: $(TEST_SRCS_test_bpf_site_table) probes/bpf/site_table.h \
-	harness/kernel_join.h
+# The user-side site table is unit-tested on its own (tests/unit/test_bpf_site_table.c).
+UNIT_TESTED_PROBE_SRCS += probes/bpf/site_table.c

@@ -16,3 +16,6 @@ $(LIB)/liballocscope.so: $(SHIM_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -flto -O2 -fPIC -o $@.tmp $^ -Wl,-z,nodelete -ldl -lpthread -lunwind -lm
 	mv -f $@.tmp $@  # a program starting meanwhile loads the old file or the new, never half
+
+# The site and live-block tables are unit-tested on their own (tests/unit/test_shim_tables.c).
+UNIT_TESTED_PROBE_SRCS += probes/shim/sites.c probes/shim/ptrtable.c

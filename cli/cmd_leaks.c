@@ -1,0 +1,147 @@
+/* allocscope leaks DIR [--json] [--top N]: the sites unfreed at the end of a recording and
+ * the sites that grew, largest first, symbolized. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/format.h"
+#include "reports/leaks.h"
+#include "common/rundata.h"
+#include "common/symbolize.h"
+#include "common/util.h"
+
+static const char leaks_usage[] =
+    "usage: allocscope leaks DIR [--json] [--top N]\n"
+    "  Lists the allocation sites of a recording (allocscope run/attach output) with bytes\n"
+    "  unfreed at the end, and the sites whose live bytes grew, largest first.\n"
+    "  --json    machine-readable output (schema in docs/FORMAT.md)\n"
+    "  --top N   at most N sites (default 10 as text, all as JSON)\n";
+
+static json_t *frames_json(struct symbolizer *sym, const struct site_series *s)
+{
+    json_t *frames = json_array();
+    for (unsigned i = 0; i < s->depth; i++) {
+        struct frame_info f;
+        char addr[32];
+        symbolizer_lookup(sym, s->frames[i], &f);
+        snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)s->frames[i]);
+        json_array_append_new(frames, json_pack("{s:s, s:s, s:i, s:s, s:s}", "function", f.function,
+                                                "file", f.file, "line", f.line, "object", f.object,
+                                                "address", addr));
+    }
+    return frames;
+}
+
+static void totals(const struct run_data *run, int64_t *bytes, int64_t *blocks)
+{
+    *bytes = *blocks = 0;
+    for (size_t i = 0; i < run->nsites; i++) {
+        if (run->sites[i].end_bytes > 0) {
+            *bytes += run->sites[i].end_bytes;
+            *blocks += run->sites[i].end_blocks;
+        }
+    }
+}
+
+static int print_json(const struct run_data *run, struct symbolizer *sym, size_t *order, size_t n)
+{
+    int64_t bytes, blocks;
+    totals(run, &bytes, &blocks);
+    const char *mode = rundata_fact(run, "mode");
+    json_t *sites = json_array();
+    for (size_t k = 0; k < n; k++) {
+        const struct site_series *s = &run->sites[order[k]];
+        json_array_append_new(
+            sites,
+            json_pack("{s:I, s:I, s:f, s:I, s:o}", "bytes", (json_int_t)s->end_bytes, "blocks",
+                      (json_int_t)s->end_blocks, "growth_bytes_per_s", s->growth_bytes_per_s,
+                      "peak_bytes", (json_int_t)s->peak_bytes, "frames", frames_json(sym, s)));
+    }
+    json_t *root = json_pack("{s:s, s:b, s:I, s:I, s:o}", "mode",
+                             mode && !strcmp(mode, "exact") ? "exact" : "sampled", "exited",
+                             rundata_fact(run, "exit") != NULL, "total_bytes", (json_int_t)bytes,
+                             "total_blocks", (json_int_t)blocks, "sites", sites);
+    json_dumpf(root, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(root);
+    return 0;
+}
+
+static int print_text(const struct run_data *run, struct symbolizer *sym, size_t *order, size_t n,
+                      size_t shown)
+{
+    int64_t bytes, blocks;
+    char b1[32], b2[32], where[1024];
+    totals(run, &bytes, &blocks);
+    const char *mode = rundata_fact(run, "mode");
+    bool exited = rundata_fact(run, "exit") != NULL;
+    printf("%s (%s mode)\n", run->dir, mode ? mode : "unknown");
+    printf("%s: %s in %lld blocks at %zu sites%s\n",
+           exited ? "unfreed at exit" : "live at the end of the recording (no clean exit)",
+           format_bytes(b1, sizeof(b1), (double)bytes), (long long)blocks, n,
+           mode && strcmp(mode, "exact") ? " (estimated from samples)" : "");
+    if (n == 0)
+        return 0;
+    printf("%12s %10s %12s  %s\n", "BYTES", "BLOCKS", "GROWTH/s", "SITE (innermost first)");
+    for (size_t k = 0; k < n && k < shown; k++) {
+        const struct site_series *s = &run->sites[order[k]];
+        format_site_frames(sym, s, 4, where, sizeof(where));
+        printf("%12lld %10lld %12s  %s\n", (long long)s->end_bytes, (long long)s->end_blocks,
+               format_bytes(b2, sizeof(b2), s->growth_bytes_per_s), where);
+    }
+    if (n > shown)
+        printf("(%zu more sites; --top N shows more)\n", n - shown);
+    return 0;
+}
+
+int cmd_leaks(int argc, char **argv)
+{
+    static const struct option options[] = {{"json", no_argument, NULL, 'j'},
+                                            {"top", required_argument, NULL, 't'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    bool json = false;
+    uint64_t top = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+jt:h", options, NULL)) != -1) {
+        if (c == 'j') {
+            json = true;
+        } else if (c == 't') {
+            if (util_parse_uint(optarg, 1, 1000000, &top)) {
+                util_error("--top wants a positive number, not '%s'", optarg);
+                return 2;
+            }
+        } else if (c == 'h') {
+            fputs(leaks_usage, stdout);
+            return 0;
+        } else {
+            fputs(leaks_usage, stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        util_error("leaks wants one run directory; see 'allocscope leaks --help'");
+        return 2;
+    }
+    struct run_data run;
+    char err[512];
+    if (rundata_load(&run, argv[optind], RUNDATA_SITES, err, sizeof(err))) {
+        util_error("%s", err);
+        rundata_free(&run);
+        return 2;
+    }
+    if (!rundata_fact(&run, "mode") || !strcmp(rundata_fact(&run, "mode"), "count"))
+        util_warn("%s was recorded without stacks (--sample none): no sites to list", run.dir);
+    size_t *order;
+    size_t n = leaks_rank(&run, &order);
+    struct symbolizer *sym = symbolizer_new(run.maps_text);
+    int rc = json ? print_json(&run, sym, order, top ? (n < top ? n : top) : n)
+                  : print_text(&run, sym, order, n, top ? top : 10);
+    symbolizer_free(sym);
+    free(order);
+    rundata_free(&run);
+    return rc;
+}

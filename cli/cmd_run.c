@@ -1,0 +1,437 @@
+/* allocscope run [OPTIONS] -- CMD [ARGS...]: runs CMD under the recording shim, writes a
+ * run directory, prints a short summary and exits with CMD's status. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "common/format.h"
+#include "harness/kernel_join.h"
+#include "reports/leaks.h"
+#include "harness/probe_helper.h"
+#include "allocators/registry.h"
+#include "common/rundata.h"
+#include "harness/runjson.h"
+#include "harness/runner.h"
+#include "common/symbolize.h"
+#include "common/util.h"
+
+static const char run_usage[] =
+    "usage: allocscope run [OPTIONS] -- CMD [ARGS...]\n"
+    "  Runs CMD under the recording shim and writes a run directory (docs/FORMAT.md).\n"
+    "  --out DIR          where to write (default allocscope-runs/<time>-<name>/)\n"
+    "  --sample BYTES|all|none\n"
+    "                     mean bytes between sampled stacks (default 512K), all: every\n"
+    "                     allocation (exact), none: counters only\n"
+    "  --interval MS      samples.csv period (default 100)\n"
+    "  --depth N          frames per stack (default 32, at most 64)\n"
+    "  --unwind fp|libunwind|auto\n"
+    "                     stack walking (default auto: frame pointers, libunwind where broken)\n"
+    "  -a, --allocator NAME[:CONFIG]\n"
+    "                     run under this allocator configuration (see 'allocscope allocators');\n"
+    "                     the settings read back from the allocator must match, else exit 3\n"
+    "  --allocators FILE  extra allocator configurations (docs/ALLOCATORS.md)\n"
+    "  --reclaim SECONDS  that long after the start, ask the allocator to return free memory\n"
+    "                     to the OS and record RSS before and after (shim.txt reclaim_*)\n"
+    "  --kernel           also record kernel memory events (eBPF: rss_stat, faults, mmap,\n"
+    "                     munmap, brk, madvise) into samples.csv; needs root or CAP_BPF\n"
+    "  --follow-fork      forked children record into DIR/children/PID/\n"
+    "  --no-follow-exec   exec'd children are not recorded\n"
+    "  --quiet            no summary\n"
+    "Exits with CMD's exit status (128+signal when CMD was killed).\n";
+
+struct run_options {
+    const char *out;
+    struct shim_settings shim;
+    bool quiet;
+    const char *allocator;
+    const char *allocators_file;
+    double reclaim_after_s; /* 0: no reclaim request */
+    bool kernel;
+};
+
+static int parse_run_options(int argc, char **argv, struct run_options *o)
+{
+    static const struct option options[] = {{"out", required_argument, NULL, 'o'},
+                                            {"sample", required_argument, NULL, 's'},
+                                            {"interval", required_argument, NULL, 'i'},
+                                            {"depth", required_argument, NULL, 'd'},
+                                            {"unwind", required_argument, NULL, 'u'},
+                                            {"follow-fork", no_argument, NULL, 'F'},
+                                            {"no-follow-exec", no_argument, NULL, 'E'},
+                                            {"quiet", no_argument, NULL, 'q'},
+                                            {"allocator", required_argument, NULL, 'a'},
+                                            {"allocators", required_argument, NULL, 'A'},
+                                            {"reclaim", required_argument, NULL, 'r'},
+                                            {"kernel", no_argument, NULL, 'K'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    uint64_t v;
+    int c;
+    memset(o, 0, sizeof(*o));
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+o:s:i:d:u:FEqa:A:r:Kh", options, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            o->out = optarg;
+            break;
+        case 's':
+            if (strcmp(optarg, "all") && strcmp(optarg, "none") &&
+                (util_parse_bytes(optarg, &v) || v == 0)) {
+                util_error("--sample wants a byte count (e.g. 512K), 'all' or 'none', not '%s'",
+                           optarg);
+                return 2;
+            }
+            o->shim.sample = optarg;
+            break;
+        case 'i':
+            if (util_parse_uint(optarg, 1, 3600000, &v)) {
+                util_error("--interval wants milliseconds from 1 to 3600000, not '%s'", optarg);
+                return 2;
+            }
+            o->shim.interval_ms = (unsigned)v;
+            break;
+        case 'd':
+            if (util_parse_uint(optarg, 1, 64, &v)) {
+                util_error("--depth wants a frame count from 1 to 64, not '%s'", optarg);
+                return 2;
+            }
+            o->shim.depth = (unsigned)v;
+            break;
+        case 'u':
+            if (strcmp(optarg, "fp") && strcmp(optarg, "libunwind") && strcmp(optarg, "auto")) {
+                util_error("--unwind wants fp, libunwind or auto, not '%s'", optarg);
+                return 2;
+            }
+            o->shim.unwind = optarg;
+            break;
+        case 'F':
+            o->shim.follow_fork = true;
+            break;
+        case 'E':
+            o->shim.no_follow_exec = true;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'a':
+            o->allocator = optarg;
+            break;
+        case 'K':
+            o->kernel = true;
+            break;
+        case 'A':
+            o->allocators_file = optarg;
+            break;
+        case 'r': {
+            char *end;
+            o->reclaim_after_s = strtod(optarg, &end);
+            if (*end || !(o->reclaim_after_s > 0) || o->reclaim_after_s > 1e6) {
+                util_error("--reclaim wants seconds after the start (e.g. 2.5), not '%s'", optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'h':
+            fputs(run_usage, stdout);
+            return 0;
+        default:
+            util_error("unknown option '%s'; see 'allocscope run --help'", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        util_error("run wants a command after its options: allocscope run [OPTIONS] -- CMD");
+        return 2;
+    }
+    return -1; /* go on */
+}
+
+/* allocscope-runs/20261122-014533-NAME, made unique with -2, -3 ... */
+static char *default_out_dir(const char *cmd)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+    const char *slash = strrchr(cmd, '/');
+    const char *name = slash ? slash + 1 : cmd;
+    char *dir = util_format("allocscope-runs/%s-%s", stamp, name);
+    for (int n = 2; access(dir, F_OK) == 0; n++) {
+        free(dir);
+        dir = util_format("allocscope-runs/%s-%s-%d", stamp, name, n);
+    }
+    return dir;
+}
+
+static int prepare_out_dir(const char *dir)
+{
+    if (util_mkdir_p(dir) || access(dir, W_OK)) {
+        util_error("cannot write to output directory %s: %s; choose another with --out", dir,
+                   strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void summarize_samples(const struct run_data *run, struct run_summary *s)
+{
+    int c_rss = csv_column(&run->samples, "rss_bytes");
+    int c_live = csv_column(&run->samples, "live_bytes");
+    int c_blocks = csv_column(&run->samples, "live_blocks");
+    s->peak_rss_bytes = s->peak_live_bytes = s->exit_live_bytes = s->exit_live_blocks = -1;
+    for (size_t r = 0; r < run->samples.nrows; r++) {
+        long long rss = csv_int(&run->samples, r, c_rss, -1);
+        long long live = csv_int(&run->samples, r, c_live, -1);
+        if (rss > s->peak_rss_bytes)
+            s->peak_rss_bytes = rss;
+        if (live > s->peak_live_bytes)
+            s->peak_live_bytes = live;
+        s->exit_live_bytes = live;
+        s->exit_live_blocks = csv_int(&run->samples, r, c_blocks, -1);
+    }
+}
+
+static unsigned count_children(const char *dir)
+{
+    char *path = util_format("%s/children", dir);
+    DIR *d = opendir(path);
+    unsigned n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    free(path);
+    return n;
+}
+
+static void print_summary(const char *dir, const struct run_data *run, const struct run_summary *s,
+                          const struct target_result *r)
+{
+    char a[32], b[32], c[32], where[512];
+    fprintf(stderr, "allocscope: %s\n", dir);
+    fprintf(stderr, "  peak RSS %s, peak live heap %s, %s %s in %lld blocks\n",
+            format_bytes(a, sizeof(a), (double)s->peak_rss_bytes),
+            format_bytes(b, sizeof(b), (double)s->peak_live_bytes),
+            rundata_fact(run, "exit") ? "unfreed at exit" : "live at the last sample",
+            format_bytes(c, sizeof(c), (double)s->exit_live_bytes), s->exit_live_blocks);
+    long top = leaks_top_growing(run);
+    if (top >= 0) {
+        struct symbolizer *sym = symbolizer_new(run->maps_text);
+        format_site_frames(sym, &run->sites[top], 3, where, sizeof(where));
+        fprintf(stderr, "  top growing site: %s/s at %s\n",
+                format_bytes(a, sizeof(a), run->sites[top].growth_bytes_per_s), where);
+        symbolizer_free(sym);
+    }
+    if (WIFSIGNALED(r->status))
+        fprintf(stderr, "  the command was killed by signal %d (%s)\n", WTERMSIG(r->status),
+                strsignal(WTERMSIG(r->status)));
+    unsigned children = count_children(dir);
+    if (children)
+        fprintf(stderr, "  %u child process%s recorded in %s/children/\n", children,
+                children == 1 ? "" : "es", dir);
+    fprintf(stderr, "  details: allocscope leaks %s\n", dir);
+}
+
+/* A configuration that did not take effect makes the measurement meaningless: say so. */
+static int check_config(const struct registry_config *cfg, const char *dir)
+{
+    char *path = util_format("%s/shim.txt", dir), *message = NULL;
+    char *text = util_read_file(path, NULL);
+    int rc = 0;
+    if (!text) {
+        util_error("configuration %s could not be checked: %s is missing", cfg->full_name, path);
+        rc = -1;
+    } else if (registry_check_shim(cfg, text, &message)) {
+        for (char *line = strtok(message, "\n"); line; line = strtok(NULL, "\n"))
+            util_error("configuration %s did not take effect: %s", cfg->full_name, line);
+        rc = -1;
+    }
+    free(message);
+    free(text);
+    free(path);
+    return rc;
+}
+
+static int finish_run(const struct target_spec *spec, const struct target_result *result,
+                      const char *started, const struct run_options *o,
+                      const struct registry_config *cfg)
+{
+    struct run_data run;
+    struct run_summary summary = {-1, -1, -1, -1};
+    char err[512];
+    bool loaded =
+        rundata_load(&run, spec->out_dir, RUNDATA_SAMPLES | RUNDATA_SITES, err, sizeof(err)) == 0;
+    if (loaded)
+        summarize_samples(&run, &summary);
+    else
+        util_warn("the recording is incomplete: %s", err);
+    json_t *alloc = loaded ? runjson_allocator(&run, NULL, cfg ? cfg->name : "default") : NULL;
+    bool config_failed = cfg && check_config(cfg, spec->out_dir);
+    json_t *root = runjson_build(spec, result, started, &summary, alloc);
+    json_object_set_new(root, "config_ok", json_boolean(!config_failed));
+    runjson_write(spec->out_dir, root);
+    json_decref(root);
+    if (loaded && !o->quiet)
+        print_summary(spec->out_dir, &run, &summary, result);
+    rundata_free(&run);
+    return config_failed ? 3 : target_exit_code(result);
+}
+
+static void request_reclaim(const char *control_path)
+{
+    char *text = util_format("reclaim run-%llu\n", (unsigned long long)util_monotonic_ns());
+    if (util_write_file_atomic(control_path, text, strlen(text)))
+        util_warn("cannot write the reclaim request %s: %s", control_path, strerror(errno));
+    free(text);
+}
+
+/* Waits for the target, sending the reclaim request when its time comes. */
+static void wait_with_reclaim(pid_t pid, const struct target_spec *spec, double reclaim_s,
+                              struct target_result *result)
+{
+    if (reclaim_s <= 0) {
+        target_wait(pid, spec, result);
+        return;
+    }
+    memset(result, 0, sizeof(*result));
+    bool sent = false;
+    for (;;) {
+        pid_t got = wait4(pid, &result->status, WNOHANG, &result->usage);
+        if (got == pid || (got < 0 && errno != EINTR))
+            break;
+        double elapsed = (double)(util_monotonic_ns() - spec->t0_ns) / 1e9;
+        if (!sent && elapsed >= reclaim_s) {
+            request_reclaim(spec->control_path);
+            sent = true;
+        }
+        usleep(10000);
+    }
+    result->duration_s = (double)(util_monotonic_ns() - spec->t0_ns) / 1e9;
+}
+
+/* The target is held before exec while the probes attach to its pid, so no event is lost. */
+static int start_kernel_events(struct probe_helper *kevents, pid_t pid,
+                               const struct target_spec *spec)
+{
+    char *csv = util_format("%s/kernel.csv", spec->out_dir);
+    int rc = kevents_start(kevents, pid, spec->shim.interval_ms ? spec->shim.interval_ms : 100,
+                           spec->t0_ns, csv, 0, NULL);
+    free(csv);
+    if (rc)
+        util_error("--kernel: the kernel probes could not start (the reason is above); run "
+                   "without --kernel, or as root");
+    return rc;
+}
+
+static void join_kernel_events(struct probe_helper *kevents, const char *dir)
+{
+    probe_helper_stop(kevents);
+    char *samples = util_format("%s/samples.csv", dir), *kernel = util_format("%s/kernel.csv", dir);
+    if (access(kernel, F_OK) == 0 && access(samples, F_OK) == 0)
+        kernel_join_samples(samples, kernel);
+    free(samples);
+    free(kernel);
+}
+
+static struct registry_config *resolve_allocator(const struct run_options *o, struct registry **reg)
+{
+    char err[512];
+    *reg = NULL;
+    if (!o->allocator && !o->allocators_file)
+        return NULL;
+    *reg = registry_load(o->allocators_file);
+    if (!*reg)
+        return (struct registry_config *)-1;
+    if (!o->allocator)
+        return NULL;
+    struct registry_config *cfg = registry_resolve(*reg, o->allocator, err, sizeof(err));
+    if (!cfg || !registry_check_installed(cfg->allocator, err, sizeof(err))) {
+        util_error("%s", err);
+        return (struct registry_config *)-1;
+    }
+    return cfg;
+}
+
+/* The config's variables as a NULL-terminated list for the child's environment. */
+static char **config_env(const struct registry_config *cfg)
+{
+    size_t n = cfg ? cfg->env.count : 0;
+    char **env = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        env[i] = strdup(cfg->env.items[i]);
+    return env;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_options o;
+    int rc = parse_run_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    struct registry *reg;
+    struct registry_config *cfg = resolve_allocator(&o, &reg);
+    if (cfg == (struct registry_config *)-1)
+        return 2;
+    const char *shim = util_find_lib("liballocscope.so");
+    if (!shim) {
+        util_error("cannot find liballocscope.so next to %s; run 'make' or reinstall",
+                   util_self_dir());
+        return 2;
+    }
+    char *out = o.out ? strdup(o.out) : default_out_dir(argv[optind]);
+    if (prepare_out_dir(out))
+        return 2;
+    char *control = util_format("%s/.control", out);
+    char **env = config_env(cfg);
+    struct target_spec spec = {
+        .argv = argv + optind,
+        .out_dir = out,
+        .shim_path = shim,
+        .shim = o.shim,
+        .preload_after = cfg && cfg->allocator->library[0] ? cfg->allocator->library : NULL,
+        .extra_env = env,
+        .control_path = o.reclaim_after_s > 0 ? control : NULL,
+        .t0_ns = util_monotonic_ns()};
+    char started[32], err[512];
+    runjson_now_iso(started, sizeof(started));
+    /* Ctrl-C reaches the target (same process group); we stay to write what it recorded. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    spec.hold = o.kernel;
+    pid_t pid = target_start(&spec, err, sizeof(err));
+    if (pid < 0) {
+        util_error("%s", err);
+        return 127;
+    }
+    struct probe_helper kevents = {0};
+    if (o.kernel && start_kernel_events(&kevents, pid, &spec)) {
+        target_cancel(pid);
+        return 2;
+    }
+    if (o.kernel && target_release(pid, err, sizeof(err))) {
+        probe_helper_stop(&kevents);
+        util_error("%s", err);
+        return 127;
+    }
+    struct target_result result;
+    wait_with_reclaim(pid, &spec, o.reclaim_after_s, &result);
+    if (o.kernel)
+        join_kernel_events(&kevents, out);
+    rc = finish_run(&spec, &result, started, &o, cfg);
+    registry_free_env(env);
+    registry_free(reg);
+    free(control);
+    free(out);
+    return rc;
+}

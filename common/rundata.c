@@ -1,0 +1,223 @@
+#include "common/rundata.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/util.h"
+
+static int load_facts(struct run_data *run, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/shim.txt", run->dir);
+    char *text = util_read_file(path, NULL);
+    if (!text) {
+        snprintf(err, errlen, "%s is not a run directory: cannot read %s (%s)", run->dir, path,
+                 strerror(errno));
+        return -1;
+    }
+    size_t cap = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        if (run->nfacts == cap) {
+            cap = cap ? cap * 2 : 32;
+            run->fact_keys = realloc(run->fact_keys, cap * sizeof(char *));
+            run->fact_values = realloc(run->fact_values, cap * sizeof(char *));
+        }
+        run->fact_keys[run->nfacts] = strndup(line, (size_t)(eq - line));
+        run->fact_values[run->nfacts] = strdup(eq + 1);
+        run->nfacts++;
+    }
+    free(text);
+    return 0;
+}
+
+const char *rundata_fact(const struct run_data *run, const char *key)
+{
+    for (size_t i = run->nfacts; i-- > 0;)
+        if (!strcmp(run->fact_keys[i], key))
+            return run->fact_values[i];
+    return NULL;
+}
+
+static struct site_series *site_by_id(struct run_data *run, uint32_t id)
+{
+    /* Ids are dense from 0 in the order stacks.csv lists them. */
+    if (id < run->nsites && run->sites[id].id == id)
+        return &run->sites[id];
+    for (size_t i = 0; i < run->nsites; i++)
+        if (run->sites[i].id == id)
+            return &run->sites[i];
+    return NULL;
+}
+
+static uint64_t *parse_frames(const char *text, unsigned *depth)
+{
+    unsigned n = *text ? 1 : 0;
+    for (const char *p = text; *p; p++)
+        n += *p == ';';
+    uint64_t *frames = calloc(n ? n : 1, sizeof(uint64_t));
+    const char *p = text;
+    for (unsigned i = 0; i < n; i++) {
+        char *end;
+        frames[i] = strtoull(p, &end, 16);
+        p = *end == ';' ? end + 1 : end;
+    }
+    *depth = n;
+    return frames;
+}
+
+static int load_stacks(struct run_data *run, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    struct csv stacks;
+    snprintf(path, sizeof(path), "%s/stacks.csv", run->dir);
+    if (csv_load(&stacks, path, err, errlen))
+        return -1;
+    int c_id = csv_column(&stacks, "site_id"), c_frames = csv_column(&stacks, "frames");
+    if (c_id < 0 || c_frames < 0) {
+        snprintf(err, errlen, "%s: missing column site_id or frames", path);
+        csv_free(&stacks);
+        return -1;
+    }
+    run->sites = calloc(stacks.nrows ? stacks.nrows : 1, sizeof(struct site_series));
+    for (size_t r = 0; r < stacks.nrows; r++) {
+        struct site_series *s = &run->sites[run->nsites++];
+        s->id = (uint32_t)csv_int(&stacks, r, c_id, 0);
+        s->frames = parse_frames(csv_cell(&stacks, r, c_frames), &s->depth);
+    }
+    csv_free(&stacks);
+    return 0;
+}
+
+static void add_point(struct site_series *s, uint64_t t, int64_t bytes, int64_t blocks)
+{
+    if (s->npoints == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 8;
+        s->points = realloc(s->points, s->cap * sizeof(*s->points));
+    }
+    s->points[s->npoints++] = (struct site_point){t, bytes, blocks};
+    s->end_bytes = bytes;
+    s->end_blocks = blocks;
+    if (bytes > s->peak_bytes)
+        s->peak_bytes = bytes;
+}
+
+static int load_site_rows(struct run_data *run, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    struct csv rows;
+    snprintf(path, sizeof(path), "%s/sites.csv", run->dir);
+    if (csv_load(&rows, path, err, errlen))
+        return -1;
+    int c_t = csv_column(&rows, "t_ms"), c_id = csv_column(&rows, "site_id");
+    int c_ac = csv_column(&rows, "alloc_calls"), c_ab = csv_column(&rows, "alloc_bytes");
+    int c_fc = csv_column(&rows, "free_calls"), c_fb = csv_column(&rows, "free_bytes");
+    int c_peak = csv_column(&rows, "peak_bytes"); /* optional */
+    if (c_t < 0 || c_id < 0 || c_ac < 0 || c_ab < 0 || c_fc < 0 || c_fb < 0) {
+        snprintf(err, errlen,
+                 "%s: missing one of the columns t_ms, site_id, alloc_calls, "
+                 "alloc_bytes, free_calls, free_bytes",
+                 path);
+        csv_free(&rows);
+        return -1;
+    }
+    for (size_t r = 0; r < rows.nrows; r++) {
+        struct site_series *s = site_by_id(run, (uint32_t)csv_int(&rows, r, c_id, -1));
+        if (!s)
+            continue; /* its stacks.csv row was lost (truncated file) */
+        s->alloc_calls = (uint64_t)csv_int(&rows, r, c_ac, 0);
+        s->alloc_bytes = (uint64_t)csv_int(&rows, r, c_ab, 0);
+        add_point(s, (uint64_t)csv_int(&rows, r, c_t, 0),
+                  (int64_t)s->alloc_bytes - csv_int(&rows, r, c_fb, 0),
+                  (int64_t)s->alloc_calls - csv_int(&rows, r, c_fc, 0));
+        int64_t peak = c_peak < 0 ? 0 : csv_int(&rows, r, c_peak, 0);
+        if (peak > s->peak_bytes)
+            s->peak_bytes = peak;
+    }
+    csv_free(&rows);
+    for (size_t i = 0; i < run->nsites; i++)
+        run->sites[i].growth_bytes_per_s = site_growth_rate(&run->sites[i]);
+    return 0;
+}
+
+double site_growth_rate(const struct site_series *site)
+{
+    size_t peak = 0;
+    for (size_t i = 0; i < site->npoints; i++)
+        if (site->points[i].live_bytes >= site->points[peak].live_bytes)
+            peak = i;
+    size_t n = peak + 1;
+    if (n < 3)
+        return 0.0;
+    double st = 0, sb = 0, stt = 0, stb = 0;
+    for (size_t i = 0; i < n; i++) {
+        double t = (double)site->points[i].t_ms / 1000.0, b = (double)site->points[i].live_bytes;
+        st += t, sb += b, stt += t * t, stb += t * b;
+    }
+    double denom = (double)n * stt - st * st;
+    return denom > 0 ? ((double)n * stb - st * sb) / denom : 0.0;
+}
+
+static bool file_exists(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+int rundata_load(struct run_data *run, const char *dir, unsigned parts, char *err, size_t errlen)
+{
+    memset(run, 0, sizeof(*run));
+    run->dir = strdup(dir);
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: no such run directory", dir);
+        return -1;
+    }
+    if (load_facts(run, err, errlen))
+        return -1;
+    if (parts & RUNDATA_SAMPLES) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/samples.csv", dir);
+        if (csv_load(&run->samples, path, err, errlen))
+            return -1;
+        run->has_samples = true;
+    }
+    if ((parts & RUNDATA_SITES) && file_exists(dir, "stacks.csv")) {
+        if (load_stacks(run, err, errlen) || load_site_rows(run, err, errlen))
+            return -1;
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/maps.txt", dir);
+        run->maps_text = util_read_file(path, NULL);
+        if (!run->maps_text && run->nsites > 1)
+            util_warn("%s is missing: frames will not be symbolized", path);
+    }
+    return 0;
+}
+
+void rundata_free(struct run_data *run)
+{
+    for (size_t i = 0; i < run->nfacts; i++) {
+        free(run->fact_keys[i]);
+        free(run->fact_values[i]);
+    }
+    free(run->fact_keys);
+    free(run->fact_values);
+    if (run->has_samples)
+        csv_free(&run->samples);
+    for (size_t i = 0; i < run->nsites; i++) {
+        free(run->sites[i].frames);
+        free(run->sites[i].points);
+    }
+    free(run->sites);
+    free(run->maps_text);
+    free(run->dir);
+    memset(run, 0, sizeof(*run));
+}

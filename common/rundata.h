@@ -1,0 +1,54 @@
+/* A run directory (docs/FORMAT.md) loaded for analysis: the shim's facts, samples.csv and
+ * the per-site series rebuilt from sites.csv and stacks.csv. Readers only: nothing here
+ * knows how the files were recorded. */
+#ifndef ALLOCSCOPE_RUNDATA_H
+#define ALLOCSCOPE_RUNDATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/csv.h"
+
+struct site_point {
+    uint64_t t_ms;
+    int64_t live_bytes;
+    int64_t live_blocks;
+};
+
+struct site_series {
+    uint32_t id;
+    uint64_t *frames;
+    unsigned depth;
+    struct site_point *points;
+    size_t npoints, cap;
+    int64_t end_bytes, end_blocks; /* at the last snapshot */
+    int64_t peak_bytes;
+    uint64_t alloc_calls, alloc_bytes;
+    double growth_bytes_per_s;
+};
+
+struct run_data {
+    char *dir;
+    char **fact_keys, **fact_values;
+    size_t nfacts;
+    struct csv samples;
+    bool has_samples;
+    struct site_series *sites;
+    size_t nsites;
+    char *maps_text;
+};
+
+enum { RUNDATA_SAMPLES = 1, RUNDATA_SITES = 2 };
+
+/* Loads what PARTS asks for. A missing shim.txt or samples.csv is an error (err names the
+ * file and what to do); missing site files mean a run without stacks (nsites = 0). */
+int rundata_load(struct run_data *run, const char *dir, unsigned parts, char *err, size_t errlen);
+void rundata_free(struct run_data *run);
+const char *rundata_fact(const struct run_data *run, const char *key); /* last value or NULL */
+
+/* Least-squares slope of a site's live bytes from its first point to its peak, bytes/s;
+ * 0 when that rise spans fewer than 3 points. */
+double site_growth_rate(const struct site_series *site);
+
+#endif

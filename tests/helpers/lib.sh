@@ -1,0 +1,49 @@
+# Shared helpers for shell tests. Source it, call check/skip, end with finish.
+# Each check prints "ok - NAME" or "not ok - NAME: detail"; finish prints the
+# "# counts:" line tests/run-tests reads, and exits non-zero on any failure.
+ROOT=${ALLOCSCOPE_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${ALLOCSCOPE_BUILD:-$ROOT/build}
+ALLOCSCOPE=$BUILD/bin/allocscope
+SHIM=$BUILD/lib/liballocscope.so
+TESTBIN=$BUILD/tests
+T_PASSED=0 T_FAILED=0 T_SKIPPED=0
+TMP=$(mktemp -d /tmp/allocscope-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+pass() { echo "ok - $1"; T_PASSED=$((T_PASSED + 1)); }
+fail() { echo "not ok - $1${2:+: $2}"; T_FAILED=$((T_FAILED + 1)); }
+skip() { echo "SKIP - $1: $2"; T_SKIPPED=$((T_SKIPPED + 1)); }
+
+# check NAME CMD...: passes when CMD exits 0.
+check() {
+    local name=$1
+    shift
+    if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi
+}
+
+# check_grep NAME ERE FILE: passes when a line of FILE matches.
+check_grep() {
+    if grep -Eq "$2" "$3"; then pass "$1"; else fail "$1" "no line matching '$2' in $3"; fi
+}
+
+# expect_eq NAME ACTUAL EXPECTED
+expect_eq() {
+    if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
+}
+
+# allocator_lib NAME: path of the allocator's library, empty for glibc.
+allocator_lib() {
+    case $1 in
+    glibc) echo "" ;;
+    jemalloc) echo /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ;;
+    mimalloc) echo /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 ;;
+    tcmalloc) echo /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 ;;
+    esac
+}
+ALLOCATORS="glibc jemalloc mimalloc tcmalloc"
+
+finish() {
+    echo "# counts: $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
+    [ "$T_FAILED" -eq 0 ]
+    exit
+}

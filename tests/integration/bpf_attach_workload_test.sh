@@ -1,0 +1,95 @@
+#!/bin/bash
+# allocscope attach --uprobes on a reference workload started without the shim: the leaky
+# stream-proxy under steady load is found growing at upstream_client_new, the fixed one
+# shows no growing site; under glibc and jemalloc. The load is light (uprobes cost 15-25 us
+# per malloc+free pair here), long enough for the sampled growth to stand out.
+. "$(dirname "$0")/../helpers/lib.sh"
+. "$(dirname "$0")/../helpers/bpf_lib.sh"
+. "$(dirname "$0")/../helpers/workloads_lib.sh"
+trap 'wl_kill_all; for p in "${BPF_CHILDREN[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+
+KIB=1024
+ATTACH_S=6
+RATE=100
+
+reason=$(bpf_refusal)
+if [ -n "$reason" ]; then
+    skip "attach to a reference workload" "$reason"
+    finish
+fi
+
+# growing_functions: "GROWTH_BYTES_PER_S FUNCTION" of the recording's `leaks --json`, the sites
+# summed by their allocating function (upstream_client_new allocates the connection, its pool
+# and its buffers at several lines), fastest first.
+growing_functions() {
+    python3 -c '
+import json, sys
+growth = {}
+for s in json.load(open(sys.argv[1]))["sites"]:
+    function = s["frames"][0]["function"] if s["frames"] else "??"
+    growth[function] = growth.get(function, 0) + s["growth_bytes_per_s"]
+for function, rate in sorted(growth.items(), key=lambda item: -item[1]):
+    print(int(rate), function)' "$LEAKS_JSON"
+}
+
+# attach_under_load ALLOCATOR VARIANT: starts origin and proxy (the allocator preloaded, no
+# shim), warms it up, attaches for ATTACH_S seconds while loadgen runs; sets OUT and
+# LEAKS_JSON (the recording's `allocscope leaks --json`).
+attach_under_load() {
+    local allocator=$1 variant=$2 name=$1-$2 lib
+    lib=$(allocator_lib "$allocator")
+    OUT=$TMP/attach-$name
+    wl_start "origin-$name" "$WL_BIN/wl-stream-origin" --port 0 --media-size 32768 \
+        --chunk-size 8192 || return 1
+    local origin_pid=$WL_PID origin_port=$WL_PORT
+    wl_start "proxy-$name" env ${lib:+LD_PRELOAD=$lib} "$WL_BIN/wl-stream-proxy" --port 0 \
+        --origin "127.0.0.1:$origin_port" --variant "$variant" || return 1
+    local pid=$WL_PID port=$WL_PORT
+    local load=("$WL_BIN/loadgen" --target "127.0.0.1:$port" --scenario stream-proxy -c 8
+        --rate "$RATE" -p /stream/media-1 -q)
+    "${load[@]}" -d 1 # the fixed variant's pool and the buffers fill before the recording
+    "${load[@]}" -d $((ATTACH_S + 2)) --json "$TMP/load-$name.json" &
+    local load_pid=$!
+    "$ALLOCSCOPE" attach "$pid" --uprobes --sample 64K --duration "$ATTACH_S" --out "$OUT" \
+        >"$TMP/attach-$name.log" 2>&1
+    expect_eq "$name: attach exit status" "$?" 0
+    wait "$load_pid"
+    expect_eq "$name: load had no errors" "$(wl_json_get "$TMP/load-$name.json" errors)" 0
+    expect_eq "$name: shim.txt names the allocator" "$(grep '^allocator=' "$OUT/shim.txt")" \
+        "allocator=$allocator"
+    LEAKS_JSON=$OUT.leaks.json
+    "$ALLOCSCOPE" leaks --json "$OUT" >"$LEAKS_JSON" 2>"$TMP/leaks-$name.err"
+    expect_eq "$name: allocscope leaks reads the recording" "$?" 0
+    wl_stop "$pid"
+    expect_eq "$name: the proxy ran on and exits cleanly" "$WL_RC" 0
+    wl_stop "$origin_pid"
+}
+
+for allocator in glibc jemalloc; do
+    if attach_under_load "$allocator" leaky; then
+        functions=$(growing_functions)
+        read -r growth function <<<"$(head -1 <<<"$functions")"
+        # 100 req/s leaking ~41 KB each: ~4 MB/s; half of it is enough to stand out.
+        if [ "$function" = upstream_client_new ] && [ "${growth:-0}" -gt $((2048 * KIB)) ]; then
+            pass "$allocator leaky: fastest growing function upstream_client_new at $((growth / KIB)) KiB/s"
+        else
+            fail "$allocator leaky: fastest growing function" "$(head -3 <<<"$functions" | tr '\n' ' ')"
+        fi
+    else
+        fail "$allocator leaky: workload starts" "$(tail -c 300 "$TMP"/*"$allocator-leaky".err)"
+    fi
+    if attach_under_load "$allocator" fixed; then
+        functions=$(growing_functions)
+        growing=$(awk -v lim=$((256 * KIB)) '$1 > lim' <<<"$functions" | wc -l)
+        sampled=$(grep '^sampled_allocations=' "$OUT/shim.txt" | cut -d= -f2)
+        echo "# $allocator fixed: fastest growing function: $(head -1 <<<"$functions")"
+        if [ "$growing" -eq 0 ] && [ "${sampled:-0}" -gt 100 ]; then
+            pass "$allocator fixed: no function grows faster than 256 KiB/s ($sampled samples)"
+        else
+            fail "$allocator fixed: growing functions" "$(head -3 <<<"$functions" | tr '\n' ' ') samples ${sampled:-0}"
+        fi
+    else
+        fail "$allocator fixed: workload starts" "$(tail -c 300 "$TMP"/*"$allocator-fixed".err)"
+    fi
+done
+finish

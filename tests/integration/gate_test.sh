@@ -1,0 +1,192 @@
+#!/bin/bash
+# allocscope baseline / gate: passes on reruns of an unchanged bench, fails when a workload
+# retains 15% more memory after the load (or starts leaking), exit 2 on a malformed or
+# mismatched baseline; the JUnit and Markdown outputs.
+#
+# Fabricated benches (tests/helpers/gate_fabricate.py: 3 cells x 3 repeats, 1% noise per repeat):
+# 10 reruns with other seeds must all pass. A real bench (allocscope bench, when it exists):
+# tests/helpers/diag_retainer keeping 40 MiB after the load, 3 repeats, glibc:default; an
+# unchanged rerun passes, a rerun keeping 15% more of the measured after-load RSS fails.
+# About 40 s.
+source "$(dirname "$0")/../helpers/lib.sh"
+
+FAB=$ROOT/tests/helpers/gate_fabricate.py
+
+fabricate() { # DIR ARGS...
+    local dir=$1
+    shift
+    rm -rf "$dir"
+    python3 "$FAB" "$dir" "$@"
+}
+
+# gate_rc ARGS...: runs allocscope gate, output in $TMP/gate.out; prints the exit status.
+gate_rc() {
+    "$ALLOCSCOPE" gate "$@" >"$TMP/gate.out" 2>&1
+    echo $?
+}
+
+# expect_input_error NAME WORD ARGS...: gate exits 2 with a line "allocscope: ...WORD...".
+expect_input_error() {
+    local name=$1 word=$2 rc
+    shift 2
+    rc=$(gate_rc "$@")
+    # One line, or a reader's warning before it (a truncated last line).
+    if [ "$rc" = 2 ] && [ "$(wc -l <"$TMP/gate.out")" -le 2 ] &&
+        tail -1 "$TMP/gate.out" | grep -q -- "^allocscope: .*$word"; then
+        pass "$name: exit 2 naming $word"
+    else
+        fail "$name" "exit $rc: $(head -c 400 "$TMP/gate.out")"
+    fi
+}
+
+# ---- fabricated benches ---------------------------------------------------------------------
+
+fabricated() {
+    fabricate "$TMP/f0" --seed 0
+    check "baseline of a fabricated bench" "$ALLOCSCOPE" baseline "$TMP/f0" -o "$TMP/f0.json"
+    local seed passes=0 rc
+    for seed in 1 2 3 4 5 6 7 8 9 10; do
+        fabricate "$TMP/fr" --seed "$seed"
+        rc=$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/fr")
+        [ "$rc" = 0 ] && passes=$((passes + 1))
+        [ "$rc" = 0 ] || echo "# rerun seed $seed: exit $rc: $(grep -E 'FAIL' "$TMP/gate.out" | head -3)"
+    done
+    expect_eq "gate passes 10 of 10 reruns of an unchanged fabricated bench" "$passes" 10
+
+    fabricate "$TMP/more" --seed 11 --retain-more web=0.15
+    rc=$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/more" --junit "$TMP/more.xml" \
+        --markdown "$TMP/more.md")
+    expect_eq "gate fails when web retains 15% more after load" "$rc" 1
+    expect_eq "... on after_rss of the two web cells only" \
+        "$(grep ' FAIL ' "$TMP/gate.out" | awk '{print $1 "/" $2}' | sort | tr '\n' ' ')" \
+        "web-none-glibc-default/after_rss web-none-jemalloc-bg-decay/after_rss "
+    local junit
+    junit=$(python3 -c 'import sys, xml.etree.ElementTree as E
+s = E.parse(sys.argv[1]).getroot().find("testsuite")
+cases = s.findall("testcase")
+failed = [c.get("classname") + "/" + c.get("name") for c in cases if c.find("failure") is not None]
+print(len(cases), s.get("failures"), " ".join(sorted(failed)))' "$TMP/more.xml" 2>&1)
+    expect_eq "JUnit: a test case per cell and metric, the failures marked" "$junit" \
+        "18 2 web-none-glibc-default/after_rss web-none-jemalloc-bg-decay/after_rss"
+    if grep -q '^### allocscope gate: \*\*FAIL\*\*' "$TMP/more.md" &&
+        grep -q '| web-none-glibc-default | after_rss |.*\*\*FAIL\*\*' "$TMP/more.md"; then
+        pass "Markdown: headline and the failing row"
+    else
+        fail "Markdown summary" "$(head -c 400 "$TMP/more.md")"
+    fi
+    expect_eq "a wider tolerance lets the 15% through" \
+        "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/more" --tolerance after_rss=25%)" 0
+    expect_eq "--metrics without after_rss passes" \
+        "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/more" --metrics peak_rss,verdict)" 0
+
+    fabricate "$TMP/leak" --seed 12 --leak worker
+    rc=$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/leak")
+    expect_eq "gate fails when a workload starts leaking" "$rc" 1
+    expect_eq "... on its leak growth and verdict" \
+        "$(grep ' FAIL ' "$TMP/gate.out" | awk '{print $1 "/" $2}' | sort | tr '\n' ' ')" \
+        "worker-none-glibc-default/leak_growth worker-none-glibc-default/verdict "
+}
+
+input_errors() {
+    head -c 700 "$TMP/f0.json" >"$TMP/cut.json"
+    expect_input_error "truncated baseline" "line" --baseline "$TMP/cut.json" --current "$TMP/f0"
+    echo '{"format": "other", "version": 1, "cells": []}' >"$TMP/other.json"
+    expect_input_error "baseline of another format" "format" --baseline "$TMP/other.json" \
+        --current "$TMP/f0"
+    echo '[1, 2]' >"$TMP/array.json"
+    expect_input_error "baseline that is not an object" "not a valid baseline" \
+        --baseline "$TMP/array.json" --current "$TMP/f0"
+    expect_input_error "missing baseline file" "cannot read" --baseline "$TMP/none.json" \
+        --current "$TMP/f0"
+    fabricate "$TMP/drop" --seed 3 --drop-cell worker-none-glibc-default
+    expect_input_error "current bench missing a cell" "worker-none-glibc-default" \
+        --baseline "$TMP/f0.json" --current "$TMP/drop"
+    fabricate "$TMP/extra" --seed 4 --extra-cell
+    expect_input_error "different matrix (an extra cell)" "worker-none-jemalloc-bg-decay" \
+        --baseline "$TMP/f0.json" --current "$TMP/extra"
+    expect_input_error "current that is not a bench" "results.csv" --baseline "$TMP/f0.json" \
+        --current "$TMP"
+    head -c 300 "$TMP/f0/results.csv" >"$TMP/badres.csv"
+    mkdir -p "$TMP/badbench" && mv "$TMP/badres.csv" "$TMP/badbench/results.csv"
+    expect_input_error "results.csv cut inside its first row" "badbench" \
+        --baseline "$TMP/f0.json" --current "$TMP/badbench"
+    expect_input_error "no --current" "--current" --baseline "$TMP/f0.json"
+    expect_input_error "bad tolerance" "tolerance" --baseline "$TMP/f0.json" --current "$TMP/f0" \
+        --tolerance after_rss=much
+    expect_input_error "unknown metric" "latency" --baseline "$TMP/f0.json" --current "$TMP/f0" \
+        --metrics latency
+    "$ALLOCSCOPE" baseline "$TMP/f0" "$TMP/drop" -o "$TMP/pool.json" >"$TMP/gate.out" 2>&1
+    expect_eq "baseline refuses to pool benches of different matrices (exit 2)" \
+        "$? $(grep -c 'worker-none-glibc-default' "$TMP/gate.out")" "2 1"
+    fabricate "$TMP/f1" --seed 21
+    "$ALLOCSCOPE" baseline "$TMP/f0" "$TMP/f1" -o "$TMP/pool.json" >/dev/null 2>&1
+    expect_eq "a baseline pooled from two benches has 6 repeats per cell" "$(python3 -c \
+        'import json,sys; print(json.load(open(sys.argv[1]))["cells"][0]["repeats"])' \
+        "$TMP/pool.json" 2>&1)" 6
+    fabricate "$TMP/failed" --seed 5
+    sed -i 's/,ok,/,failed:crashed:SIGSEGV,/' "$TMP/failed/results.csv"
+    "$ALLOCSCOPE" baseline "$TMP/failed" -o "$TMP/failed.json" >"$TMP/gate.out" 2>&1
+    expect_eq "baseline refuses a bench whose cells all failed (exit 2)" \
+        "$? $(grep -c 'no successful repeat' "$TMP/gate.out")" "2 1"
+    expect_eq "a current bench whose cells crashed fails the gate" \
+        "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/failed")" 1
+    fabricate "$TMP/onecfg" --seed 6
+    sed -i '0,/,ok,/s//,failed:config,/' "$TMP/onecfg/results.csv"
+    expect_eq "one repeat the harness could not run (failed:config): the others compared" \
+        "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/onecfg")" 0
+    sed -i 's/,failed:config,/,failed:crashed:SIGSEGV,/' "$TMP/onecfg/results.csv"
+    expect_eq "one repeat that crashed fails the gate" \
+        "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/onecfg")" 1
+}
+
+# ---- a real bench -----------------------------------------------------------------------------
+
+real_bench() { # DIR KEEP_MB
+    "$ALLOCSCOPE" bench --quiet --repeats 3 --idle 0.5 --load-time 1.5 --cooldown 1 \
+        -a glibc:default --name retainer \
+        --target "$TESTBIN/diag_retainer --mode retain --keep-mb $2 --on-signal --load-ms 800" \
+        --load 'kill -USR1 {pid}; sleep 1' -o "$1" >"$1.log" 2>&1
+}
+
+real() {
+    if ! "$ALLOCSCOPE" bench --help >/dev/null 2>&1; then
+        skip "real bench" "allocscope bench is not available"
+        return
+    fi
+    if [ ! -x "$TESTBIN/diag_retainer" ]; then
+        skip "real bench" "$TESTBIN/diag_retainer is not built (make tests-build)"
+        return
+    fi
+    real_bench "$TMP/r0" 40 || {
+        fail "real bench runs" "$(tail -3 "$TMP/r0.log")"
+        return
+    }
+    check "baseline of a real bench" "$ALLOCSCOPE" baseline "$TMP/r0" -o "$TMP/r0.json"
+    real_bench "$TMP/r1" 40
+    local rc after extra
+    rc=$(gate_rc --baseline "$TMP/r0.json" --current "$TMP/r1")
+    expect_eq "gate passes an unchanged rerun of a real bench" "$rc" 0
+    [ "$rc" = 0 ] || cat "$TMP/gate.out"
+    # Keep 15% of the baseline's after-load RSS more.
+    after=$(python3 -c 'import json,sys
+print(json.load(open(sys.argv[1]))["cells"][0]["metrics"]["after_rss"]["median"])' "$TMP/r0.json")
+    extra=$(python3 -c "import math; print(math.ceil(0.15 * $after / 2**20))")
+    real_bench "$TMP/r2" $((40 + extra))
+    rc=$(gate_rc --baseline "$TMP/r0.json" --current "$TMP/r2")
+    echo "# real bench: after-load RSS median $((${after%.*} / 1048576)) MiB; changed run keeps" \
+        "$extra MiB more: $(grep after_rss "$TMP/gate.out" | sed 's/  */ /g')"
+    expect_eq "gate fails a real bench retaining 15% more after load" "$rc" 1
+    # The peak grows by the same bytes: it may fail too, nothing else may.
+    expect_eq "... on after_rss (and peak_rss at most)" \
+        "$(grep ' FAIL ' "$TMP/gate.out" | awk '{print $2}' | grep -v peak_rss | tr '\n' ' ')" \
+        "after_rss "
+}
+
+if [ ! -x "$ALLOCSCOPE" ]; then
+    skip "gate" "build/bin/allocscope is not built"
+    finish
+fi
+fabricated
+input_errors
+real
+finish
