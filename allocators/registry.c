@@ -20,35 +20,10 @@ static const char *const known_kinds[] = {"glibc", "jemalloc", "mimalloc", "tcma
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        util_error("out of memory");
-        exit(70);
-    }
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *copy = strdup(s ? s : "");
-    if (!copy) {
-        util_error("out of memory");
-        exit(70);
-    }
-    return copy;
-}
-
+/* Arrays grow one element at a time: the registry has tens of entries. */
 static void *grow(void *array, size_t count, size_t size)
 {
-    /* Arrays grow one element at a time: the registry has tens of entries. */
-    void *bigger = realloc(array, (count + 1) * size);
-    if (!bigger) {
-        util_error("out of memory");
-        exit(70);
-    }
-    return bigger;
+    return xreallocarray(array, count + 1, size);
 }
 
 static void replace(char **field, const char *value)
@@ -87,27 +62,7 @@ static bool is_known_kind(const char *kind)
 
 /* ---- pairs -------------------------------------------------------------------------- */
 
-static size_t name_length(const char *pair)
-{
-    const char *eq = strchr(pair, '=');
-    return eq ? (size_t)(eq - pair) : strlen(pair);
-}
-
-static ssize_t pairs_find(const struct registry_pairs *pairs, const char *name, size_t len)
-{
-    for (size_t i = 0; i < pairs->count; i++)
-        if (name_length(pairs->items[i]) == len && !strncmp(pairs->items[i], name, len))
-            return (ssize_t)i;
-    return -1;
-}
-
-const char *registry_pairs_get(const struct registry_pairs *pairs, const char *name)
-{
-    ssize_t i = pairs_find(pairs, name, strlen(name));
-    return i < 0 ? NULL : pairs->items[i] + strlen(name) + 1;
-}
-
-static void pairs_clear(struct registry_pairs *pairs)
+static void pairs_clear(struct setting_list *pairs)
 {
     for (size_t i = 0; i < pairs->count; i++)
         free(pairs->items[i]);
@@ -117,9 +72,9 @@ static void pairs_clear(struct registry_pairs *pairs)
 }
 
 /* Adds NAME=VALUE; false when NAME is already there. */
-static bool pairs_add(struct registry_pairs *pairs, const char *name, size_t len, const char *value)
+static bool pairs_add(struct setting_list *pairs, const char *name, size_t len, const char *value)
 {
-    if (pairs_find(pairs, name, len) >= 0)
+    if (setting_list_find(pairs, name, len) >= 0)
         return false;
     pairs->items = grow(pairs->items, pairs->count, sizeof(char *));
     pairs->items[pairs->count++] = util_format("%.*s=%s", (int)len, name, value);
@@ -133,7 +88,7 @@ struct registry *registry_new(void)
     return xcalloc(1, sizeof(struct registry));
 }
 
-static void free_allocator(struct registry_allocator *a)
+static void free_allocator(struct allocator_info *a)
 {
     free(a->name);
     free(a->kind);
@@ -144,7 +99,7 @@ static void free_allocator(struct registry_allocator *a)
     free(a);
 }
 
-static void free_config(struct registry_config *c)
+static void free_config(struct allocator_config *c)
 {
     free(c->allocator_name);
     free(c->name);
@@ -171,7 +126,7 @@ void registry_free(struct registry *reg)
     free(reg);
 }
 
-struct registry_allocator *registry_find_allocator(const struct registry *reg, const char *name)
+struct allocator_info *registry_find_allocator(const struct registry *reg, const char *name)
 {
     for (size_t i = 0; i < reg->n_allocators; i++)
         if (!strcmp(reg->allocators[i]->name, name))
@@ -179,8 +134,8 @@ struct registry_allocator *registry_find_allocator(const struct registry *reg, c
     return NULL;
 }
 
-static struct registry_config *find_config(const struct registry *reg, const char *allocator,
-                                           const char *name)
+static struct allocator_config *find_config(const struct registry *reg, const char *allocator,
+                                            const char *name)
 {
     for (size_t i = 0; i < reg->n_configs; i++)
         if (!strcmp(reg->configs[i]->allocator_name, allocator) &&
@@ -189,9 +144,9 @@ static struct registry_config *find_config(const struct registry *reg, const cha
     return NULL;
 }
 
-static struct registry_allocator *add_allocator(struct registry *reg, const char *name)
+static struct allocator_info *add_allocator(struct registry *reg, const char *name)
 {
-    struct registry_allocator *a = xcalloc(1, sizeof(*a));
+    struct allocator_info *a = xcalloc(1, sizeof(*a));
     a->name = xstrdup(name);
     a->kind = xstrdup(is_known_kind(name) ? name : "");
     a->library = xstrdup("");
@@ -202,10 +157,10 @@ static struct registry_allocator *add_allocator(struct registry *reg, const char
     return a;
 }
 
-static struct registry_config *add_config(struct registry *reg, const char *allocator,
-                                          const char *name, const char *file, int line)
+static struct allocator_config *add_config(struct registry *reg, const char *allocator,
+                                           const char *name, const char *file, int line)
 {
-    struct registry_config *c = xcalloc(1, sizeof(*c));
+    struct allocator_config *c = xcalloc(1, sizeof(*c));
     c->allocator_name = xstrdup(allocator);
     c->name = xstrdup(name);
     c->full_name = util_format("%s:%s", allocator, name);
@@ -228,8 +183,8 @@ struct parse {
     char error[512];
     /* the section being read */
     char section[256];
-    struct registry_allocator *allocator;
-    struct registry_config *config;
+    struct allocator_info *allocator;
+    struct allocator_config *config;
 };
 
 static int parse_error(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -334,7 +289,7 @@ static bool parse_bool(const char *value, bool *out)
 
 static int allocator_key(struct parse *p, const char *key, const char *value)
 {
-    struct registry_allocator *a = p->allocator;
+    struct allocator_info *a = p->allocator;
     if (!strcmp(key, "library")) {
         if (*value && *value != '/')
             return parse_error(p, "library '%s' in [%s] is not an absolute path", value,
@@ -360,7 +315,7 @@ static int allocator_key(struct parse *p, const char *key, const char *value)
 
 static int config_env(struct parse *p, const char *value)
 {
-    struct registry_config *c = p->config;
+    struct allocator_config *c = p->config;
     const char *eq = strchr(value, '=');
     size_t len = eq ? (size_t)(eq - value) : 0;
     if (!eq || !valid_env_name(value, len))
@@ -381,7 +336,7 @@ static int config_env(struct parse *p, const char *value)
 
 static int config_key(struct parse *p, const char *key, const char *value)
 {
-    struct registry_config *c = p->config;
+    struct allocator_config *c = p->config;
     if (!strcmp(key, "env"))
         return config_env(p, value);
     if (!strncmp(key, "expect.", 7) && key[7]) {
@@ -447,7 +402,7 @@ int registry_merge_text(struct registry *reg, const char *name, const char *text
 int registry_finish(struct registry *reg, char *err, size_t err_size)
 {
     for (size_t i = 0; i < reg->n_configs; i++) {
-        struct registry_config *c = reg->configs[i];
+        struct allocator_config *c = reg->configs[i];
         c->allocator = registry_find_allocator(reg, c->allocator_name);
         if (!c->allocator) {
             snprintf(err, err_size,
@@ -459,9 +414,9 @@ int registry_finish(struct registry *reg, char *err, size_t err_size)
     }
     /* Every allocator runs as "NAME" = "NAME:default", even with no settings of its own. */
     for (size_t i = 0; i < reg->n_allocators; i++) {
-        struct registry_allocator *a = reg->allocators[i];
+        struct allocator_info *a = reg->allocators[i];
         if (!find_config(reg, a->name, "default")) {
-            struct registry_config *c = add_config(reg, a->name, "default", "(implicit)", 0);
+            struct allocator_config *c = add_config(reg, a->name, "default", "(implicit)", 0);
             c->allocator = a;
             replace(&c->description, "the allocator's own defaults");
         }
@@ -535,8 +490,8 @@ static void list_names(char *out, size_t size, const struct registry *reg, const
                                      reg->configs[i]->name);
 }
 
-struct registry_config *registry_resolve(const struct registry *reg, const char *spec, char *err,
-                                         size_t err_size)
+struct allocator_config *registry_resolve(const struct registry *reg, const char *spec, char *err,
+                                          size_t err_size)
 {
     char name[256], known[512];
     snprintf(name, sizeof(name), "%s", spec);
@@ -552,7 +507,7 @@ struct registry_config *registry_resolve(const struct registry *reg, const char 
                  name, known);
         return NULL;
     }
-    struct registry_config *c = find_config(reg, name, config);
+    struct allocator_config *c = find_config(reg, name, config);
     if (!c) {
         list_names(known, sizeof(known), reg, name);
         snprintf(err, err_size,
@@ -561,26 +516,6 @@ struct registry_config *registry_resolve(const struct registry *reg, const char 
                  name, config, known);
     }
     return c;
-}
-
-bool registry_installed(const struct registry_allocator *a)
-{
-    return !a->library[0] || access(a->library, R_OK) == 0;
-}
-
-bool registry_check_installed(const struct registry_allocator *a, char *err, size_t err_size)
-{
-    if (registry_installed(a))
-        return true;
-    if (a->package[0])
-        snprintf(err, err_size,
-                 "allocator '%s' is not installed (missing %s); install package %s or run "
-                 "'make deps'",
-                 a->name, a->library, a->package);
-    else
-        snprintf(err, err_size, "allocator '%s' is not installed (missing %s); install it", a->name,
-                 a->library);
-    return false;
 }
 
 static bool valid_package(const char *s)
@@ -593,7 +528,7 @@ static bool valid_package(const char *s)
     return true;
 }
 
-const char *registry_version(struct registry_allocator *a)
+const char *registry_version(struct allocator_info *a)
 {
     if (a->version_known)
         return a->version;
@@ -615,171 +550,46 @@ const char *registry_version(struct registry_allocator *a)
     return a->version;
 }
 
-/* ---- the target's environment ------------------------------------------------------- */
+/* ---- choosing configurations -------------------------------------------------------- */
 
-static bool list_has(char **list, size_t n, const char *s)
+static void add_unique(const struct allocator_config ***configs, size_t *n,
+                       const struct allocator_config *cfg)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(list[i], s))
-            return true;
-    return false;
+    for (size_t i = 0; i < *n; i++)
+        if ((*configs)[i] == cfg)
+            return;
+    *configs = xreallocarray(*configs, *n + 1, sizeof(**configs));
+    (*configs)[(*n)++] = cfg;
 }
 
-/* "SHIM LIB USER..." with duplicates dropped; NULL when nothing is preloaded. */
-static char *compose_preload(const char *shim, const char *library, const char *user)
+int registry_select(const struct registry *reg, char *const *names, size_t n_names,
+                    const struct allocator_config ***configs, size_t *n, char *err, size_t errlen)
 {
-    char *copy = xstrdup(user);
-    size_t n = 0, cap = 2;
-    char **parts = xcalloc(cap, sizeof(char *));
-    if (shim && *shim)
-        parts[n++] = (char *)shim;
-    if (library && *library && !list_has(parts, n, library))
-        parts[n++] = (char *)library;
-    char *save = NULL;
-    for (char *t = strtok_r(copy, " :", &save); t; t = strtok_r(NULL, " :", &save)) {
-        if (list_has(parts, n, t))
-            continue;
-        if (n == cap)
-            parts = grow(parts, cap++, sizeof(char *));
-        parts[n++] = t;
+    const char *main_only[] = {"main"};
+    if (!n_names) {
+        names = (char *const *)main_only;
+        n_names = 1;
     }
-    size_t len = 1;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(parts[i]) + 1;
-    char *out = NULL;
-    if (n) {
-        out = xcalloc(1, len);
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                strcat(out, " ");
-            strcat(out, parts[i]);
-        }
-    }
-    free(parts);
-    free(copy);
-    return out;
-}
-
-char **registry_build_env(const struct registry_config *cfg, const char *shim_path,
-                          char *const *base)
-{
-    size_t n_base = 0;
-    while (base && base[n_base])
-        n_base++;
-    char **env = calloc(n_base + cfg->env.count + 2, sizeof(char *));
-    if (!env)
-        return NULL;
-    size_t n = 0;
-    const char *user_preload = "";
-    for (size_t i = 0; i < n_base; i++) {
-        size_t len = name_length(base[i]);
-        if (len == 10 && !strncmp(base[i], "LD_PRELOAD", 10)) {
-            user_preload = base[i] + 11;
+    *configs = NULL;
+    *n = 0;
+    for (size_t i = 0; i < n_names; i++) {
+        if (!strcmp(names[i], "main")) {
+            for (size_t c = 0; c < reg->n_configs; c++)
+                if (reg->configs[c]->main && allocator_installed(reg->configs[c]->allocator))
+                    add_unique(configs, n, reg->configs[c]);
             continue;
         }
-        if (pairs_find(&cfg->env, base[i], len) < 0)
-            env[n++] = xstrdup(base[i]);
+        struct allocator_config *cfg = registry_resolve(reg, names[i], err, errlen);
+        if (!cfg || !allocator_check_installed(cfg->allocator, err, errlen))
+            goto fail;
+        add_unique(configs, n, cfg);
     }
-    for (size_t i = 0; i < cfg->env.count; i++)
-        env[n++] = xstrdup(cfg->env.items[i]);
-    const char *library = cfg->allocator ? cfg->allocator->library : "";
-    char *preload = compose_preload(shim_path, library, user_preload);
-    if (preload) {
-        env[n++] = util_format("LD_PRELOAD=%s", preload);
-        free(preload);
-    }
-    env[n] = NULL;
-    return env;
-}
-
-void registry_free_env(char **env)
-{
-    for (size_t i = 0; env && env[i]; i++)
-        free(env[i]);
-    free(env);
-}
-
-/* ---- checking a run ----------------------------------------------------------------- */
-
-struct problems {
-    char *text;
-    size_t count;
-};
-
-static void add_problem(struct problems *pr, const char *config, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void add_problem(struct problems *pr, const char *config, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    char *joined =
-        util_format("%s%s%s: %s", pr->text ? pr->text : "", pr->text ? "\n" : "", config, line);
-    free(pr->text);
-    pr->text = joined;
-    pr->count++;
-}
-
-/* The value of the last "KEY=..." line of shim.txt, copied into out; false if absent. */
-static bool shim_value(const char *text, const char *key, char *out, size_t size)
-{
-    size_t klen = strlen(key);
-    bool found = false;
-    for (const char *line = text; line && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        if (len > klen && line[klen] == '=' && !strncmp(line, key, klen)) {
-            snprintf(out, size, "%.*s", (int)(len - klen - 1), line + klen + 1);
-            found = true;
-        }
-        line = end ? end + 1 : NULL;
-    }
-    return found;
-}
-
-static void check_setting_errors(struct problems *pr, const char *config, const char *text)
-{
-    for (const char *line = text; line && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        if (!strncmp(line, "setting_error=", 14) && len > 14)
-            add_problem(pr, config, "%.*s", (int)(len - 14), line + 14);
-        line = end ? end + 1 : NULL;
-    }
-}
-
-int registry_check_shim(const struct registry_config *cfg, const char *shim_txt, char **message)
-{
-    struct problems pr = {0};
-    char value[512];
-    const char *kind = cfg->allocator ? cfg->allocator->kind : "";
-    if (!shim_value(shim_txt, "allocator", value, sizeof(value)))
-        add_problem(&pr, cfg->full_name,
-                    "shim.txt names no allocator: the shim did not start "
-                    "in the target");
-    else if (*kind && strcmp(value, kind))
-        add_problem(&pr, cfg->full_name,
-                    "the target ran under allocator '%s', not %s (was the library preloaded? "
-                    "does the program link its own allocator?)",
-                    value, kind);
-    for (size_t i = 0; i < cfg->expect.count; i++) {
-        const char *pair = cfg->expect.items[i];
-        size_t len = name_length(pair);
-        char key[300];
-        snprintf(key, sizeof(key), "setting.%.*s", (int)len, pair);
-        const char *wanted = pair + len + 1;
-        if (!shim_value(shim_txt, key, value, sizeof(value)))
-            add_problem(&pr, cfg->full_name, "setting %s was not read back (expected %s)", key + 8,
-                        wanted);
-        else if (strcmp(value, wanted))
-            add_problem(&pr, cfg->full_name,
-                        "setting %s is %s, expected %s: the configuration did not take effect",
-                        key + 8, value, wanted);
-    }
-    check_setting_errors(&pr, cfg->full_name, shim_txt);
-    *message = pr.text;
-    return pr.count ? -1 : 0;
+    if (*n)
+        return 0;
+    snprintf(err, errlen, "no allocator configuration to run; name some with -a NAME[:CONFIG]");
+fail:
+    free(*configs);
+    *configs = NULL;
+    *n = 0;
+    return -1;
 }

@@ -9,42 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct registry_allocator {
-    char *name;    /* "jemalloc" */
-    char *kind;    /* what the shim detects: glibc, jemalloc, mimalloc, tcmalloc; "" = any */
-    char *library; /* preloaded library; "" for glibc (already in every process) */
-    char *package; /* Debian package providing it */
-    char *description;
-    char *version; /* from dpkg, filled by registry_version(); NULL until asked */
-    bool version_known;
-};
-
-/* "NAME=VALUE" pairs, names unique within a list. */
-struct registry_pairs {
-    char **items;
-    size_t count;
-};
-
-struct registry_config {
-    struct registry_allocator *allocator; /* set by registry_finish */
-    char *allocator_name;
-    char *name;      /* "bg-decay" */
-    char *full_name; /* "jemalloc:bg-decay" */
-    char *description;
-    struct registry_pairs env;    /* variables set in the target */
-    struct registry_pairs expect; /* setting name (as in shim.txt after "setting.") = value */
-    bool main;                    /* used by the quick comparison (make demo) */
-    /* where it was defined, for messages */
-    const char *file;
-    int line;
-    const char *env_file; /* file whose env lines are in use (a later file replaces them) */
-    const char *expect_file;
-};
+#include "common/allocator_config.h"
 
 struct registry {
-    struct registry_allocator **allocators;
+    struct allocator_info **allocators;
     size_t n_allocators;
-    struct registry_config **configs; /* in definition order */
+    struct allocator_config **configs; /* in definition order */
     size_t n_configs;
     char **files; /* files loaded, in order */
     size_t n_files;
@@ -70,39 +40,21 @@ int registry_finish(struct registry *reg, char *err, size_t err_size);
 struct registry *registry_new(void);
 void registry_free(struct registry *reg);
 
-struct registry_allocator *registry_find_allocator(const struct registry *reg, const char *name);
+struct allocator_info *registry_find_allocator(const struct registry *reg, const char *name);
 
 /* Resolves "NAME" (its "default" configuration) or "NAME:CONFIG". Returns NULL with a
  * message in err naming the known choices. */
-struct registry_config *registry_resolve(const struct registry *reg, const char *spec, char *err,
-                                         size_t err_size);
+struct allocator_config *registry_resolve(const struct registry *reg, const char *spec, char *err,
+                                          size_t err_size);
 
-/* True when the allocator can run here (glibc, or its library file exists). */
-bool registry_installed(const struct registry_allocator *a);
-
-/* registry_installed, or false with "allocator 'X' is not installed (missing PATH);
- * install package P or run 'make deps'" in err. */
-bool registry_check_installed(const struct registry_allocator *a, char *err, size_t err_size);
+/* The configurations NAMES ask for, each once, in order: "NAME", "NAME:CONFIG", or "main"
+ * (every main configuration whose allocator is installed); no names means "main". A named
+ * configuration whose allocator is not installed is an error. Returns 0 with a malloc'd
+ * array, or -1 with a message in err. */
+int registry_select(const struct registry *reg, char *const *names, size_t n_names,
+                    const struct allocator_config ***configs, size_t *n, char *err, size_t errlen);
 
 /* The Debian package version (dpkg-query), cached; NULL when unknown. */
-const char *registry_version(struct registry_allocator *a);
-
-/* The value of NAME in a pair list, or NULL. */
-const char *registry_pairs_get(const struct registry_pairs *pairs, const char *name);
-
-/* The environment for a target run under cfg: a copy of base (NULL-terminated) with
- * LD_PRELOAD = "SHIM ALLOCATOR_LIB USER_PRELOAD..." (shim first; shim_path may be NULL;
- * entries already present are not repeated) and the configuration's variables set,
- * replacing variables of the same name. Returns a malloc'd NULL-terminated array, or
- * NULL on allocation failure; free it with registry_free_env. */
-char **registry_build_env(const struct registry_config *cfg, const char *shim_path,
-                          char *const *base);
-void registry_free_env(char **env);
-
-/* Checks a run's shim.txt text against cfg: the allocator the shim detected, each
- * expect.NAME=VALUE against the "setting.NAME=VALUE" line, and any setting_error line.
- * Returns 0 when all agree; otherwise -1 and a malloc'd message (one line per problem,
- * no trailing newline) in *message. */
-int registry_check_shim(const struct registry_config *cfg, const char *shim_txt, char **message);
+const char *registry_version(struct allocator_info *a);
 
 #endif

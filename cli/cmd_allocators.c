@@ -30,7 +30,7 @@ static void usage(FILE *to)
             "                     with one line per problem otherwise\n");
 }
 
-static json_t *pairs_json(const struct registry_pairs *pairs)
+static json_t *pairs_json(const struct setting_list *pairs)
 {
     json_t *obj = json_object();
     for (size_t i = 0; i < pairs->count; i++) {
@@ -42,7 +42,7 @@ static json_t *pairs_json(const struct registry_pairs *pairs)
     return obj;
 }
 
-static json_t *config_json(const struct registry_config *c)
+static json_t *config_json(const struct allocator_config *c)
 {
     return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "name", c->full_name, "config", c->name,
                      "description", c->description, "main", c->main, "env", pairs_json(&c->env),
@@ -53,7 +53,7 @@ static int print_json(struct registry *reg)
 {
     json_t *allocators = json_array();
     for (size_t i = 0; i < reg->n_allocators; i++) {
-        struct registry_allocator *a = reg->allocators[i];
+        struct allocator_info *a = reg->allocators[i];
         const char *version = registry_version(a);
         json_t *configs = json_array();
         for (size_t j = 0; j < reg->n_configs; j++)
@@ -63,7 +63,7 @@ static int print_json(struct registry *reg)
             allocators,
             json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o}", "name", a->name, "kind", a->kind,
                       "library", a->library, "package", a->package, "description", a->description,
-                      "installed", registry_installed(a), "version",
+                      "installed", allocator_installed(a), "version",
                       version ? json_string(version) : json_null(), "configs", configs));
     }
     json_t *files = json_array();
@@ -76,7 +76,7 @@ static int print_json(struct registry *reg)
     return rc ? 1 : 0;
 }
 
-static void print_config(const struct registry_config *c)
+static void print_config(const struct allocator_config *c)
 {
     printf("  %-30s %s%s\n", c->full_name, c->main ? "[main] " : "", c->description);
     if (!c->env.count)
@@ -90,14 +90,14 @@ static void print_config(const struct registry_config *c)
 static int print_text(struct registry *reg)
 {
     for (size_t i = 0; i < reg->n_allocators; i++) {
-        struct registry_allocator *a = reg->allocators[i];
+        struct allocator_info *a = reg->allocators[i];
         const char *version = registry_version(a);
         printf("%s%s  %s  version %s  %s\n", i ? "\n" : "", a->name,
-               registry_installed(a) ? "installed" : "NOT INSTALLED", version ? version : "unknown",
+               allocator_installed(a) ? "installed" : "NOT INSTALLED", version ? version : "unknown",
                a->library[0] ? a->library : "(built into libc)");
-        if (!registry_installed(a) && a->package[0])
+        if (!allocator_installed(a) && a->package[0])
             printf("  install package %s or run 'make deps'\n", a->package);
-        else if (!registry_installed(a))
+        else if (!allocator_installed(a))
             printf("  install it: %s is missing\n", a->library);
         if (a->description[0])
             printf("  %s\n", a->description);
@@ -108,15 +108,15 @@ static int print_text(struct registry *reg)
     return 0;
 }
 
-static struct registry_config *resolve_installed(struct registry *reg, const char *spec)
+static struct allocator_config *resolve_installed(struct registry *reg, const char *spec)
 {
     char err[768];
-    struct registry_config *c = registry_resolve(reg, spec, err, sizeof(err));
+    struct allocator_config *c = registry_resolve(reg, spec, err, sizeof(err));
     if (!c) {
         util_error("%s", err);
         return NULL;
     }
-    if (!registry_check_installed(c->allocator, err, sizeof(err))) {
+    if (!allocator_check_installed(c->allocator, err, sizeof(err))) {
         util_error("%s", err);
         return NULL;
     }
@@ -127,7 +127,7 @@ static struct registry_config *resolve_installed(struct registry *reg, const cha
 static int print_env(struct registry *reg, const char *spec, bool with_shim)
 {
     extern char **environ;
-    struct registry_config *c = resolve_installed(reg, spec);
+    struct allocator_config *c = resolve_installed(reg, spec);
     if (!c)
         return 1;
     const char *shim = NULL;
@@ -136,7 +136,7 @@ static int print_env(struct registry *reg, const char *spec, bool with_shim)
                    util_self_dir());
         return 1;
     }
-    char **env = registry_build_env(c, shim, environ);
+    char **env = allocator_config_env(c, shim, environ);
     if (!env)
         return 1;
     for (size_t i = 0; env[i]; i++) {
@@ -148,14 +148,14 @@ static int print_env(struct registry *reg, const char *spec, bool with_shim)
         if (!mine || strcmp(mine, env[i]))
             printf("%s\n", env[i]);
     }
-    registry_free_env(env);
+    allocator_config_free_env(env);
     return 0;
 }
 
 static int check_run(struct registry *reg, const char *spec, const char *shim_txt)
 {
     char err[768];
-    struct registry_config *c = registry_resolve(reg, spec, err, sizeof(err));
+    struct allocator_config *c = registry_resolve(reg, spec, err, sizeof(err));
     if (!c) {
         util_error("%s", err);
         return 2;
@@ -166,7 +166,7 @@ static int check_run(struct registry *reg, const char *spec, const char *shim_tx
         return 2;
     }
     char *message = NULL;
-    int rc = registry_check_shim(c, text, &message);
+    int rc = allocator_config_check_shim(c, text, &message);
     free(text);
     if (rc == 0) {
         printf("%s: every expected setting read back, no setting errors\n", c->full_name);

@@ -644,11 +644,14 @@ int cmd_bench(int argc, char **argv)
     struct bench_spec spec;
     struct registry *reg = NULL;
     struct bench_cell *cells = NULL;
-    size_t n_cells = 0;
+    const struct allocator_config **configs = NULL;
+    size_t n_cells = 0, n_configs = 0;
     char err[1024];
     rc = 2;
     if (build_spec(&spec, &o) == 0 && (reg = registry_load(o.registry_file)) &&
-        bench_matrix_build(&spec, reg, &cells, &n_cells, err, sizeof(err)) == 0)
+        registry_select(reg, spec.allocators, spec.n_allocators, &configs, &n_configs, err,
+                        sizeof(err)) == 0 &&
+        bench_matrix_build(&spec, configs, n_configs, &cells, &n_cells, err, sizeof(err)) == 0)
         rc = -1;
     else if (reg)
         util_error("%s", err);
@@ -686,6 +689,7 @@ int cmd_bench(int argc, char **argv)
     bench_results_free(&run.results);
     free(dir);
     free(cells);
+    free(configs);
     registry_free(reg);
     bench_spec_free(&spec);
     free(o.allocators);

@@ -244,7 +244,7 @@ static void print_summary(const char *dir, const struct run_data *run, const str
 }
 
 /* A configuration that did not take effect makes the measurement meaningless: say so. */
-static int check_config(const struct registry_config *cfg, const char *dir)
+static int check_config(const struct allocator_config *cfg, const char *dir)
 {
     char *path = util_format("%s/shim.txt", dir), *message = NULL;
     char *text = util_read_file(path, NULL);
@@ -252,7 +252,7 @@ static int check_config(const struct registry_config *cfg, const char *dir)
     if (!text) {
         util_error("configuration %s could not be checked: %s is missing", cfg->full_name, path);
         rc = -1;
-    } else if (registry_check_shim(cfg, text, &message)) {
+    } else if (allocator_config_check_shim(cfg, text, &message)) {
         for (char *line = strtok(message, "\n"); line; line = strtok(NULL, "\n"))
             util_error("configuration %s did not take effect: %s", cfg->full_name, line);
         rc = -1;
@@ -265,7 +265,7 @@ static int check_config(const struct registry_config *cfg, const char *dir)
 
 static int finish_run(const struct target_spec *spec, const struct target_result *result,
                       const char *started, const struct run_options *o,
-                      const struct registry_config *cfg)
+                      const struct allocator_config *cfg)
 {
     struct run_data run;
     struct run_summary summary = {-1, -1, -1, -1};
@@ -344,7 +344,7 @@ static void join_kernel_events(struct probe_helper *kevents, const char *dir)
     free(kernel);
 }
 
-static struct registry_config *resolve_allocator(const struct run_options *o, struct registry **reg)
+static struct allocator_config *resolve_allocator(const struct run_options *o, struct registry **reg)
 {
     char err[512];
     *reg = NULL;
@@ -352,19 +352,19 @@ static struct registry_config *resolve_allocator(const struct run_options *o, st
         return NULL;
     *reg = registry_load(o->allocators_file);
     if (!*reg)
-        return (struct registry_config *)-1;
+        return (struct allocator_config *)-1;
     if (!o->allocator)
         return NULL;
-    struct registry_config *cfg = registry_resolve(*reg, o->allocator, err, sizeof(err));
-    if (!cfg || !registry_check_installed(cfg->allocator, err, sizeof(err))) {
+    struct allocator_config *cfg = registry_resolve(*reg, o->allocator, err, sizeof(err));
+    if (!cfg || !allocator_check_installed(cfg->allocator, err, sizeof(err))) {
         util_error("%s", err);
-        return (struct registry_config *)-1;
+        return (struct allocator_config *)-1;
     }
     return cfg;
 }
 
 /* The config's variables as a NULL-terminated list for the child's environment. */
-static char **config_env(const struct registry_config *cfg)
+static char **config_env(const struct allocator_config *cfg)
 {
     size_t n = cfg ? cfg->env.count : 0;
     char **env = calloc(n + 1, sizeof(char *));
@@ -380,8 +380,8 @@ int cmd_run(int argc, char **argv)
     if (rc >= 0)
         return rc;
     struct registry *reg;
-    struct registry_config *cfg = resolve_allocator(&o, &reg);
-    if (cfg == (struct registry_config *)-1)
+    struct allocator_config *cfg = resolve_allocator(&o, &reg);
+    if (cfg == (struct allocator_config *)-1)
         return 2;
     const char *shim = util_find_lib("liballocscope.so");
     if (!shim) {
@@ -429,7 +429,7 @@ int cmd_run(int argc, char **argv)
     if (o.kernel)
         join_kernel_events(&kevents, out);
     rc = finish_run(&spec, &result, started, &o, cfg);
-    registry_free_env(env);
+    allocator_config_free_env(env);
     registry_free(reg);
     free(control);
     free(out);

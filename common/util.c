@@ -248,13 +248,68 @@ int util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
+void util_out_of_memory(void)
+{
+    static const char msg[] = "allocscope: out of memory\n";
+    (void)!write(2, msg, sizeof(msg) - 1); /* stdio may need the memory we lack */
+    exit(UTIL_EXIT_OUT_OF_MEMORY);
+}
+
+void *xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p)
+        util_out_of_memory();
+    return p;
+}
+
+void *xcalloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        util_out_of_memory();
+    return p;
+}
+
+void *xrealloc(void *p, size_t size)
+{
+    void *bigger = realloc(p, size ? size : 1);
+    if (!bigger)
+        util_out_of_memory();
+    return bigger;
+}
+
+void *xreallocarray(void *p, size_t count, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total))
+        util_out_of_memory();
+    return xrealloc(p, total);
+}
+
+char *xstrdup(const char *s)
+{
+    char *copy = strdup(s ? s : "");
+    if (!copy)
+        util_out_of_memory();
+    return copy;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *copy = strndup(s ? s : "", n);
+    if (!copy)
+        util_out_of_memory();
+    return copy;
+}
+
 char *util_format(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     char *s = NULL;
     if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+        util_out_of_memory();
     va_end(ap);
     return s;
 }

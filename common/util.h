@@ -43,7 +43,20 @@ int util_parse_bytes(const char *s, uint64_t *out);
 /* Parse a non-negative integer in [min, max]. Returns 0 or -1. */
 int util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
-/* snprintf into a malloc'd string. */
+/* Out of memory, everywhere in allocscope: one line "allocscope: out of memory" and exit
+ * status 70 (EX_SOFTWARE). Nothing allocscope does can go on sensibly without the memory,
+ * and a result written from half the data would be wrong, so these never return NULL. */
+#define UTIL_EXIT_OUT_OF_MEMORY 70
+void *xmalloc(size_t size);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t size);
+/* Grows an array to hold COUNT elements of SIZE (overflow checked). */
+void *xreallocarray(void *p, size_t count, size_t size);
+char *xstrdup(const char *s); /* NULL gives "" */
+char *xstrndup(const char *s, size_t n);
+__attribute__((noreturn)) void util_out_of_memory(void);
+
+/* snprintf into a malloc'd string (never NULL: out of memory exits, as above). */
 char *util_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -22,7 +22,7 @@
 #include "harness/bench_tree.h"
 #include "harness/kernel_join.h"
 #include "harness/probe_helper.h"
-#include "allocators/registry.h"
+#include "common/allocator_config.h"
 #include "common/rundata.h"
 #include "harness/runjson.h"
 #include "common/util.h"
@@ -504,7 +504,7 @@ static void write_phases(const struct cell_state *s)
 /* The configuration must be proven by its read-back, or the cell measures something else. */
 static bool check_config(struct cell_state *s, bool have_shim)
 {
-    const struct registry_config *cfg = s->cell->config;
+    const struct allocator_config *cfg = s->cell->config;
     char *path = util_format("%s/shim.txt", s->dir);
     char *text = util_read_file(path, NULL), *message = NULL;
     bool ok = false;
@@ -513,7 +513,7 @@ static bool check_config(struct cell_state *s, bool have_shim)
              "%s cannot be checked: the shim wrote no shim.txt (a static program, "
              "or one that ended at once?)",
              cfg->full_name);
-    else if (registry_check_shim(cfg, text, &message))
+    else if (allocator_config_check_shim(cfg, text, &message))
         fail(s, "config", "the configuration did not take effect: %s", message);
     else
         ok = true;
@@ -715,7 +715,7 @@ static enum wait_end run_phases(struct cell_state *s, struct bench_vars *vars, u
     return *s->ctx->stop ? END_STOP : s->target_exited ? END_TARGET : END_TIME;
 }
 
-static char **config_env(const struct registry_config *cfg)
+static char **config_env(const struct allocator_config *cfg)
 {
     char **env = calloc(cfg->env.count + 1, sizeof(char *));
     for (size_t i = 0; i < cfg->env.count; i++)
@@ -814,7 +814,7 @@ int bench_cell_run(const struct bench_cell *cell, const struct bench_context *ct
     tree_log_free(&s.tree);
     bench_vars_free(&vars);
     bench_free_words(argv);
-    registry_free_env(env);
+    allocator_config_free_env(env);
     free(command);
     free(server);
     free(log);

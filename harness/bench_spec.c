@@ -760,43 +760,6 @@ int bench_spec_parse(struct bench_spec *spec, const char *file, const char *text
 
 /* ---- matrix ---- */
 
-static int add_config(const struct registry_config ***configs, size_t *n,
-                      const struct registry_config *cfg)
-{
-    for (size_t i = 0; i < *n; i++)
-        if ((*configs)[i] == cfg)
-            return 0;
-    *configs = realloc(*configs, (*n + 1) * sizeof(**configs));
-    (*configs)[(*n)++] = cfg;
-    return 0;
-}
-
-static int resolve_configs(const struct bench_spec *spec, const struct registry *reg,
-                           const struct registry_config ***configs, size_t *n, char *err,
-                           size_t errlen)
-{
-    const char *list[] = {"main"};
-    char *const *specs = spec->n_allocators ? spec->allocators : (char *const *)list;
-    size_t n_specs = spec->n_allocators ? spec->n_allocators : 1;
-    for (size_t i = 0; i < n_specs; i++) {
-        if (!strcmp(specs[i], "main")) {
-            for (size_t c = 0; c < reg->n_configs; c++)
-                if (reg->configs[c]->main && registry_installed(reg->configs[c]->allocator))
-                    add_config(configs, n, reg->configs[c]);
-            continue;
-        }
-        struct registry_config *cfg = registry_resolve(reg, specs[i], err, errlen);
-        if (!cfg || !registry_check_installed(cfg->allocator, err, errlen))
-            return -1;
-        add_config(configs, n, cfg);
-    }
-    if (!*n) {
-        snprintf(err, errlen, "no allocator configuration to run; name some with -a NAME[:CONFIG]");
-        return -1;
-    }
-    return 0;
-}
-
 static double pick(bool forced, double bench, double target, bool quick)
 {
     if (forced || target < 0)
@@ -804,11 +767,10 @@ static double pick(bool forced, double bench, double target, bool quick)
     return quick && target > bench ? bench : target;
 }
 
-int bench_matrix_build(const struct bench_spec *spec, const struct registry *reg,
-                       struct bench_cell **cells, size_t *n_cells, char *err, size_t errlen)
+int bench_matrix_build(const struct bench_spec *spec, const struct allocator_config *const *configs,
+                       size_t n_configs, struct bench_cell **cells, size_t *n_cells, char *err,
+                       size_t errlen)
 {
-    const struct registry_config **configs = NULL;
-    size_t n_configs = 0;
     *cells = NULL;
     *n_cells = 0;
     if (!spec->n_targets) {
@@ -817,8 +779,8 @@ int bench_matrix_build(const struct bench_spec *spec, const struct registry *reg
                  "or build the reference workloads");
         return -1;
     }
-    if (resolve_configs(spec, reg, &configs, &n_configs, err, errlen)) {
-        free(configs);
+    if (!n_configs) {
+        snprintf(err, errlen, "no allocator configuration to run; name some with -a NAME[:CONFIG]");
         return -1;
     }
     bool quick = !strcmp(spec->profile, "quick");
@@ -850,11 +812,9 @@ int bench_matrix_build(const struct bench_spec *spec, const struct registry *reg
                 snprintf(err, errlen, "two cells are named %s; give each target its own name",
                          (*cells)[i].name);
                 free(*cells);
-                free(configs);
                 *cells = NULL;
                 return -1;
             }
-    free(configs);
     return 0;
 }
 

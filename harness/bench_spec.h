@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "allocators/registry.h"
+#include "common/allocator_config.h"
 
 /* Placeholder values for a command template: NAME -> VALUE. */
 struct bench_vars {
@@ -39,7 +39,7 @@ struct bench_spec {
     bool load_s_set, cooldown_s_set; /* set explicitly: they override the scenarios' */
     bool profile_forced;             /* --profile given: a file's profile= is ignored */
     bool allocators_forced;          /* -a given: a file's allocators= is ignored */
-    char **allocators;               /* NAME, NAME:CONFIG or "main" */
+    char **allocators;               /* NAME, NAME:CONFIG or "main"; none: "main" */
     size_t n_allocators;
     struct bench_target *targets;
     size_t n_targets;
@@ -49,7 +49,7 @@ struct bench_cell {
     size_t index; /* 1-based position in the matrix */
     const struct bench_target *target;
     const char *variant;
-    const struct registry_config *config;
+    const struct allocator_config *config;
     unsigned repeat; /* 1-based */
     double idle_s, load_s, cooldown_s;
     char name[256]; /* WORKLOAD-VARIANT-ALLOCATOR-CONFIG-rREPEAT */
@@ -82,12 +82,12 @@ void bench_spec_add_allocators(struct bench_spec *spec, const char *list);
 /* Parses "delay:MS", "port" or "port:N". Returns 0 or -1. */
 int bench_parse_ready(const char *ready, bool *is_port, unsigned *value);
 
-/* Builds the matrix: targets x variants x allocator configurations x repeats, in that
- * nesting order. "main" expands to every main configuration whose allocator is installed;
- * a named configuration whose allocator is not installed is an error. Returns 0 with a
+/* Builds the matrix: targets x variants x the allocator configurations (resolved from the
+ * spec's names by registry_select) x repeats, in that nesting order. Returns 0 with a
  * malloc'd array, or -1 with a message in err. */
-int bench_matrix_build(const struct bench_spec *spec, const struct registry *reg,
-                       struct bench_cell **cells, size_t *n_cells, char *err, size_t errlen);
+int bench_matrix_build(const struct bench_spec *spec, const struct allocator_config *const *configs,
+                       size_t n_configs, struct bench_cell **cells, size_t *n_cells, char *err,
+                       size_t errlen);
 
 /* Shrinks the cells' phases by one factor (not below idle 0.5 s, load 2 s, cooldown 1.5 s)
  * when the matrix would take longer than BUDGET_S, counting OVERHEAD_S per cell for start,

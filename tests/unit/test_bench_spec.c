@@ -86,6 +86,21 @@ static void test_parse_file(void **state)
     bench_spec_free(&spec);
 }
 
+/* The spec's allocator names resolved by the registry, then the matrix, as allocscope
+ * bench does. */
+static int matrix(const struct bench_spec *spec, const struct registry *reg,
+                  struct bench_cell **cells, size_t *n)
+{
+    const struct allocator_config **configs;
+    size_t n_configs;
+    if (registry_select(reg, spec->allocators, spec->n_allocators, &configs, &n_configs, err,
+                        sizeof(err)))
+        return -1;
+    int rc = bench_matrix_build(spec, configs, n_configs, cells, n, err, sizeof(err));
+    free(configs);
+    return rc;
+}
+
 static void expect_error(const char *text, const char *fragment)
 {
     struct bench_spec spec;
@@ -181,7 +196,7 @@ static void test_matrix(void **state)
                      0);
     struct bench_cell *cells;
     size_t n;
-    assert_int_equal(bench_matrix_build(&spec, reg, &cells, &n, err, sizeof(err)), 0);
+    assert_int_equal(matrix(&spec, reg, &cells, &n), 0);
     /* main = glibc:default, glibc:trim (fakealloc is not installed); plus arena2 */
     assert_int_equal(n, (2 + 1) * 3 * 2);
     assert_string_equal(cells[0].name, "x-v1-glibc-default-r1");
@@ -197,14 +212,14 @@ static void test_matrix(void **state)
     bench_spec_free(&spec);
 
     assert_int_equal(parse(&spec, "[bench]\nallocators = fakealloc\n[target x]\ncommand = a\n"), 0);
-    assert_int_equal(bench_matrix_build(&spec, reg, &cells, &n, err, sizeof(err)), -1);
+    assert_int_equal(matrix(&spec, reg, &cells, &n), -1);
     assert_non_null(strstr(err, "allocator 'fakealloc' is not installed"));
     assert_non_null(strstr(err, "/nonexistent/libfake.so"));
     bench_spec_free(&spec);
 
     assert_int_equal(parse(&spec, "[bench]\nallocators = glibc:fast\n[target x]\ncommand = a\n"),
                      0);
-    assert_int_equal(bench_matrix_build(&spec, reg, &cells, &n, err, sizeof(err)), -1);
+    assert_int_equal(matrix(&spec, reg, &cells, &n), -1);
     assert_non_null(strstr(err, "no configuration 'fast'"));
     bench_spec_free(&spec);
     registry_free(reg);
@@ -257,7 +272,7 @@ static void test_scenario(void **state)
     bench_spec_add_allocators(&spec, "glibc");
     struct bench_cell *cells;
     size_t n;
-    assert_int_equal(bench_matrix_build(&spec, reg, &cells, &n, err, sizeof(err)), 0);
+    assert_int_equal(matrix(&spec, reg, &cells, &n), 0);
     assert_int_equal(n, 2);
     assert_string_equal(cells[1].name, "w-fixed-glibc-default-r1");
     /* quick caps the scenario's 9 s load at the profile's 4 s; its idle (1 s) is shorter */

@@ -62,18 +62,18 @@ static void test_builtin_registry_loads(void **state)
     assert_non_null(reg);
     const char *names[] = {"glibc", "jemalloc", "mimalloc", "tcmalloc"};
     for (size_t i = 0; i < 4; i++) {
-        struct registry_allocator *a = registry_find_allocator(reg, names[i]);
+        struct allocator_info *a = registry_find_allocator(reg, names[i]);
         assert_non_null(a);
         assert_string_equal(a->kind, names[i]);
     }
     assert_string_equal(registry_find_allocator(reg, "glibc")->library, "");
     char err[256];
-    struct registry_config *c = registry_resolve(reg, "jemalloc:bg-decay", err, sizeof(err));
+    struct allocator_config *c = registry_resolve(reg, "jemalloc:bg-decay", err, sizeof(err));
     assert_non_null(c);
     assert_true(c->main);
-    assert_string_equal(registry_pairs_get(&c->env, "MALLOC_CONF"),
+    assert_string_equal(setting_list_get(&c->env, "MALLOC_CONF"),
                         "background_thread:true,dirty_decay_ms:500,muzzy_decay_ms:1000");
-    assert_string_equal(registry_pairs_get(&c->expect, "opt.dirty_decay_ms"), "500");
+    assert_string_equal(setting_list_get(&c->expect, "opt.dirty_decay_ms"), "500");
     /* Every built-in configuration names what proves it took effect. */
     for (size_t i = 0; i < reg->n_configs; i++)
         if (!reg->configs[i]->expect.count)
@@ -88,11 +88,11 @@ static void test_parse_fields(void **state)
     struct registry *reg = parse(base_ini, err, sizeof(err));
     assert_non_null(reg);
     assert_int_equal(reg->n_allocators, 2);
-    struct registry_config *c = registry_resolve(reg, "jemalloc:bg-decay", err, sizeof(err));
+    struct allocator_config *c = registry_resolve(reg, "jemalloc:bg-decay", err, sizeof(err));
     assert_non_null(c);
     assert_ptr_equal(c->allocator, registry_find_allocator(reg, "jemalloc"));
     assert_int_equal(c->env.count, 2);
-    assert_string_equal(registry_pairs_get(&c->env, "EXTRA"), "1");
+    assert_string_equal(setting_list_get(&c->env, "EXTRA"), "1");
     assert_int_equal(c->expect.count, 2);
     assert_string_equal(c->file, "t.ini");
     assert_int_equal(c->line, 11);
@@ -169,15 +169,15 @@ static void test_user_file_merges_over_builtin(void **state)
     assert_int_equal(registry_merge_text(reg, "user.ini", user, err, sizeof(err)), 0);
     assert_int_equal(registry_finish(reg, err, sizeof(err)), 0);
 
-    struct registry_allocator *je = registry_find_allocator(reg, "jemalloc");
+    struct allocator_info *je = registry_find_allocator(reg, "jemalloc");
     assert_string_equal(je->library, "/opt/je/libjemalloc.so.2");
     assert_string_equal(je->package, "libjemalloc2"); /* kept: the user did not set it */
-    struct registry_config *c = registry_resolve(reg, "jemalloc:bg-decay", err, sizeof(err));
+    struct allocator_config *c = registry_resolve(reg, "jemalloc:bg-decay", err, sizeof(err));
     assert_non_null(c);
     /* The user's env lines replace the built-in ones instead of adding to them. */
     assert_int_equal(c->env.count, 1);
-    assert_string_equal(registry_pairs_get(&c->env, "MALLOC_CONF"), "background_thread:true");
-    assert_null(registry_pairs_get(&c->env, "EXTRA"));
+    assert_string_equal(setting_list_get(&c->env, "MALLOC_CONF"), "background_thread:true");
+    assert_null(setting_list_get(&c->env, "EXTRA"));
     assert_int_equal(c->expect.count, 2); /* not given by the user: kept */
     assert_true(c->main);
     assert_non_null(registry_resolve(reg, "jemalloc:mine", err, sizeof(err)));
@@ -218,7 +218,7 @@ static void test_resolve_errors(void **state)
     assert_null(registry_resolve(reg, "jemalloc:fast", err, sizeof(err)));
     assert_non_null(
         strstr(err, "allocator 'jemalloc' has no configuration 'fast'; known: bg-decay, default"));
-    struct registry_config *c = registry_resolve(reg, "glibc", err, sizeof(err));
+    struct allocator_config *c = registry_resolve(reg, "glibc", err, sizeof(err));
     assert_non_null(c);
     assert_string_equal(c->full_name, "glibc:default");
     registry_free(reg);
@@ -234,11 +234,11 @@ static void test_not_installed_message(void **state)
               err, sizeof(err));
     assert_non_null(reg);
     assert_false(
-        registry_check_installed(registry_find_allocator(reg, "tcmalloc"), err, sizeof(err)));
+        allocator_check_installed(registry_find_allocator(reg, "tcmalloc"), err, sizeof(err)));
     assert_string_equal(err, "allocator 'tcmalloc' is not installed (missing "
                              "/nonexistent/libtcmalloc_minimal.so.4); install package "
                              "libtcmalloc-minimal4 or run 'make deps'");
-    assert_true(registry_check_installed(registry_find_allocator(reg, "glibc"), err, sizeof(err)));
+    assert_true(allocator_check_installed(registry_find_allocator(reg, "glibc"), err, sizeof(err)));
     registry_free(reg);
 }
 
@@ -281,27 +281,27 @@ static void test_build_env(void **state)
     char err[512];
     struct registry *reg = parse(base_ini, err, sizeof(err));
     assert_non_null(reg);
-    struct registry_config *je = registry_resolve(reg, "jemalloc:bg-decay", err, sizeof(err));
+    struct allocator_config *je = registry_resolve(reg, "jemalloc:bg-decay", err, sizeof(err));
     char *base[] = {"PATH=/bin", "MALLOC_CONF=narenas:1", "LD_PRELOAD=/u/a.so:/shim.so", NULL};
-    char **env = registry_build_env(je, "/shim.so", base);
+    char **env = allocator_config_env(je, "/shim.so", base);
     assert_non_null(env);
     assert_string_equal(env_get(env, "LD_PRELOAD"), "/shim.so " JEMALLOC_LIB " /u/a.so");
     assert_string_equal(env_get(env, "MALLOC_CONF"), "background_thread:true,dirty_decay_ms:500");
     assert_string_equal(env_get(env, "EXTRA"), "1");
     assert_string_equal(env_get(env, "PATH"), "/bin");
     assert_int_equal(env_count(env), 4);
-    registry_free_env(env);
+    allocator_config_free_env(env);
 
     /* glibc with no shim and no user preload: nothing to preload at all. */
-    struct registry_config *glibc = registry_resolve(reg, "glibc", err, sizeof(err));
+    struct allocator_config *glibc = registry_resolve(reg, "glibc", err, sizeof(err));
     char *plain[] = {"HOME=/root", NULL};
-    env = registry_build_env(glibc, NULL, plain);
+    env = allocator_config_env(glibc, NULL, plain);
     assert_null(env_get(env, "LD_PRELOAD"));
     assert_int_equal(env_count(env), 1);
-    registry_free_env(env);
-    env = registry_build_env(glibc, "/shim.so", NULL);
+    allocator_config_free_env(env);
+    env = allocator_config_env(glibc, "/shim.so", NULL);
     assert_string_equal(env_get(env, "LD_PRELOAD"), "/shim.so");
-    registry_free_env(env);
+    allocator_config_free_env(env);
     registry_free(reg);
 }
 
@@ -310,17 +310,17 @@ static void test_check_shim(void **state)
     (void)state;
     char err[512];
     struct registry *reg = parse(base_ini, err, sizeof(err));
-    struct registry_config *c = registry_resolve(reg, "jemalloc:bg-decay", err, sizeof(err));
+    struct allocator_config *c = registry_resolve(reg, "jemalloc:bg-decay", err, sizeof(err));
     char *msg = NULL;
     const char *good = "pid=1\nallocator=jemalloc\nsetting.opt.dirty_decay_ms=500\n"
                        "setting.opt.background_thread=true\n";
-    assert_int_equal(registry_check_shim(c, good, &msg), 0);
+    assert_int_equal(allocator_config_check_shim(c, good, &msg), 0);
     assert_null(msg);
 
     const char *not_taken = "allocator=jemalloc\nsetting.opt.dirty_decay_ms=10000\n"
                             "setting_error=MALLOC_CONF key 'dirty_decay_msx' is not a jemalloc "
                             "5.3.0 option\n";
-    assert_int_equal(registry_check_shim(c, not_taken, &msg), -1);
+    assert_int_equal(allocator_config_check_shim(c, not_taken, &msg), -1);
     assert_non_null(strstr(msg, "jemalloc:bg-decay: setting opt.dirty_decay_ms is 10000, "
                                 "expected 500"));
     assert_non_null(strstr(msg, "setting opt.background_thread was not read back"));
@@ -329,10 +329,10 @@ static void test_check_shim(void **state)
 
     const char *wrong = "allocator=glibc\nsetting.opt.dirty_decay_ms=500\n"
                         "setting.opt.background_thread=true\n";
-    assert_int_equal(registry_check_shim(c, wrong, &msg), -1);
+    assert_int_equal(allocator_config_check_shim(c, wrong, &msg), -1);
     assert_non_null(strstr(msg, "ran under allocator 'glibc', not jemalloc"));
     free(msg);
-    assert_int_equal(registry_check_shim(c, "", &msg), -1);
+    assert_int_equal(allocator_config_check_shim(c, "", &msg), -1);
     assert_non_null(strstr(msg, "names no allocator"));
     free(msg);
     registry_free(reg);
