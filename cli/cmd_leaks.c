@@ -62,12 +62,27 @@ static int print_json(const struct run_data *run, struct symbolizer *sym, size_t
     }
     json_t *root = json_pack("{s:s, s:b, s:I, s:I, s:o}", "mode",
                              mode && !strcmp(mode, "exact") ? "exact" : "sampled", "exited",
-                             rundata_fact(run, "exit") != NULL, "total_bytes", (json_int_t)bytes,
-                             "total_blocks", (json_int_t)blocks, "sites", sites);
+                             rundata_exited(run), "total_bytes", (json_int_t)bytes, "total_blocks",
+                             (json_int_t)blocks, "sites", sites);
     json_dumpf(root, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(root);
     return 0;
+}
+
+/* Wrappers exec the program that does the work: say which program this recording is of. */
+static void print_exec_chain(const struct run_data *run)
+{
+    char **images;
+    size_t n = rundata_images(run->dir, &images);
+    if (n) {
+        const char *exe = rundata_fact(run, "exe") ? rundata_fact(run, "exe") : "?";
+        printf("program %s, exec'd by ", exe);
+        for (size_t i = n; i-- > 0;)
+            printf("%s%s", images[i], i ? " <- " : "");
+        printf(" (their recordings: %s/images/)\n", run->dir);
+    }
+    rundata_free_images(images, n);
 }
 
 static int print_text(const struct run_data *run, struct symbolizer *sym, size_t *order, size_t n,
@@ -77,8 +92,9 @@ static int print_text(const struct run_data *run, struct symbolizer *sym, size_t
     char b1[32], b2[32], where[1024];
     totals(run, &bytes, &blocks);
     const char *mode = rundata_fact(run, "mode");
-    bool exited = rundata_fact(run, "exit") != NULL;
+    bool exited = rundata_exited(run);
     printf("%s (%s mode)\n", run->dir, mode ? mode : "unknown");
+    print_exec_chain(run);
     printf("%s: %s in %lld blocks at %zu sites%s\n",
            exited ? "unfreed at exit" : "live at the end of the recording (no clean exit)",
            format_bytes(b1, sizeof(b1), (double)bytes), (long long)blocks, n,

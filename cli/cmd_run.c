@@ -223,7 +223,7 @@ static void print_summary(const char *dir, const struct run_data *run, const str
     fprintf(stderr, "  peak RSS %s, peak live heap %s, %s %s in %lld blocks\n",
             format_bytes(a, sizeof(a), (double)s->peak_rss_bytes),
             format_bytes(b, sizeof(b), (double)s->peak_live_bytes),
-            rundata_fact(run, "exit") ? "unfreed at exit" : "live at the last sample",
+            rundata_exited(run) ? "unfreed at exit" : "live at the last sample",
             format_bytes(c, sizeof(c), (double)s->exit_live_bytes), s->exit_live_blocks);
     long top = leaks_top_growing(run);
     if (top >= 0) {
@@ -236,6 +236,17 @@ static void print_summary(const char *dir, const struct run_data *run, const str
     if (WIFSIGNALED(r->status))
         fprintf(stderr, "  the command was killed by signal %d (%s)\n", WTERMSIG(r->status),
                 strsignal(WTERMSIG(r->status)));
+    char **images;
+    size_t n_images = rundata_images(dir, &images);
+    if (n_images) {
+        const char *exe = rundata_fact(run, "exe") ? rundata_fact(run, "exe") : "";
+        fprintf(stderr, "  the process exec'd: ");
+        for (size_t i = 0; i < n_images; i++)
+            fprintf(stderr, "%s -> ", images[i]);
+        fprintf(stderr, "%s (recorded here; the earlier programs in %s/images/)\n",
+                strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe, dir);
+    }
+    rundata_free_images(images, n_images);
     unsigned children = count_children(dir);
     if (children)
         fprintf(stderr, "  %u child process%s recorded in %s/children/\n", children,
@@ -249,7 +260,16 @@ static int check_config(const struct allocator_config *cfg, const char *dir)
     char *path = util_format("%s/shim.txt", dir), *message = NULL;
     char *text = util_read_file(path, NULL);
     int rc = 0;
-    if (!text) {
+    char **images;
+    size_t n_images = rundata_images(dir, &images);
+    rundata_free_images(images, n_images);
+    if (!text && n_images) {
+        util_error("configuration %s could not be checked: the last program the process "
+                   "exec'd did not load the shim (a static or setuid program?); the programs "
+                   "before it are recorded in %s/images/",
+                   cfg->full_name, dir);
+        rc = -1;
+    } else if (!text) {
         util_error("configuration %s could not be checked: %s is missing", cfg->full_name, path);
         rc = -1;
     } else if (allocator_config_check_shim(cfg, text, &message)) {
@@ -344,7 +364,8 @@ static void join_kernel_events(struct probe_helper *kevents, const char *dir)
     free(kernel);
 }
 
-static struct allocator_config *resolve_allocator(const struct run_options *o, struct registry **reg)
+static struct allocator_config *resolve_allocator(const struct run_options *o,
+                                                  struct registry **reg)
 {
     char err[512];
     *reg = NULL;

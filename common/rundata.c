@@ -1,5 +1,7 @@
 #include "common/rundata.h"
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -220,4 +222,51 @@ void rundata_free(struct run_data *run)
     free(run->maps_text);
     free(run->dir);
     memset(run, 0, sizeof(*run));
+}
+
+static int image_number(const char *name)
+{
+    char *end;
+    long k = strtol(name, &end, 10);
+    return end != name && *end == '-' && k > 0 && k < 100000 ? (int)k : -1;
+}
+
+static int by_image_number(const void *a, const void *b)
+{
+    return image_number(*(char *const *)a) - image_number(*(char *const *)b);
+}
+
+bool rundata_exited(const struct run_data *run)
+{
+    const char *exit = rundata_fact(run, "exit");
+    return exit && !strcmp(exit, "clean");
+}
+
+size_t rundata_images(const char *dir, char ***names)
+{
+    char *path = util_format("%s/images", dir);
+    DIR *d = opendir(path);
+    free(path);
+    size_t n = 0;
+    *names = NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (image_number(e->d_name) < 0)
+            continue;
+        *names = xreallocarray(*names, n + 1, sizeof(char *));
+        (*names)[n++] = xstrdup(e->d_name);
+    }
+    if (d)
+        closedir(d);
+    if (n)
+        qsort(*names, n, sizeof(char *), by_image_number);
+    for (size_t i = 0; i < n; i++) /* "K-NAME" -> "NAME" */
+        memmove((*names)[i], strchr((*names)[i], '-') + 1, strlen(strchr((*names)[i], '-')));
+    return n;
+}
+
+void rundata_free_images(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
 }

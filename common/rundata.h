@@ -46,6 +46,16 @@ enum { RUNDATA_SAMPLES = 1, RUNDATA_SITES = 2 };
 int rundata_load(struct run_data *run, const char *dir, unsigned parts, char *err, size_t errlen);
 void rundata_free(struct run_data *run);
 const char *rundata_fact(const struct run_data *run, const char *key); /* last value or NULL */
+/* True when the program ended through exit (shim.txt "exit=clean"): its live blocks are
+ * unfreed at exit. Otherwise (killed, or "exit=exec": it exec'd another program) they are
+ * live at the last snapshot. */
+bool rundata_exited(const struct run_data *run);
+
+/* The programs a process went through before the one recorded at the top of DIR (an exec
+ * keeps the process; each earlier program's recording is in DIR/images/K-NAME/), oldest
+ * first. Returns their count and, in *names, a malloc'd array of malloc'd NAMEs. */
+size_t rundata_images(const char *dir, char ***names);
+void rundata_free_images(char **names, size_t n);
 
 /* Least-squares slope of a site's live bytes from its first point to its peak, bytes/s;
  * 0 when that rise spans fewer than 3 points. */

@@ -759,8 +759,7 @@ int diagnose_run(const char *run_dir, const struct diagnose_thresholds *t, struc
         return -1;
     }
     struct diagnosis_metrics *m = &d->m;
-    const char *exit_fact = rundata_fact(&run, "exit");
-    m->exited_cleanly = exit_fact && !strcmp(exit_fact, "clean");
+    m->exited_cleanly = rundata_exited(&run);
     struct series s;
     if (series_load(&s, &run.samples, m->exited_cleanly, err, errlen)) {
         series_free(&s);

@@ -5,10 +5,13 @@
  *   counters.c  per-thread counters and the size-class histogram
  *   stacks.c    stack capture (frame pointers, libunwind fallback) and sampling decisions
  *   sites.c     the table of allocation sites (one per distinct stack)
+ *   sitecounts.c per-site counts kept per thread and folded into the sites in batches
  *   ptrtable.c  the table of tracked live blocks (exact mode: all; sampled: the sampled)
  *   output.c    buffered raw file writing without stdio
  *   sampler.c   the sampler thread: samples.csv, snapshots of sites, reclaim, trim
+ *   allocator.c which allocator serves malloc: its statistics, settings, release call
  *   lifecycle.c initialization, fork, exec and exit
+ *   exec.c      the exec family: the recording handed over to the new image
  */
 #ifndef ALLOCSCOPE_SHIM_INTERNAL_H
 #define ALLOCSCOPE_SHIM_INTERNAL_H
@@ -101,6 +104,8 @@ const char *alloc_usable_size_source(void); /* "glibc-header" or "malloc_usable_
 /* malloc and posix_memalign recording FRAME/FIRST_RETURN as the caller: for wrappers
  * (operator new) whose own caller is the interesting frame. */
 void *alloc_malloc_at(size_t size, void *frame, void *first_return);
+/* ---- exec.c ---- */
+void exec_prepare(void); /* the next library's exec functions, the variables to carry */
 /* ---- cxx.c ---- */
 void cxx_resolve_next(void); /* the next library's operators new, for failures */
 int alloc_aligned_at(void **out, size_t align, size_t size, void *frame, void *first_return);
@@ -111,6 +116,10 @@ int alloc_aligned_at(void **out, size_t align, size_t size, void *frame, void *f
 enum shim_state { SHIM_UNINIT, SHIM_RECORDING, SHIM_PASSTHROUGH, SHIM_FORKED };
 extern volatile int shim_state;
 void lifecycle_init(void); /* idempotent; called on the first call that would record */
+/* Around an exec (exec.c): this image's recording is finished and moved to images/; if the
+ * exec fails, it goes on where it was. */
+void lifecycle_before_exec(const char *path);
+void lifecycle_after_failed_exec(int err);
 uint64_t now_ms_since_t0(void);
 
 /* ---- counters.c ---- */
@@ -291,6 +300,9 @@ const char *error_text(int err); /* strerror without locale or allocation */
 int sampler_open_files(void);
 int sampler_start(void);
 void sampler_final_snapshot(void);
+void sampler_write_allocator_facts(void);
+void sampler_before_exec(const char *path);
+void sampler_after_failed_exec(int err);
 void sampler_lock_for_fork(void);
 void sampler_unlock_after_fork(bool in_child);
 

@@ -125,7 +125,9 @@ static void publish_to_children(void)
 static void constructor_init(void)
 {
     publish_to_children();
+    exec_prepare();
     alloc_choose_usable_size();
+    sampler_write_allocator_facts();
     if (shim_opts.mode != MODE_COUNT && shim_opts.unwind != UNWIND_FP)
         stacks_prime();
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
@@ -135,6 +137,24 @@ static void constructor_init(void)
     pthread_mutex_unlock(&init_lock);
     if (start)
         sampler_start();
+}
+
+void lifecycle_before_exec(const char *path)
+{
+    if (shim_state != SHIM_RECORDING)
+        return;
+    shim_busy++;
+    sampler_before_exec(path);
+    shim_busy--;
+}
+
+void lifecycle_after_failed_exec(int err)
+{
+    if (shim_state != SHIM_RECORDING)
+        return;
+    shim_busy++;
+    sampler_after_failed_exec(err);
+    shim_busy--;
 }
 
 __attribute__((constructor)) static void shim_constructor(void)

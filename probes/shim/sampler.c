@@ -2,6 +2,7 @@
  * smaps_rollup, the allocator's own stats), every site interval a snapshot of the sites
  * that changed, and on request a reclaim. It runs with shim_busy set for its whole life,
  * so its own allocations are neither recorded nor interposed twice. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@ static char run_dir[PATH_MAX];
 static struct out_file samples_out, sites_out, stacks_out, facts_out;
 static pthread_mutex_t output_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool finished;
+static bool exec_pending; /* an exec is under way: this image's files are closed for writing */
+static pid_t owner_pid;   /* the process these files belong to (not a vfork or fork child) */
 static bool allocator_facts_written;
 static uint32_t sites_with_stacks = 0;
 static uint32_t sites_at_last_maps = UINT32_MAX;
@@ -72,6 +75,8 @@ static int choose_dir(void)
 int sampler_open_files(void)
 {
     finished = false;
+    exec_pending = false;
+    owner_pid = getpid();
     allocator_facts_written = false;
     sites_with_stacks = 0;
     sites_at_last_maps = UINT32_MAX;
@@ -278,8 +283,9 @@ static void check_control(void)
 
 /* ---- the thread ---- */
 
-/* From the sampler's start, or at exit when the program ended before the sampler ran: after
- * the constructor, which chose how usable sizes are read. */
+/* From the constructor (after it chose how usable sizes are read), so that a program that
+ * ends at once or execs still names its allocator; else from the sampler's start or the
+ * exit (a forked child). */
 static void write_allocator_facts(void)
 {
     if (allocator_facts_written)
@@ -307,6 +313,11 @@ static void *sampler_main(void *arg)
             pthread_mutex_unlock(&output_lock);
             return NULL;
         }
+        if (exec_pending) {
+            pthread_mutex_unlock(&output_lock);
+            sleep_ms(shim_opts.interval_ms);
+            continue;
+        }
         uint64_t now = now_ms_since_t0();
         write_sample_row("", NULL);
         if (shim_opts.mode != MODE_COUNT && now >= next_sites) {
@@ -323,6 +334,14 @@ static void *sampler_main(void *arg)
     }
 }
 
+void sampler_write_allocator_facts(void)
+{
+    pthread_mutex_lock(&output_lock);
+    if (samples_out.fd >= 0)
+        write_allocator_facts();
+    pthread_mutex_unlock(&output_lock);
+}
+
 int sampler_start(void)
 {
     pthread_t thread;
@@ -337,20 +356,127 @@ int sampler_start(void)
     return rc ? -1 : 0;
 }
 
+/* The last rows of this image's recording; the caller holds output_lock. */
+static void write_last_rows(void)
+{
+    write_allocator_facts();
+    write_sample_row("", NULL);
+    if (shim_opts.mode != MODE_COUNT)
+        snapshot_sites();
+}
+
 void sampler_final_snapshot(void)
 {
     pthread_mutex_lock(&output_lock);
-    if (!finished && samples_out.fd >= 0) {
+    if (!finished && !exec_pending && samples_out.fd >= 0) {
         finished = true;
-        write_allocator_facts();
-        write_sample_row("", NULL);
-        if (shim_opts.mode != MODE_COUNT)
-            snapshot_sites();
+        write_last_rows();
         out_printf(&facts_out, "exit=clean\n");
         out_close(&facts_out);
         out_close(&samples_out);
         out_close(&sites_out);
         out_close(&stacks_out);
+    }
+    pthread_mutex_unlock(&output_lock);
+}
+
+/* ---- exec: the process goes on in a new image ---- */
+
+/* The files of one image at the top of its run directory (children/ and images/ stay). */
+static const char *const image_files[] = {"samples.csv", "sites.csv",     "stacks.csv",
+                                          "shim.txt",    "histogram.csv", "maps.txt"};
+#define N_IMAGE_FILES (sizeof(image_files) / sizeof(image_files[0]))
+static char image_dir[PATH_MAX]; /* where this image's files went, while an exec is pending */
+
+/* One more than the highest K of the "K-PROGRAM" folders in PARENT. */
+static unsigned next_image_number(const char *parent)
+{
+    unsigned highest = 0;
+    DIR *d = opendir(parent);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        unsigned k = (unsigned)strtoul(e->d_name, NULL, 10);
+        highest = k > highest ? k : highest;
+    }
+    if (d)
+        closedir(d);
+    return highest + 1;
+}
+
+/* A name for this image: "K-PROGRAM", K counting the images before, PROGRAM the file's
+ * base name with anything but [A-Za-z0-9._-] replaced. */
+static int make_image_dir(void)
+{
+    char exe[PATH_MAX] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+    char name[64];
+    size_t len = 0;
+    for (; *base && len < sizeof(name) - 1; base++)
+        name[len++] = strchr("._-", *base) || (*base >= '0' && *base <= '9') ||
+                              ((*base | 32) >= 'a' && (*base | 32) <= 'z')
+                          ? *base
+                          : '_';
+    name[len] = '\0';
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s/images", run_dir);
+    if (mkdir(parent, 0777) && errno != EEXIST)
+        return -1;
+    for (unsigned k = next_image_number(parent); k < next_image_number(parent) + 100; k++) {
+        snprintf(image_dir, sizeof(image_dir), "%s/%u-%s", parent, k, len ? name : "image");
+        if (mkdir(image_dir, 0777) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+    }
+    return -1;
+}
+
+static void move_image_files(const char *from, const char *to)
+{
+    for (unsigned i = 0; i < N_IMAGE_FILES; i++) {
+        char a[PATH_MAX + 32], b[PATH_MAX + 32];
+        snprintf(a, sizeof(a), "%s/%s", from, image_files[i]);
+        snprintf(b, sizeof(b), "%s/%s", to, image_files[i]);
+        rename(a, b); /* a file not written yet (histogram, maps) is simply absent */
+    }
+}
+
+/* Finishes this image's recording and moves it to images/K-PROGRAM/, so that the image
+ * the exec starts records at the same place, as the same process. */
+void sampler_before_exec(const char *path)
+{
+    if (getpid() != owner_pid)
+        return; /* a child (vfork's shares our memory): the recording is not its own */
+    pthread_mutex_lock(&output_lock);
+    if (!finished && !exec_pending && samples_out.fd >= 0) {
+        write_last_rows();
+        out_printf(&facts_out, "exit=exec\nexec_path=%s\n", path ? path : "");
+        out_flush(&facts_out);
+        if (make_image_dir() == 0) {
+            move_image_files(run_dir, image_dir);
+            exec_pending = true;
+        } else {
+            shim_warn("cannot keep the recording of this program apart from the one it execs "
+                      "(%s); the new program records under children/",
+                      error_text(errno));
+        }
+    }
+    pthread_mutex_unlock(&output_lock);
+}
+
+/* The exec failed: this image goes on recording where it was. */
+void sampler_after_failed_exec(int err)
+{
+    if (getpid() != owner_pid)
+        return;
+    pthread_mutex_lock(&output_lock);
+    if (exec_pending) {
+        move_image_files(image_dir, run_dir);
+        rmdir(image_dir);
+        exec_pending = false;
+        out_printf(&facts_out, "exit=\nexec_failed=%s\n", error_text(err));
+        out_flush(&facts_out);
     }
     pthread_mutex_unlock(&output_lock);
 }
@@ -372,6 +498,7 @@ void sampler_unlock_after_fork(bool in_child)
             files[i]->len = 0;
         }
         finished = false;
+        exec_pending = false;
     }
     pthread_mutex_unlock(&output_lock);
 }
