@@ -23,14 +23,15 @@ static const char leaks_usage[] =
 static json_t *frames_json(struct symbolizer *sym, const struct site_series *s)
 {
     json_t *frames = json_array();
-    for (unsigned i = 0; i < s->depth; i++) {
-        struct frame_info f;
+    struct frame_info f[ALLOCSCOPE_MAX_FRAMES];
+    unsigned n = symbolizer_stack(sym, s->frames, s->depth, f, ALLOCSCOPE_MAX_FRAMES);
+    for (unsigned i = 0; i < n; i++) {
         char addr[32];
-        symbolizer_lookup(sym, s->frames[i], &f);
-        snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)s->frames[i]);
-        json_array_append_new(frames, json_pack("{s:s, s:s, s:i, s:s, s:s}", "function", f.function,
-                                                "file", f.file, "line", f.line, "object", f.object,
-                                                "address", addr));
+        snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)f[i].address);
+        json_array_append_new(frames, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:b}", "function",
+                                                f[i].function, "mangled", f[i].mangled, "file",
+                                                f[i].file, "line", f[i].line, "object", f[i].object,
+                                                "address", addr, "inlined", f[i].inlined));
     }
     return frames;
 }

@@ -1,11 +1,18 @@
 #include "common/symbolize.h"
 
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <libiberty/demangle.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "common/util.h"
+
+#define MAX_INLINED 32 /* inline nesting kept per address */
 
 struct mapping {
     uint64_t start, end, offset;
@@ -14,7 +21,8 @@ struct mapping {
 
 struct cached_frame {
     uint64_t address;
-    struct frame_info info;
+    struct frame_info *frames;
+    unsigned nframes;
 };
 
 struct symbolizer {
@@ -45,11 +53,11 @@ static void parse_maps(struct symbolizer *s, const char *text)
             size_t len = nl ? (size_t)(nl - line - path_at) : strlen(line + path_at);
             if (s->nmaps == cap) {
                 cap = cap ? cap * 2 : 64;
-                s->maps = realloc(s->maps, cap * sizeof(*s->maps));
+                s->maps = xreallocarray(s->maps, cap, sizeof(*s->maps));
             }
             struct mapping *m = &s->maps[s->nmaps++];
             m->start = start, m->end = end, m->offset = offset;
-            m->path = strndup(line + path_at, len);
+            m->path = xstrndup(line + path_at, len);
             char *deleted = strstr(m->path, " (deleted)");
             if (deleted)
                 *deleted = '\0';
@@ -81,9 +89,7 @@ static void report_modules(struct symbolizer *s)
 
 struct symbolizer *symbolizer_new(const char *maps_text)
 {
-    struct symbolizer *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
+    struct symbolizer *s = xcalloc(1, sizeof(*s));
     s->dwfl = dwfl_begin(&offline_callbacks);
     if (maps_text)
         parse_maps(s, maps_text);
@@ -100,28 +106,144 @@ static const char *object_of(struct symbolizer *s, uint64_t address)
     return "??";
 }
 
-static void resolve(struct symbolizer *s, uint64_t address, struct frame_info *out)
+/* ---- names ---- */
+
+/* Rust's legacy mangling ends in "::h" and 16 hex digits, a hash of the crate; where the
+ * C++ demangler read such a name, drop it as the Rust demangler does. */
+static void drop_rust_hash(char *name)
 {
-    out->function = "??";
-    out->file = "??";
-    out->line = 0;
-    out->object = object_of(s, address);
-    if (!s->dwfl)
+    size_t len = strlen(name);
+    if (len < 19 || strncmp(name + len - 19, "::h", 3))
         return;
-    Dwarf_Addr pc = address - 1; /* inside the call instruction */
-    Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, pc);
-    if (!mod)
-        return;
-    const char *name = dwfl_module_addrname(mod, pc);
-    if (name)
-        out->function = strdup(name);
-    Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
-    int lineno = 0;
-    const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
-    if (file) {
-        out->file = strdup(file);
-        out->line = lineno;
+    for (size_t i = len - 16; i < len; i++)
+        if (!strchr("0123456789abcdef", name[i]))
+            return;
+    name[len - 19] = '\0';
+}
+
+char *symbolizer_demangle(const char *name)
+{
+    char *plain = NULL;
+    if (!strncmp(name, "_Z", 2) || !strncmp(name, "_R", 2))
+        plain = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+    if (!plain)
+        return xstrdup(name);
+    drop_rust_hash(plain);
+    return plain;
+}
+
+/* The name a DIE's function goes by: its linkage (mangled) name where it has one, through
+ * DW_AT_abstract_origin and DW_AT_specification (inlined and out-of-line copies). */
+static const char *die_function_name(Dwarf_Die *die)
+{
+    static const int names[] = {DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name};
+    Dwarf_Attribute attr;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *name = dwarf_formstring(dwarf_attr_integrate(die, names[i], &attr));
+        if (name)
+            return name;
     }
+    return NULL;
+}
+
+static void set_name(struct frame_info *f, const char *mangled)
+{
+    f->mangled = xstrdup(mangled ? mangled : "??");
+    f->function = mangled ? symbolizer_demangle(mangled) : xstrdup("??");
+}
+
+/* ---- one address ---- */
+
+struct position {
+    const char *file;
+    int line;
+};
+
+/* Where the inlined code of SCOPE was called from: a position in the enclosing function. */
+static struct position call_site(Dwarf_Die *scope, Dwarf_Files *files)
+{
+    struct position at = {NULL, 0};
+    Dwarf_Attribute attr;
+    Dwarf_Word value;
+    if (files && dwarf_formudata(dwarf_attr(scope, DW_AT_call_file, &attr), &value) == 0)
+        at.file = dwarf_filesrc(files, value, NULL, NULL);
+    if (dwarf_formudata(dwarf_attr(scope, DW_AT_call_line, &attr), &value) == 0)
+        at.line = (int)value;
+    return at;
+}
+
+/* The frames at PC from the DWARF scopes holding it, innermost first; 0 without DWARF.
+ * The innermost frame's position is the line table's; each enclosing frame's is the call
+ * site of the inlined code it holds. */
+static unsigned dwarf_frames(Dwfl_Module *mod, Dwarf_Addr pc, struct position at,
+                             struct frame_info *out, unsigned max)
+{
+    Dwarf_Addr bias;
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
+    Dwarf_Die *scopes = NULL, innermost;
+    int nscopes = cu ? dwarf_getscopes(cu, pc - bias, &scopes) : 0;
+    /* dwarf_getscopes goes on from an inlined function into the scopes of its abstract
+     * definition; the DIE's own parents are the functions it was inlined into. */
+    if (nscopes > 0) {
+        innermost = scopes[0];
+        free(scopes);
+        scopes = NULL;
+        nscopes = dwarf_getscopes_die(&innermost, &scopes);
+    }
+    Dwarf_Files *files = NULL;
+    size_t nfiles;
+    if (nscopes > 0 && dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
+        files = NULL;
+    unsigned n = 0;
+    for (int i = 0; i < nscopes && n < max; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+            continue;
+        struct frame_info *f = &out[n++];
+        set_name(f, die_function_name(&scopes[i]));
+        f->file = xstrdup(at.file ? at.file : "??");
+        f->line = at.file ? at.line : 0;
+        f->inlined = tag == DW_TAG_inlined_subroutine;
+        if (!f->inlined)
+            break;
+        at = call_site(&scopes[i], files);
+    }
+    free(scopes);
+    return n;
+}
+
+static void resolve(struct symbolizer *s, uint64_t address, struct cached_frame *c)
+{
+    struct frame_info frames[MAX_INLINED];
+    unsigned n = 0;
+    Dwarf_Addr pc = address - 1; /* inside the call instruction */
+    Dwfl_Module *mod = s->dwfl ? dwfl_addrmodule(s->dwfl, pc) : NULL;
+    struct position at = {NULL, 0};
+    if (mod) {
+        Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
+        at.file = line ? dwfl_lineinfo(line, NULL, &at.line, NULL, NULL, NULL) : NULL;
+        n = dwarf_frames(mod, pc, at, frames, MAX_INLINED);
+    }
+    /* Without DWARF, the symbol table names the function. */
+    const char *symbol = mod ? dwfl_module_addrname(mod, pc) : NULL;
+    if (n == 0) {
+        frames[0] = (struct frame_info){.file = xstrdup(at.file ? at.file : "??"),
+                                        .line = at.file ? at.line : 0};
+        set_name(&frames[0], symbol);
+        n = 1;
+    } else if (symbol && !strcmp(frames[n - 1].mangled, "??")) {
+        free((char *)frames[n - 1].mangled);
+        free((char *)frames[n - 1].function);
+        set_name(&frames[n - 1], symbol);
+    }
+    const char *object = object_of(s, address);
+    for (unsigned i = 0; i < n; i++) {
+        frames[i].object = object;
+        frames[i].address = address;
+    }
+    c->frames = xcalloc(n, sizeof(*c->frames));
+    memcpy(c->frames, frames, n * sizeof(*frames));
+    c->nframes = n;
 }
 
 static size_t slot_of(struct symbolizer *s, uint64_t address)
@@ -137,24 +259,38 @@ static void grow_cache(struct symbolizer *s)
     struct cached_frame *old = s->cache;
     size_t old_cap = s->cache_cap;
     s->cache_cap = old_cap ? old_cap * 2 : 1024;
-    s->cache = calloc(s->cache_cap, sizeof(*s->cache));
+    s->cache = xcalloc(s->cache_cap, sizeof(*s->cache));
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].address)
             s->cache[slot_of(s, old[i].address)] = old[i];
     free(old);
 }
 
-void symbolizer_lookup(struct symbolizer *s, uint64_t address, struct frame_info *out)
+unsigned symbolizer_frames(struct symbolizer *s, uint64_t address, const struct frame_info **out)
 {
     if ((s->cache_used + 1) * 2 > s->cache_cap)
         grow_cache(s);
     size_t i = slot_of(s, address);
     if (!s->cache[i].address) {
         s->cache[i].address = address;
-        resolve(s, address, &s->cache[i].info);
+        resolve(s, address, &s->cache[i]);
         s->cache_used++;
     }
-    *out = s->cache[i].info;
+    *out = s->cache[i].frames;
+    return s->cache[i].nframes;
+}
+
+unsigned symbolizer_stack(struct symbolizer *s, const uint64_t *pcs, unsigned depth,
+                          struct frame_info *out, unsigned max)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < depth && n < max; i++) {
+        const struct frame_info *frames;
+        unsigned k = symbolizer_frames(s, pcs[i], &frames);
+        for (unsigned j = 0; j < k && n < max; j++)
+            out[n++] = frames[j];
+    }
+    return n;
 }
 
 void symbolizer_free(struct symbolizer *s)
@@ -162,13 +298,13 @@ void symbolizer_free(struct symbolizer *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->cache_cap; i++) {
-        struct frame_info *f = &s->cache[i].info;
-        if (!s->cache[i].address)
-            continue;
-        if (strcmp(f->function, "??"))
+        for (unsigned k = 0; k < s->cache[i].nframes; k++) {
+            struct frame_info *f = &s->cache[i].frames[k];
             free((char *)f->function);
-        if (strcmp(f->file, "??"))
+            free((char *)f->mangled);
             free((char *)f->file);
+        }
+        free(s->cache[i].frames);
     }
     free(s->cache);
     for (size_t i = 0; i < s->nmaps; i++)

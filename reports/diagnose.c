@@ -652,11 +652,11 @@ static void site_names(struct diagnosis_site *out, const struct site_series *s,
 {
     format_site_frames(sym, s, 4, out->where, sizeof(out->where));
     snprintf(out->function, sizeof(out->function), "??");
-    for (unsigned i = 0; i < s->depth; i++) {
-        struct frame_info f;
-        symbolizer_lookup(sym, s->frames[i], &f);
-        if (strcmp(f.function, "??")) {
-            snprintf(out->function, sizeof(out->function), "%s", f.function);
+    struct frame_info f[ALLOCSCOPE_MAX_FRAMES];
+    unsigned n = symbolizer_stack(sym, s->frames, s->depth, f, ALLOCSCOPE_MAX_FRAMES);
+    for (unsigned i = 0; i < n; i++) {
+        if (strcmp(f[i].function, "??")) {
+            snprintf(out->function, sizeof(out->function), "%s", f[i].function);
             break;
         }
     }
