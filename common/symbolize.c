@@ -224,14 +224,15 @@ static void resolve(struct symbolizer *s, uint64_t address, struct cached_frame 
         at.file = line ? dwfl_lineinfo(line, NULL, &at.line, NULL, NULL, NULL) : NULL;
         n = dwarf_frames(mod, pc, at, frames, MAX_INLINED);
     }
-    /* Without DWARF, the symbol table names the function. */
+    /* The function the code belongs to goes by its symbol, as the loader knows it (DWARF
+     * names inlined functions; without DWARF, the symbol table is all there is). */
     const char *symbol = mod ? dwfl_module_addrname(mod, pc) : NULL;
     if (n == 0) {
         frames[0] = (struct frame_info){.file = xstrdup(at.file ? at.file : "??"),
                                         .line = at.file ? at.line : 0};
         set_name(&frames[0], symbol);
         n = 1;
-    } else if (symbol && !strcmp(frames[n - 1].mangled, "??")) {
+    } else if (symbol && !frames[n - 1].inlined) {
         free((char *)frames[n - 1].mangled);
         free((char *)frames[n - 1].function);
         set_name(&frames[n - 1], symbol);
