@@ -47,6 +47,20 @@ static void totals(const struct run_data *run, int64_t *bytes, int64_t *blocks)
     }
 }
 
+/* {"definitely_lost_bytes": N, "definitely_lost_blocks": N, ...} */
+static json_t *reach_json(const struct reach_counts *r)
+{
+    json_t *obj = json_object();
+    for (int k = 0; k < REACH_CLASSES; k++) {
+        char key[64];
+        snprintf(key, sizeof(key), "%s_bytes", reach_class_names[k]);
+        json_object_set_new(obj, key, json_integer(r->bytes[k]));
+        snprintf(key, sizeof(key), "%s_blocks", reach_class_names[k]);
+        json_object_set_new(obj, key, json_integer(r->blocks[k]));
+    }
+    return obj;
+}
+
 static int print_json(const struct run_data *run, struct symbolizer *sym, size_t *order, size_t n)
 {
     int64_t bytes, blocks;
@@ -55,16 +69,22 @@ static int print_json(const struct run_data *run, struct symbolizer *sym, size_t
     json_t *sites = json_array();
     for (size_t k = 0; k < n; k++) {
         const struct site_series *s = &run->sites[order[k]];
-        json_array_append_new(
-            sites,
+        json_t *site =
             json_pack("{s:I, s:I, s:f, s:I, s:o}", "bytes", (json_int_t)s->end_bytes, "blocks",
                       (json_int_t)s->end_blocks, "growth_bytes_per_s", s->growth_bytes_per_s,
-                      "peak_bytes", (json_int_t)s->peak_bytes, "frames", frames_json(sym, s)));
+                      "peak_bytes", (json_int_t)s->peak_bytes, "frames", frames_json(sym, s));
+        if (run->has_reach) { /* the same keys per site */
+            json_t *reach = reach_json(&s->reach);
+            json_object_update(site, reach);
+            json_decref(reach);
+        }
+        json_array_append_new(sites, site);
     }
-    json_t *root = json_pack("{s:s, s:b, s:I, s:I, s:o}", "mode",
-                             mode && !strcmp(mode, "exact") ? "exact" : "sampled", "exited",
-                             rundata_exited(run), "total_bytes", (json_int_t)bytes, "total_blocks",
-                             (json_int_t)blocks, "sites", sites);
+    json_t *root = json_pack(
+        "{s:s, s:b, s:I, s:I, s:o, s:o}", "mode",
+        mode && !strcmp(mode, "exact") ? "exact" : "sampled", "exited", rundata_exited(run),
+        "total_bytes", (json_int_t)bytes, "total_blocks", (json_int_t)blocks, "reachability",
+        run->has_reach ? reach_json(&run->reach) : json_null(), "sites", sites);
     json_dumpf(root, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(root);
@@ -86,6 +106,46 @@ static void print_exec_chain(const struct run_data *run)
     rundata_free_images(images, n);
 }
 
+static const struct run_data *sorting_run;
+static int sorting_class;
+
+static int by_class_bytes(const void *a, const void *b)
+{
+    int64_t x = sorting_run->sites[*(const size_t *)a].reach.bytes[sorting_class];
+    int64_t y = sorting_run->sites[*(const size_t *)b].reach.bytes[sorting_class];
+    return x == y ? 0 : x > y ? -1 : 1;
+}
+
+/* memcheck's view: the sites of each class, lost first, largest first. */
+static void print_classes(const struct run_data *run, struct symbolizer *sym, size_t shown)
+{
+    static const char *const titles[REACH_CLASSES] = {"definitely lost", "indirectly lost",
+                                                      "possibly lost", "still reachable"};
+    char b1[32], where[1024];
+    size_t *idx = xcalloc(run->nsites ? run->nsites : 1, sizeof(size_t));
+    for (int k = 0; k < REACH_CLASSES; k++) {
+        printf("\n%s: %s in %lld blocks\n", titles[k],
+               format_bytes(b1, sizeof(b1), (double)run->reach.bytes[k]),
+               (long long)run->reach.blocks[k]);
+        size_t n = 0;
+        for (size_t i = 0; i < run->nsites; i++)
+            if (run->sites[i].reach.blocks[k] > 0)
+                idx[n++] = i;
+        sorting_run = run;
+        sorting_class = k;
+        qsort(idx, n, sizeof(size_t), by_class_bytes);
+        for (size_t j = 0; j < n && j < shown; j++) {
+            const struct site_series *s = &run->sites[idx[j]];
+            format_site_frames(sym, s, 4, where, sizeof(where));
+            printf("%12lld %10lld  %s\n", (long long)s->reach.bytes[k],
+                   (long long)s->reach.blocks[k], where);
+        }
+        if (n > shown)
+            printf("(%zu more sites; --top N shows more)\n", n - shown);
+    }
+    free(idx);
+}
+
 static int print_text(const struct run_data *run, struct symbolizer *sym, size_t *order, size_t n,
                       size_t shown)
 {
@@ -100,6 +160,10 @@ static int print_text(const struct run_data *run, struct symbolizer *sym, size_t
            exited ? "unfreed at exit" : "live at the end of the recording (no clean exit)",
            format_bytes(b1, sizeof(b1), (double)bytes), (long long)blocks, n,
            mode && strcmp(mode, "exact") ? " (estimated from samples)" : "");
+    if (run->has_reach) {
+        print_classes(run, sym, shown);
+        return 0;
+    }
     if (n == 0)
         return 0;
     printf("%12s %10s %12s  %s\n", "BYTES", "BLOCKS", "GROWTH/s", "SITE (innermost first)");

@@ -174,6 +174,50 @@ static bool file_exists(const char *dir, const char *name)
     return stat(path, &st) == 0;
 }
 
+const char *const reach_class_names[REACH_CLASSES] = {"definitely_lost", "indirectly_lost",
+                                                      "possibly_lost", "still_reachable"};
+
+/* reachability.csv: per site, the bytes and blocks of each class. */
+static int load_reachability(struct run_data *run, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    struct csv rows;
+    snprintf(path, sizeof(path), "%s/reachability.csv", run->dir);
+    if (csv_load(&rows, path, err, errlen))
+        return -1;
+    int c_id = csv_column(&rows, "site_id"), c_bytes[REACH_CLASSES], c_blocks[REACH_CLASSES];
+    bool complete = c_id >= 0;
+    for (int k = 0; k < REACH_CLASSES; k++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s_bytes", reach_class_names[k]);
+        c_bytes[k] = csv_column(&rows, name);
+        snprintf(name, sizeof(name), "%s_blocks", reach_class_names[k]);
+        c_blocks[k] = csv_column(&rows, name);
+        complete = complete && c_bytes[k] >= 0 && c_blocks[k] >= 0;
+    }
+    if (!complete) {
+        snprintf(err, errlen, "%s: missing a column (site_id, CLASS_bytes, CLASS_blocks)", path);
+        csv_free(&rows);
+        return -1;
+    }
+    for (size_t r = 0; r < rows.nrows; r++) {
+        struct site_series *s = site_by_id(run, (uint32_t)csv_int(&rows, r, c_id, -1));
+        for (int k = 0; k < REACH_CLASSES; k++) {
+            int64_t bytes = csv_int(&rows, r, c_bytes[k], 0),
+                    blocks = csv_int(&rows, r, c_blocks[k], 0);
+            run->reach.bytes[k] += bytes;
+            run->reach.blocks[k] += blocks;
+            if (s) {
+                s->reach.bytes[k] = bytes;
+                s->reach.blocks[k] = blocks;
+            }
+        }
+    }
+    csv_free(&rows);
+    run->has_reach = true;
+    return 0;
+}
+
 int rundata_load(struct run_data *run, const char *dir, unsigned parts, char *err, size_t errlen)
 {
     memset(run, 0, sizeof(*run));
@@ -200,6 +244,8 @@ int rundata_load(struct run_data *run, const char *dir, unsigned parts, char *er
         run->maps_text = util_read_file(path, NULL);
         if (!run->maps_text && run->nsites > 1)
             util_warn("%s is missing: frames will not be symbolized", path);
+        if (file_exists(dir, "reachability.csv") && load_reachability(run, err, errlen))
+            return -1;
     }
     return 0;
 }

@@ -16,6 +16,19 @@ struct site_point {
     int64_t live_blocks;
 };
 
+/* memcheck's classes of the blocks unfreed at exit (reachability.csv, exact mode). */
+enum reach_class {
+    REACH_DEFINITELY_LOST,
+    REACH_INDIRECTLY_LOST,
+    REACH_POSSIBLY_LOST,
+    REACH_STILL_REACHABLE,
+    REACH_CLASSES
+};
+extern const char *const reach_class_names[REACH_CLASSES]; /* "definitely_lost", ... */
+struct reach_counts {
+    int64_t bytes[REACH_CLASSES], blocks[REACH_CLASSES];
+};
+
 struct site_series {
     uint32_t id;
     uint64_t *frames;
@@ -26,6 +39,7 @@ struct site_series {
     int64_t peak_bytes;
     uint64_t alloc_calls, alloc_bytes;
     double growth_bytes_per_s;
+    struct reach_counts reach; /* when the run has reachability */
 };
 
 struct run_data {
@@ -37,6 +51,8 @@ struct run_data {
     struct site_series *sites;
     size_t nsites;
     char *maps_text;
+    bool has_reach;            /* reachability.csv was read (with RUNDATA_SITES) */
+    struct reach_counts reach; /* its totals */
 };
 
 enum { RUNDATA_SAMPLES = 1, RUNDATA_SITES = 2 };

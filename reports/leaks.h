@@ -6,8 +6,9 @@
 
 #include "common/rundata.h"
 
-/* Indexes into run->sites of the sites unfreed at the end (largest first), then of those
- * with no bytes left but a positive growth rate (fastest first). Returns the count;
+/* Indexes into run->sites of the sites unfreed at the end (largest first; with
+ * reachability, definitely and indirectly lost bytes first, then possibly lost), then of
+ * those with no bytes left but a positive growth rate (fastest first). Returns the count;
  * *order is malloc'd. */
 size_t leaks_rank(const struct run_data *run, size_t **order);
 

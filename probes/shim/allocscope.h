@@ -22,7 +22,10 @@
  *   ALLOCSCOPE_TRIM_MS          call malloc_trim(0) every N ms (glibc "trim" configuration)
  *   ALLOCSCOPE_CONTROL          path of a control file: writing "reclaim\n" into it (then
  *                               touching it) asks the shim to release free memory to the OS
- *                               and record RSS before and after (shim.txt, samples.csv)
+ *                               and record RSS before and after (shim.txt, samples.csv);
+ *                               "reachability\n" classifies the live blocks now (exact mode)
+ *   ALLOCSCOPE_REACHABILITY     0: no reachability scan at exit (default 1, exact mode only:
+ *                               reachability.csv, memcheck's four classes per site)
  */
 #ifndef ALLOCSCOPE_H
 #define ALLOCSCOPE_H

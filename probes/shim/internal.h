@@ -78,6 +78,7 @@ struct shim_options {
     uint64_t t0_ns;
     unsigned trim_ms;
     char control_path[PATH_MAX];
+    bool reachability; /* exact mode: classify the unfreed blocks at exit */
 };
 extern struct shim_options shim_opts;
 void options_load(void);
@@ -203,6 +204,8 @@ void counters_lock_for_fork(void);
 void counters_unlock_after_fork(void);
 
 /* ---- stacks.c ---- */
+/* The readable mapping holding ADDR, from /proc/self/maps (system calls only). */
+int find_mapping(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
 unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *first_return);
 void stacks_prime(void);
 /* Weight of one sampled allocation of SIZE bytes: bytes and blocks it stands for. */
@@ -280,6 +283,31 @@ void ptrtable_insert(const struct tracked_block *block);
 bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out);
 void ptrtable_lock_for_fork(void);
 void ptrtable_unlock_after_fork(void);
+
+void ptrtable_visit(void (*visit)(const struct tracked_block *block, void *arg), void *arg);
+size_t ptrtable_size(void); /* blocks tracked; both with every shard locked */
+
+/* ---- stopworld.c ---- */
+#define STOPWORLD_MAX_THREADS 4096
+#define STOPWORLD_REGISTERS 23 /* the general registers of x86-64's ucontext */
+enum { STOPPED_NOT_YET, STOPPED_BY_SIGNAL, STOPPED_UNANSWERED, STOPPED_GONE };
+struct stopped_thread {
+    pid_t tid;
+    int state;
+    uintptr_t sp;             /* where its stack was when it stopped */
+    uintptr_t thread_pointer; /* its TCB, with the static TLS beside it */
+    uintptr_t registers[STOPWORLD_REGISTERS];
+};
+/* Stops every thread but the caller and SKIP; the caller holds every shim lock. */
+unsigned stopworld_stop(pid_t skip, struct stopped_thread **threads);
+void stopworld_resume(void);
+
+/* ---- reachability.c ---- */
+/* Classifies every live block as memcheck does (definitely, indirectly, possibly lost, still
+ * reachable) and writes reachability.csv into DIR and the totals through FACTS. Exact mode
+ * only; the caller holds no shim lock. */
+struct out_file;
+void reachability_scan(const char *dir, struct out_file *facts, pid_t skip_thread);
 
 /* ---- output.c ---- */
 struct out_file {

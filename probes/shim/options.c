@@ -99,6 +99,7 @@ void options_load(void)
     shim_opts.t0_ns = env_u64("ALLOCSCOPE_T0_NS", 0, 0, UINT64_MAX);
     shim_opts.trim_ms = (unsigned)env_u64("ALLOCSCOPE_TRIM_MS", 0, 0, 3600000);
     copy_env_path(shim_opts.control_path, sizeof(shim_opts.control_path), "ALLOCSCOPE_CONTROL");
+    shim_opts.reachability = env_flag("ALLOCSCOPE_REACHABILITY", true);
 }
 
 const char *mode_name(enum shim_mode mode)

@@ -141,3 +141,19 @@ void ptrtable_unlock_after_fork(void)
     for (unsigned i = 0; i < SHARDS; i++)
         spin_yield_unlock(&shards[i].held);
 }
+
+void ptrtable_visit(void (*visit)(const struct tracked_block *block, void *arg), void *arg)
+{
+    for (unsigned i = 0; i < SHARDS; i++)
+        for (size_t j = 0; j < shards[i].capacity; j++)
+            if (shards[i].entries[j].ptr)
+                visit(&shards[i].entries[j], arg);
+}
+
+size_t ptrtable_size(void)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < SHARDS; i++)
+        n += shards[i].count;
+    return n;
+}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@ static pthread_mutex_t output_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool finished;
 static bool exec_pending; /* an exec is under way: this image's files are closed for writing */
 static pid_t owner_pid;   /* the process these files belong to (not a vfork or fork child) */
+static pid_t sampler_tid; /* the sampler thread, which a reachability scan need not stop */
 static bool allocator_facts_written;
 static uint32_t sites_with_stacks = 0;
 static uint32_t sites_at_last_maps = UINT32_MAX;
@@ -263,6 +265,14 @@ static void check_control(void)
     ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
     close(fd);
     cmd[n > 0 ? n : 0] = '\0';
+    if (!strncmp(cmd, "reachability", 12)) {
+        if (shim_opts.mode == MODE_EXACT)
+            reachability_scan(run_dir, &facts_out, sampler_tid);
+        else
+            out_printf(&facts_out, "warning=reachability needs exact mode (--sample all)\n");
+        out_flush(&facts_out);
+        return;
+    }
     if (strncmp(cmd, "reclaim", 7))
         return;
     char *id = cmd + 7;
@@ -303,6 +313,7 @@ static void *sampler_main(void *arg)
 {
     (void)arg;
     shim_busy = 1;
+    sampler_tid = (pid_t)syscall(SYS_gettid);
     pthread_mutex_lock(&output_lock);
     write_allocator_facts();
     pthread_mutex_unlock(&output_lock);
@@ -371,6 +382,8 @@ void sampler_final_snapshot(void)
     if (!finished && !exec_pending && samples_out.fd >= 0) {
         finished = true;
         write_last_rows();
+        if (shim_opts.mode == MODE_EXACT && shim_opts.reachability)
+            reachability_scan(run_dir, &facts_out, sampler_tid);
         out_printf(&facts_out, "exit=clean\n");
         out_close(&facts_out);
         out_close(&samples_out);

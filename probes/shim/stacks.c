@@ -63,7 +63,7 @@ static bool line_holds(const char *line, const char *end, uintptr_t addr, uintpt
     return true;
 }
 
-static int find_mapping(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+int find_mapping(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
