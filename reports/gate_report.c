@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "reports/gate.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 /* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
@@ -211,15 +212,21 @@ static void xml_escaped(FILE *f, const char *s)
     }
 }
 
+/* Commits OUT (NULL: it could not be opened), or says in ERR why PATH was not written. */
+static int finish(struct atomic_file *out, const char *path, char *err, size_t errlen)
+{
+    int rc = out ? atomic_file_commit(out) : -1;
+    if (rc)
+        atomic_file_error(err, errlen, path, errno);
+    return rc;
+}
+
 int gate_write_junit(const struct gate_report *r, const char *path, char *err, size_t errlen)
 {
-    char *tmp = util_format("%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
+    struct atomic_file *out = atomic_file_open(path);
+    if (!out)
+        return finish(out, path, err, errlen);
+    FILE *f = atomic_file_stream(out);
     size_t skipped = 0;
     for (size_t i = 0; i < r->nrows; i++)
         skipped += r->rows[i].result == GATE_SKIPPED;
@@ -244,23 +251,16 @@ int gate_write_junit(const struct gate_report *r, const char *path, char *err, s
         fprintf(f, "\"/>\n    </testcase>\n");
     }
     fprintf(f, "  </testsuite>\n</testsuites>\n");
-    int rc = fclose(f) || rename(tmp, path) ? -1 : 0;
-    if (rc)
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    free(tmp);
-    return rc;
+    return finish(out, path, err, errlen);
 }
 
 int gate_write_markdown(const struct gate_report *r, const char *baseline, const char *current,
                         const char *path, char *err, size_t errlen)
 {
-    char *tmp = util_format("%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
+    struct atomic_file *out = atomic_file_open(path);
+    if (!out)
+        return finish(out, path, err, errlen);
+    FILE *f = atomic_file_stream(out);
     char base[40], cur[40];
     fprintf(f, "### allocscope gate: %s\n\n", r->failures ? "**FAIL**" : "pass");
     fprintf(f, "%zu regression%s in %zu checks; baseline `%s`, current `%s`.\n\n", r->failures,
@@ -278,9 +278,5 @@ int gate_write_markdown(const struct gate_report *r, const char *baseline, const
                     row->result == GATE_FAIL ? "**FAIL**" : result_name(row->result), row->detail);
         }
     }
-    int rc = fclose(f) || rename(tmp, path) ? -1 : 0;
-    if (rc)
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    free(tmp);
-    return rc;
+    return finish(out, path, err, errlen);
 }

@@ -7,6 +7,7 @@
 
 #include "common/format.h"
 #include "reports/report_doc.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 void html_escape(FILE *out, const char *text)
@@ -576,11 +577,10 @@ static const char measure_script[] =
 
 int report_write_html(const struct report_doc *doc, const char *path)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
+    struct atomic_file *out = atomic_file_open(path);
+    if (!out)
         return -1;
+    FILE *f = atomic_file_stream(out);
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
           "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
           "<title>allocscope report: ",
@@ -601,7 +601,5 @@ int report_write_html(const struct report_doc *doc, const char *path)
           f);
     fputs(measure_script, f);
     fputs("</body></html>\n", f);
-    if (fclose(f))
-        return -1;
-    return rename(tmp, path);
+    return atomic_file_commit(out);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "reports/report_doc.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 void md_escape(FILE *out, const char *text)
@@ -59,11 +60,11 @@ static void md_group_table(FILE *f, const struct report_doc *doc, size_t g)
 int report_write_markdown(const struct report_doc *doc, const char *path)
 {
     const struct report_input *in = doc->in;
-    char tmp[4096], text[2048];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
+    char text[2048];
+    struct atomic_file *out = atomic_file_open(path);
+    if (!out)
         return -1;
+    FILE *f = atomic_file_stream(out);
     fprintf(f,
             "# allocscope report\n\n%s of %zu cell%s, %zu workload%s, generated %s by "
             "allocscope %s.\n\n",
@@ -168,7 +169,5 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
         fputs("\n", f);
     }
     fputs("Full report with every chart: index.html beside this file.\n", f);
-    if (fclose(f))
-        return -1;
-    return rename(tmp, path);
+    return atomic_file_commit(out);
 }
