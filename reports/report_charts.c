@@ -17,6 +17,7 @@
 #include "common/rundata.h"
 #include "common/symbolize.h"
 #include "common/atomic_file.h"
+#include "common/escape.h"
 #include "common/util.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -29,15 +30,25 @@ static const char *const kinds[] = {
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
+#define REPLACEMENT_CHARACTER "\xef\xbf\xbd" /* U+FFFD */
+
 void gnuplot_quote(char *out, size_t len, const char *text)
 {
     size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p && o + 3 < len; p++) {
-        if (*p < 0x20 || *p == 0x7f)
+    for (const char *p = text; *p && o + 3 < len;) {
+        size_t n = escape_utf8_length(p);
+        /* Not UTF-8: gnuplot would copy the byte into the SVG, an invalid document. */
+        const char *piece = n ? p : REPLACEMENT_CHARACTER;
+        size_t piece_len = n ? n : 3;
+        p += n ? n : 1;
+        if ((unsigned char)*piece < 0x20 || *piece == 0x7f)
             continue;
-        if (*p == '\'')
+        if (o + piece_len + (*piece == '\'') + 1 > len)
+            break;
+        if (*piece == '\'')
             out[o++] = '\'';
-        out[o++] = (char)*p;
+        memcpy(out + o, piece, piece_len);
+        o += piece_len;
     }
     out[o] = '\0';
 }
