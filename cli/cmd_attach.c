@@ -18,6 +18,7 @@
 #include "harness/kernel_join.h"
 #include "harness/probe_helper.h"
 #include "harness/procmem.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 static const char attach_usage[] =
@@ -245,9 +246,10 @@ static int write_run_json(const struct attach_options *o, const char *dir, json_
     char *text = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
     char *path = util_format("%s/run.json", dir);
-    int rc = text ? util_write_file_atomic(path, text, strlen(text)) : -1;
+    char why[ATOMIC_FILE_ERROR_MAX];
+    int rc = text ? atomic_file_write(path, text, strlen(text)) : -1;
     if (rc)
-        util_error("cannot write %s: %s", path, strerror(errno));
+        util_error("%s", atomic_file_error(why, sizeof(why), path, errno));
     free(path);
     free(text);
     return rc;
@@ -318,15 +320,16 @@ int cmd_attach(int argc, char **argv)
         return rc; /* the helper printed its one-line reason */
     }
     char *samples_path = util_format("%s/samples.csv", dir);
-    FILE *samples = fopen(samples_path, "w");
+    struct atomic_file *samples = atomic_file_open(samples_path);
     bool target_ended = false;
     long long peak = 0;
     if (samples) {
-        fputs("t_ms,rss_bytes,pss_bytes,anon_bytes,lazyfree_bytes\n", samples);
-        peak = sample_loop(&o, samples, t0, &target_ended);
-        fclose(samples);
-    } else {
-        util_error("cannot write %s: %s", samples_path, strerror(errno));
+        fputs("t_ms,rss_bytes,pss_bytes,anon_bytes,lazyfree_bytes\n", atomic_file_stream(samples));
+        peak = sample_loop(&o, atomic_file_stream(samples), t0, &target_ended);
+    }
+    if (!samples || atomic_file_commit(samples)) {
+        char why[ATOMIC_FILE_ERROR_MAX];
+        util_error("%s", atomic_file_error(why, sizeof(why), samples_path, errno));
         rc = 1;
     }
     double duration_s = (double)(util_monotonic_ns() - t0) / 1e9;

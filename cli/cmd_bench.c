@@ -21,6 +21,7 @@
 #include "common/format.h"
 #include "allocators/registry.h"
 #include "harness/runjson.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 static const char bench_usage[] =
@@ -384,9 +385,11 @@ static int write_bench_json(const char *dir, const struct bench_spec *spec,
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     char *path = util_format("%s/bench.json", dir);
-    int rc = util_write_file_atomic(path, text, strlen(text));
+    char why[ATOMIC_FILE_ERROR_MAX];
+    int rc = atomic_file_write(path, text, strlen(text));
     if (rc)
-        util_error("cannot write %s: %s; choose another directory with -o", path, strerror(errno));
+        util_error("%s; choose another directory with -o",
+                   atomic_file_error(why, sizeof(why), path, errno));
     free(path);
     free(text);
     return rc;
@@ -496,8 +499,9 @@ static void write_results(const char *dir, struct bench_results *results,
             bench_results_put(&finished, &results->rows[i]);
     bench_results_sort(&finished, order, n);
     char *path = util_format("%s/results.csv", dir);
+    char why[ATOMIC_FILE_ERROR_MAX];
     if (bench_results_write(&finished, path))
-        util_error("cannot write %s: %s", path, strerror(errno));
+        util_error("%s", atomic_file_error(why, sizeof(why), path, errno));
     free(path);
     free(order);
     bench_results_free(&finished);

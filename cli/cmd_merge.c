@@ -13,6 +13,7 @@
 
 #include "harness/bench_results.h"
 #include "cli/commands.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 static const char merge_usage[] =
@@ -26,25 +27,27 @@ static int copy_file(const char *from, const char *to, mode_t mode)
     int in = open(from, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return -1;
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0777);
-    if (out < 0) {
+    struct atomic_file *out = atomic_file_open_mode(to, mode & 0777);
+    if (!out) {
+        int saved = errno;
         close(in);
+        errno = saved;
         return -1;
     }
     char buf[65536];
     ssize_t n;
-    int rc = 0;
+    errno = 0;
     while ((n = read(in, buf, sizeof(buf))) > 0)
-        if (write(out, buf, (size_t)n) != n) {
-            rc = -1;
+        if (fwrite(buf, 1, (size_t)n, atomic_file_stream(out)) != (size_t)n)
             break;
-        }
-    if (n < 0)
-        rc = -1;
+    int saved = errno;
     close(in);
-    if (close(out))
-        rc = -1;
-    return rc;
+    if (n != 0) {
+        atomic_file_abort(out);
+        errno = saved;
+        return -1;
+    }
+    return atomic_file_commit(out);
 }
 
 static int copy_tree(const char *from, const char *to)
@@ -170,9 +173,10 @@ static int write_output(struct merge_state *m, const char *out, char **inputs, i
     bench_results_sort(&m->merged, order, n_order);
     free(order);
     char *results = util_format("%s/results.csv", out);
+    char why[ATOMIC_FILE_ERROR_MAX];
     int rc = bench_results_write(&m->merged, results);
     if (rc)
-        util_error("cannot write %s: %s", results, strerror(errno));
+        util_error("%s", atomic_file_error(why, sizeof(why), results, errno));
     free(results);
     json_t *from = json_array();
     for (int i = 0; i < n_inputs; i++)
@@ -180,8 +184,8 @@ static int write_output(struct merge_state *m, const char *out, char **inputs, i
     json_object_set_new(m->bench, "merged_from", from);
     char *text = json_dumps(m->bench, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *path = util_format("%s/bench.json", out);
-    if (!rc && util_write_file_atomic(path, text, strlen(text))) {
-        util_error("cannot write %s: %s", path, strerror(errno));
+    if (!rc && atomic_file_write(path, text, strlen(text))) {
+        util_error("%s", atomic_file_error(why, sizeof(why), path, errno));
         rc = -1;
     }
     free(path);

@@ -14,6 +14,7 @@
 #include "reports/report_doc.h"
 #include "reports/report_model.h"
 #include "reports/report_recommend.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 static const char report_usage[] =
@@ -276,8 +277,12 @@ int cmd_report(int argc, char **argv)
                                  .generated = generated,
                                  .command_line = cmdline};
         char *html = util_format("%s/index.html", a.out), *md = util_format("%s/summary.md", a.out);
-        if (report_write_html(&doc, html) || report_write_markdown(&doc, md)) {
-            util_error("cannot write %s: %s", html, strerror(errno));
+        const char *failed = report_write_html(&doc, html)     ? html
+                             : report_write_markdown(&doc, md) ? md
+                                                               : NULL;
+        if (failed) {
+            char why[ATOMIC_FILE_ERROR_MAX];
+            util_error("%s", atomic_file_error(why, sizeof(why), failed, errno));
             rc = 1;
         } else if (a.quiet) {
             printf("%s\n", html);

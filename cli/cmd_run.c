@@ -23,6 +23,7 @@
 #include "harness/runjson.h"
 #include "harness/runner.h"
 #include "common/symbolize.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 static const char run_usage[] =
@@ -311,8 +312,10 @@ static int finish_run(const struct target_spec *spec, const struct target_result
 static void request_reclaim(const char *control_path)
 {
     char *text = util_format("reclaim run-%llu\n", (unsigned long long)util_monotonic_ns());
-    if (util_write_file_atomic(control_path, text, strlen(text)))
-        util_warn("cannot write the reclaim request %s: %s", control_path, strerror(errno));
+    char why[ATOMIC_FILE_ERROR_MAX];
+    if (atomic_file_write(control_path, text, strlen(text)))
+        util_warn("%s (the reclaim request)",
+                  atomic_file_error(why, sizeof(why), control_path, errno));
     free(text);
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/stats.h"
 #include "common/util.h"
 
 static int load_facts(struct run_data *run, char *err, size_t errlen)
@@ -157,13 +158,17 @@ double site_growth_rate(const struct site_series *site)
     size_t n = peak + 1;
     if (n < 3)
         return 0.0;
-    double st = 0, sb = 0, stt = 0, stb = 0;
+    double *t = malloc(2 * n * sizeof(double)), *bytes = t + n;
+    if (!t)
+        return 0.0;
     for (size_t i = 0; i < n; i++) {
-        double t = (double)site->points[i].t_ms / 1000.0, b = (double)site->points[i].live_bytes;
-        st += t, sb += b, stt += t * t, stb += t * b;
+        t[i] = (double)site->points[i].t_ms / 1000.0;
+        bytes[i] = (double)site->points[i].live_bytes;
     }
-    double denom = (double)n * stt - st * st;
-    return denom > 0 ? ((double)n * stb - st * sb) / denom : 0.0;
+    struct stats_line line;
+    double rate = stats_fit_line(t, bytes, n, &line) ? 0.0 : line.slope;
+    free(t);
+    return rate;
 }
 
 static bool file_exists(const char *dir, const char *name)

@@ -1,7 +1,6 @@
 #include "common/util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,6 +94,24 @@ const char *util_find_data(const char *name, const char *source_relative)
     return NULL;
 }
 
+/* A directory we just made, or the one asked for, must be a real one: a symbolic link planted
+ * there would send every file written below it elsewhere. */
+static int check_real_dir(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st))
+        return -1;
+    if (S_ISLNK(st.st_mode)) {
+        errno = ELOOP;
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
 int util_mkdir_p(const char *path)
 {
     char buf[PATH_MAX];
@@ -106,53 +123,14 @@ int util_mkdir_p(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST)
+        int made = mkdir(buf, 0777) == 0;
+        if ((!made && errno != EEXIST) || (made && check_real_dir(buf)))
             return -1;
         *p = '/';
     }
     if (mkdir(buf, 0777) && errno != EEXIST)
         return -1;
-    struct stat st;
-    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
-
-int util_write_file_atomic(const char *path, const void *data, size_t len)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return -1;
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int saved = errno;
-            close(fd);
-            unlink(tmp);
-            errno = saved;
-            return -1;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (fsync(fd) || close(fd) || rename(tmp, path)) {
-        int saved = errno;
-        unlink(tmp);
-        errno = saved;
-        return -1;
-    }
-    return 0;
+    return check_real_dir(buf);
 }
 
 char *util_read_file(const char *path, size_t *len)

@@ -25,11 +25,10 @@ const char *util_find_lib(const char *name);
  * source tree's copy for an uninstalled build. */
 const char *util_find_data(const char *name, const char *source_relative);
 
-/* mkdir -p; returns 0 or -1 with errno set. */
+/* mkdir -p; returns 0 or -1 with errno set. PATH, and every parent it had to create, must end
+ * up a real directory: a symbolic link there fails with ELOOP (existing parents may be links,
+ * such as a system's /var/run). Files are written with common/atomic_file.h. */
 int util_mkdir_p(const char *path);
-
-/* Write a whole file atomically: PATH.tmp then rename. Returns 0 or -1 with errno. */
-int util_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* Read a whole file into a NUL-terminated malloc'd buffer; NULL with errno on failure. */
 char *util_read_file(const char *path, size_t *len);

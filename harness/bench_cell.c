@@ -25,6 +25,7 @@
 #include "common/allocator_config.h"
 #include "common/rundata.h"
 #include "harness/runjson.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 #define TEARDOWN_GRACE_NS 2000000000ull /* SIGTERM, then SIGKILL after 2 s */
@@ -137,7 +138,7 @@ static pid_t spawn_shell(const char *command, const char *log)
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     int in = open("/dev/null", O_RDONLY);
-    int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0666);
+    int out = append_file_open(log);
     if (in >= 0)
         dup2(in, STDIN_FILENO);
     if (out >= 0) {
@@ -391,8 +392,9 @@ static void reclaim(struct cell_state *s)
              (unsigned long long)util_monotonic_ns());
     char *request = util_format("reclaim %s\n", id);
     char *marker = util_format("reclaim_id=%s\n", id);
-    if (util_write_file_atomic(control, request, strlen(request)))
-        util_warn("cannot write the reclaim request %s: %s", control, strerror(errno));
+    char why[ATOMIC_FILE_ERROR_MAX];
+    if (atomic_file_write(control, request, strlen(request)))
+        util_warn("%s (the reclaim request)", atomic_file_error(why, sizeof(why), control, errno));
     s->phase = "reclaim";
     progress_phase(s->ctx->progress, "reclaim");
     uint64_t deadline = util_monotonic_ns() + RECLAIM_TIMEOUT_NS;
@@ -496,8 +498,9 @@ static void write_phases(const struct cell_state *s)
                                     phase_names[p], s->phase_ms[p][0],
                                     s->phase_ms[p][1] >= 0 ? s->phase_ms[p][1] : s->phase_ms[p][0]);
     char *path = util_format("%s/phases.csv", s->dir);
-    if (util_write_file_atomic(path, text, len))
-        util_warn("cannot write %s: %s", path, strerror(errno));
+    char why[ATOMIC_FILE_ERROR_MAX];
+    if (atomic_file_write(path, text, len))
+        util_warn("%s", atomic_file_error(why, sizeof(why), path, errno));
     free(path);
 }
 
@@ -558,8 +561,9 @@ static void finish_cell(struct cell_state *s, struct target_spec *spec, const ch
                         struct bench_row *row)
 {
     char err[512], *tree_path = util_format("%s/tree.csv", s->dir);
+    char why[ATOMIC_FILE_ERROR_MAX];
     if (tree_log_write(&s->tree, tree_path))
-        util_warn("cannot write %s: %s", tree_path, strerror(errno));
+        util_warn("%s", atomic_file_error(why, sizeof(why), tree_path, errno));
     free(tree_path);
     write_phases(s);
     struct run_data run;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/csv.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 const char *const bench_column_names[BENCH_NCOLS] = {"cell",
@@ -121,8 +122,10 @@ int bench_results_write(const struct bench_results *r, const char *path)
             len += (size_t)snprintf(text + len, cap - len, "%s%c", v,
                                     i == BENCH_NCOLS - 1 ? '\n' : ',');
         }
-    int rc = util_write_file_atomic(path, text, len);
+    int rc = atomic_file_write(path, text, len);
+    int saved = errno;
     free(text);
+    errno = saved;
     return rc;
 }
 
@@ -206,9 +209,10 @@ int bench_cell_json_write(const char *dir, const struct bench_row *row)
     size_t len = strlen(text);
     text = realloc(text, len + 2);
     text[len++] = '\n';
-    int rc = util_write_file_atomic(path, text, len);
+    char why[ATOMIC_FILE_ERROR_MAX];
+    int rc = atomic_file_write(path, text, len);
     if (rc)
-        util_warn("cannot write %s: %s", path, strerror(errno));
+        util_warn("%s", atomic_file_error(why, sizeof(why), path, errno));
     free(path);
     free(text);
     return rc;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "harness/procmem.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 int tree_sample(pid_t root, struct tree_row *row)
@@ -65,8 +66,10 @@ int tree_log_write(const struct tree_log *log, const char *path)
         format_row(line, sizeof(line), &log->rows[i], true);
         len += (size_t)snprintf(text + len, cap - len, "%s\n", line);
     }
-    int rc = util_write_file_atomic(path, text, len);
+    int rc = atomic_file_write(path, text, len);
+    int saved = errno;
     free(text);
+    errno = saved;
     return rc;
 }
 
@@ -97,7 +100,7 @@ int tree_join_samples(const struct tree_log *log, const char *samples_path, char
     if (!samples) {
         int rc = tree_log_write(log, samples_path);
         if (rc)
-            snprintf(err, errlen, "cannot write %s: %s", samples_path, strerror(errno));
+            atomic_file_error(err, errlen, samples_path, errno);
         return rc;
     }
     struct text out = {0};
@@ -125,9 +128,9 @@ int tree_join_samples(const struct tree_log *log, const char *samples_path, char
         text_add(&out, "\n", 1);
     }
     /* A truncated last line (a killed target) is left out. */
-    int rc = util_write_file_atomic(samples_path, out.buf ? out.buf : "", out.len);
+    int rc = atomic_file_write(samples_path, out.buf ? out.buf : "", out.len);
     if (rc)
-        snprintf(err, errlen, "cannot write %s: %s", samples_path, strerror(errno));
+        atomic_file_error(err, errlen, samples_path, errno);
     free(out.buf);
     free(samples);
     return rc;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 #define MAX_KERNEL_COLUMNS 64
@@ -179,8 +180,9 @@ int kernel_join_samples(const char *samples_path, const char *kernel_path)
         goto out;
     rc = join(out, samples, &k, samples_path);
     fclose(out);
-    if (rc == 0 && util_write_file_atomic(samples_path, joined, joined_len)) {
-        util_error("cannot write %s: %s", samples_path, strerror(errno));
+    if (rc == 0 && atomic_file_write(samples_path, joined, joined_len)) {
+        char why[ATOMIC_FILE_ERROR_MAX];
+        util_error("%s", atomic_file_error(why, sizeof(why), samples_path, errno));
         rc = -1;
     }
 out:

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 const char *probe_helper_path(const char *name)
@@ -26,7 +27,7 @@ static void exec_tool(char *const argv[], int ready_fd, const char *log_path)
 {
     dup2(ready_fd, STDOUT_FILENO);
     if (log_path) {
-        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+        int log = append_file_open(log_path);
         if (log >= 0)
             dup2(log, STDERR_FILENO);
     }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 void runjson_now_iso(char *buf, size_t len)
@@ -147,9 +148,10 @@ int runjson_write(const char *dir, json_t *root)
 {
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     char *path = util_format("%s/run.json", dir);
-    int rc = text && path ? util_write_file_atomic(path, text, strlen(text)) : -1;
+    char why[ATOMIC_FILE_ERROR_MAX];
+    int rc = text && path ? atomic_file_write(path, text, strlen(text)) : -1;
     if (rc)
-        util_error("cannot write %s: %s", path ? path : "run.json", strerror(errno));
+        util_error("%s", atomic_file_error(why, sizeof(why), path ? path : "run.json", errno));
     free(text);
     free(path);
     return rc;

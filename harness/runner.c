@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 static void set_env_uint(const char *name, uint64_t value)
@@ -79,7 +80,7 @@ static void exec_child(const struct target_spec *spec, int report_fd, int hold_f
     signal(SIGTERM, SIG_DFL);
     prepare_child_env(spec);
     if (spec->output_path) {
-        int fd = open(spec->output_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+        int fd = append_file_open(spec->output_path);
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);

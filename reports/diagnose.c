@@ -12,6 +12,7 @@
 #include "common/format.h"
 #include "common/rundata.h"
 #include "common/symbolize.h"
+#include "common/stats.h"
 #include "common/util.h"
 
 /* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
@@ -121,31 +122,15 @@ int diagnose_thresholds_set(struct diagnose_thresholds *t, const char *assignmen
 double diagnose_slope(const double *t, const double *y, size_t n, double *t_stat)
 {
     *t_stat = 0;
-    if (n < 3)
+    struct stats_line line;
+    if (stats_fit_line(t, y, n, &line) || line.n < 3)
         return 0;
-    double mt = 0, my = 0;
-    for (size_t i = 0; i < n; i++)
-        mt += t[i], my += y[i];
-    mt /= (double)n, my /= (double)n;
-    double stt = 0, sty = 0, syy = 0;
-    for (size_t i = 0; i < n; i++) {
-        stt += (t[i] - mt) * (t[i] - mt);
-        sty += (t[i] - mt) * (y[i] - my);
-        syy += (y[i] - my) * (y[i] - my);
-    }
-    if (stt <= 0)
-        return 0;
-    double slope = sty / stt;
-    double residual = syy - slope * sty;
-    if (residual < 0)
-        residual = 0;
-    double se = sqrt(residual / (double)(n - 2) / stt);
     /* Points exactly on a line: the noise floor is one byte per point. */
-    double floor_se = 1.0 / sqrt(stt);
-    *t_stat = slope / (se > floor_se ? se : floor_se);
+    double floor_se = 1.0 / sqrt(line.sxx);
+    *t_stat = line.slope / (line.slope_se > floor_se ? line.slope_se : floor_se);
     if (fabs(*t_stat) > 1000) /* beyond any doubt; keeps reports readable */
         *t_stat = *t_stat > 0 ? 1000 : -1000;
-    return slope;
+    return line.slope;
 }
 
 /* ---- classification ------------------------------------------------------------------ */

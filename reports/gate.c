@@ -10,6 +10,7 @@
 
 #include "common/csv.h"
 #include "common/format.h"
+#include "common/stats.h"
 #include "common/util.h"
 
 /* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
@@ -147,30 +148,10 @@ int gate_tolerance_parse(struct gate_options *o, const char *spec, char *err, si
 
 /* ---- statistics ---------------------------------------------------------------------- */
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median_of(double *v, size_t n)
-{
-    qsort(v, n, sizeof(double), by_value);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 void gate_stats_compute(struct gate_stats *s)
 {
-    s->median = s->spread = NAN;
-    if (!s->n)
-        return;
-    double *tmp = malloc(s->n * sizeof(double));
-    memcpy(tmp, s->values, s->n * sizeof(double));
-    s->median = median_of(tmp, s->n);
-    for (size_t i = 0; i < s->n; i++)
-        tmp[i] = fabs(s->values[i] - s->median);
-    s->spread = s->n > 1 ? 1.4826 * median_of(tmp, s->n) : 0;
-    free(tmp);
+    s->median = stats_median(s->values, s->n);
+    s->spread = stats_spread(s->values, s->n);
 }
 
 static void stats_add(struct gate_stats *s, double v)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "reports/gate.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 /* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
@@ -74,10 +75,11 @@ int gate_baseline_write(const struct gate_bench *b, const struct gate_options *o
     size_t len = strlen(text);
     text = realloc(text, len + 2);
     text[len++] = '\n';
-    int rc = util_write_file_atomic(path, text, len);
+    int rc = atomic_file_write(path, text, len);
+    if (rc)
+        atomic_file_error(err, errlen, path, errno);
     free(text);
     if (rc) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "reports/gate.h"
+#include "common/atomic_file.h"
+#include "common/escape.h"
 #include "common/util.h"
 
 /* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
@@ -189,37 +191,21 @@ void gate_print_table(const struct gate_report *r, FILE *out)
             r->failures, r->failures == 1 ? "" : "s", r->nrows);
 }
 
-static void xml_escaped(FILE *f, const char *s)
+/* Commits OUT (NULL: it could not be opened), or says in ERR why PATH was not written. */
+static int finish(struct atomic_file *out, const char *path, char *err, size_t errlen)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-    }
+    int rc = out ? atomic_file_commit(out) : -1;
+    if (rc)
+        atomic_file_error(err, errlen, path, errno);
+    return rc;
 }
 
 int gate_write_junit(const struct gate_report *r, const char *path, char *err, size_t errlen)
 {
-    char *tmp = util_format("%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
+    struct atomic_file *out = atomic_file_open(path);
+    if (!out)
+        return finish(out, path, err, errlen);
+    FILE *f = atomic_file_stream(out);
     size_t skipped = 0;
     for (size_t i = 0; i < r->nrows; i++)
         skipped += r->rows[i].result == GATE_SKIPPED;
@@ -233,38 +219,37 @@ int gate_write_junit(const struct gate_report *r, const char *path, char *err, s
     for (size_t i = 0; i < r->nrows; i++) {
         const struct gate_row *row = &r->rows[i];
         fprintf(f, "    <testcase classname=\"");
-        xml_escaped(f, row->cell);
-        fprintf(f, "\" name=\"%s\"", row->metric);
+        escape_xml(f, row->cell);
+        fprintf(f, "\" name=\"");
+        escape_xml(f, row->metric);
+        fputc('"', f);
         if (row->result == GATE_PASS) {
             fprintf(f, "/>\n");
             continue;
         }
         fprintf(f, ">\n      <%s message=\"", row->result == GATE_FAIL ? "failure" : "skipped");
-        xml_escaped(f, row->detail);
+        escape_xml(f, row->detail);
         fprintf(f, "\"/>\n    </testcase>\n");
     }
     fprintf(f, "  </testsuite>\n</testsuites>\n");
-    int rc = fclose(f) || rename(tmp, path) ? -1 : 0;
-    if (rc)
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    free(tmp);
-    return rc;
+    return finish(out, path, err, errlen);
 }
 
 int gate_write_markdown(const struct gate_report *r, const char *baseline, const char *current,
                         const char *path, char *err, size_t errlen)
 {
-    char *tmp = util_format("%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
+    struct atomic_file *out = atomic_file_open(path);
+    if (!out)
+        return finish(out, path, err, errlen);
+    FILE *f = atomic_file_stream(out);
     char base[40], cur[40];
     fprintf(f, "### allocscope gate: %s\n\n", r->failures ? "**FAIL**" : "pass");
-    fprintf(f, "%zu regression%s in %zu checks; baseline `%s`, current `%s`.\n\n", r->failures,
-            r->failures == 1 ? "" : "s", r->nrows, baseline, current);
+    fprintf(f, "%zu regression%s in %zu checks; baseline ", r->failures,
+            r->failures == 1 ? "" : "s", r->nrows);
+    escape_markdown_code(f, baseline);
+    fputs(", current ", f);
+    escape_markdown_code(f, current);
+    fputs(".\n\n", f);
     fprintf(f, "| cell | metric | baseline | current | result | detail |\n");
     fprintf(f, "|---|---|---:|---:|---|---|\n");
     /* Failures first: a reviewer reads the top of the comment. */
@@ -274,13 +259,15 @@ int gate_write_markdown(const struct gate_report *r, const char *baseline, const
             if ((row->result == GATE_FAIL) != (pass == 0))
                 continue;
             row_values(row, base, cur, sizeof(base));
-            fprintf(f, "| %s | %s | %s | %s | %s | %s |\n", row->cell, row->metric, base, cur,
-                    row->result == GATE_FAIL ? "**FAIL**" : result_name(row->result), row->detail);
+            /* The metric, values and result are allocscope's own words; the cell and the
+             * detail carry names and messages from the bench. */
+            fputs("| ", f);
+            escape_markdown(f, row->cell);
+            fprintf(f, " | %s | %s | %s | %s | ", row->metric, base, cur,
+                    row->result == GATE_FAIL ? "**FAIL**" : result_name(row->result));
+            escape_markdown(f, row->detail);
+            fputs(" |\n", f);
         }
     }
-    int rc = fclose(f) || rename(tmp, path) ? -1 : 0;
-    if (rc)
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    free(tmp);
-    return rc;
+    return finish(out, path, err, errlen);
 }

@@ -16,6 +16,8 @@
 #include "common/format.h"
 #include "common/rundata.h"
 #include "common/symbolize.h"
+#include "common/atomic_file.h"
+#include "common/escape.h"
 #include "common/util.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -28,15 +30,25 @@ static const char *const kinds[] = {
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
+#define REPLACEMENT_CHARACTER "\xef\xbf\xbd" /* U+FFFD */
+
 void gnuplot_quote(char *out, size_t len, const char *text)
 {
     size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p && o + 3 < len; p++) {
-        if (*p < 0x20 || *p == 0x7f)
+    for (const char *p = text; *p && o + 3 < len;) {
+        size_t n = escape_utf8_length(p);
+        /* Not UTF-8: gnuplot would copy the byte into the SVG, an invalid document. */
+        const char *piece = n ? p : REPLACEMENT_CHARACTER;
+        size_t piece_len = n ? n : 3;
+        p += n ? n : 1;
+        if ((unsigned char)*piece < 0x20 || *piece == 0x7f)
             continue;
-        if (*p == '\'')
+        if (o + piece_len + (*piece == '\'') + 1 > len)
+            break;
+        if (*piece == '\'')
             out[o++] = '\'';
-        out[o++] = (char)*p;
+        memcpy(out + o, piece, piece_len);
+        o += piece_len;
     }
     out[o] = '\0';
 }
@@ -123,14 +135,36 @@ static const char *text_str(struct text *t)
     return t->s ? t->s : "";
 }
 
-static FILE *open_in(const char *dir, const char *name)
-{
+/* A file of the charts directory being written (atomic_file.h); failures are warned about. */
+struct chart_file {
+    struct atomic_file *file;
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        util_warn("cannot write %s: %s", path, strerror(errno));
-    return f;
+};
+
+static void warn_unwritten(const char *path)
+{
+    char why[ATOMIC_FILE_ERROR_MAX];
+    util_warn("%s", atomic_file_error(why, sizeof(why), path, errno));
+}
+
+static FILE *chart_file_open(struct chart_file *cf, const char *dir, const char *name)
+{
+    cf->file = NULL;
+    errno = ENAMETOOLONG;
+    if (snprintf(cf->path, sizeof(cf->path), "%s/%s", dir, name) < (int)sizeof(cf->path))
+        cf->file = atomic_file_open(cf->path);
+    if (!cf->file)
+        warn_unwritten(cf->path);
+    return cf->file ? atomic_file_stream(cf->file) : NULL;
+}
+
+static int chart_file_close(struct chart_file *cf)
+{
+    int rc = atomic_file_commit(cf->file);
+    if (rc)
+        warn_unwritten(cf->path);
+    cf->file = NULL;
+    return rc;
 }
 
 static size_t stride_for(size_t n)
@@ -193,14 +227,15 @@ static int write_script(struct chart_ctx *c, const struct chart *ch, const char 
     const char *values[] = {title, data, phases, plot, extra_value ? extra_value : ""};
     char *script = fill_template(c->templates[ch->kind], keys, values, 5);
     snprintf(file, sizeof(file), "%s.gp", ch->name);
-    FILE *f = open_in(c->set->dir, file);
+    struct chart_file out;
+    FILE *f = chart_file_open(&out, c->set->dir, file);
     if (!f) {
         free(script);
         return -1;
     }
     fputs(script, f);
     free(script);
-    return fclose(f);
+    return chart_file_close(&out);
 }
 
 static const struct report_cell *group_phase_cell(const struct report_input *in,
@@ -222,7 +257,8 @@ static void chart_lines(struct chart_ctx *c, size_t g, enum chart_kind kind, con
     snprintf(title, sizeof(title), "%s: %s", grp->label, what);
     struct chart *ch = add_chart(c, kind, g, -1, stem, title);
     snprintf(dat, sizeof(dat), "%s.dat", ch->name);
-    FILE *f = open_in(c->set->dir, dat);
+    struct chart_file out;
+    FILE *f = chart_file_open(&out, c->set->dir, dat);
     if (!f)
         return;
     struct text plot = {0}, phases = {0};
@@ -251,7 +287,7 @@ static void chart_lines(struct chart_ctx *c, size_t g, enum chart_kind kind, con
                      written / 8 + 1, label);
         block++;
     }
-    fclose(f);
+    chart_file_close(&out);
     phases_commands(&phases, group_phase_cell(c->in, grp));
     if (!plot.len || write_script(c, ch, dat, text_str(&phases), text_str(&plot), NULL, NULL))
         c->set->n--;
@@ -287,7 +323,8 @@ static void chart_breakdown(struct chart_ctx *c, size_t g, size_t k)
              cell->heap_known ? "" : " (the allocator reports no free memory)");
     struct chart *ch = add_chart(c, CHART_BREAKDOWN, g, ci, cell->name, title);
     snprintf(dat, sizeof(dat), "%s.dat", ch->name);
-    FILE *f = open_in(c->set->dir, dat);
+    struct chart_file out;
+    FILE *f = chart_file_open(&out, c->set->dir, dat);
     if (!f) {
         c->set->n--;
         return;
@@ -305,7 +342,7 @@ static void chart_breakdown(struct chart_ctx *c, size_t g, size_t k)
         fprintf(f, "%.3f %.4f %.4f %.4f %.4f %.4f\n", s->t_s[i], live / MIB, held / MIB, lazy / MIB,
                 rest / MIB, rss / MIB);
     }
-    fclose(f);
+    chart_file_close(&out);
     struct text phases = {0};
     phases_commands(&phases, cell->nphases ? cell : NULL);
     if (write_script(c, ch, dat, text_str(&phases), "", NULL, NULL))
@@ -339,7 +376,8 @@ static void chart_bars(struct chart_ctx *c, size_t g)
              grp->label);
     struct chart *ch = add_chart(c, CHART_BARS, g, -1, grp->label, title);
     snprintf(dat, sizeof(dat), "%s.dat", ch->name);
-    FILE *f = open_in(c->set->dir, dat);
+    struct chart_file out;
+    FILE *f = chart_file_open(&out, c->set->dir, dat);
     if (!f) {
         c->set->n--;
         return;
@@ -360,7 +398,7 @@ static void chart_bars(struct chart_ctx *c, size_t g)
         fputc('\n', f);
         rows++;
     }
-    fclose(f);
+    chart_file_close(&out);
     struct text plot = {0};
     for (size_t b = 0; b < 4; b++)
         if (measured[b])
@@ -400,12 +438,12 @@ static void chart_pareto(struct chart_ctx *c, size_t g, long chosen)
     struct chart *ch = add_chart(c, CHART_PARETO, g, -1, grp->label, title);
     snprintf(dat, sizeof(dat), "%s.dat", ch->name);
     snprintf(front, sizeof(front), "%s-frontier.dat", ch->name);
-    FILE *f = open_in(c->set->dir, dat), *fr = open_in(c->set->dir, front);
+    struct chart_file out, frontier;
+    FILE *f = chart_file_open(&out, c->set->dir, dat);
+    FILE *fr = chart_file_open(&frontier, c->set->dir, front);
     if (!f || !fr) {
-        if (f)
-            fclose(f);
-        if (fr)
-            fclose(fr);
+        atomic_file_abort(out.file);
+        atomic_file_abort(frontier.file);
         c->set->n--;
         return;
     }
@@ -449,7 +487,7 @@ static void chart_pareto(struct chart_ctx *c, size_t g, long chosen)
                  ", \\\n     '%s' index %ld using 1:2 with points pt 6 ps 4 lw 2 "
                  "lc rgb '#000000' title 'recommended'",
                  dat, chosen_block);
-    fclose(f);
+    chart_file_close(&out);
     /* Frontier: by RSS ascending, each point with more throughput than all before it. */
     qsort(pts, n, sizeof(pts[0]), by_rss);
     double best = -1;
@@ -458,7 +496,7 @@ static void chart_pareto(struct chart_ctx *c, size_t g, long chosen)
             fprintf(fr, "%.4f %.2f\n", pts[i][0], pts[i][1]);
             best = pts[i][1];
         }
-    fclose(fr);
+    chart_file_close(&frontier);
     snprintf(xlabel, sizeof(xlabel), "%s (MiB)", report_metric_title(metric));
     if (write_script(c, ch, dat, "", text_str(&plot), "XLABEL", xlabel))
         c->set->n--;
@@ -558,7 +596,8 @@ static void chart_sites(struct chart_ctx *c, size_t g)
              grp->label, cell->name);
     struct chart *ch = add_chart(c, CHART_SITES, g, gs->cell, grp->label, title);
     snprintf(dat, sizeof(dat), "%s.dat", ch->name);
-    FILE *f = open_in(c->set->dir, dat);
+    struct chart_file out;
+    FILE *f = chart_file_open(&out, c->set->dir, dat);
     struct text plot = {0}, phases = {0};
     gs->sites = calloc(n, sizeof(*gs->sites));
     char **labels = site_labels(sym, &run, order, n);
@@ -587,8 +626,8 @@ static void chart_sites(struct chart_ctx *c, size_t g)
                  plot.len ? ", \\\n     " : "plot ", dat, k, k % STYLES + 1, s->npoints / 8 + 1,
                  quoted);
     }
-    if (f)
-        fclose(f);
+    if (f && chart_file_close(&out))
+        f = NULL;
     phases_commands(&phases, cell->nphases ? cell : NULL);
     if (!f || write_script(c, ch, dat, text_str(&phases), text_str(&plot), NULL, NULL))
         c->set->n--;
@@ -613,13 +652,16 @@ static int write_style(struct chart_ctx *c, char *err, size_t errlen)
     char *style = read_template("style.gp", err, errlen);
     if (!style)
         return -1;
-    FILE *f = open_in(c->set->dir, "style.gp");
-    if (f) {
-        fputs(style, f);
-        fclose(f);
-    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/style.gp", c->set->dir);
+    struct atomic_file *out = atomic_file_open(path);
+    if (out)
+        fputs(style, atomic_file_stream(out));
+    int rc = out ? atomic_file_commit(out) : -1;
+    if (rc)
+        atomic_file_error(err, errlen, path, errno);
     free(style);
-    return f ? 0 : -1;
+    return rc;
 }
 
 /* A report written again into the same OUT must not keep the previous one's charts; only
@@ -689,7 +731,8 @@ int charts_write(const struct report_input *in, const struct report_options *opt
 static int write_driver(const struct chart_set *set, const char *name, const char *terminal,
                         const char *ext, const size_t *which, size_t n)
 {
-    FILE *f = open_in(set->dir, name);
+    struct chart_file out;
+    FILE *f = chart_file_open(&out, set->dir, name);
     if (!f)
         return -1;
     fprintf(f, "# Renders every chart of this directory: gnuplot %s\n", name);
@@ -697,31 +740,53 @@ static int write_driver(const struct chart_set *set, const char *name, const cha
     for (size_t i = 0; i < n; i++)
         fprintf(f, "set output '%s.%s'\nload '%s.gp'\nunset output\n", set->charts[which[i]].name,
                 ext, set->charts[which[i]].name);
-    return fclose(f);
+    return chart_file_close(&out);
 }
 
-static pid_t spawn_gnuplot(const char *dir, const char *script, const char *log)
+/* gnuplot running one driver in DIR; its log is written like every other file and appears
+ * when gnuplot ends. */
+struct gnuplot_run {
+    pid_t pid;
+    struct chart_file log;
+};
+
+static void gnuplot_start(struct gnuplot_run *run, const char *dir, const char *script,
+                          const char *log)
 {
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
+    snprintf(run->log.path, sizeof(run->log.path), "%s/%s", dir, log);
+    run->log.file = atomic_file_open_mode(run->log.path, 0644);
+    if (!run->log.file)
+        warn_unwritten(run->log.path);
+    run->pid = fork();
+    if (run->pid != 0)
+        return;
     if (chdir(dir) == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
+        if (run->log.file) {
+            dup2(fileno(atomic_file_stream(run->log.file)), 1);
+            dup2(fileno(atomic_file_stream(run->log.file)), 2);
         }
         execlp("gnuplot", "gnuplot", script, (char *)NULL);
     }
     _exit(127);
 }
 
-static int wait_status(pid_t pid)
+/* Waits for gnuplot and puts its log in place; returns its exit status, -1 when it never ran. */
+static int gnuplot_wait(struct gnuplot_run *run)
 {
     int st = 0;
-    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+    bool waited = run->pid > 0 && waitpid(run->pid, &st, 0) == run->pid;
+    if (run->log.file)
+        chart_file_close(&run->log);
+    if (!waited)
         return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int gnuplot_run(const char *dir, const char *script, const char *log)
+{
+    struct gnuplot_run run;
+    gnuplot_start(&run, dir, script, log);
+    return gnuplot_wait(&run);
 }
 
 static bool output_ok(const struct chart_set *set, const struct chart *ch, const char *ext)
@@ -748,7 +813,7 @@ static int render_png_parallel(const struct chart_set *set)
     if (parts > set->n)
         parts = set->n ? set->n : 1;
     size_t *which = malloc((set->n ? set->n : 1) * sizeof(size_t));
-    pid_t pids[8];
+    struct gnuplot_run runs[8];
     char names[8][48], log[48];
     for (size_t p = 0; p < parts; p++) {
         size_t n = 0;
@@ -757,11 +822,11 @@ static int render_png_parallel(const struct chart_set *set)
         snprintf(names[p], sizeof(names[p]), "render-png-part%zu.gp", p + 1);
         write_driver(set, names[p], PNG_TERMINAL, "png", which, n);
         snprintf(log, sizeof(log), "gnuplot-png%zu.log", p + 1);
-        pids[p] = spawn_gnuplot(set->dir, names[p], log);
+        gnuplot_start(&runs[p], set->dir, names[p], log);
     }
     int worst = 0;
     for (size_t p = 0; p < parts; p++) {
-        int rc = wait_status(pids[p]);
+        int rc = gnuplot_wait(&runs[p]);
         worst = rc > worst || rc < 0 ? rc : worst;
         char *path = util_format("%s/%s", set->dir, names[p]);
         unlink(path);
@@ -780,9 +845,10 @@ size_t charts_render(struct report_input *in, struct chart_set *set, bool png)
         all[i] = i;
     write_driver(set, "render-svg.gp", SVG_TERMINAL, "svg", all, set->n);
     write_driver(set, "render-png.gp", PNG_TERMINAL, "png", all, set->n);
-    pid_t svg = spawn_gnuplot(set->dir, "render-svg.gp", "gnuplot-svg.log");
+    struct gnuplot_run svg;
+    gnuplot_start(&svg, set->dir, "render-svg.gp", "gnuplot-svg.log");
     int png_rc = png ? render_png_parallel(set) : 0;
-    int svg_rc = wait_status(svg);
+    int svg_rc = gnuplot_wait(&svg);
     if (svg_rc == 127 || svg_rc < 0)
         report_problem(in, "gnuplot could not be started; install gnuplot-nox "
                            "(tools/install-deps); the report has no charts");
@@ -794,10 +860,10 @@ size_t charts_render(struct report_input *in, struct chart_set *set, bool png)
             char one[PATH_MAX];
             snprintf(one, sizeof(one), "render-%zu.gp", i);
             write_driver(set, one, SVG_TERMINAL, "svg", &i, 1);
-            wait_status(spawn_gnuplot(set->dir, one, "gnuplot-retry.log"));
+            gnuplot_run(set->dir, one, "gnuplot-retry.log");
             if (png) {
                 write_driver(set, one, PNG_TERMINAL, "png", &i, 1);
-                wait_status(spawn_gnuplot(set->dir, one, "gnuplot-retry.log"));
+                gnuplot_run(set->dir, one, "gnuplot-retry.log");
             }
             char *path = util_format("%s/%s", set->dir, one);
             unlink(path);

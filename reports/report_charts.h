@@ -64,7 +64,8 @@ char *chart_svg_inline(const struct chart_set *set, size_t i, const char *prefix
 
 void charts_free(struct chart_set *set);
 
-/* Text that gnuplot reads inside '...': quotes doubled, control characters dropped. */
+/* Text that gnuplot reads inside '...': quotes doubled, control characters dropped, bytes that
+ * are not UTF-8 replaced by U+FFFD; never cut inside a character. */
 void gnuplot_quote(char *out, size_t len, const char *text);
 
 #endif

@@ -49,11 +49,6 @@ void doc_matrix(const struct report_input *in, struct doc_matrix *m);
 int report_write_html(const struct report_doc *doc, const char *path);
 int report_write_markdown(const struct report_doc *doc, const char *path);
 
-/* HTML text and attribute escaping (& < > " '). */
-void html_escape(FILE *out, const char *text);
-/* Markdown table-cell escaping: | and the characters HTML or emphasis would interpret. */
-void md_escape(FILE *out, const char *text);
-
 /* "70.2 MiB", "-" for NAN. */
 const char *doc_bytes(char *buf, size_t len, double bytes);
 /* The sentence that justifies group G's recommendation, plain text. */

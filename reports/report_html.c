@@ -7,35 +7,9 @@
 
 #include "common/format.h"
 #include "reports/report_doc.h"
+#include "common/atomic_file.h"
+#include "common/escape.h"
 #include "common/util.h"
-
-void html_escape(FILE *out, const char *text)
-{
-    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
-        switch (*p) {
-        case '&':
-            fputs("&amp;", out);
-            break;
-        case '<':
-            fputs("&lt;", out);
-            break;
-        case '>':
-            fputs("&gt;", out);
-            break;
-        case '"':
-            fputs("&quot;", out);
-            break;
-        case '\'':
-            fputs("&#39;", out);
-            break;
-        default:
-            if (*p < 0x20 && *p != '\n' && *p != '\t')
-                fputs("&#xfffd;", out);
-            else
-                fputc(*p, out);
-        }
-    }
-}
 
 const char *doc_bytes(char *buf, size_t len, double bytes)
 {
@@ -142,7 +116,7 @@ static const char css[] =
 static void esc_row(FILE *f, const char *cls, const char *text)
 {
     fprintf(f, "<td%s%s%s>", cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : "");
-    html_escape(f, text);
+    escape_html(f, text);
     fputs("</td>", f);
 }
 
@@ -151,14 +125,14 @@ static void write_header(FILE *f, const struct report_doc *doc)
     const struct report_input *in = doc->in;
     fputs("<header><h1>Memory report: ", f);
     for (size_t g = 0; g < in->ngroups && g < 6; g++) {
-        html_escape(f, in->groups[g].label);
+        escape_html(f, in->groups[g].label);
         fputs(g + 1 < in->ngroups && g < 5 ? ", " : (in->ngroups > 6 ? ", ..." : ""), f);
     }
     fputs("</h1><p class=\"sub\">", f);
     fprintf(f, "%s of %zu cell%s, generated %s by allocscope %s: <code>",
             in->is_bench ? "Bench" : "Recording", in->ncells, in->ncells == 1 ? "" : "s",
             doc->generated, ALLOCSCOPE_VERSION);
-    html_escape(f, doc->command_line);
+    escape_html(f, doc->command_line);
     fputs("</code></p><nav><a href=\"#recommendation\">Recommendation</a><a href=\"#run\">What "
           "was run</a><a href=\"#results\">Results</a><a href=\"#charts\">Charts</a><a "
           "href=\"#breakdown\">Where RSS goes</a><a href=\"#diagnosis\">Diagnosis</a>",
@@ -277,7 +251,7 @@ static void write_recommendation(FILE *f, const struct report_doc *doc)
     if (doc->noverall > 1 && in->ngroups > 1 && doc->overall_choice >= 0) {
         const struct overall_rank *o = &doc->overall[doc->overall_choice];
         fputs("<div class=\"rec\"><p class=\"pick\">Across all workloads: ", f);
-        html_escape(f, o->label);
+        escape_html(f, o->label);
         fprintf(f,
                 "</p><p>Within the throughput tolerance on %zu of %zu workloads; its %s is "
                 "%.2fx the lowest of each workload (geometric mean).</p></div>\n",
@@ -288,12 +262,12 @@ static void write_recommendation(FILE *f, const struct report_doc *doc)
     for (size_t g = 0; g < in->ngroups; g++) {
         const struct rec_result *r = &doc->recs[g];
         fputs("<div class=\"rec\"><p class=\"pick\">", f);
-        html_escape(f, in->groups[g].label);
+        escape_html(f, in->groups[g].label);
         fputs(": ", f);
-        html_escape(f, r->chosen >= 0 ? in->groups[g].configs[r->chosen].label : "none");
+        escape_html(f, r->chosen >= 0 ? in->groups[g].configs[r->chosen].label : "none");
         fputs("</p><p>", f);
         doc_recommendation_text(doc, g, text, sizeof(text));
-        html_escape(f, text);
+        escape_html(f, text);
         fputs("</p></div>\n", f);
         write_rank_table(f, doc, g);
     }
@@ -303,7 +277,7 @@ static void write_recommendation(FILE *f, const struct report_doc *doc)
 static void fact(FILE *f, const char *name, const char *value)
 {
     fprintf(f, "<dt>%s</dt><dd>", name);
-    html_escape(f, value && *value ? value : "-");
+    escape_html(f, value && *value ? value : "-");
     fputs("</dd>", f);
 }
 
@@ -372,7 +346,7 @@ static void write_run_facts(FILE *f, const struct report_doc *doc)
     fputs("</dl>\n", f);
     if (in->bench_json) {
         fputs("<details><summary>bench.json</summary><pre><code>", f);
-        html_escape(f, in->bench_json);
+        escape_html(f, in->bench_json);
         fputs("</code></pre></details>\n", f);
     }
     fputs("<details><summary>Commands and allocator settings of each run</summary><table><thead>"
@@ -383,7 +357,7 @@ static void write_run_facts(FILE *f, const struct report_doc *doc)
         fputs("<tr>", f);
         esc_row(f, NULL, c->name);
         fputs("<td><code>", f);
-        html_escape(f, c->command ? c->command : "-");
+        escape_html(f, c->command ? c->command : "-");
         fputs("</code></td>", f);
         esc_row(f, "muted", c->settings ? c->settings : "-");
         fputs("</tr>\n", f);
@@ -414,12 +388,12 @@ static void write_results(FILE *f, const struct report_doc *doc)
         snprintf(b, sizeof(b), "%d", c->repeat);
         esc_row(f, "n", b);
         fprintf(f, "<td class=\"%s\" title=\"", strcmp(c->status, "ok") ? "bad" : "ok");
-        html_escape(f, c->error ? c->error : "");
+        escape_html(f, c->error ? c->error : "");
         fputs("\">", f);
-        html_escape(f, c->status);
+        escape_html(f, c->status);
         if (c->error && *c->error) {
             fputs("<br><span class=\"muted\">", f);
-            html_escape(f, c->error);
+            escape_html(f, c->error);
             fputs("</span>", f);
         }
         fputs("</td>", f);
@@ -457,7 +431,7 @@ static void write_figure(FILE *f, const struct report_doc *doc, size_t i)
     fputs(svg, f);
     free(svg);
     fputs("<figcaption>", f);
-    html_escape(f, ch->title);
+    escape_html(f, ch->title);
     if (ch->rendered_png)
         fprintf(f, " &middot; <a href=\"charts/%s.png\">PNG</a>", ch->name);
     fprintf(f, " &middot; <a href=\"charts/%s.gp\">gnuplot script</a></figcaption></figure>\n",
@@ -481,7 +455,7 @@ static void write_sites_table(FILE *f, const struct report_doc *doc, size_t g)
         esc_row(f, "n", doc_bytes(b2, sizeof(b2), s->end_bytes));
         esc_row(f, "n", doc_bytes(b3, sizeof(b3), s->peak_bytes));
         fputs("<td><code>", f);
-        html_escape(f, s->frames);
+        escape_html(f, s->frames);
         fputs("</code></td></tr>\n", f);
     }
     fputs("</tbody></table>\n", f);
@@ -493,7 +467,7 @@ static void write_charts(FILE *f, const struct report_doc *doc)
     fputs("<section id=\"charts\"><h2>Charts</h2>\n", f);
     for (size_t g = 0; g < doc->in->ngroups; g++) {
         fputs("<h3>", f);
-        html_escape(f, doc->in->groups[g].label);
+        escape_html(f, doc->in->groups[g].label);
         fputs("</h3>\n", f);
         static const enum chart_kind order[] = {CHART_RSS, CHART_BARS, CHART_PARETO, CHART_SITES,
                                                 CHART_RETURNED};
@@ -559,7 +533,7 @@ static void write_problems(FILE *f, const struct report_doc *doc)
     fputs("<section id=\"problems\"><h2>Problems with the input</h2><ul class=\"problems\">\n", f);
     for (size_t i = 0; i < doc->in->nproblems; i++) {
         fputs("<li>", f);
-        html_escape(f, doc->in->problems[i]);
+        escape_html(f, doc->in->problems[i]);
         fputs("</li>\n", f);
     }
     fputs("</ul></section>\n", f);
@@ -576,16 +550,15 @@ static const char measure_script[] =
 
 int report_write_html(const struct report_doc *doc, const char *path)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
+    struct atomic_file *out = atomic_file_open(path);
+    if (!out)
         return -1;
+    FILE *f = atomic_file_stream(out);
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
           "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
           "<title>allocscope report: ",
           f);
-    html_escape(f, doc->in->groups[0].label);
+    escape_html(f, doc->in->groups[0].label);
     fprintf(f, "</title><style>%s</style></head>\n<body><main>\n", css);
     write_header(f, doc);
     write_recommendation(f, doc);
@@ -601,7 +574,5 @@ int report_write_html(const struct report_doc *doc, const char *path)
           f);
     fputs(measure_script, f);
     fputs("</body></html>\n", f);
-    if (fclose(f))
-        return -1;
-    return rename(tmp, path);
+    return atomic_file_commit(out);
 }

@@ -5,25 +5,9 @@
 #include <string.h>
 
 #include "reports/report_doc.h"
+#include "common/atomic_file.h"
+#include "common/escape.h"
 #include "common/util.h"
-
-void md_escape(FILE *out, const char *text)
-{
-    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
-        if (*p == '<')
-            fputs("&lt;", out);
-        else if (*p == '>')
-            fputs("&gt;", out);
-        else if (*p == '&')
-            fputs("&amp;", out);
-        else if (*p == '\n' || *p == '\r')
-            fputc(' ', out);
-        else if (strchr("|\\`*_[]#", *p))
-            fprintf(out, "\\%c", *p);
-        else if (*p >= 0x20)
-            fputc(*p, out);
-    }
-}
 
 static void md_group_table(FILE *f, const struct report_doc *doc, size_t g)
 {
@@ -35,7 +19,7 @@ static void md_group_table(FILE *f, const struct report_doc *doc, size_t g)
     for (size_t i = 0; i < r->nranks; i++) {
         const struct report_config *c = &grp->configs[r->ranks[i].index];
         fputs("| ", f);
-        md_escape(f, c->label);
+        escape_markdown(f, c->label);
         if (isnan(c->m[METRIC_THROUGHPUT]))
             snprintf(b[4], 48, "-");
         else
@@ -59,11 +43,11 @@ static void md_group_table(FILE *f, const struct report_doc *doc, size_t g)
 int report_write_markdown(const struct report_doc *doc, const char *path)
 {
     const struct report_input *in = doc->in;
-    char tmp[4096], text[2048];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
+    char text[2048];
+    struct atomic_file *out = atomic_file_open(path);
+    if (!out)
         return -1;
+    FILE *f = atomic_file_stream(out);
     fprintf(f,
             "# allocscope report\n\n%s of %zu cell%s, %zu workload%s, generated %s by "
             "allocscope %s.\n\n",
@@ -76,7 +60,7 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
     if (in->ngroups > 1 && doc->overall_choice >= 0) {
         const struct overall_rank *o = &doc->overall[doc->overall_choice];
         fputs("- **Across all workloads: ", f);
-        md_escape(f, o->label);
+        escape_markdown(f, o->label);
         fprintf(f,
                 "** (within the tolerance on %zu of %zu workloads; RSS %.2fx the lowest, "
                 "geometric mean)\n",
@@ -84,21 +68,21 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
     }
     for (size_t g = 0; g < in->ngroups; g++) {
         fputs("- **", f);
-        md_escape(f, in->groups[g].label);
+        escape_markdown(f, in->groups[g].label);
         fputs("**: ", f);
         doc_recommendation_text(doc, g, text, sizeof(text));
-        md_escape(f, text);
+        escape_markdown(f, text);
         fputs("\n", f);
     }
     fputs("\n## What was run\n\n", f);
     fputs("- Machine: ", f);
-    md_escape(f, in->cells[0].host ? in->cells[0].host : "-");
+    escape_markdown(f, in->cells[0].host ? in->cells[0].host : "-");
     fputs("\n", f);
     if (in->is_bench) {
         fputs("- Bench: ", f);
-        md_escape(f, in->bench_dir);
+        escape_markdown(f, in->bench_dir);
         fputs(in->profile ? ", profile " : "", f);
-        md_escape(f, in->profile ? in->profile : "");
+        escape_markdown(f, in->profile ? in->profile : "");
         fputs("\n", f);
     }
     struct doc_matrix m;
@@ -109,7 +93,7 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
         if (!values[k][0])
             continue;
         fprintf(f, "- %s: ", names[k]);
-        md_escape(f, values[k]);
+        escape_markdown(f, values[k]);
         fputs("\n", f);
     }
     fprintf(f, "- Repeats: %zu\n", m.repeats);
@@ -119,15 +103,15 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
         if (ci < 0 || !in->cells[ci].command)
             continue;
         fputs("- Command (", f);
-        md_escape(f, in->groups[g].label);
+        escape_markdown(f, in->groups[g].label);
         fputs("): ", f);
-        md_escape(f, in->cells[ci].command);
+        escape_markdown(f, in->cells[ci].command);
         fputs("\n", f);
     }
     fputs("\n## Results\n\n", f);
     for (size_t g = 0; g < in->ngroups; g++) {
         fputs("### ", f);
-        md_escape(f, in->groups[g].label);
+        escape_markdown(f, in->groups[g].label);
         fputs("\n\n", f);
         md_group_table(f, doc, g);
         for (size_t i = 0; i < doc->charts->n; i++) {
@@ -135,7 +119,7 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
             if (ch->group != g || !ch->rendered_png || ch->kind == CHART_BREAKDOWN)
                 continue;
             fputs("![", f);
-            md_escape(f, ch->title);
+            escape_markdown(f, ch->title);
             fprintf(f, "](charts/%s.png)\n", ch->name);
         }
         fputs("\n", f);
@@ -147,13 +131,13 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
             if (!d->done)
                 continue;
             fputs("- ", f);
-            md_escape(f, in->cells[i].name);
+            escape_markdown(f, in->cells[i].name);
             fputs(": **", f);
-            md_escape(f, d->verdict);
+            escape_markdown(f, d->verdict);
             fputs("** (", f);
-            md_escape(f, d->confidence);
+            escape_markdown(f, d->confidence);
             fputs(") ", f);
-            md_escape(f, d->reason);
+            escape_markdown(f, d->reason);
             fputs("\n", f);
         }
         fputs("\n", f);
@@ -162,13 +146,11 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
         fputs("## Problems with the input\n\n", f);
         for (size_t i = 0; i < in->nproblems; i++) {
             fputs("- ", f);
-            md_escape(f, in->problems[i]);
+            escape_markdown(f, in->problems[i]);
             fputs("\n", f);
         }
         fputs("\n", f);
     }
     fputs("Full report with every chart: index.html beside this file.\n", f);
-    if (fclose(f))
-        return -1;
-    return rename(tmp, path);
+    return atomic_file_commit(out);
 }

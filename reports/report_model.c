@@ -15,6 +15,7 @@
 
 #include "common/csv.h"
 #include "common/rundata.h"
+#include "common/stats.h"
 #include "common/util.h"
 
 static const char *const metric_columns[METRIC_COUNT] = {
@@ -664,25 +665,19 @@ int report_load(struct report_input *in, char **dirs, size_t ndirs, char *err, s
     return 0;
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
+/* Over every repeat that succeeded (a configuration may have any number of them). */
 static double median_metric(const struct report_input *in, const struct report_config *cfg, int m)
 {
-    double v[64];
+    double *v = malloc((cfg->ncells ? cfg->ncells : 1) * sizeof(double));
     size_t n = 0;
-    for (size_t i = 0; i < cfg->ncells && n < 64; i++) {
+    for (size_t i = 0; v && i < cfg->ncells; i++) {
         const struct report_cell *c = &in->cells[cfg->cells[i]];
-        if (!strcmp(c->status, "ok") && !isnan(c->m[m]))
+        if (!strcmp(c->status, "ok"))
             v[n++] = c->m[m];
     }
-    if (n == 0)
-        return NAN;
-    qsort(v, n, sizeof(double), compare_doubles);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    double median = v ? stats_median(v, n) : NAN;
+    free(v);
+    return median;
 }
 
 static size_t find_group(struct report_input *in, const struct report_cell *c)

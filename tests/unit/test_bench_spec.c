@@ -13,6 +13,7 @@
 #include "harness/bench_results.h"
 #include "harness/bench_spec.h"
 #include "allocators/registry.h"
+#include "common/atomic_file.h"
 #include "common/util.h"
 
 static char err[1024];
@@ -258,7 +259,7 @@ static void test_scenario(void **state)
                              "[quick]\nobjects = 10\nduration = 9\nidle = 1\n"
                              "[large]\nobjects = 1000\nduration = 60\n",
                              long_description);
-    assert_int_equal(util_write_file_atomic(path, text, strlen(text)), 0);
+    assert_int_equal(atomic_file_write(path, text, strlen(text)), 0);
     struct bench_spec spec;
     char *bench = util_format("[target w]\nworkload = wl\nready = delay:5\n");
     assert_int_equal(bench_spec_init(&spec, "quick", err, sizeof(err)), 0);

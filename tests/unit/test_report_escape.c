@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/escape.h"
 #include "reports/report_doc.h"
 #include "common/util.h"
 
@@ -23,7 +24,7 @@ static char *escaped_html(const char *text)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    html_escape(f, text);
+    escape_html(f, text);
     fclose(f);
     return buf;
 }
@@ -49,7 +50,7 @@ static void markdown_escapes_tables_and_markup(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    md_escape(f, "a|b `c` *d* " EVIL "\nnext");
+    escape_markdown(f, "a|b `c` *d* " EVIL "\nnext");
     fclose(f);
     assert_string_equal(buf, "a\\|b \\`c\\` \\*d\\* &lt;script&gt;alert(1)&lt;/script&gt; next");
     free(buf);
