@@ -187,7 +187,7 @@ int cmd_leaks(int argc, char **argv)
     bool json = false;
     uint64_t top = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+jt:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jt:h", options, NULL)) != -1) {
         if (c == 'j') {
             json = true;
         } else if (c == 't') {
