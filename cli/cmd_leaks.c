@@ -69,10 +69,11 @@ static int print_json(const struct run_data *run, struct symbolizer *sym, size_t
     json_t *sites = json_array();
     for (size_t k = 0; k < n; k++) {
         const struct site_series *s = &run->sites[order[k]];
-        json_t *site =
-            json_pack("{s:I, s:I, s:f, s:I, s:o}", "bytes", (json_int_t)s->end_bytes, "blocks",
-                      (json_int_t)s->end_blocks, "growth_bytes_per_s", s->growth_bytes_per_s,
-                      "peak_bytes", (json_int_t)s->peak_bytes, "frames", frames_json(sym, s));
+        json_t *site = json_pack(
+            "{s:I, s:I, s:f, s:I, s:I, s:I, s:o}", "bytes", (json_int_t)s->end_bytes, "blocks",
+            (json_int_t)s->end_blocks, "growth_bytes_per_s", s->growth_bytes_per_s, "peak_bytes",
+            (json_int_t)s->peak_bytes, "alloc_calls", (json_int_t)s->alloc_calls,
+            "temporary_allocations", (json_int_t)s->temporary_calls, "frames", frames_json(sym, s));
         if (run->has_reach) { /* the same keys per site */
             json_t *reach = reach_json(&s->reach);
             json_object_update(site, reach);

@@ -121,7 +121,8 @@ static int load_site_rows(struct run_data *run, char *err, size_t errlen)
     int c_t = csv_column(&rows, "t_ms"), c_id = csv_column(&rows, "site_id");
     int c_ac = csv_column(&rows, "alloc_calls"), c_ab = csv_column(&rows, "alloc_bytes");
     int c_fc = csv_column(&rows, "free_calls"), c_fb = csv_column(&rows, "free_bytes");
-    int c_peak = csv_column(&rows, "peak_bytes"); /* optional */
+    int c_peak = csv_column(&rows, "peak_bytes");           /* optional */
+    int c_temporary = csv_column(&rows, "temporary_calls"); /* optional */
     if (c_t < 0 || c_id < 0 || c_ac < 0 || c_ab < 0 || c_fc < 0 || c_fb < 0) {
         snprintf(err, errlen,
                  "%s: missing one of the columns t_ms, site_id, alloc_calls, "
@@ -136,6 +137,8 @@ static int load_site_rows(struct run_data *run, char *err, size_t errlen)
             continue; /* its stacks.csv row was lost (truncated file) */
         s->alloc_calls = (uint64_t)csv_int(&rows, r, c_ac, 0);
         s->alloc_bytes = (uint64_t)csv_int(&rows, r, c_ab, 0);
+        if (c_temporary >= 0)
+            s->temporary_calls = (uint64_t)csv_int(&rows, r, c_temporary, 0);
         add_point(s, (uint64_t)csv_int(&rows, r, c_t, 0),
                   (int64_t)s->alloc_bytes - csv_int(&rows, r, c_fb, 0),
                   (int64_t)s->alloc_calls - csv_int(&rows, r, c_fc, 0));

@@ -38,6 +38,7 @@ struct site_series {
     int64_t end_bytes, end_blocks; /* at the last snapshot */
     int64_t peak_bytes;
     uint64_t alloc_calls, alloc_bytes;
+    uint64_t temporary_calls; /* freed before their thread allocated again (sites.csv) */
     double growth_bytes_per_s;
     struct reach_counts reach; /* when the run has reachability */
 };

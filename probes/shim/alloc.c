@@ -191,24 +191,32 @@ __attribute__((noinline)) static void record_site(void *ptr, size_t requested, v
 static inline __attribute__((always_inline)) void record_alloc(void *ptr, size_t requested,
                                                                void *frame, void *first_return)
 {
+    counters_self.last_alloc = (uintptr_t)ptr;
     if (unlikely(counters_on_alloc(block_usable_size(ptr), requested)))
         record_site(ptr, requested, frame, first_return);
 }
 
-__attribute__((noinline)) static void untrack_block(void *ptr)
+__attribute__((noinline)) static void untrack_block(void *ptr, bool temporary)
 {
     struct tracked_block block;
-    if (ptrtable_remove((uintptr_t)ptr, &block))
+    if (ptrtable_remove((uintptr_t)ptr, &block)) {
         site_count_free(block.site_id, block.bytes, block.blocks);
+        if (temporary)
+            site_count_temporary(block.site_id, block.blocks);
+    }
 }
 
 /* Must run before the block goes back to the allocator: once freed, another thread may
- * receive the same address and track it. */
+ * receive the same address and track it. A block freed before its thread allocated again
+ * is a temporary allocation (heaptrack's definition). */
 static inline __attribute__((always_inline)) void record_free(void *ptr)
 {
     counters_on_free(block_usable_size(ptr));
+    bool temporary = (uintptr_t)ptr == counters_self.last_alloc;
+    if (temporary)
+        counters_self.last_alloc = 0;
     if (shim_opts.mode != MODE_COUNT && ptrtable_may_track((uintptr_t)ptr))
-        untrack_block(ptr);
+        untrack_block(ptr, temporary);
 }
 
 /* ---- the entry points ---- */

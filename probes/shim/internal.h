@@ -148,6 +148,7 @@ struct thread_counters {
     struct site_delta *site_deltas;
     bool site_deltas_failed;
     int site_fold_held;
+    uintptr_t last_alloc; /* this thread's latest allocation, for temporary allocations */
 };
 enum { COUNTERS_NEW, COUNTERS_REGISTERED, COUNTERS_EXITED };
 extern __thread struct thread_counters counters_self SHIM_TLS;
@@ -212,11 +213,15 @@ void stacks_prime(void);
 void sample_weight(size_t size, uint64_t *bytes, uint64_t *blocks);
 
 /* ---- sites.c ---- */
+/* What a snapshot reads of a site: alloc calls, alloc bytes, frees, freed bytes, peak
+ * bytes, temporary allocations. */
+enum { SITE_COUNTS = 6 };
 struct site {
     /* shared counters: atomically updated, behind the threads' pending changes */
     uint64_t alloc_calls, alloc_bytes, free_calls, free_bytes;
-    uint64_t peak_bytes; /* highest live bytes seen right after an allocation */
-    uint64_t last_written[5];
+    uint64_t peak_bytes;      /* highest live bytes seen right after an allocation */
+    uint64_t temporary_calls; /* allocations freed before the thread allocated again */
+    uint64_t last_written[SITE_COUNTS];
     uint32_t stack_offset;
     uint16_t depth;
     uint8_t stack_written;
@@ -235,11 +240,14 @@ void sites_unlock_after_fork(void);
  * readers go through site_counts_read between _read_begin and _read_end. */
 void site_count_alloc(uint32_t site_id, uint64_t bytes, uint32_t blocks);
 void site_count_free(uint32_t site_id, uint64_t bytes, uint32_t blocks);
+/* A block freed with no other allocation in its thread since it was made (heaptrack's
+ * temporary allocation): BLOCKS of them at the site. */
+void site_count_temporary(uint32_t site_id, uint32_t blocks);
 void site_counts_thread_exit(struct thread_counters *c);
 void site_counts_lock_for_fork(void);       /* registry locked by the caller */
 void site_counts_after_fork(bool in_child); /* before the registry is unlocked */
 void site_counts_read_begin(uint32_t nsites);
-void site_counts_read(uint32_t site_id, uint64_t out[5]); /* calls, bytes, frees, freed, peak */
+void site_counts_read(uint32_t site_id, uint64_t out[SITE_COUNTS]);
 void site_counts_read_end(void);
 
 /* ---- ptrtable.c ---- */

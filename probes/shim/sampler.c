@@ -98,8 +98,8 @@ int sampler_open_files(void)
         return -1;
     }
     out_write(&samples_out, samples_header, sizeof(samples_header) - 1);
-    out_printf(&sites_out,
-               "t_ms,site_id,alloc_calls,alloc_bytes,free_calls,free_bytes,peak_bytes\n");
+    out_printf(&sites_out, "t_ms,site_id,alloc_calls,alloc_bytes,free_calls,free_bytes,peak_bytes,"
+                           "temporary_calls\n");
     out_printf(&stacks_out, "site_id,frames\n");
     char exe[PATH_MAX] = "";
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -191,15 +191,15 @@ static void write_changed_sites(uint64_t t_ms, uint32_t n)
     site_counts_read_begin(n);
     for (uint32_t id = 0; id < n; id++) {
         struct site *site = sites_get(id);
-        uint64_t now[5];
+        uint64_t now[SITE_COUNTS];
         site_counts_read(id, now);
         if (!memcmp(now, site->last_written, sizeof(now)))
             continue;
         memcpy(site->last_written, now, sizeof(now));
-        out_printf(&sites_out, "%llu,%u,%llu,%llu,%llu,%llu,%llu\n", (unsigned long long)t_ms, id,
-                   (unsigned long long)now[0], (unsigned long long)now[1],
+        out_printf(&sites_out, "%llu,%u,%llu,%llu,%llu,%llu,%llu,%llu\n", (unsigned long long)t_ms,
+                   id, (unsigned long long)now[0], (unsigned long long)now[1],
                    (unsigned long long)now[2], (unsigned long long)now[3],
-                   (unsigned long long)now[4]);
+                   (unsigned long long)now[4], (unsigned long long)now[5]);
     }
     site_counts_read_end();
     out_flush(&sites_out);

@@ -18,6 +18,7 @@ struct site_delta {
     uint32_t site_id; /* SITE_NONE: empty */
     uint32_t ops;
     uint64_t alloc_calls, alloc_bytes, free_calls, free_bytes; /* wrap like the shared ones */
+    uint64_t temporary_calls;
 };
 #define SITE_NONE UINT32_MAX
 
@@ -44,9 +45,11 @@ static struct site_delta *deltas_of(struct thread_counters *c)
 }
 
 static void add_shared(uint32_t site_id, uint64_t alloc_calls, uint64_t alloc_bytes,
-                       uint64_t free_calls, uint64_t free_bytes)
+                       uint64_t free_calls, uint64_t free_bytes, uint64_t temporary_calls)
 {
     struct site *site = sites_get(site_id);
+    if (temporary_calls)
+        __atomic_fetch_add(&site->temporary_calls, temporary_calls, __ATOMIC_RELAXED);
     if (alloc_calls | alloc_bytes) {
         __atomic_fetch_add(&site->alloc_calls, alloc_calls, __ATOMIC_RELAXED);
         __atomic_fetch_add(&site->alloc_bytes, alloc_bytes, __ATOMIC_RELAXED);
@@ -61,8 +64,10 @@ static void add_shared(uint32_t site_id, uint64_t alloc_calls, uint64_t alloc_by
 static void fold_entry(struct site_delta *e)
 {
     if (e->site_id != SITE_NONE)
-        add_shared(e->site_id, e->alloc_calls, e->alloc_bytes, e->free_calls, e->free_bytes);
+        add_shared(e->site_id, e->alloc_calls, e->alloc_bytes, e->free_calls, e->free_bytes,
+                   e->temporary_calls);
     STORE(e->alloc_calls, 0);
+    STORE(e->temporary_calls, 0);
     STORE(e->alloc_bytes, 0);
     STORE(e->free_calls, 0);
     STORE(e->free_bytes, 0);
@@ -112,7 +117,7 @@ void site_count_alloc(uint32_t site_id, uint64_t bytes, uint32_t blocks)
     struct site *site = sites_get(site_id);
     struct site_delta *e = entry_for(&counters_self, site_id);
     if (unlikely(e == NULL)) {
-        add_shared(site_id, blocks, bytes, 0, 0);
+        add_shared(site_id, blocks, bytes, 0, 0, 0);
         struct site_delta none = {.site_id = site_id};
         note_peak(site, &none);
         return;
@@ -126,11 +131,21 @@ void site_count_free(uint32_t site_id, uint64_t bytes, uint32_t blocks)
 {
     struct site_delta *e = entry_for(&counters_self, site_id);
     if (unlikely(e == NULL)) {
-        add_shared(site_id, 0, 0, blocks, bytes);
+        add_shared(site_id, 0, 0, blocks, bytes, 0);
         return;
     }
     STORE(e->free_calls, e->free_calls + blocks);
     STORE(e->free_bytes, e->free_bytes + bytes);
+}
+
+void site_count_temporary(uint32_t site_id, uint32_t blocks)
+{
+    struct site_delta *e = entry_for(&counters_self, site_id);
+    if (unlikely(e == NULL)) {
+        add_shared(site_id, 0, 0, 0, 0, blocks);
+        return;
+    }
+    STORE(e->temporary_calls, e->temporary_calls + blocks);
 }
 
 /* ---- the threads' side: exit and fork ---- */
@@ -179,7 +194,7 @@ void site_counts_after_fork(bool in_child)
 
 /* Pending changes of all threads, by site id, while a snapshot reads them. */
 static struct {
-    uint64_t (*sums)[4];
+    uint64_t (*sums)[5];
     uint32_t capacity;
     uint32_t *touched;
     uint32_t ntouched, touched_capacity;
@@ -198,12 +213,13 @@ static void add_pending(const struct site_delta *e)
     if (id == SITE_NONE || id >= pending.capacity || pending.ntouched == pending.touched_capacity)
         return;
     uint64_t *sum = pending.sums[id];
-    if (!(sum[0] | sum[1] | sum[2] | sum[3]))
+    if (!(sum[0] | sum[1] | sum[2] | sum[3] | sum[4]))
         pending.touched[pending.ntouched++] = id;
     sum[0] += LOAD(e->alloc_calls);
     sum[1] += LOAD(e->alloc_bytes);
     sum[2] += LOAD(e->free_calls);
     sum[3] += LOAD(e->free_bytes);
+    sum[4] += LOAD(e->temporary_calls);
 }
 
 /* Holds the thread registry and every thread's fold lock until site_counts_read_end: no
@@ -228,16 +244,19 @@ void site_counts_read_begin(uint32_t nsites)
     }
 }
 
-void site_counts_read(uint32_t site_id, uint64_t out[5])
+void site_counts_read(uint32_t site_id, uint64_t out[SITE_COUNTS])
 {
     struct site *site = sites_get(site_id);
     out[0] = LOAD(site->alloc_calls);
     out[1] = LOAD(site->alloc_bytes);
     out[2] = LOAD(site->free_calls);
     out[3] = LOAD(site->free_bytes);
-    if (site_id < pending.capacity)
+    out[5] = LOAD(site->temporary_calls);
+    if (site_id < pending.capacity) {
         for (unsigned i = 0; i < 4; i++)
             out[i] += pending.sums[site_id][i];
+        out[5] += pending.sums[site_id][4];
+    }
     /* The peak is checked against a thread's own view; never report it under live bytes. */
     uint64_t live = out[1] > out[3] ? out[1] - out[3] : 0;
     uint64_t peak = LOAD(site->peak_bytes);
