@@ -47,6 +47,8 @@ static const char run_usage[] =
     "                     munmap, brk, madvise) into samples.csv; needs root or CAP_BPF\n"
     "  --follow-fork      forked children record into DIR/children/PID/\n"
     "  --no-follow-exec   exec'd children are not recorded\n"
+    "  --fail-on-leak[=N] exit N (default 23, as LeakSanitizer) when blocks are definitely\n"
+    "                     lost at exit (the exit scan; implies --sample all)\n"
     "  --quiet            no summary\n"
     "Exits with CMD's exit status (128+signal when CMD was killed).\n";
 
@@ -58,6 +60,7 @@ struct run_options {
     const char *allocators_file;
     double reclaim_after_s; /* 0: no reclaim request */
     bool kernel;
+    int fail_on_leak; /* exit status when blocks are definitely lost at exit; 0: off */
 };
 
 static int parse_run_options(int argc, char **argv, struct run_options *o)
@@ -74,6 +77,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
                                             {"allocators", required_argument, NULL, 'A'},
                                             {"reclaim", required_argument, NULL, 'r'},
                                             {"kernel", no_argument, NULL, 'K'},
+                                            {"fail-on-leak", optional_argument, NULL, 'L'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     uint64_t v;
@@ -130,6 +134,13 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         case 'K':
             o->kernel = true;
             break;
+        case 'L':
+            if (optarg && util_parse_uint(optarg, 1, 255, &v)) {
+                util_error("--fail-on-leak wants an exit status from 1 to 255, not '%s'", optarg);
+                return 2;
+            }
+            o->fail_on_leak = optarg ? (int)v : 23; /* LeakSanitizer's */
+            break;
         case 'A':
             o->allocators_file = optarg;
             break;
@@ -154,6 +165,14 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         util_error("run wants a command after its options: allocscope run [OPTIONS] -- CMD");
         return 2;
     }
+    if (o->fail_on_leak && o->shim.sample && strcmp(o->shim.sample, "all")) {
+        util_error("--fail-on-leak needs exact mode: the exit scan reads every block; drop "
+                   "--sample %s (--fail-on-leak records with --sample all)",
+                   o->shim.sample);
+        return 2;
+    }
+    if (o->fail_on_leak)
+        o->shim.sample = "all";
     return -1; /* go on */
 }
 
@@ -284,6 +303,24 @@ static int check_config(const struct allocator_config *cfg, const char *dir)
     return rc;
 }
 
+/* --fail-on-leak: blocks definitely lost at exit, said in one line. */
+static bool leaked_at_exit(const struct run_data *run, const char *dir)
+{
+    if (!run->has_reach) {
+        util_warn("--fail-on-leak: no reachability scan at exit (the program did not exit "
+                  "through exit(), or ALLOCSCOPE_REACHABILITY=0): nothing to judge");
+        return false;
+    }
+    if (run->reach.blocks[REACH_DEFINITELY_LOST] == 0)
+        return false;
+    char b[32];
+    util_error("%s in %lld blocks definitely lost at exit (--fail-on-leak); "
+               "'allocscope leaks %s' lists them",
+               format_bytes(b, sizeof(b), (double)run->reach.bytes[REACH_DEFINITELY_LOST]),
+               (long long)run->reach.blocks[REACH_DEFINITELY_LOST], dir);
+    return true;
+}
+
 static int finish_run(const struct target_spec *spec, const struct target_result *result,
                       const char *started, const struct run_options *o,
                       const struct allocator_config *cfg)
@@ -305,8 +342,11 @@ static int finish_run(const struct target_spec *spec, const struct target_result
     json_decref(root);
     if (loaded && !o->quiet)
         print_summary(spec->out_dir, &run, &summary, result);
+    int rc = config_failed ? 3 : target_exit_code(result);
+    if (o->fail_on_leak && loaded && leaked_at_exit(&run, spec->out_dir))
+        rc = o->fail_on_leak;
     rundata_free(&run);
-    return config_failed ? 3 : target_exit_code(result);
+    return rc;
 }
 
 static void request_reclaim(const char *control_path)

@@ -47,6 +47,7 @@ static int parse_rows(struct csv *csv, char *p, size_t len, char *err, size_t er
         char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl) {
             util_warn("%s:%zu: truncated last line ignored", csv->path, lineno);
+            csv->truncated = true;
             break;
         }
         *nl = '\0';
@@ -63,6 +64,7 @@ static int parse_rows(struct csv *csv, char *p, size_t len, char *err, size_t er
                 bool last = nl + 1 >= end;
                 if (last && n < csv->ncols) {
                     util_warn("%s:%zu: truncated last line ignored", csv->path, lineno);
+                    csv->truncated = true;
                     break;
                 }
                 snprintf(err, errlen, "%s:%zu: %zu fields, the header has %zu", csv->path, lineno,

@@ -4,6 +4,7 @@
 #ifndef ALLOCSCOPE_CSV_H
 #define ALLOCSCOPE_CSV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,7 @@ struct csv {
     size_t ncols;
     char **cells; /* nrows * ncols */
     size_t nrows;
+    bool truncated; /* its last line was cut short (and left out) */
 };
 
 /* Returns 0, or -1 with a one-line message in err. Warnings (truncated last line) go to

@@ -20,13 +20,14 @@
 
 #define MIB (1024.0 * 1024.0)
 
-static const char *const verdict_names[] = {"healthy", "leak", "unbounded-buffering",
-                                            "allocator-retention", "fragmentation"};
+static const char *const verdict_names[VERDICT_COUNT] = {
+    "healthy",       "leak",         "unbounded-buffering", "allocator-retention",
+    "fragmentation", "probable-leak"};
 static const char *const confidence_names[] = {"low", "medium", "high"};
 
 const char *diagnosis_verdict_name(enum diagnosis_verdict v)
 {
-    return (unsigned)v < 5 ? verdict_names[v] : "unknown";
+    return (unsigned)v < VERDICT_COUNT ? verdict_names[v] : "unknown";
 }
 
 const char *diagnosis_confidence_name(enum diagnosis_confidence c)
@@ -36,7 +37,7 @@ const char *diagnosis_confidence_name(enum diagnosis_confidence c)
 
 int diagnosis_verdict_parse(const char *name)
 {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < VERDICT_COUNT; i++)
         if (!strcmp(name, verdict_names[i]))
             return i;
     return -1;
@@ -60,6 +61,7 @@ void diagnose_thresholds_default(struct diagnose_thresholds *t)
         .reclaimable_share = 0.5,
         .activity_share = 0.1,
         .dominance = 4.0,
+        .min_lost_bytes = 1,
     };
 }
 
@@ -83,6 +85,7 @@ static const struct threshold_name threshold_names[] = {
     {"reclaimable_share", offsetof(struct diagnose_thresholds, reclaimable_share), false},
     {"activity_share", offsetof(struct diagnose_thresholds, activity_share), false},
     {"dominance", offsetof(struct diagnose_thresholds, dominance), false},
+    {"min_lost_bytes", offsetof(struct diagnose_thresholds, min_lost_bytes), true},
 };
 
 int diagnose_thresholds_set(struct diagnose_thresholds *t, const char *assignment, char *err,
@@ -131,6 +134,17 @@ double diagnose_slope(const double *t, const double *y, size_t n, double *t_stat
     if (fabs(*t_stat) > 1000) /* beyond any doubt; keeps reports readable */
         *t_stat = *t_stat > 0 ? 1000 : -1000;
     return line.slope;
+}
+
+/* Two-sided 95% critical value of Student's t for a slope fitted to N points (N - 2
+ * degrees of freedom): the half-width of the rate's interval is this times its error. */
+static double t_critical(size_t n)
+{
+    static const double table[] = {12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23};
+    size_t df = n > 2 ? n - 2 : 1;
+    if (df <= 10)
+        return table[df - 1];
+    return df <= 20 ? 2.09 : df <= 30 ? 2.04 : 1.96;
 }
 
 /* ---- classification ------------------------------------------------------------------ */
@@ -185,30 +199,114 @@ static void keep_significant_sites(struct diagnosis *d, const struct diagnose_th
         qsort(d->sites, n, sizeof(*d->sites), by_leak_then_growth);
 }
 
+/* "between 0.4 s and 6.1 s of the run": growth times are times of this recording. */
+static void growth_span(char *out, size_t len, const struct diagnosis_site *s)
+{
+    snprintf(out, len, "between %.1f s and %.1f s of the run", s->growth_from_s, s->growth_to_s);
+}
+
+/* "serve_request (~3.5 MiB, estimated from ~7 samples, +/-38%)": a sampled site's share of
+ * a growth, with the uncertainty of its estimate; exact sites without it. */
+static void site_share(char *out, size_t len, const struct diagnosis_site *s)
+{
+    char b1[32];
+    format_bytes(b1, sizeof(b1), (double)(s->peak_bytes - s->start_bytes));
+    if (s->samples > 0)
+        snprintf(out, len, "%s (~%s, estimated from ~%.0f samples, +/-%.0f%%)", s->function, b1,
+                 s->samples, 100.0 / sqrt(s->samples > 1 ? s->samples : 1));
+    else
+        snprintf(out, len, "%s (%s)", s->function, b1);
+}
+
+/* Where a heap growth comes from: the significant sites, else the sites that grew most. */
+static void heap_attribution(const struct diagnosis *d, char *out, size_t len)
+{
+    const struct diagnosis_site *top = d->nsites        ? &d->sites[0]
+                                       : d->ncandidates ? &d->candidates[0]
+                                                        : NULL;
+    if (!top || top->site_id == UINT32_MAX) {
+        snprintf(out, len, "no stacks were recorded to say where");
+        return;
+    }
+    char share[700];
+    site_share(share, sizeof(share), top);
+    snprintf(out, len, "most of it at %s", share);
+}
+
+static void growth_confidence(struct diagnosis *d, const struct diagnosis_site *top)
+{
+    bool released_known = d->m.has_cooldown || d->m.exited_cleanly;
+    if (!released_known || !d->m.has_live)
+        d->confidence = CONFIDENCE_LOW;
+    else if (d->m.has_cooldown && d->m.has_stacks && (top->kept >= 0.8 || top->kept <= 0.2))
+        d->confidence = CONFIDENCE_HIGH;
+    else
+        d->confidence = CONFIDENCE_MEDIUM;
+}
+
+/* The whole live heap (exact counters) grew significantly: whether it leaks and how fast
+ * rest on it; the sampled sites only say where. */
+static void classify_heap_growth(struct diagnosis *d, const struct diagnose_thresholds *t)
+{
+    const struct diagnosis_site *h = &d->heap;
+    char b1[32], b2[32], b3[32], b4[32], span[96], where[900];
+    bool leak = site_is_leak(h, t);
+    d->heap.significant = true;
+    d->heap.leaked = leak;
+    growth_span(span, sizeof(span), h);
+    heap_attribution(d, where, sizeof(where));
+    format_bytes(b1, sizeof(b1), (double)(h->peak_bytes - h->start_bytes));
+    format_bytes(b2, sizeof(b2), h->growth_bytes_per_s);
+    format_bytes(b3, sizeof(b3), h->rate_low > 0 ? h->rate_low : 0);
+    format_bytes(b4, sizeof(b4), h->rate_high);
+    d->verdict = leak ? VERDICT_LEAK : VERDICT_UNBOUNDED_BUFFERING;
+    snprintf(d->reason, sizeof(d->reason),
+             "the live heap grew %s at %s/s (95%% interval %s/s to %s/s) %s and %s %.0f%% of it "
+             "%s; %s",
+             b1, b2, b3, b4, span, leak ? "kept" : "gave back",
+             100 * (leak ? h->kept : 1 - h->kept), d->m.has_cooldown ? "after the load" : "at exit",
+             where);
+    growth_confidence(d, h);
+    if (leak)
+        snprintf(d->suggestion, sizeof(d->suggestion),
+                 "free what grows when its owner is done (or bound it); 'allocscope leaks %s' "
+                 "lists every site%s",
+                 d->run_dir,
+                 d->heap.samples > 0 || (d->ncandidates && d->candidates[0].samples > 0)
+                     ? "; --sample all counts each site exactly"
+                     : "");
+    else
+        snprintf(d->suggestion, sizeof(d->suggestion),
+                 "bound what grows with the load (high-water mark, backpressure, idle timeout)");
+}
+
+/* Sites grew significantly while the heap as a whole did not say so (other sites shrank,
+ * or no live heap): the sites' own series decide. */
 static void classify_growth(struct diagnosis *d, const struct diagnose_thresholds *t)
 {
     size_t leaks = 0;
     for (size_t i = 0; i < d->nsites; i++)
         leaks += site_is_leak(&d->sites[i], t);
     const struct diagnosis_site *top = &d->sites[0];
-    char b1[32], b2[32], b3[32];
+    char b1[32], b2[32], b3[32], span[96];
+    growth_span(span, sizeof(span), top);
     if (leaks) {
         d->verdict = VERDICT_LEAK;
         snprintf(d->reason, sizeof(d->reason),
                  "%zu site%s grew through the load and kept the growth: %s grew %s at %s/s "
-                 "(t=%.1f) and %.0f%% of it was still live %s",
+                 "%s (trend t statistic %.1f) and %.0f%% of it was still live %s",
                  leaks, leaks > 1 ? "s" : "", top->function,
                  format_bytes(b1, sizeof(b1), (double)(top->peak_bytes - top->start_bytes)),
-                 format_bytes(b2, sizeof(b2), top->growth_bytes_per_s), top->slope_t,
-                 100 * top->kept, d->m.has_cooldown ? "after the cooldown" : "at exit");
+                 format_bytes(b2, sizeof(b2), top->growth_bytes_per_s), span, top->slope_t,
+                 100 * top->kept, d->m.has_cooldown ? "after the load" : "at exit");
     } else {
         d->verdict = VERDICT_UNBOUNDED_BUFFERING;
         snprintf(d->reason, sizeof(d->reason),
-                 "%zu site%s grew with the load and gave it back: %s grew %s at %s/s (t=%.1f), "
-                 "%s left %s",
+                 "%zu site%s grew with the load and gave it back: %s grew %s at %s/s %s "
+                 "(trend t statistic %.1f), %s left %s",
                  d->nsites, d->nsites > 1 ? "s" : "", top->function,
                  format_bytes(b1, sizeof(b1), (double)(top->peak_bytes - top->start_bytes)),
-                 format_bytes(b2, sizeof(b2), top->growth_bytes_per_s), top->slope_t,
+                 format_bytes(b2, sizeof(b2), top->growth_bytes_per_s), span, top->slope_t,
                  format_bytes(b3, sizeof(b3), (double)(top->after_bytes - top->start_bytes)),
                  d->m.has_cooldown ? "after the load" : "at exit");
         snprintf(d->suggestion, sizeof(d->suggestion),
@@ -220,13 +318,7 @@ static void classify_growth(struct diagnosis *d, const struct diagnose_threshold
         snprintf(d->reason + used, sizeof(d->reason) - used,
                  "; without the live heap this may also be memory the allocator keeps");
     }
-    bool released_known = d->m.has_cooldown || d->m.exited_cleanly;
-    if (!released_known || !d->m.has_live)
-        d->confidence = CONFIDENCE_LOW;
-    else if (d->m.has_cooldown && d->m.has_stacks && (top->kept >= 0.8 || top->kept <= 0.2))
-        d->confidence = CONFIDENCE_HIGH;
-    else
-        d->confidence = CONFIDENCE_MEDIUM;
+    growth_confidence(d, top);
     if (leaks && top->site_id == UINT32_MAX)
         snprintf(d->suggestion, sizeof(d->suggestion),
                  "record with stacks (allocscope run --sample all) to find the growing sites");
@@ -235,6 +327,16 @@ static void classify_growth(struct diagnosis *d, const struct diagnose_threshold
                  "free what %s allocates when its owner is done (or bound it); "
                  "'allocscope leaks %s' lists every site",
                  top->function, d->run_dir);
+}
+
+/* The heap passes the same tests as a site, on its 100 ms samples. */
+static bool heap_is_significant(const struct diagnosis *d, const struct diagnose_thresholds *t)
+{
+    if (!d->has_heap || !d->m.has_live)
+        return false;
+    struct diagnose_thresholds heap_t = *t;
+    heap_t.min_site_slope_t = t->min_slope_t;
+    return site_is_significant(&d->heap, &d->m, &heap_t);
 }
 
 static void retention_suggestion(struct diagnosis *d)
@@ -320,9 +422,13 @@ static bool classify_rss(struct diagnosis *d, const struct diagnose_thresholds *
 static void prefer_dominant_rss(struct diagnosis *d, const struct diagnose_thresholds *t)
 {
     double kept = 0;
-    for (size_t i = 0; i < d->nsites; i++)
-        if (d->sites[i].leaked)
-            kept += (double)(d->sites[i].after_bytes - d->sites[i].start_bytes);
+    if (heap_is_significant(d, t))
+        kept = d->heap.kept * (double)(d->heap.peak_bytes - d->heap.start_bytes);
+    else
+        for (size_t i = 0; i < d->nsites; i++)
+            if (d->sites[i].leaked)
+                kept +=
+                    d->sites[i].kept * (double)(d->sites[i].peak_bytes - d->sites[i].start_bytes);
     struct diagnosis *alt = malloc(sizeof(*alt));
     *alt = *d;
     if (classify_rss(alt, t) && d->m.has_live && excess_rss(&d->m) >= t->dominance * kept) {
@@ -356,42 +462,139 @@ static void note_lacking(struct diagnosis *d)
         lack(d, "no reclaim test (allocscope run --reclaim S, or a bench cell)");
 }
 
+/* "1.3 KiB in 11 blocks definitely or indirectly lost at exit, most at f (file:12) (1 KiB)" */
+static void lost_sentence(char *out, size_t len, const struct diagnosis_metrics *m)
+{
+    char b1[32], b2[32];
+    snprintf(out, len, "%s in %.0f blocks definitely or indirectly lost at exit, most at %s (%s)",
+             format_bytes(b1, sizeof(b1), m->lost_bytes), m->lost_blocks, m->lost_where,
+             format_bytes(b2, sizeof(b2), m->lost_where_bytes));
+}
+
+/* A run too short for a trend (a test binary, a CLI tool): the verdict comes from what was
+ * left at exit. Exact mode knows which blocks were lost (reachability); sampled mode knows
+ * the exact total unfreed and estimates where. */
+static void classify_exit_state(struct diagnosis *d, const struct diagnose_thresholds *t)
+{
+    const struct diagnosis_metrics *m = &d->m;
+    char b1[32], b2[32], lost[900];
+    lack(d, "too short for a trend (fewer than 3 samples): judged on the state at exit");
+    d->confidence = CONFIDENCE_HIGH;
+    if (!m->exited_cleanly) {
+        d->confidence = CONFIDENCE_LOW;
+        snprintf(d->reason, sizeof(d->reason),
+                 "the program ran too briefly for a trend and did not exit cleanly: nothing "
+                 "to judge");
+        return;
+    }
+    if (m->has_reach) {
+        if (m->lost_bytes >= t->min_lost_bytes) {
+            d->verdict = VERDICT_LEAK;
+            lost_sentence(lost, sizeof(lost), m);
+            snprintf(d->reason, sizeof(d->reason), "%s", lost);
+            snprintf(d->suggestion, sizeof(d->suggestion),
+                     "'allocscope leaks %s' lists the lost blocks by site", d->run_dir);
+        } else {
+            snprintf(d->reason, sizeof(d->reason),
+                     "nothing was lost at exit; %s was still reachable (held by the program's "
+                     "data when it ended)",
+                     format_bytes(b1, sizeof(b1),
+                                  m->still_reachable_bytes > 0 ? m->still_reachable_bytes : 0));
+        }
+        return;
+    }
+    if (m->exit_live <= 0) {
+        snprintf(d->reason, sizeof(d->reason), "nothing was left unfreed at exit");
+        return;
+    }
+    bool exact = m->mode && !strcmp(m->mode, "exact");
+    d->verdict = exact ? VERDICT_LEAK : VERDICT_PROBABLE_LEAK;
+    d->confidence = exact ? CONFIDENCE_MEDIUM : CONFIDENCE_LOW;
+    format_bytes(b1, sizeof(b1), m->exit_live);
+    format_bytes(b2, sizeof(b2), m->exit_where_bytes);
+    if (m->exit_where[0])
+        snprintf(d->reason, sizeof(d->reason), "%s was left unfreed at exit, most at %s (%s%s)", b1,
+                 m->exit_where, exact ? "" : "~", b2);
+    else
+        snprintf(d->reason, sizeof(d->reason), "%s was left unfreed at exit", b1);
+    snprintf(d->suggestion, sizeof(d->suggestion),
+             "record with --sample all: the exit scan tells lost blocks from ones still "
+             "reachable, with exact bytes per site");
+}
+
+/* After a trajectory verdict: blocks lost at exit (reachability) make a healthy run a leak,
+ * and are named beside any other verdict. */
+static void add_exit_state(struct diagnosis *d, const struct diagnose_thresholds *t)
+{
+    const struct diagnosis_metrics *m = &d->m;
+    if (!m->has_reach || !m->exited_cleanly)
+        return;
+    char lost[900];
+    lost_sentence(lost, sizeof(lost), m);
+    if (m->lost_bytes >= t->min_lost_bytes && d->verdict == VERDICT_HEALTHY) {
+        d->verdict = VERDICT_LEAK;
+        d->confidence = CONFIDENCE_HIGH;
+        snprintf(d->reason, sizeof(d->reason), "nothing grew through the run, but %s", lost);
+        snprintf(d->suggestion, sizeof(d->suggestion),
+                 "'allocscope leaks %s' lists the lost blocks by site", d->run_dir);
+    } else if (m->lost_bytes >= t->min_lost_bytes) {
+        size_t used = strlen(d->reason);
+        snprintf(d->reason + used, sizeof(d->reason) - used, "; besides, %s", lost);
+    } else if (d->verdict == VERDICT_LEAK) {
+        size_t used = strlen(d->reason);
+        snprintf(d->reason + used, sizeof(d->reason) - used,
+                 "; at exit it was all still reachable (held by the program's data: a cache or "
+                 "a collection that keeps what it is given), not lost");
+        if (d->confidence == CONFIDENCE_HIGH)
+            d->confidence = CONFIDENCE_MEDIUM;
+    }
+}
+
 void diagnose_classify(struct diagnosis *d, const struct diagnose_thresholds *t)
 {
     d->verdict = VERDICT_HEALTHY;
     d->confidence = CONFIDENCE_MEDIUM;
     d->reason[0] = d->suggestion[0] = '\0';
     d->nlacking = 0;
-    keep_significant_sites(d, t);
-    note_lacking(d);
-    if (d->nsites) {
-        classify_growth(d, t);
-        if (d->verdict == VERDICT_LEAK)
-            prefer_dominant_rss(d, t);
+    if (d->m.short_run) {
+        classify_exit_state(d, t);
         return;
     }
-    if (classify_rss(d, t))
-        return;
-    char b1[32], b2[32], b3[32];
-    snprintf(d->reason, sizeof(d->reason),
-             "no site grew significantly through the load; after the load the live heap is %s "
-             "(idle %s) and RSS %s above it beyond idle",
-             format_bytes(b1, sizeof(b1), d->m.after_live),
-             format_bytes(b2, sizeof(b2), d->m.idle_live),
-             format_bytes(b3, sizeof(b3),
-                          d->m.has_live ? excess_rss(&d->m) : d->m.after_rss - d->m.idle_rss));
-    if (d->m.has_cooldown && d->m.has_live && d->m.has_stacks)
-        d->confidence = CONFIDENCE_HIGH;
-    else if (!d->m.has_live)
-        d->confidence = CONFIDENCE_LOW;
+    keep_significant_sites(d, t);
+    note_lacking(d);
+    bool heap_grew = heap_is_significant(d, t);
+    if (heap_grew || d->nsites) {
+        if (heap_grew)
+            classify_heap_growth(d, t);
+        else
+            classify_growth(d, t);
+        if (d->verdict == VERDICT_LEAK)
+            prefer_dominant_rss(d, t);
+    } else if (!classify_rss(d, t)) {
+        char b1[32], b2[32], b3[32];
+        snprintf(d->reason, sizeof(d->reason),
+                 "no site grew significantly through the load; after the load the live heap is "
+                 "%s (idle %s) and RSS %s above it beyond idle",
+                 format_bytes(b1, sizeof(b1), d->m.after_live),
+                 format_bytes(b2, sizeof(b2), d->m.idle_live),
+                 format_bytes(b3, sizeof(b3),
+                              d->m.has_live ? excess_rss(&d->m) : d->m.after_rss - d->m.idle_rss));
+        if (d->m.has_cooldown && d->m.has_live && d->m.has_stacks)
+            d->confidence = CONFIDENCE_HIGH;
+        else if (!d->m.has_live)
+            d->confidence = CONFIDENCE_LOW;
+    }
+    add_exit_state(d, t);
 }
 
 /* ---- measurement --------------------------------------------------------------------- */
 
-/* The rows of samples.csv that describe the program while it ran: without the exit row
- * and without the rows from the reclaim request on. */
+/* The rows of samples.csv that describe the program while it ran, without the exit row.
+ * The live heap is judged on all of them: a reclaim request changes RSS, not the live heap,
+ * and a program may still be freeing (or leaking) after it. RSS is judged on the rows
+ * before the reclaim request (n_rss). */
 struct series {
-    size_t n;
+    size_t n, n_rss;
     double *t_ms, *live, *rss, *alloc_calls;
     bool has_live;
     double exit_live; /* -1 without an exit row */
@@ -427,14 +630,17 @@ static int series_load(struct series *s, const struct csv *c, bool exited, char 
     if (exited && rows > 1 && s->has_live) {
         rows--; /* the exit row: after the program's destructors */
         s->exit_live = cell_or(c, rows, c_live, 0);
+    } else if (exited && rows == 1 && s->has_live) {
+        s->exit_live = cell_or(c, 0, c_live, 0); /* a program that ended at once */
     }
-    s->t_ms = calloc(rows + 1, sizeof(double));
-    s->live = calloc(rows + 1, sizeof(double));
-    s->rss = calloc(rows + 1, sizeof(double));
-    s->alloc_calls = calloc(rows + 1, sizeof(double));
+    s->t_ms = xcalloc(rows + 1, sizeof(double));
+    s->live = xcalloc(rows + 1, sizeof(double));
+    s->rss = xcalloc(rows + 1, sizeof(double));
+    s->alloc_calls = xcalloc(rows + 1, sizeof(double));
+    s->n_rss = rows;
     for (size_t r = 0; r < rows; r++) {
-        if (*csv_cell(c, r, c_reclaim))
-            break;
+        if (*csv_cell(c, r, c_reclaim) && s->n_rss == rows)
+            s->n_rss = s->n;
         /* MADV_FREE'd pages count in Rss until the kernel takes them, but they are given back. */
         s->t_ms[s->n] = cell_or(c, r, c_t, 0);
         s->rss[s->n] = cell_or(c, r, c_rss, 0) - cell_or(c, r, c_lazy, 0);
@@ -442,13 +648,8 @@ static int series_load(struct series *s, const struct csv *c, bool exited, char 
         s->alloc_calls[s->n] = cell_or(c, r, c_calls, 0);
         s->n++;
     }
-    if (s->n < 3) {
-        snprintf(err, errlen,
-                 "%s: only %zu samples before exit; a diagnosis needs a longer "
-                 "recording",
-                 c->path, s->n);
-        return -1;
-    }
+    if (s->n_rss > s->n)
+        s->n_rss = s->n;
     return 0;
 }
 
@@ -511,13 +712,14 @@ static void infer_phases(struct diagnosis_metrics *m, const struct series *s,
                          const struct diagnose_thresholds *t)
 {
     bool by_rss = s->alloc_calls[s->n - 1] <= 0;
+    size_t n = by_rss ? s->n_rss : s->n; /* RSS moves on its own after a reclaim request */
     double max_rate = 0;
-    for (size_t i = 1; i < s->n; i++)
+    for (size_t i = 1; i < n; i++)
         if (activity(s, i, by_rss) > max_rate)
             max_rate = activity(s, i, by_rss);
-    size_t first = 0, last = s->n - 1;
+    size_t first = 0, last = n - 1;
     bool found = false;
-    for (size_t i = 1; i < s->n && max_rate > 0; i++) {
+    for (size_t i = 1; i < n && max_rate > 0; i++) {
         if (activity(s, i, by_rss) > t->activity_share * max_rate) {
             if (!found)
                 first = i - 1;
@@ -525,12 +727,21 @@ static void infer_phases(struct diagnosis_metrics *m, const struct series *s,
         }
     }
     if (!found)
-        first = 0, last = s->n - 1;
+        first = 0, last = n - 1;
     m->load_start_ms = (uint64_t)s->t_ms[first];
     m->load_end_ms = (uint64_t)s->t_ms[last];
+    /* After the load is where the program is quiet: the end of the recording. */
     m->after_ms = (uint64_t)s->t_ms[s->n - 1];
     /* At least a second (or five samples) of quiet after the load counts as a cooldown. */
     m->has_cooldown = s->n - 1 - last >= 5 && s->t_ms[s->n - 1] - s->t_ms[last] >= 1000;
+}
+
+/* The RSS row for time T: RSS after the reclaim request is the reclaim test's, not the
+ * program's own. */
+static size_t rss_row_at(const struct series *s, double t)
+{
+    size_t i = row_at(s, t);
+    return s->n_rss && i >= s->n_rss ? s->n_rss - 1 : i;
 }
 
 static void measure_totals(struct diagnosis_metrics *m, const struct series *s)
@@ -539,16 +750,17 @@ static void measure_totals(struct diagnosis_metrics *m, const struct series *s)
     size_t i2 = m->has_cooldown ? row_at(s, (double)m->after_ms) : i1;
     if (m->after_ms < m->load_end_ms || !m->has_cooldown)
         m->after_ms = m->load_end_ms;
-    m->idle_live = s->live[i0], m->idle_rss = s->rss[i0];
+    size_t r0 = rss_row_at(s, (double)m->load_start_ms), r2 = rss_row_at(s, s->t_ms[i2]);
+    m->idle_live = s->live[i0], m->idle_rss = s->rss[r0];
     m->load_end_live = s->live[i1];
-    m->after_live = s->live[i2], m->after_rss = s->rss[i2];
+    m->after_live = s->live[i2], m->after_rss = s->rss[r2];
     m->peak_live = m->peak_rss = 0;
-    for (size_t i = 0; i <= i2; i++) {
+    for (size_t i = 0; i <= i2; i++)
         if (s->live[i] > m->peak_live)
             m->peak_live = s->live[i];
+    for (size_t i = 0; i <= r2; i++)
         if (s->rss[i] > m->peak_rss)
             m->peak_rss = s->rss[i];
-    }
     m->exit_live = s->exit_live;
     diagnose_slope(s->t_ms + i0, s->live + i0, i1 - i0 + 1, &m->live_slope_t);
     const double *heap = s->has_live ? s->live : s->rss;
@@ -580,15 +792,15 @@ struct growth_input {
 static void growth_stats(struct diagnosis_site *out, const struct growth_input *g,
                          const struct diagnosis_metrics *m)
 {
-    double *t = calloc(g->n + 1, sizeof(double)), *y = calloc(g->n + 1, sizeof(double));
+    double *t = xcalloc(g->n + 1, sizeof(double)), *y = xcalloc(g->n + 1, sizeof(double));
     size_t k = 0;
-    double peak = g->start;
+    double peak = g->start, peak_ms = (double)m->load_start_ms;
     t[k] = (double)m->load_start_ms / 1000.0, y[k++] = g->start;
     for (size_t i = 0; i < g->n; i++) {
         if (g->t_ms[i] <= (double)m->load_start_ms || g->t_ms[i] > (double)m->after_ms)
             continue;
         if (g->bytes[i] > peak)
-            peak = g->bytes[i];
+            peak = g->bytes[i], peak_ms = g->t_ms[i];
         if (g->t_ms[i] <= (double)m->steady_end_ms)
             t[k] = g->t_ms[i] / 1000.0, y[k++] = g->bytes[i];
     }
@@ -598,6 +810,12 @@ static void growth_stats(struct diagnosis_site *out, const struct growth_input *
     out->after_bytes = (int64_t)g->after;
     out->exit_bytes = (int64_t)g->exit_bytes;
     out->growth_bytes_per_s = diagnose_slope(t, y, k, &out->slope_t);
+    double half_width =
+        out->slope_t != 0 ? t_critical(k) * fabs(out->growth_bytes_per_s / out->slope_t) : 0;
+    out->rate_low = out->growth_bytes_per_s - half_width;
+    out->rate_high = out->growth_bytes_per_s + half_width;
+    out->growth_from_s = (double)m->load_start_ms / 1000.0;
+    out->growth_to_s = peak_ms / 1000.0;
     double rise = peak - g->start;
     double load_rise = g->load_end - g->start;
     out->sustained = load_rise > 0 ? (g->load_end - g->mid) / load_rise : 0;
@@ -647,26 +865,75 @@ static void site_names(struct diagnosis_site *out, const struct site_series *s,
     }
 }
 
-static void measure_sites(struct diagnosis *d, const struct run_data *run,
-                          const struct diagnose_thresholds *t)
+/* About how many samples a sampled site's growth of BYTES in BLOCKS rests on: each block
+ * of s bytes was sampled with probability 1 - exp(-s/MEAN). */
+static double sample_count(double bytes, double blocks, double mean)
 {
-    struct symbolizer *sym = NULL;
-    d->sites = calloc(run->nsites + 1, sizeof(*d->sites));
+    if (mean <= 0 || blocks <= 0 || bytes <= 0)
+        return 0;
+    return blocks * -expm1(-(bytes / blocks) / mean);
+}
+
+static double blocks_at(const struct site_series *s, double t)
+{
+    double v = 0;
+    for (size_t i = 0; i < s->npoints && (double)s->points[i].t_ms <= t; i++)
+        v = (double)s->points[i].live_blocks;
+    return v;
+}
+
+/* The CANDIDATES sites that grew most (for naming where a heap growth comes from), kept in
+ * order of growth. */
+#define CANDIDATES 3
+
+static void keep_candidate(struct diagnosis *d, const struct diagnosis_site *site)
+{
+    int64_t growth = site->peak_bytes - site->start_bytes;
+    if (growth <= 0)
+        return;
+    size_t at = d->ncandidates;
+    while (at > 0 && d->candidates[at - 1].peak_bytes - d->candidates[at - 1].start_bytes < growth)
+        at--;
+    if (at >= CANDIDATES)
+        return;
+    size_t n = d->ncandidates < CANDIDATES ? d->ncandidates + 1 : CANDIDATES;
+    memmove(&d->candidates[at + 1], &d->candidates[at], (n - 1 - at) * sizeof(*site));
+    d->candidates[at] = *site;
+    d->ncandidates = n;
+}
+
+static void measure_sites(struct diagnosis *d, const struct run_data *run,
+                          const struct diagnose_thresholds *t, double sample_mean)
+{
+    struct symbolizer *sym = symbolizer_new(run->maps_text);
+    d->sites = xcalloc(run->nsites + 1, sizeof(*d->sites));
+    d->candidates = xcalloc(CANDIDATES, sizeof(*d->candidates));
     for (size_t i = 0; i < run->nsites; i++) {
-        struct diagnosis_site *out = &d->sites[d->nsites];
-        site_growth(out, &run->sites[i], &d->m);
-        if (!site_is_significant(out, &d->m, t))
+        const struct site_series *series = &run->sites[i];
+        struct diagnosis_site site;
+        memset(&site, 0, sizeof(site));
+        site_growth(&site, series, &d->m);
+        double blocks =
+            blocks_at(series, d->m.steady_end_ms) - blocks_at(series, (double)d->m.load_start_ms);
+        site.samples =
+            sample_count((double)(site.peak_bytes - site.start_bytes), blocks, sample_mean);
+        bool significant = site_is_significant(&site, &d->m, t);
+        bool candidate =
+            d->ncandidates < CANDIDATES ||
+            site.peak_bytes - site.start_bytes > d->candidates[CANDIDATES - 1].peak_bytes -
+                                                     d->candidates[CANDIDATES - 1].start_bytes;
+        if (!significant && !candidate)
             continue;
-        if (!sym)
-            sym = symbolizer_new(run->maps_text);
-        site_names(out, &run->sites[i], sym);
-        d->nsites++;
+        site_names(&site, series, sym);
+        if (significant)
+            d->sites[d->nsites++] = site;
+        keep_candidate(d, &site);
     }
     symbolizer_free(sym);
 }
 
-/* Without stacks, the whole live heap (or RSS, without a live heap) stands as one site. */
-static void measure_whole(struct diagnosis *d, const struct series *s)
+/* The whole live heap (or RSS, without a live heap) as one series. */
+static void measure_heap(struct diagnosis *d, const struct series *s)
 {
     const struct diagnosis_metrics *m = &d->m;
     const double *bytes = s->has_live ? s->live : s->rss;
@@ -681,14 +948,62 @@ static void measure_whole(struct diagnosis *d, const struct series *s)
         .after = bytes[row_at(s, (double)m->after_ms)],
         .exit_bytes = s->has_live ? s->exit_live : -1,
     };
-    d->sites = calloc(1, sizeof(*d->sites));
-    growth_stats(&d->sites[0], &g, m);
-    d->sites[0].site_id = UINT32_MAX;
-    snprintf(d->sites[0].function, sizeof(d->sites[0].function), "%s",
+    growth_stats(&d->heap, &g, m);
+    d->heap.site_id = UINT32_MAX;
+    snprintf(d->heap.function, sizeof(d->heap.function), "%s",
              s->has_live ? "(whole live heap)" : "(whole RSS)");
+    snprintf(d->heap.where, sizeof(d->heap.where), "%s", d->heap.function);
+    d->has_heap = true;
+}
+
+/* Without stacks, the heap stands as the one site. */
+static void heap_as_only_site(struct diagnosis *d)
+{
+    d->sites = xcalloc(1, sizeof(*d->sites));
+    d->sites[0] = d->heap;
     snprintf(d->sites[0].where, sizeof(d->sites[0].where), "%s; no stacks were recorded",
-             d->sites[0].function);
+             d->heap.function);
     d->nsites = 1;
+}
+
+/* What was left at exit: the reachability classes (exact mode) and the largest sites lost
+ * and unfreed. */
+static void measure_exit_state(struct diagnosis_metrics *m, const struct run_data *run)
+{
+    m->lost_bytes = m->lost_blocks = m->possibly_lost_bytes = m->still_reachable_bytes = -1;
+    const struct site_series *lost = NULL, *unfreed = NULL;
+    for (size_t i = 0; i < run->nsites; i++) {
+        const struct site_series *s = &run->sites[i];
+        int64_t l = s->reach.bytes[REACH_DEFINITELY_LOST] + s->reach.bytes[REACH_INDIRECTLY_LOST];
+        if (run->has_reach && l > 0 &&
+            (!lost || l > lost->reach.bytes[REACH_DEFINITELY_LOST] +
+                              lost->reach.bytes[REACH_INDIRECTLY_LOST]))
+            lost = s;
+        if (s->end_bytes > 0 && (!unfreed || s->end_bytes > unfreed->end_bytes))
+            unfreed = s;
+    }
+    m->has_reach = run->has_reach;
+    if (run->has_reach) {
+        m->lost_bytes = (double)(run->reach.bytes[REACH_DEFINITELY_LOST] +
+                                 run->reach.bytes[REACH_INDIRECTLY_LOST]);
+        m->lost_blocks = (double)(run->reach.blocks[REACH_DEFINITELY_LOST] +
+                                  run->reach.blocks[REACH_INDIRECTLY_LOST]);
+        m->possibly_lost_bytes = (double)run->reach.bytes[REACH_POSSIBLY_LOST];
+        m->still_reachable_bytes = (double)run->reach.bytes[REACH_STILL_REACHABLE];
+    }
+    if (!lost && !unfreed)
+        return;
+    struct symbolizer *sym = symbolizer_new(run->maps_text);
+    if (lost) {
+        format_site_frames(sym, lost, 3, m->lost_where, sizeof(m->lost_where));
+        m->lost_where_bytes = (double)(lost->reach.bytes[REACH_DEFINITELY_LOST] +
+                                       lost->reach.bytes[REACH_INDIRECTLY_LOST]);
+    }
+    if (unfreed) {
+        format_site_frames(sym, unfreed, 3, m->exit_where, sizeof(m->exit_where));
+        m->exit_where_bytes = (double)unfreed->end_bytes;
+    }
+    symbolizer_free(sym);
 }
 
 static double fact_number(const struct run_data *run, const char *key)
@@ -761,13 +1076,31 @@ int diagnose_run(const char *run_dir, const struct diagnose_thresholds *t, struc
     m->reclaim_after_rss = fact_number(&run, "reclaim_after_rss");
     if (m->reclaim_before_rss < 0 || m->reclaim_after_rss < 0)
         m->reclaim_before_rss = m->reclaim_after_rss = -1;
-    if (load_phases_file(m, run_dir))
-        infer_phases(m, &s, t);
-    measure_totals(m, &s);
-    if (m->has_stacks)
-        measure_sites(d, &run, t);
-    else
-        measure_whole(d, &s);
+    m->exit_live = s.exit_live;
+    measure_exit_state(m, &run);
+    m->short_run = s.n < 3;
+    if (m->short_run && run.samples.truncated) {
+        snprintf(err, errlen,
+                 "%s/samples.csv is cut short (its last line is incomplete) and holds fewer than "
+                 "3 samples: the recording is damaged, nothing to diagnose",
+                 run_dir);
+        series_free(&s);
+        rundata_free(&run);
+        return -1;
+    }
+    if (!m->short_run) {
+        if (load_phases_file(m, run_dir))
+            infer_phases(m, &s, t);
+        measure_totals(m, &s);
+        measure_heap(d, &s);
+        if (m->has_stacks)
+            measure_sites(d, &run, t,
+                          strcmp(m->mode, "sampled") ? 0 : fact_number(&run, "sample_bytes"));
+        else
+            heap_as_only_site(d);
+        if (strcmp(m->mode, "sampled") == 0)
+            d->heap.samples = 0; /* the heap's counters are exact in every mode */
+    }
     series_free(&s);
     rundata_free(&run);
     diagnose_classify(d, t);
@@ -777,8 +1110,9 @@ int diagnose_run(const char *run_dir, const struct diagnose_thresholds *t, struc
 void diagnosis_free(struct diagnosis *d)
 {
     free(d->sites);
-    d->sites = NULL;
-    d->nsites = 0;
+    free(d->candidates);
+    d->sites = d->candidates = NULL;
+    d->nsites = d->ncandidates = 0;
 }
 
 /* ---- output -------------------------------------------------------------------------- */
@@ -800,9 +1134,10 @@ void diagnosis_print_text(const struct diagnosis *d, FILE *out)
     fprintf(out, "verdict: %s (confidence %s)\n", diagnosis_verdict_name(d->verdict),
             diagnosis_confidence_name(d->confidence));
     fprintf(out, "  %s\n", d->reason);
-    fprintf(out, "  load %.1f-%.1f s (%s), after-load state at %.1f s\n",
-            (double)m->load_start_ms / 1000, (double)m->load_end_ms / 1000,
-            m->phases_from_file ? "phases.csv" : "inferred", (double)m->after_ms / 1000);
+    if (!m->short_run)
+        fprintf(out, "  load %.1f-%.1f s (%s), after-load state at %.1f s\n",
+                (double)m->load_start_ms / 1000, (double)m->load_end_ms / 1000,
+                m->phases_from_file ? "phases.csv" : "inferred", (double)m->after_ms / 1000);
     if (m->has_live)
         print_bytes_line(out, "live heap", m->idle_live, m->peak_live, m->after_live);
     print_bytes_line(out, "RSS", m->idle_rss, m->peak_rss, m->after_rss);
@@ -813,9 +1148,14 @@ void diagnosis_print_text(const struct diagnosis *d, FILE *out)
                 format_bytes(b3, sizeof(b3), m->reclaim_before_rss - m->reclaim_after_rss));
     if (m->exit_live >= 0)
         fprintf(out, "  unfreed at exit %s\n", format_bytes(b1, sizeof(b1), m->exit_live));
+    if (m->has_reach)
+        fprintf(out, "  at exit    lost %s, possibly lost %s, still reachable %s\n",
+                format_bytes(b1, sizeof(b1), m->lost_bytes),
+                format_bytes(b2, sizeof(b2), m->possibly_lost_bytes),
+                format_bytes(b3, sizeof(b3), m->still_reachable_bytes));
     for (size_t i = 0; i < d->nsites && i < 8; i++) {
         const struct diagnosis_site *s = &d->sites[i];
-        fprintf(out, "  site %s: grew %s at %s/s (t=%.1f), %.0f%% kept: %s\n",
+        fprintf(out, "  site %s: grew %s at %s/s (trend t statistic %.1f), %.0f%% kept: %s\n",
                 s->leaked ? "kept" : "released",
                 format_bytes(b1, sizeof(b1), (double)(s->peak_bytes - s->start_bytes)),
                 format_bytes(b2, sizeof(b2), s->growth_bytes_per_s), s->slope_t, 100 * s->kept,
@@ -842,6 +1182,11 @@ static json_t *metrics_json(const struct diagnosis_metrics *m)
     json_object_set_new(o, "live_slope_t", json_real(m->live_slope_t));
     json_object_set_new(o, "tail_slope_t", json_real(m->tail_slope_t));
     json_object_set_new(o, "tail_growth_bytes", json_real(m->tail_growth));
+    json_object_set_new(o, "short_run", json_boolean(m->short_run));
+    json_object_set_new(o, "lost_bytes", number_or_null(m->lost_bytes));
+    json_object_set_new(o, "lost_blocks", number_or_null(m->lost_blocks));
+    json_object_set_new(o, "possibly_lost_bytes", number_or_null(m->possibly_lost_bytes));
+    json_object_set_new(o, "still_reachable_bytes", number_or_null(m->still_reachable_bytes));
     return o;
 }
 
@@ -865,13 +1210,19 @@ static json_t *metrics_json_bytes(const struct diagnosis_metrics *m)
 
 static json_t *site_json(const struct diagnosis_site *s)
 {
-    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}", "kind",
-                     s->leaked ? "kept" : "released", "function", s->function, "where", s->where,
-                     "start_bytes", (json_int_t)s->start_bytes, "peak_bytes",
-                     (json_int_t)s->peak_bytes, "load_end_bytes", (json_int_t)s->load_end_bytes,
-                     "after_bytes", (json_int_t)s->after_bytes, "exit_bytes",
-                     (json_int_t)s->exit_bytes, "growth_bytes_per_s", s->growth_bytes_per_s,
-                     "slope_t", s->slope_t, "sustained_share", s->sustained, "kept_share", s->kept);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}", "kind",
+        s->leaked ? "kept" : "released", "function", s->function, "where", s->where, "start_bytes",
+        (json_int_t)s->start_bytes, "peak_bytes", (json_int_t)s->peak_bytes, "load_end_bytes",
+        (json_int_t)s->load_end_bytes, "after_bytes", (json_int_t)s->after_bytes, "exit_bytes",
+        (json_int_t)s->exit_bytes, "growth_bytes_per_s", s->growth_bytes_per_s, "slope_t",
+        s->slope_t, "sustained_share", s->sustained, "kept_share", s->kept);
+    json_object_set_new(o, "growth_from_s", json_real(s->growth_from_s));
+    json_object_set_new(o, "growth_to_s", json_real(s->growth_to_s));
+    json_object_set_new(o, "growth_bytes_per_s_low", json_real(s->rate_low));
+    json_object_set_new(o, "growth_bytes_per_s_high", json_real(s->rate_high));
+    json_object_set_new(o, "samples", s->samples > 0 ? json_real(s->samples) : json_null());
+    return o;
 }
 
 struct json_t *diagnosis_to_json(const struct diagnosis *d)
@@ -881,15 +1232,24 @@ struct json_t *diagnosis_to_json(const struct diagnosis *d)
         json_array_append_new(sites, site_json(&d->sites[i]));
     for (size_t i = 0; i < d->nlacking; i++)
         json_array_append_new(lacking, json_string(d->lacking[i]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:o}", "dir", d->run_dir, "verdict",
-                     diagnosis_verdict_name(d->verdict), "confidence",
-                     diagnosis_confidence_name(d->confidence), "reason", d->reason, "suggestion",
-                     d->suggestion, "leak_growth_bytes_per_s", diagnosis_leak_growth(d), "metrics",
-                     metrics_json(&d->m), "sites", sites, "lacking", lacking);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:o}", "dir", d->run_dir, "verdict",
+                  diagnosis_verdict_name(d->verdict), "confidence",
+                  diagnosis_confidence_name(d->confidence), "reason", d->reason, "suggestion",
+                  d->suggestion, "leak_growth_bytes_per_s", diagnosis_leak_growth(d), "metrics",
+                  metrics_json(&d->m), "sites", sites, "lacking", lacking);
+    json_t *candidates = json_array();
+    for (size_t i = 0; i < d->ncandidates; i++)
+        json_array_append_new(candidates, site_json(&d->candidates[i]));
+    json_object_set_new(o, "heap", d->has_heap ? site_json(&d->heap) : json_null());
+    json_object_set_new(o, "top_growing_sites", candidates);
+    return o;
 }
 
 double diagnosis_leak_growth(const struct diagnosis *d)
 {
+    if (d->verdict == VERDICT_LEAK && d->has_heap && d->heap.leaked)
+        return d->heap.growth_bytes_per_s; /* exact, where the sites are estimates */
     double rate = 0;
     for (size_t i = 0; i < d->nsites && d->verdict == VERDICT_LEAK; i++)
         if (d->sites[i].leaked)

@@ -18,6 +18,8 @@ enum diagnosis_verdict {
     VERDICT_UNBOUNDED_BUFFERING,
     VERDICT_ALLOCATOR_RETENTION,
     VERDICT_FRAGMENTATION,
+    VERDICT_PROBABLE_LEAK, /* bytes unfreed at exit that reachability could not judge */
+    VERDICT_COUNT
 };
 
 enum diagnosis_confidence { CONFIDENCE_LOW, CONFIDENCE_MEDIUM, CONFIDENCE_HIGH };
@@ -39,6 +41,7 @@ struct diagnose_thresholds {
     double activity_share;    /* plain runs: the load is where alloc rate > this x max */
     double dominance;         /* RSS held by the allocator this many times the kept growth
                                  makes the verdict retention/fragmentation, not leak */
+    double min_lost_bytes;    /* definitely + indirectly lost at exit that make a leak */
 };
 
 struct diagnosis_site {
@@ -55,7 +58,13 @@ struct diagnosis_site {
     double sustained; /* share of the growth made in the load's second half */
     double kept;      /* share of the growth still live after the cooldown */
     bool significant;
-    bool leaked; /* kept >= leak_kept_share */
+    bool leaked;          /* kept >= leak_kept_share */
+    double growth_from_s; /* when the rise started and ended, seconds of this run */
+    double growth_to_s;
+    double rate_low; /* 95% interval of growth_bytes_per_s (the slope's) */
+    double rate_high;
+    double samples; /* sampled mode: about how many samples the site's estimate rests
+                       on (0 in exact mode: exact) */
 };
 
 /* What the classification needs, measured from a run (or written by a unit test). Bytes;
@@ -77,6 +86,16 @@ struct diagnosis_metrics {
     double tail_growth;    /* its growth over that third, bytes */
     const char *allocator; /* "glibc", ... or NULL */
     const char *mode;      /* shim mode */
+    bool short_run;        /* too few samples for a trend: judged on the exit state */
+    /* Reachability at exit (exact mode, reachability.csv); -1 without it. */
+    bool has_reach;
+    double lost_bytes, lost_blocks; /* definitely + indirectly lost */
+    double possibly_lost_bytes, still_reachable_bytes;
+    char lost_where[512]; /* the site with the most lost bytes */
+    double lost_where_bytes;
+    /* The largest site unfreed at exit (its estimate in sampled mode), for short runs. */
+    char exit_where[512];
+    double exit_where_bytes;
 };
 
 struct diagnosis {
@@ -89,6 +108,12 @@ struct diagnosis {
     struct diagnosis_metrics m;
     struct diagnosis_site *sites; /* significant growing sites, fastest first */
     size_t nsites;
+    /* The whole live heap (exact counters, even in sampled mode) as one series: whether
+     * the heap grew and kept it, and how fast, rest on it; the sites say where. */
+    struct diagnosis_site heap;
+    bool has_heap;
+    struct diagnosis_site *candidates; /* sampled mode: the sites that grew most, for */
+    size_t ncandidates;                /* naming where a heap growth comes from */
     char run_dir[4096];
 };
 

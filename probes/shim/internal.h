@@ -336,6 +336,7 @@ const char *error_text(int err); /* strerror without locale or allocation */
 int sampler_open_files(void);
 int sampler_start(void);
 void sampler_final_snapshot(void);
+void sampler_reachability_at_exit(void);
 void sampler_write_allocator_facts(void);
 void sampler_before_exec(const char *path);
 void sampler_after_failed_exec(int err);

@@ -120,6 +120,16 @@ static void publish_to_children(void)
     }
 }
 
+/* Registered by the constructor, so it runs after the program's own exit handlers and its
+ * static destructors, before the libraries' destructors. */
+static void at_exit(void)
+{
+    shim_busy++;
+    if (shim_state == SHIM_RECORDING)
+        sampler_reachability_at_exit();
+    shim_busy--;
+}
+
 /* What starting needs that calls into libc functions with locks of their own: done from
  * our constructor, which the loader runs before main and outside any allocation. */
 static void constructor_init(void)
@@ -131,6 +141,7 @@ static void constructor_init(void)
     if (shim_opts.mode != MODE_COUNT && shim_opts.unwind != UNWIND_FP)
         stacks_prime();
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    atexit(at_exit);
     pthread_mutex_lock(&init_lock);
     bool start = !sampler_running;
     sampler_running = true;

@@ -40,6 +40,7 @@ struct range {
 };
 
 #define MAX_ROOT_RANGES 8192
+#define MAX_EXCLUDED 8192
 #define STACK_RED_ZONE 128 /* x86-64 leaf functions may keep data just below the sp */
 #define TCB_BOUND 4096     /* glibc's thread descriptor (2.3 KiB in 2.36) fits below this */
 #define TLS_DEFAULT_BELOW (64 * 1024)
@@ -52,6 +53,13 @@ struct scan {
     size_t depth, stack_cap;
     struct range roots[MAX_ROOT_RANGES];
     size_t n_roots;
+    /* Memory that holds no pointer of the program's: the shim's own thread-local block in
+     * every thread (its latest allocation, for temporaries) and glibc's main arena (its top
+     * and bin pointers point at chunk headers, which sit in the last bytes of the block
+     * before them). Left out of the roots. */
+    struct range excluded[MAX_EXCLUDED];
+    size_t n_excluded;
+    uintptr_t shim_tls_offset, shim_tls_size; /* from the thread pointer */
 };
 
 static void *map_zeroed(size_t bytes)
@@ -67,7 +75,43 @@ static void add_root(struct scan *s, uintptr_t lo, uintptr_t hi)
         s->roots[s->n_roots++] = (struct range){lo, hi};
 }
 
+static void exclude(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+    if (lo < hi && s->n_excluded < MAX_EXCLUDED)
+        s->excluded[s->n_excluded++] = (struct range){lo, hi};
+}
+
 /* ---- the loaded objects' writable segments ---- */
+
+/* glibc's main arena, from its bins: an empty bin's two links point at the bin itself,
+ * 16 bytes before its first link, and most of the 126 bins are empty. The arena spans a
+ * little before the bins (mutex, flags, fast bins, top, last remainder) and after them
+ * (bin map, list links, sizes). */
+static void exclude_glibc_arena(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+    enum { BINS_BYTES = 127 * 16, MARGIN = 256 };
+    uintptr_t empty[256];
+    size_t n = 0, best = 0, best_count = 0;
+    for (uintptr_t a = (lo + 7) & ~(uintptr_t)7; a + 16 <= hi && n < 256; a += 8) {
+        const uintptr_t *w = (const uintptr_t *)a;
+        if (w[0] == a - 16 && w[1] == a - 16)
+            empty[n++] = a;
+    }
+    for (size_t i = 0, j = 0; i < n; i++) { /* the densest stretch the size of the bins */
+        while (j < n && empty[j] < empty[i] + BINS_BYTES)
+            j++;
+        if (j - i > best_count)
+            best_count = j - i, best = i;
+    }
+    if (best_count >= 32)
+        exclude(s, empty[best] - MARGIN, empty[best] + BINS_BYTES + MARGIN);
+}
+
+static bool object_is(const struct dl_phdr_info *info, const char *name)
+{
+    const char *base = strrchr(info->dlpi_name, '/');
+    return !strncmp(base ? base + 1 : info->dlpi_name, name, strlen(name));
+}
 
 static int add_object_segments(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -80,6 +124,19 @@ static int add_object_segments(struct dl_phdr_info *info, size_t size, void *arg
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
         if (ph->p_type == PT_LOAD && own >= lo && own < lo + ph->p_memsz)
             is_shim = true; /* our own tables hold no program pointers */
+    }
+    for (int i = 0; i < info->dlpi_phnum && is_shim; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_TLS && info->dlpi_tls_data) {
+            s->shim_tls_offset = (uintptr_t)info->dlpi_tls_data - (uintptr_t)pthread_self();
+            s->shim_tls_size = ph->p_memsz;
+        }
+    }
+    for (int i = 0; i < info->dlpi_phnum && object_is(info, "libc.so"); i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W))
+            exclude_glibc_arena(s, info->dlpi_addr + ph->p_vaddr,
+                                info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
     }
     for (int i = 0; i < info->dlpi_phnum && !is_shim; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -176,6 +233,21 @@ static void read_words(struct scan *s, uintptr_t lo, uintptr_t hi, bool definite
         reach_from(s, *(const uintptr_t *)a, definite);
 }
 
+/* Reads a root range but its excluded parts. */
+static void read_root(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+    for (size_t i = 0; i < s->n_excluded && lo < hi; i++) {
+        const struct range *x = &s->excluded[i];
+        if (x->hi <= lo || x->lo >= hi)
+            continue;
+        if (x->lo > lo)
+            read_root(s, lo, x->lo); /* the part before, against the remaining exclusions */
+        lo = x->hi;
+    }
+    if (lo < hi)
+        read_words(s, lo, hi, true);
+}
+
 static void drain(struct scan *s)
 {
     while (s->depth) {
@@ -238,6 +310,9 @@ static uintptr_t clip(uintptr_t v, uintptr_t lo, uintptr_t hi)
 static void add_stack(struct scan *s, uintptr_t sp, uintptr_t thread_pointer)
 {
     uintptr_t lo, hi;
+    if (thread_pointer && s->shim_tls_size)
+        exclude(s, thread_pointer + s->shim_tls_offset,
+                thread_pointer + s->shim_tls_offset + s->shim_tls_size);
     if (sp && find_mapping(sp, &lo, &hi) == 0) {
         uintptr_t from = sp - STACK_RED_ZONE >= lo ? sp - STACK_RED_ZONE : lo;
         if (thread_pointer >= from && thread_pointer < hi) {
@@ -372,7 +447,8 @@ __attribute__((noinline)) void reachability_scan(const char *dir, struct out_fil
     bool caller_is_program = (pid_t)syscall(SYS_gettid) != skip_thread;
     static struct scan s; /* large: the root list */
     memset(&s, 0, offsetof(struct scan, roots));
-    s.n_roots = 0;
+    s.n_roots = s.n_excluded = 0;
+    s.shim_tls_offset = s.shim_tls_size = 0;
     static_tls_size(); /* dlsym takes the loader's lock: before ours */
     dl_iterate_phdr(add_object_segments, &s);
     lock_everything();
@@ -396,7 +472,7 @@ __attribute__((noinline)) void reachability_scan(const char *dir, struct out_fil
     unsigned stopped =
         add_thread_roots(&s, threads, nthreads, caller_sp, caller_is_program, &unanswered);
     for (size_t i = 0; i < s.n_roots; i++)
-        read_words(&s, s.roots[i].lo, s.roots[i].hi, true);
+        read_root(&s, s.roots[i].lo, s.roots[i].hi);
     mark_from_threads(&s, threads, nthreads);
     drain(&s);
     find_cliques(&s);

@@ -20,9 +20,10 @@ static char run_dir[PATH_MAX];
 static struct out_file samples_out, sites_out, stacks_out, facts_out;
 static pthread_mutex_t output_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool finished;
-static bool exec_pending; /* an exec is under way: this image's files are closed for writing */
-static pid_t owner_pid;   /* the process these files belong to (not a vfork or fork child) */
-static pid_t sampler_tid; /* the sampler thread, which a reachability scan need not stop */
+static bool exec_pending;      /* an exec is under way: this image's files are closed for writing */
+static pid_t owner_pid;        /* the process these files belong to (not a vfork or fork child) */
+static pid_t sampler_tid;      /* the sampler thread, which a reachability scan need not stop */
+static bool reachability_done; /* by the exit handler, before the libraries' destructors */
 static bool allocator_facts_written;
 static uint32_t sites_with_stacks = 0;
 static uint32_t sites_at_last_maps = UINT32_MAX;
@@ -78,6 +79,7 @@ int sampler_open_files(void)
 {
     finished = false;
     exec_pending = false;
+    reachability_done = false;
     owner_pid = getpid();
     allocator_facts_written = false;
     sites_with_stacks = 0;
@@ -376,13 +378,28 @@ static void write_last_rows(void)
         snapshot_sites();
 }
 
+/* From exit(), through a handler the constructor registered: it runs where exit is, as
+ * valgrind's scan does, and not from deep in the loader's destructor calls, whose frames
+ * hold stale copies of pointers the program dropped. */
+void sampler_reachability_at_exit(void)
+{
+    if (shim_opts.mode != MODE_EXACT || !shim_opts.reachability || getpid() != owner_pid)
+        return;
+    pthread_mutex_lock(&output_lock);
+    if (!finished && !exec_pending && samples_out.fd >= 0 && !reachability_done) {
+        reachability_done = true;
+        reachability_scan(run_dir, &facts_out, sampler_tid);
+    }
+    pthread_mutex_unlock(&output_lock);
+}
+
 void sampler_final_snapshot(void)
 {
     pthread_mutex_lock(&output_lock);
     if (!finished && !exec_pending && samples_out.fd >= 0) {
         finished = true;
         write_last_rows();
-        if (shim_opts.mode == MODE_EXACT && shim_opts.reachability)
+        if (shim_opts.mode == MODE_EXACT && shim_opts.reachability && !reachability_done)
             reachability_scan(run_dir, &facts_out, sampler_tid);
         out_printf(&facts_out, "exit=clean\n");
         out_close(&facts_out);
