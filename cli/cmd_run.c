@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@ static const char run_usage[] =
     "  --no-follow-exec   exec'd children are not recorded\n"
     "  --fail-on-leak[=N] exit N (default 23, as LeakSanitizer) when blocks are definitely\n"
     "                     lost at exit (the exit scan; implies --sample all)\n"
+    "  --force            --out names an earlier recording: replace it whole\n"
     "  --quiet            no summary\n"
     "Exits with CMD's exit status (128+signal when CMD was killed).\n";
 
@@ -61,6 +63,7 @@ struct run_options {
     double reclaim_after_s; /* 0: no reclaim request */
     bool kernel;
     int fail_on_leak; /* exit status when blocks are definitely lost at exit; 0: off */
+    bool force;       /* --out names an earlier recording: replace it whole */
 };
 
 static int parse_run_options(int argc, char **argv, struct run_options *o)
@@ -78,6 +81,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
                                             {"reclaim", required_argument, NULL, 'r'},
                                             {"kernel", no_argument, NULL, 'K'},
                                             {"fail-on-leak", optional_argument, NULL, 'L'},
+                                            {"force", no_argument, NULL, 'f'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     uint64_t v;
@@ -133,6 +137,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             break;
         case 'K':
             o->kernel = true;
+            break;
+        case 'f':
+            o->force = true;
             break;
         case 'L':
             if (optarg && util_parse_uint(optarg, 1, 255, &v)) {
@@ -194,8 +201,47 @@ static char *default_out_dir(const char *cmd)
     return dir;
 }
 
-static int prepare_out_dir(const char *dir)
+static bool dir_is_empty(const char *dir)
 {
+    DIR *d = opendir(dir);
+    bool empty = true;
+    for (struct dirent *e; d && empty && (e = readdir(d));)
+        empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    if (d)
+        closedir(d);
+    return empty;
+}
+
+static bool is_recording(const char *dir)
+{
+    static const char *const marks[] = {"run.json", "shim.txt", "samples.csv"};
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+        char *path = util_format("%s/%s", dir, marks[i]);
+        bool there = access(path, F_OK) == 0;
+        free(path);
+        if (there)
+            return true;
+    }
+    return false;
+}
+
+/* A run never mixes with what a directory held: an earlier recording is replaced whole
+ * with --force, anything else is left alone. */
+static int prepare_out_dir(const char *dir, bool force)
+{
+    struct stat st;
+    if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && !dir_is_empty(dir)) {
+        if (!force || !is_recording(dir)) {
+            util_error("%s is not empty%s; choose another --out%s", dir,
+                       is_recording(dir) ? " (an earlier recording)" : "",
+                       is_recording(dir) ? ", or --force to replace it" : "");
+            return -1;
+        }
+        if (util_remove_tree(dir)) {
+            util_error("cannot remove the earlier recording %s: %s", dir, strerror(errno));
+            return -1;
+        }
+    }
     if (util_mkdir_p(dir) || access(dir, W_OK)) {
         util_error("cannot write to output directory %s: %s; choose another with --out", dir,
                    strerror(errno));
@@ -303,6 +349,22 @@ static int check_config(const struct allocator_config *cfg, const char *dir)
     return rc;
 }
 
+/* run.json from the start, so that a run whose harness was killed is still a readable run:
+ * "state": "running", no exit yet. The end rewrites it whole. */
+static void write_started_run_json(const struct target_spec *spec, const char *started, pid_t pid)
+{
+    struct target_result none;
+    struct run_summary summary = {-1, -1, -1, -1};
+    memset(&none, 0, sizeof(none));
+    json_t *root = runjson_build(spec, &none, started, &summary, NULL);
+    json_object_set_new(root, "state", json_string("running"));
+    json_object_set_new(root, "pid", json_integer(pid));
+    json_object_set_new(root, "exit", json_null());
+    json_object_set_new(root, "duration_s", json_null());
+    runjson_write(spec->out_dir, root);
+    json_decref(root);
+}
+
 /* --fail-on-leak: blocks definitely lost at exit, said in one line. */
 static bool leaked_at_exit(const struct run_data *run, const char *dir)
 {
@@ -337,6 +399,7 @@ static int finish_run(const struct target_spec *spec, const struct target_result
     json_t *alloc = loaded ? runjson_allocator(&run, NULL, cfg ? cfg->name : "default") : NULL;
     bool config_failed = cfg && check_config(cfg, spec->out_dir);
     json_t *root = runjson_build(spec, result, started, &summary, alloc);
+    json_object_set_new(root, "state", json_string("ended"));
     json_object_set_new(root, "config_ok", json_boolean(!config_failed));
     runjson_write(spec->out_dir, root);
     json_decref(root);
@@ -454,7 +517,7 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
     char *out = o.out ? strdup(o.out) : default_out_dir(argv[optind]);
-    if (prepare_out_dir(out))
+    if (prepare_out_dir(out, o.force))
         return 2;
     char *control = util_format("%s/.control", out);
     char **env = config_env(cfg);
@@ -478,6 +541,7 @@ int cmd_run(int argc, char **argv)
         util_error("%s", err);
         return 127;
     }
+    write_started_run_json(&spec, started, pid);
     struct probe_helper kevents = {0};
     if (o.kernel && start_kernel_events(&kevents, pid, &spec)) {
         target_cancel(pid);

@@ -1,6 +1,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -131,6 +132,22 @@ int util_mkdir_p(const char *path)
     if (mkdir(buf, 0777) && errno != EEXIST)
         return -1;
     return check_real_dir(buf);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
+int util_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st))
+        return errno == ENOENT ? 0 : -1;
+    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 char *util_read_file(const char *path, size_t *len)

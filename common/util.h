@@ -25,6 +25,10 @@ const char *util_find_lib(const char *name);
  * source tree's copy for an uninstalled build. */
 const char *util_find_data(const char *name, const char *source_relative);
 
+/* rm -rf PATH without following symbolic links (a link is removed, not its target).
+ * Returns 0 (also when PATH does not exist) or -1 with errno set. */
+int util_remove_tree(const char *path);
+
 /* mkdir -p; returns 0 or -1 with errno set. PATH, and every parent it had to create, must end
  * up a real directory: a symbolic link there fails with ELOOP (existing parents may be links,
  * such as a system's /var/run). Files are written with common/atomic_file.h. */

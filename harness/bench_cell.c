@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <jansson.h>
 #include <math.h>
@@ -81,21 +80,6 @@ static void fail(struct cell_state *s, const char *status, const char *fmt, ...)
 }
 
 /* ---- files ---- */
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) && errno != ENOENT ? -1 : 0;
-}
-
-int bench_remove_tree(const char *path)
-{
-    if (access(path, F_OK))
-        return 0;
-    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* ---- processes ---- */
 
@@ -748,16 +732,23 @@ int bench_cell_run(const struct bench_cell *cell, const struct bench_context *ct
     init_state(&s, cell, ctx, dir);
     bench_row_init(row);
     set_coordinates(cell, row);
-    bench_remove_tree(dir);
+    util_remove_tree(dir);
     if (util_mkdir_p(dir)) {
         fail(&s, "config", "cannot create %s: %s", dir, strerror(errno));
         bench_row_set(row, COL_STATUS, "%s", s.status);
         bench_row_set(row, COL_ERROR, "%s", s.error);
         return 0;
     }
-    char workdir[] = "/tmp/allocscope-bench-XXXXXX";
-    if (!mkdtemp(workdir))
-        snprintf(workdir, sizeof(workdir), "/tmp");
+    /* The target's scratch directory ({workdir}), removed after the cell: only ever one
+     * that mkdtemp made here. */
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char *workdir = util_format("%s/allocscope-bench-XXXXXX", tmp);
+    bool have_workdir = mkdtemp(workdir) != NULL;
+    if (!have_workdir)
+        fail(&s, "config",
+             "cannot create a work directory in %s: %s; free space or inodes there "
+             "(or point TMPDIR elsewhere)",
+             tmp, strerror(errno));
     int port = free_port(), server_port = free_port();
     struct bench_vars vars = {0};
     fill_vars(&vars, &s, port, server_port, workdir);
@@ -780,7 +771,7 @@ int bench_cell_run(const struct bench_cell *cell, const struct bench_context *ct
     s.next_sample_ns = s.t0_ns;
     progress_phase(ctx->progress, "start");
     enum wait_end end = END_TARGET;
-    if (expand_all(&s, &vars, &command, &server) == 0) {
+    if (have_workdir && expand_all(&s, &vars, &command, &server) == 0) {
         argv = bench_split_words(command, err, sizeof(err));
         if (!argv)
             fail(&s, "config", "%s", err);
@@ -814,7 +805,9 @@ int bench_cell_run(const struct bench_cell *cell, const struct bench_context *ct
         snprintf(s.error, sizeof(s.error), "stopped by a signal to allocscope");
     }
     finish_cell(&s, &spec, started, row);
-    bench_remove_tree(workdir);
+    if (have_workdir)
+        util_remove_tree(workdir);
+    free(workdir);
     tree_log_free(&s.tree);
     bench_vars_free(&vars);
     bench_free_words(argv);

@@ -29,7 +29,4 @@ int bench_cell_run(const struct bench_cell *cell, const struct bench_context *ct
 /* Planned wall time of a cell, for the ETA. */
 double bench_cell_planned_s(const struct bench_cell *cell);
 
-/* rm -rf PATH. Returns 0 or -1. */
-int bench_remove_tree(const char *path);
-
 #endif

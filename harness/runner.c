@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,10 +72,17 @@ static struct pending_child *pending_slot(pid_t pid)
     return NULL;
 }
 
+static pid_t harness_pid; /* the process that started the target */
+
 static void exec_child(const struct target_spec *spec, int report_fd, int hold_fd)
 {
     if (spec->own_process_group)
         setpgid(0, 0);
+    /* The target ends with the harness: a killed allocscope leaves no server running. The
+     * signal survives exec; the check after it covers a harness already gone. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != harness_pid)
+        _exit(126);
     signal(SIGINT, SIG_DFL);
     signal(SIGQUIT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
@@ -128,6 +136,7 @@ pid_t target_start(const struct target_spec *spec, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
         return -1;
     }
+    harness_pid = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, errlen, "cannot fork: %s", strerror(errno));

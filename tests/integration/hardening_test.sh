@@ -1,0 +1,68 @@
+#!/bin/bash
+# Hostile filesystem states and a killed harness: a clean error, never lost or clobbered data.
+#   - a bench whose work directory cannot be made (/tmp out of inodes, in a private mount
+#     namespace) fails its cell and removes nothing it did not create;
+#   - run --out an earlier recording is refused (exit 2) unless --force, which replaces it
+#     whole; a directory that is not a recording is never replaced;
+#   - a harness killed with SIGKILL takes its target with it, and run.json (written at the
+#     start) says the run was running.
+. "$(dirname "$0")/../helpers/lib.sh"
+
+# ---- a failed mkdtemp fails the cell ----
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+    out=$BUILD/test-hardening.$$ # outside /tmp, which the namespace hides
+    rm -rf "$out"
+    unshare -m sh -c '
+        mount -t tmpfs -o size=4m,nr_inodes=16 tmpfs /tmp || exit 3
+        echo keep >/tmp/keep-me
+        i=0; while touch /tmp/fill-$i 2>/dev/null; do i=$((i+1)); done
+        "$1" bench -a glibc --target true --idle 0.5 --load-time 2 --cooldown 1.5 -o "$2" \
+            >"$2.out" 2>&1
+        cat /tmp/keep-me' sh "$ALLOCSCOPE" "$out" >"$TMP/ns.out" 2>&1
+    expect_eq "a file in /tmp survives a bench whose work directory could not be made" \
+        "$(tail -1 "$TMP/ns.out")" "keep"
+    check_grep "the cell failed:config, naming why" \
+        'failed:config,.*cannot create a work directory in /tmp' "$out/results.csv"
+    rm -rf "$out" "$out.out"
+else
+    skip "a bench with /tmp out of inodes" "needs root and unshare -m (a private mount namespace)"
+fi
+
+# ---- run --out an existing directory ----
+mkdir -p "$TMP/theirs" && echo precious >"$TMP/theirs/notes.txt"
+"$ALLOCSCOPE" run -q --out "$TMP/theirs" -- /bin/true 2>"$TMP/theirs.err"
+expect_eq "run --out a non-empty directory: exit 2" "$?" 2
+"$ALLOCSCOPE" run -q --force --out "$TMP/theirs" -- /bin/true 2>>"$TMP/theirs.err"
+expect_eq "... even with --force when it is not a recording" "$?" 2
+expect_eq "... and its file is untouched" "$(cat "$TMP/theirs/notes.txt")" "precious"
+"$ALLOCSCOPE" run -q --out "$TMP/rec" -- "$TESTBIN/leaker" 1000 2>/dev/null
+"$ALLOCSCOPE" run -q --out "$TMP/rec" -- /bin/true 2>"$TMP/rec.err"
+expect_eq "run --out an earlier recording: exit 2" "$?" 2
+check_grep "... naming --force" "an earlier recording.*--force" "$TMP/rec.err"
+"$ALLOCSCOPE" run -q --force --out "$TMP/rec" -- /bin/true 2>/dev/null
+expect_eq "run --force --out an earlier recording replaces it whole" \
+    "$?:$(grep -c leak_with "$TMP/rec/stacks.csv" 2>/dev/null):$(sed -n 's/^exe=.*\///p' "$TMP/rec/shim.txt")" \
+    "0:0:true"
+
+# ---- a killed harness ----
+"$ALLOCSCOPE" run -q --out "$TMP/killed" -- sleep 300 &
+harness=$!
+target=""
+for _ in $(seq 1 100); do
+    target=$(pgrep -P "$harness" sleep) && [ -s "$TMP/killed/run.json" ] && break
+    sleep 0.1
+done
+expect_eq "run.json exists while the run goes on, state running" \
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' "$TMP/killed/run.json" 2>&1)" \
+    "running"
+kill -9 "$harness"
+wait "$harness" 2>/dev/null
+gone=no
+for _ in $(seq 1 100); do
+    kill -0 "$target" 2>/dev/null || { gone=yes; break; }
+    sleep 0.1
+done
+expect_eq "the target dies with a harness killed by SIGKILL" "$gone" "yes"
+[ "$gone" = yes ] || kill -9 "$target" 2>/dev/null
+
+finish
