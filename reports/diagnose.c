@@ -639,6 +639,13 @@ static int series_load(struct series *s, const struct csv *c, bool exited, char 
     s->alloc_calls = xcalloc(rows + 1, sizeof(double));
     s->n_rss = rows;
     for (size_t r = 0; r < rows; r++) {
+        double t = csv_number(c, r, c_t);
+        if (!isfinite(t) || t < 0 || (s->n && t < s->t_ms[s->n - 1])) {
+            snprintf(err, errlen,
+                     "%s:%zu: t_ms '%s' is not a time after the row above; the file is damaged",
+                     c->path, r + 2, csv_cell(c, r, c_t));
+            return -1;
+        }
         if (*csv_cell(c, r, c_reclaim) && s->n_rss == rows)
             s->n_rss = s->n;
         /* MADV_FREE'd pages count in Rss until the kernel takes them, but they are given back. */
@@ -662,15 +669,17 @@ static size_t row_at(const struct series *s, double t)
     return i;
 }
 
-static int load_phases_file(struct diagnosis_metrics *m, const char *dir)
+/* 0 with the phases set, -1 without a usable phases.csv (the phases are then inferred), -2
+ * when it contradicts itself (ERR says where). */
+static int load_phases_file(struct diagnosis_metrics *m, const char *dir, char *err, size_t errlen)
 {
-    char path[PATH_MAX], err[256];
+    char path[PATH_MAX];
     struct csv c;
     struct stat st;
     snprintf(path, sizeof(path), "%s/phases.csv", dir);
     if (stat(path, &st))
         return -1;
-    if (csv_load(&c, path, err, sizeof(err))) {
+    if (csv_load(&c, path, err, errlen)) {
         util_warn("%s; inferring the phases from the allocation rate", err);
         return -1;
     }
@@ -682,6 +691,14 @@ static int load_phases_file(struct diagnosis_metrics *m, const char *dir)
         double start = csv_number(&c, r, c_start), end = csv_number(&c, r, c_end);
         if (isnan(start) || isnan(end))
             continue;
+        if (!isfinite(start) || !isfinite(end) || start < 0 || end < start) {
+            snprintf(err, errlen,
+                     "%s:%zu: phase '%s' ends (%s) before it starts (%s); the file "
+                     "is damaged",
+                     path, r + 2, phase, csv_cell(&c, r, c_end), csv_cell(&c, r, c_start));
+            csv_free(&c);
+            return -2;
+        }
         if (!strcmp(phase, "load")) {
             m->load_start_ms = (uint64_t)start, m->load_end_ms = (uint64_t)end, load = true;
         } else if (!strcmp(phase, "cooldown")) {
@@ -1089,7 +1106,13 @@ int diagnose_run(const char *run_dir, const struct diagnose_thresholds *t, struc
         return -1;
     }
     if (!m->short_run) {
-        if (load_phases_file(m, run_dir))
+        int phases = load_phases_file(m, run_dir, err, errlen);
+        if (phases == -2) {
+            series_free(&s);
+            rundata_free(&run);
+            return -1;
+        }
+        if (phases)
             infer_phases(m, &s, t);
         measure_totals(m, &s);
         measure_heap(d, &s);

@@ -44,6 +44,22 @@ expect_eq "run --force --out an earlier recording replaces it whole" \
     "$?:$(grep -c leak_with "$TMP/rec/stacks.csv" 2>/dev/null):$(sed -n 's/^exe=.*\///p' "$TMP/rec/shim.txt")" \
     "0:0:true"
 
+# ---- inconsistent time data: exit 2 naming the file and line, never a crash ----
+"$ALLOCSCOPE" run -q --out "$TMP/t-ok" -- "$TESTBIN/diag_field" slowleak 1 2>/dev/null
+cp -r "$TMP/t-ok" "$TMP/t-back"
+awk -F, 'BEGIN{OFS=","} NR==6{$1=1} {print}' "$TMP/t-ok/samples.csv" >"$TMP/t-back/samples.csv"
+"$ALLOCSCOPE" diagnose "$TMP/t-back" >/dev/null 2>"$TMP/t-back.err"
+expect_eq "diagnose: samples.csv times going backwards exit 2" "$?" 2
+check_grep "... naming the file and line" "samples.csv:6: t_ms" "$TMP/t-back.err"
+cp -r "$TMP/t-ok" "$TMP/t-phase"
+printf 'phase,start_ms,end_ms\nidle,0,100\nload,900,200\ncooldown,200,300\n' >"$TMP/t-phase/phases.csv"
+"$ALLOCSCOPE" diagnose "$TMP/t-phase" >/dev/null 2>"$TMP/t-phase.err"
+expect_eq "diagnose: a load that ends before it starts exits 2" "$?" 2
+check_grep "... naming the file and line" "phases.csv:3: phase 'load' ends" "$TMP/t-phase.err"
+"$ALLOCSCOPE" report "$TMP/t-phase" "$TMP/t-back" -o "$TMP/t-report" >/dev/null 2>&1
+rc=$?
+expect_eq "report on them does not crash" "$([ "$rc" -lt 128 ] && echo no-crash || echo "signal $((rc - 128))")" "no-crash"
+
 # ---- a killed harness ----
 "$ALLOCSCOPE" run -q --out "$TMP/killed" -- sleep 300 &
 harness=$!
