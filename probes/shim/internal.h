@@ -323,7 +323,13 @@ struct out_file {
     size_t len;
     char buf[1 << 16];
 };
-int out_open(struct out_file *f, const char *dir, const char *name, bool exclusive);
+int out_open(struct out_file *f, const char *dir, const char *name);
+struct replacement {
+    struct out_file file;
+    char temp_path[PATH_MAX + 32], final_path[PATH_MAX + 32];
+};
+int out_open_replacement(struct replacement *r, const char *dir, const char *name);
+int out_commit_replacement(struct replacement *r); /* close, rename; 0 or -1 */
 void out_write(struct out_file *f, const char *data, size_t len);
 void out_printf(struct out_file *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void out_flush(struct out_file *f);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,7 +34,9 @@ void shim_warn(const char *fmt, ...)
     (void)!write(2, line, len);
 }
 
-int out_open(struct out_file *f, const char *dir, const char *name, bool exclusive)
+/* Every file the shim creates is new: created exclusively and never through a symbolic
+ * link, so nothing planted in the run directory is written through or clobbered. */
+int out_open(struct out_file *f, const char *dir, const char *name)
 {
     char path[PATH_MAX];
     f->len = 0;
@@ -42,9 +45,36 @@ int out_open(struct out_file *f, const char *dir, const char *name, bool exclusi
         errno = ENAMETOOLONG;
         return -1;
     }
-    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_APPEND | (exclusive ? O_EXCL : O_TRUNC);
-    f->fd = open(path, flags, 0666);
+    f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0666);
     return f->fd < 0 ? -1 : 0;
+}
+
+/* A file written whole, then renamed over NAME: a temporary of a name no one can guess,
+ * created exclusively (rename replaces a planted link itself, never what it points to). */
+int out_open_replacement(struct replacement *r, const char *dir, const char *name)
+{
+    r->file.len = 0;
+    snprintf(r->final_path, sizeof(r->final_path), "%s/%s", dir, name);
+    if (snprintf(r->temp_path, sizeof(r->temp_path), "%s/.%s.XXXXXX", dir, name) >=
+        (int)sizeof(r->temp_path)) {
+        errno = ENAMETOOLONG;
+        return r->file.fd = -1;
+    }
+    r->file.fd = mkostemp(r->temp_path, O_CLOEXEC | O_APPEND);
+    if (r->file.fd >= 0)
+        fchmod(r->file.fd, 0644);
+    return r->file.fd < 0 ? -1 : 0;
+}
+
+int out_commit_replacement(struct replacement *r)
+{
+    out_flush(&r->file);
+    int rc = r->file.fd >= 0 && close(r->file.fd) == 0 ? 0 : -1;
+    r->file.fd = -1;
+    if (rc == 0 && rename(r->temp_path, r->final_path) == 0)
+        return 0;
+    unlink(r->temp_path);
+    return -1;
 }
 
 static bool write_failed_once;
@@ -112,27 +142,23 @@ void out_close(struct out_file *f)
  * a file. /proc files report size 0: read until EOF. */
 int copy_file_atomic(const char *src, const char *dir, const char *name)
 {
-    char tmp[PATH_MAX], dst[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-    snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+    static struct replacement r; /* the sampler thread's: too large for its stack's liking */
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return -1;
-    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (out < 0) {
+    if (out_open_replacement(&r, dir, name)) {
         close(in);
         return -1;
     }
     char buf[16384];
     ssize_t n;
-    int rc = 0;
     while ((n = read(in, buf, sizeof(buf))) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            rc = -1;
+        out_write(&r.file, buf, (size_t)n);
     close(in);
-    if (close(out) || n < 0 || rc || rename(tmp, dst)) {
-        unlink(tmp);
+    if (n < 0) {
+        out_close(&r.file);
+        unlink(r.temp_path);
         return -1;
     }
-    return 0;
+    return out_commit_replacement(&r);
 }

@@ -358,8 +358,9 @@ static void write_results(const struct scan *s, const char *dir, struct out_file
             per_site[b->site_id][c][1]++;
         }
     }
-    struct out_file *f = &(struct out_file){0};
-    if (per_site && out_open(f, dir, ".reachability.csv.tmp", false) == 0) {
+    static struct replacement r;
+    struct out_file *f = &r.file;
+    if (per_site && out_open_replacement(&r, dir, "reachability.csv") == 0) {
         out_printf(f, "site_id");
         for (int c = 0; c < N_CLASSES; c++)
             out_printf(f, ",%s_bytes,%s_blocks", class_names[c], class_names[c]);
@@ -376,11 +377,7 @@ static void write_results(const struct scan *s, const char *dir, struct out_file
                            (unsigned long long)per_site[id][c][1]);
             out_printf(f, "\n");
         }
-        out_close(f);
-        char from[PATH_MAX + 32], to[PATH_MAX + 32];
-        snprintf(from, sizeof(from), "%s/.reachability.csv.tmp", dir);
-        snprintf(to, sizeof(to), "%s/reachability.csv", dir);
-        rename(from, to);
+        out_commit_replacement(&r);
     }
     if (per_site)
         munmap(per_site, (size_t)nsites * sizeof(*per_site));

@@ -67,7 +67,7 @@ static int choose_dir(void)
                      attempt);
         if (make_dir(run_dir))
             return -1;
-        if (out_open(&samples_out, run_dir, "samples.csv", true) == 0)
+        if (out_open(&samples_out, run_dir, "samples.csv") == 0)
             return 0;
         if (errno != EEXIST)
             return -1;
@@ -92,9 +92,8 @@ int sampler_open_files(void)
                   error_text(errno));
         return -1;
     }
-    if (out_open(&sites_out, run_dir, "sites.csv", false) ||
-        out_open(&stacks_out, run_dir, "stacks.csv", false) ||
-        out_open(&facts_out, run_dir, "shim.txt", false)) {
+    if (out_open(&sites_out, run_dir, "sites.csv") ||
+        out_open(&stacks_out, run_dir, "stacks.csv") || out_open(&facts_out, run_dir, "shim.txt")) {
         shim_warn("cannot write to %s (%s); the program runs unrecorded", run_dir,
                   error_text(errno));
         return -1;
@@ -209,25 +208,21 @@ static void write_changed_sites(uint64_t t_ms, uint32_t n)
 
 static void write_histogram(void)
 {
+    static struct replacement r;
     struct counter_totals c;
-    struct out_file *f = &(struct out_file){0};
     counters_sum(&c);
-    if (out_open(f, run_dir, ".histogram.csv.tmp", false))
+    if (out_open_replacement(&r, run_dir, "histogram.csv"))
         return;
-    out_printf(f, "size_min,size_max,alloc_calls\n");
+    out_printf(&r.file, "size_min,size_max,alloc_calls\n");
     for (unsigned i = 0; i < HIST_CLASSES; i++) {
         unsigned long long lo = i == 0 ? 0 : (1ull << (i + 3)) + 1;
         unsigned long long hi = 1ull << (i + 4);
         if (i == HIST_CLASSES - 1)
-            out_printf(f, "%llu,,%llu\n", lo, (unsigned long long)c.hist[i]);
+            out_printf(&r.file, "%llu,,%llu\n", lo, (unsigned long long)c.hist[i]);
         else
-            out_printf(f, "%llu,%llu,%llu\n", lo, hi, (unsigned long long)c.hist[i]);
+            out_printf(&r.file, "%llu,%llu,%llu\n", lo, hi, (unsigned long long)c.hist[i]);
     }
-    out_close(f);
-    char from[PATH_MAX + 32], to[PATH_MAX + 32];
-    snprintf(from, sizeof(from), "%s/.histogram.csv.tmp", run_dir);
-    snprintf(to, sizeof(to), "%s/histogram.csv", run_dir);
-    rename(from, to);
+    out_commit_replacement(&r);
 }
 
 static void snapshot_sites(void)
@@ -413,8 +408,9 @@ void sampler_final_snapshot(void)
 /* ---- exec: the process goes on in a new image ---- */
 
 /* The files of one image at the top of its run directory (children/ and images/ stay). */
-static const char *const image_files[] = {"samples.csv", "sites.csv",     "stacks.csv",
-                                          "shim.txt",    "histogram.csv", "maps.txt"};
+static const char *const image_files[] = {"samples.csv",     "sites.csv",     "stacks.csv",
+                                          "shim.txt",        "histogram.csv", "maps.txt",
+                                          "reachability.csv"};
 #define N_IMAGE_FILES (sizeof(image_files) / sizeof(image_files[0]))
 static char image_dir[PATH_MAX]; /* where this image's files went, while an exec is pending */
 

@@ -44,6 +44,22 @@ expect_eq "run --force --out an earlier recording replaces it whole" \
     "$?:$(grep -c leak_with "$TMP/rec/stacks.csv" 2>/dev/null):$(sed -n 's/^exe=.*\///p' "$TMP/rec/shim.txt")" \
     "0:0:true"
 
+# ---- planted symbolic links: nothing is written through them ----
+mkdir -p "$TMP/planted"
+echo original >"$TMP/victim"
+ln -s "$TMP/victim" "$TMP/planted/sites.csv"
+ALLOCSCOPE_OUT=$TMP/planted LD_PRELOAD=$SHIM "$TESTBIN/leaker" 1000 2>"$TMP/planted.err" >/dev/null
+expect_eq "the shim does not write through a planted sites.csv link" "$(cat "$TMP/victim")" "original"
+check_grep "... and says it cannot record there" "cannot write to .*planted" "$TMP/planted.err"
+mkdir -p "$TMP/planted2"
+ln -s "$TMP/victim" "$TMP/planted2/histogram.csv"
+ln -s "$TMP/victim" "$TMP/planted2/maps.txt"
+ALLOCSCOPE_SAMPLE=all ALLOCSCOPE_OUT=$TMP/planted2 LD_PRELOAD=$SHIM "$TESTBIN/leaker" 1000 \
+    >/dev/null 2>&1
+expect_eq "files written whole replace a planted link, never its target" \
+    "$(cat "$TMP/victim"):$([ -L "$TMP/planted2/histogram.csv" ] && echo link || echo file)" \
+    "original:file"
+
 # ---- inconsistent time data: exit 2 naming the file and line, never a crash ----
 "$ALLOCSCOPE" run -q --out "$TMP/t-ok" -- "$TESTBIN/diag_field" slowleak 1 2>/dev/null
 cp -r "$TMP/t-ok" "$TMP/t-back"
