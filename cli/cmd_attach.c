@@ -292,7 +292,7 @@ int cmd_attach(int argc, char **argv)
         return rc;
     if (!process_running(o.pid)) {
         util_error("no running process %d; give the pid of a running process", o.pid);
-        return 1;
+        return 2;
     }
     char *dir = o.out ? strdup(o.out) : default_out_dir(o.pid);
     if (util_mkdir_p(dir) || access(dir, W_OK)) {
