@@ -215,8 +215,11 @@ int cmd_leaks(int argc, char **argv)
         rundata_free(&run);
         return 2;
     }
-    if (!rundata_fact(&run, "mode") || !strcmp(rundata_fact(&run, "mode"), "count"))
+    const char *mode = rundata_fact(&run, "mode");
+    if (run.nsites == 0 && mode && !strcmp(mode, "count"))
         util_warn("%s was recorded without stacks (--sample none): no sites to list", run.dir);
+    else if (run.nsites == 0)
+        util_warn("%s has no allocation sites (no stacks.csv, or an empty one)", run.dir);
     size_t *order;
     size_t n = leaks_rank(&run, &order);
     struct symbolizer *sym = symbolizer_new(run.maps_text);

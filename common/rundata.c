@@ -139,9 +139,18 @@ static int load_site_rows(struct run_data *run, char *err, size_t errlen)
         s->alloc_bytes = (uint64_t)csv_int(&rows, r, c_ab, 0);
         if (c_temporary >= 0)
             s->temporary_calls = (uint64_t)csv_int(&rows, r, c_temporary, 0);
-        add_point(s, (uint64_t)csv_int(&rows, r, c_t, 0),
-                  (int64_t)s->alloc_bytes - csv_int(&rows, r, c_fb, 0),
-                  (int64_t)s->alloc_calls - csv_int(&rows, r, c_fc, 0));
+        int64_t live_bytes, live_blocks;
+        if (__builtin_sub_overflow((int64_t)s->alloc_bytes, csv_int(&rows, r, c_fb, 0),
+                                   &live_bytes) ||
+            __builtin_sub_overflow((int64_t)s->alloc_calls, csv_int(&rows, r, c_fc, 0),
+                                   &live_blocks) ||
+            (int64_t)s->alloc_bytes < 0 || (int64_t)s->alloc_calls < 0) {
+            snprintf(err, errlen, "%s:%zu: counters out of range; the file is damaged", path,
+                     r + 2);
+            csv_free(&rows);
+            return -1;
+        }
+        add_point(s, (uint64_t)csv_int(&rows, r, c_t, 0), live_bytes, live_blocks);
         int64_t peak = c_peak < 0 ? 0 : csv_int(&rows, r, c_peak, 0);
         if (peak > s->peak_bytes)
             s->peak_bytes = peak;
