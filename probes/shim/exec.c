@@ -187,61 +187,52 @@ EXPORT int execvp(const char *file, char *const argv[])
     return execvpe(file, argv, environ);
 }
 
-/* The list forms: ARG0, ... up to NULL, into an array on the stack, as glibc does. */
-static size_t count_args(const char *arg0, va_list ap)
+/* The list forms: ARG0, ... up to NULL (then, for execle, the environment) into an array on
+ * the stack, as glibc does, handed to EXEC (execve or execvpe). */
+static int exec_list(int (*exec)(const char *, char *const[], char *const[]), const char *path,
+                     const char *arg0, va_list ap, bool env_follows)
 {
+    va_list count;
+    va_copy(count, ap);
     size_t n = arg0 ? 1 : 0;
-    while (arg0 && va_arg(ap, const char *))
+    while (arg0 && va_arg(count, const char *))
         n++;
-    return n;
-}
-
-static void fill_args(char **argv, size_t n, const char *arg0, va_list ap)
-{
+    va_end(count);
+    char *argv[n + 1];
     argv[0] = (char *)arg0;
     for (size_t i = 1; i < n; i++)
         argv[i] = va_arg(ap, char *);
     argv[n] = NULL;
     if (arg0)
         (void)va_arg(ap, char *); /* the NULL that ended the list */
+    extern char **environ;
+    char *const *envp = env_follows ? va_arg(ap, char *const *) : environ;
+    return exec(path, argv, envp);
 }
 
 EXPORT int execl(const char *path, const char *arg0, ...)
 {
-    va_list ap, count;
+    va_list ap;
     va_start(ap, arg0);
-    va_copy(count, ap);
-    size_t n = count_args(arg0, count);
-    va_end(count);
-    char *argv[n + 1];
-    fill_args(argv, n, arg0, ap);
+    int rc = exec_list(execve, path, arg0, ap, false);
     va_end(ap);
-    return execv(path, argv);
+    return rc;
 }
 
 EXPORT int execlp(const char *file, const char *arg0, ...)
 {
-    va_list ap, count;
+    va_list ap;
     va_start(ap, arg0);
-    va_copy(count, ap);
-    size_t n = count_args(arg0, count);
-    va_end(count);
-    char *argv[n + 1];
-    fill_args(argv, n, arg0, ap);
+    int rc = exec_list(execvpe, file, arg0, ap, false);
     va_end(ap);
-    return execvp(file, argv);
+    return rc;
 }
 
 EXPORT int execle(const char *path, const char *arg0, ...)
 {
-    va_list ap, count;
+    va_list ap;
     va_start(ap, arg0);
-    va_copy(count, ap);
-    size_t n = count_args(arg0, count);
-    va_end(count);
-    char *argv[n + 1];
-    fill_args(argv, n, arg0, ap);
-    char *const *envp = va_arg(ap, char *const *);
+    int rc = exec_list(execve, path, arg0, ap, true);
     va_end(ap);
-    return execve(path, argv, envp);
+    return rc;
 }
