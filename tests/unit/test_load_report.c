@@ -271,7 +271,8 @@ static void regex_patterns(void **state)
     assert_non_null(strstr(why, "matched no number"));
 }
 
-/* A pattern for what a format does not print (h2load's p99) completes it. */
+/* A pattern beside a format replaces the figure it names (here h2load's longest request
+ * time, the mechanism only: h2load prints no percentile); the rest come from the format. */
 static void pattern_completes_a_format(void **state)
 {
     (void)state;
