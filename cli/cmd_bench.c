@@ -39,6 +39,13 @@ static const char bench_usage[] =
     "                     {pid} {port} {duration} {json} {dir}\n"
     "  --ready SPEC       when the target is ready: delay:MS, port (its {port}), port:N\n"
     "  --name NAME        the target's name in the results (default: the program's)\n"
+    "  --load-format NAME how to read the load's throughput and latency: auto (default:\n"
+    "                     recognized from its output), wrk, h2load, ab, redis-benchmark,\n"
+    "                     memtier, k6, loadgen\n"
+    "  --throughput-regex RE, --p50-regex RE, --p99-regex RE\n"
+    "                     read them from load.log with a regular expression instead\n"
+    "  --batch            the target ends by itself: measured from its start to its exit\n"
+    "  --timeout S        a batch target's time limit (default 600)\n"
     "  --workload NAME    run only this reference workload (repeat)\n"
     "  --repeats N  --idle S  --load-time S  --cooldown S  --interval MS\n"
     "                     override the profile (and the file)\n"
@@ -51,7 +58,8 @@ static const char bench_usage[] =
     "  --list-cells       print the matrix, one cell name a line (line K is cell K)\n"
     "  --cell K|NAME      run only cell K (1-based) or the cell of that name\n"
     "  --quiet            no progress, only failures and the summary\n"
-    "Exit status: 0 every cell ok, 1 some cell failed, 2 bad usage, 130 interrupted.\n";
+    "Exit status: 0 every cell ok (or unsupported: the program links its own allocator),\n"
+    "1 some cell failed, 2 bad usage, 130 interrupted.\n";
 
 #define QUICK_BUDGET_S 285.0 /* 5 minutes, less the bench's own start and end */
 #define CELL_OVERHEAD_S 0.8  /* start, reclaim answer, teardown: measured 0.3-0.6 s */
@@ -61,6 +69,8 @@ struct bench_options {
     const char *profile;
     const char *registry_file;
     const char *target, *load, *ready, *name;
+    /* the target's run keys (bench_target_set_run_key): load_format, ..., timeout_s */
+    const char *run_keys[6];
     char **workloads;
     size_t n_workloads;
     char **allocators;
@@ -107,31 +117,44 @@ static int parse_options(int argc, char **argv, struct bench_options *o)
         O_LIST,
         O_CELL,
         O_QUIET,
-        O_KERNEL
+        O_KERNEL,
+        O_LOAD_FORMAT, /* the run keys, in the order of run_key_names */
+        O_THROUGHPUT_REGEX,
+        O_P50_REGEX,
+        O_P99_REGEX,
+        O_BATCH,
+        O_TIMEOUT
     };
-    static const struct option options[] = {{"profile", required_argument, NULL, O_PROFILE},
-                                            {"allocator", required_argument, NULL, 'a'},
-                                            {"allocators", required_argument, NULL, O_ALLOCATORS},
-                                            {"target", required_argument, NULL, O_TARGET},
-                                            {"load", required_argument, NULL, O_LOAD},
-                                            {"ready", required_argument, NULL, O_READY},
-                                            {"name", required_argument, NULL, O_NAME},
-                                            {"workload", required_argument, NULL, O_WORKLOAD},
-                                            {"repeats", required_argument, NULL, O_REPEATS},
-                                            {"idle", required_argument, NULL, O_IDLE},
-                                            {"load-time", required_argument, NULL, O_LOAD_TIME},
-                                            {"cooldown", required_argument, NULL, O_COOLDOWN},
-                                            {"interval", required_argument, NULL, O_INTERVAL},
-                                            {"sample", required_argument, NULL, O_SAMPLE},
-                                            {"out", required_argument, NULL, 'o'},
-                                            {"resume", no_argument, NULL, O_RESUME},
-                                            {"retry-failed", no_argument, NULL, O_RETRY},
-                                            {"list-cells", no_argument, NULL, O_LIST},
-                                            {"cell", required_argument, NULL, O_CELL},
-                                            {"quiet", no_argument, NULL, O_QUIET},
-                                            {"kernel", no_argument, NULL, O_KERNEL},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"profile", required_argument, NULL, O_PROFILE},
+        {"allocator", required_argument, NULL, 'a'},
+        {"allocators", required_argument, NULL, O_ALLOCATORS},
+        {"target", required_argument, NULL, O_TARGET},
+        {"load", required_argument, NULL, O_LOAD},
+        {"ready", required_argument, NULL, O_READY},
+        {"name", required_argument, NULL, O_NAME},
+        {"workload", required_argument, NULL, O_WORKLOAD},
+        {"repeats", required_argument, NULL, O_REPEATS},
+        {"idle", required_argument, NULL, O_IDLE},
+        {"load-time", required_argument, NULL, O_LOAD_TIME},
+        {"cooldown", required_argument, NULL, O_COOLDOWN},
+        {"interval", required_argument, NULL, O_INTERVAL},
+        {"sample", required_argument, NULL, O_SAMPLE},
+        {"out", required_argument, NULL, 'o'},
+        {"resume", no_argument, NULL, O_RESUME},
+        {"retry-failed", no_argument, NULL, O_RETRY},
+        {"list-cells", no_argument, NULL, O_LIST},
+        {"cell", required_argument, NULL, O_CELL},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"kernel", no_argument, NULL, O_KERNEL},
+        {"load-format", required_argument, NULL, O_LOAD_FORMAT},
+        {"throughput-regex", required_argument, NULL, O_THROUGHPUT_REGEX},
+        {"p50-regex", required_argument, NULL, O_P50_REGEX},
+        {"p99-regex", required_argument, NULL, O_P99_REGEX},
+        {"batch", no_argument, NULL, O_BATCH},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     opterr = 0;
     int c;
@@ -200,6 +223,14 @@ static int parse_options(int argc, char **argv, struct bench_options *o)
         case O_KERNEL:
             o->kernel = true;
             break;
+        case O_LOAD_FORMAT:
+        case O_THROUGHPUT_REGEX:
+        case O_P50_REGEX:
+        case O_P99_REGEX:
+        case O_BATCH:
+        case O_TIMEOUT:
+            o->run_keys[c - O_LOAD_FORMAT] = optarg ? optarg : "true";
+            break;
         case 'h':
             fputs(bench_usage, stdout);
             return 0;
@@ -215,8 +246,12 @@ static int parse_options(int argc, char **argv, struct bench_options *o)
         util_error("unexpected argument '%s'; bench takes one bench file at most", argv[optind]);
         return 2;
     }
-    if ((o->load || o->ready || o->name) && !o->target) {
-        util_error("--load, --ready and --name describe a --target CMD; add one");
+    bool run_keys = false;
+    for (size_t i = 0; i < sizeof(o->run_keys) / sizeof(o->run_keys[0]); i++)
+        run_keys |= o->run_keys[i] != NULL;
+    if ((o->load || o->ready || o->name || run_keys) && !o->target) {
+        util_error("--load, --ready, --name, --load-format, --throughput-regex, --p50-regex, "
+                   "--p99-regex, --batch and --timeout describe a --target CMD; add one");
         return 2;
     }
     if (o->retry_failed && !o->resume) {
@@ -307,6 +342,24 @@ static int add_reference_workloads(struct bench_spec *spec, const struct bench_o
     return 0;
 }
 
+/* --load-format, ..., --timeout: the same keys as a bench file's [target]. */
+static int set_run_keys(struct bench_target *t, const struct bench_options *o)
+{
+    static const char *const keys[] = {"load_format", "throughput_regex", "p50_regex", "p99_regex",
+                                       "batch",       "timeout_s"};
+    static const char *const options[] = {"--load-format", "--throughput-regex",
+                                          "--p50-regex",   "--p99-regex",
+                                          "--batch",       "--timeout"};
+    char err[512];
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (o->run_keys[i] &&
+            bench_target_set_run_key(t, keys[i], o->run_keys[i], err, sizeof(err)) < 0) {
+            util_error("%s: %s", options[i], err);
+            return -1;
+        }
+    return 0;
+}
+
 static int build_spec(struct bench_spec *spec, const struct bench_options *o)
 {
     char err[1024];
@@ -337,6 +390,8 @@ static int build_spec(struct bench_spec *spec, const struct bench_options *o)
         util_error("--target: %s", err);
         return -1;
     }
+    if (o->target && set_run_keys(&spec->targets[spec->n_targets - 1], o))
+        return -1;
     if (!o->file && !o->target && add_reference_workloads(spec, o))
         return -1;
     return apply_overrides(spec, o);
@@ -472,7 +527,7 @@ static int load_finished(const char *dir, const struct bench_cell *cells, size_t
 static bool is_finished(const struct bench_row *row, bool retry_failed)
 {
     const char *status = row->fields[COL_STATUS];
-    if (!strcmp(status, "ok"))
+    if (!strcmp(status, "ok") || !strcmp(status, "unsupported"))
         return true;
     return strcmp(status, "failed:interrupted") && !retry_failed;
 }
@@ -507,14 +562,21 @@ static void write_results(const char *dir, struct bench_results *results,
     bench_results_free(&finished);
 }
 
+/* A cell that did what it could: ok, or unsupported (the program links its own allocator,
+ * which is a property of the program, not a failure of the run). */
+static bool cell_succeeded(const char *status)
+{
+    return !strcmp(status, "ok") || !strcmp(status, "unsupported");
+}
+
 static void print_summary(const struct bench_results *results, const char *dir)
 {
-    size_t ok = 0;
-    printf("%-44s %-22s %10s %10s %10s %10s\n", "cell", "status", "idle", "peak", "after",
-           "reclaim");
+    size_t ok = 0, unsupported = 0;
+    printf("%-44s %-22s %10s %10s %10s %10s %10s\n", "cell", "status", "idle", "peak", "after",
+           "reclaim", "req/s");
     for (size_t i = 0; i < results->n; i++) {
         char **f = results->rows[i].fields;
-        char b[4][32];
+        char b[4][32], rps[32] = "-";
         int cols[] = {COL_IDLE_RSS, COL_PEAK_RSS, COL_AFTER_RSS, COL_RECLAIMABLE};
         for (int c = 0; c < 4; c++) {
             if (*f[cols[c]])
@@ -522,12 +584,17 @@ static void print_summary(const struct bench_results *results, const char *dir)
             else
                 snprintf(b[c], sizeof(b[c]), "-");
         }
-        printf("%-44s %-22s %10s %10s %10s %10s\n", f[COL_CELL], f[COL_STATUS], b[0], b[1], b[2],
-               b[3]);
+        if (*f[COL_RPS])
+            snprintf(rps, sizeof(rps), "%.0f", atof(f[COL_RPS]));
+        printf("%-44s %-22s %10s %10s %10s %10s %10s\n", f[COL_CELL], f[COL_STATUS], b[0], b[1],
+               b[2], b[3], rps);
         ok += !strcmp(f[COL_STATUS], "ok");
+        unsupported += !strcmp(f[COL_STATUS], "unsupported");
     }
-    fprintf(stderr, "allocscope: %zu cells ok, %zu failed; results in %s/results.csv\n", ok,
-            results->n - ok, dir);
+    fprintf(stderr,
+            "allocscope: %zu cells ok, %zu unsupported, %zu failed; results in "
+            "%s/results.csv\n",
+            ok, unsupported, results->n - ok - unsupported, dir);
 }
 
 static void install_signals(void)
@@ -634,7 +701,7 @@ static int finish(struct bench_run *run)
         print_summary(&shown, run->dir);
     bool all_ok = true;
     for (size_t i = 0; i < shown.n; i++)
-        all_ok &= !strcmp(shown.rows[i].fields[COL_STATUS], "ok");
+        all_ok &= cell_succeeded(shown.rows[i].fields[COL_STATUS]);
     bench_results_free(&shown);
     return all_ok ? 0 : 1;
 }

@@ -130,10 +130,13 @@ static void recommend_groups(const struct report_input *in, const struct report_
     for (size_t g = 0; g < in->ngroups; g++) {
         const struct report_group *grp = &in->groups[g];
         struct rec_candidate *cands = calloc(grp->nconfigs ? grp->nconfigs : 1, sizeof(*cands));
-        for (size_t k = 0; k < grp->nconfigs; k++)
-            cands[k] =
-                (struct rec_candidate){grp->configs[k].label, grp->configs[k].m[METRIC_THROUGHPUT],
-                                       grp->configs[k].m[opt->rss_metric]};
+        enum report_metric metric = report_group_metric(grp, opt->rss_metric);
+        for (size_t k = 0; k < grp->nconfigs; k++) {
+            const double *m = grp->configs[k].m;
+            /* a program that ends: its speed is runs per second, 1 / its time */
+            double speed = grp->batch ? 1.0 / m[METRIC_DURATION] : m[METRIC_THROUGHPUT];
+            cands[k] = (struct rec_candidate){grp->configs[k].label, speed, m[metric]};
+        }
         recommend(cands, grp->nconfigs, opt->tolerance, &recs[g]);
         chosen[g] = recs[g].chosen;
         free(cands);
@@ -149,11 +152,12 @@ static size_t overall_ranking(const struct report_input *in, const struct report
     *choice = -1;
     for (size_t g = 0; g < in->ngroups; g++) {
         const struct report_group *grp = &in->groups[g];
+        enum report_metric metric = report_group_metric(grp, opt->rss_metric);
         double lowest = NAN;
         for (size_t k = 0; k < grp->nconfigs; k++)
-            if (!isnan(grp->configs[k].m[opt->rss_metric]) &&
-                (isnan(lowest) || grp->configs[k].m[opt->rss_metric] < lowest))
-                lowest = grp->configs[k].m[opt->rss_metric];
+            if (!isnan(grp->configs[k].m[metric]) &&
+                (isnan(lowest) || grp->configs[k].m[metric] < lowest))
+                lowest = grp->configs[k].m[metric];
         for (size_t i = 0; i < recs[g].nranks; i++) {
             const struct rec_rank *rk = &recs[g].ranks[i];
             const struct report_config *cfg = &grp->configs[rk->index];
@@ -168,7 +172,7 @@ static size_t overall_ranking(const struct report_input *in, const struct report
             }
             (*out)[j].groups++;
             (*out)[j].fast_enough += rk->reason != REC_TOO_SLOW;
-            (*out)[j].rss_ratio += log(cfg->m[opt->rss_metric] / lowest);
+            (*out)[j].rss_ratio += log(cfg->m[metric] / lowest);
         }
     }
     for (size_t j = 0; j < n; j++) {

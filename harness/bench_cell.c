@@ -20,6 +20,8 @@
 
 #include "harness/bench_tree.h"
 #include "harness/kernel_join.h"
+#include "harness/linked_allocator.h"
+#include "harness/load_report.h"
 #include "harness/probe_helper.h"
 #include "common/allocator_config.h"
 #include "common/rundata.h"
@@ -33,8 +35,9 @@
  * back (malloc_trim walks every arena): seconds on a large heap when the machine is busy. */
 #define RECLAIM_TIMEOUT_NS 10000000000ull
 
-enum phase { PHASE_IDLE, PHASE_LOAD, PHASE_COOLDOWN, N_PHASES };
-static const char *const phase_names[N_PHASES] = {"idle", "load", "cooldown"};
+/* A batch target has one phase, run, from its start to its exit. */
+enum phase { PHASE_IDLE, PHASE_LOAD, PHASE_COOLDOWN, PHASE_RUN, N_PHASES };
+static const char *const phase_names[N_PHASES] = {"idle", "load", "cooldown", "run"};
 
 struct cell_state {
     const struct bench_cell *cell;
@@ -45,6 +48,9 @@ struct cell_state {
     struct probe_helper kevents;
     bool target_exited;
     int target_status;
+    uint64_t exit_ns; /* when the target was reaped */
+    bool batch;       /* measured from start to exit: batch = true, or it ended by itself */
+    bool port_ready;  /* the target was waited for until it listened */
     struct rusage usage;
     const char *exited_in; /* phase name when the target ended on its own */
     const char *phase;
@@ -56,6 +62,7 @@ struct cell_state {
     long long reclaim_before, reclaim_after;
     char status[64];
     char error[512];
+    char note[512];
 };
 
 double bench_cell_planned_s(const struct bench_cell *cell)
@@ -78,6 +85,31 @@ static void fail(struct cell_state *s, const char *status, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(s->error, sizeof(s->error), fmt, ap);
+    va_end(ap);
+}
+
+/* A configuration that cannot apply to this program (it links its own allocator): not a
+ * failure of the run, so it replaces only an ok status or the config check's failure. */
+static void mark_unsupported(struct cell_state *s, const char *reason)
+{
+    if (strcmp(s->status, "ok") && strcmp(s->status, "failed:config"))
+        return;
+    snprintf(s->status, sizeof(s->status), "unsupported");
+    snprintf(s->error, sizeof(s->error), "%s", reason);
+}
+
+/* Adds a sentence to the cell's note ("; " between them). */
+static void add_note(struct cell_state *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void add_note(struct cell_state *s, const char *fmt, ...)
+{
+    size_t used = strlen(s->note);
+    if (used && used + 2 < sizeof(s->note))
+        used += (size_t)snprintf(s->note + used, sizeof(s->note) - used, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    if (used < sizeof(s->note))
+        vsnprintf(s->note + used, sizeof(s->note) - used, fmt, ap);
     va_end(ap);
 }
 
@@ -153,6 +185,7 @@ static void reap(struct cell_state *s)
         s->target_exited = true;
         s->target_status = status;
         s->exited_in = s->phase;
+        s->exit_ns = util_monotonic_ns();
     }
     if (s->load > 0 && !s->load_exited && waitpid(s->load, &status, WNOHANG) == s->load) {
         s->load_exited = true;
@@ -235,6 +268,7 @@ static void end_target(struct cell_state *s)
         if (!s->target_exited && wait4(s->target, &status, 0, &s->usage) == s->target) {
             s->target_exited = true;
             s->target_status = status;
+            s->exit_ns = util_monotonic_ns();
         }
     }
     kill(-s->target, SIGKILL); /* descendants that outlived the target */
@@ -263,11 +297,30 @@ static void end_server(struct cell_state *s)
     waitpid(s->server, NULL, WNOHANG);
 }
 
+/* A target without a load that was not waited for on a port, ending with status 0 before
+ * the teardown, is a program that ends by itself (a batch job, a test binary, a compiler
+ * run): it is measured to its end, as with batch = true. */
+static void judge_early_end(struct cell_state *s)
+{
+    const struct bench_target *t = s->cell->target;
+    int st = s->target_status;
+    if (s->batch || t->load || s->port_ready || !WIFEXITED(st) || WEXITSTATUS(st))
+        return;
+    s->batch = true;
+    add_note(s,
+             "ended by itself (status 0) during the %s phase: measured to its end as a batch "
+             "target (batch = true)",
+             s->exited_in ? s->exited_in : "start");
+}
+
 /* The target's own end outranks what it caused (a load that lost its server). */
 static void note_target_end(struct cell_state *s)
 {
     int st = s->target_status;
     const char *phase = s->exited_in ? s->exited_in : "start";
+    judge_early_end(s);
+    if (s->batch && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return; /* what a batch target is for */
     if (WIFSIGNALED(st)) {
         const char *abbrev = sigabbrev_np(WTERMSIG(st));
         char name[32];
@@ -278,9 +331,13 @@ static void note_target_end(struct cell_state *s)
     } else {
         int code = WEXITSTATUS(st);
         snprintf(s->status, sizeof(s->status), "failed:exit:%d", code);
-        snprintf(s->error, sizeof(s->error),
-                 "the target exited with status %d during the %s phase (see target.log)", code,
-                 phase);
+        if (s->batch)
+            snprintf(s->error, sizeof(s->error),
+                     "the target ran to its end with exit status %d (see target.log)", code);
+        else
+            snprintf(s->error, sizeof(s->error),
+                     "the target exited with status %d during the %s phase (see target.log)", code,
+                     phase);
     }
 }
 
@@ -311,7 +368,9 @@ static void phase_begin(struct cell_state *s, enum phase p)
 static void phase_end(struct cell_state *s, enum phase p)
 {
     sample_now(s);
-    s->phase_ms[p][1] = (long long)t_ms(s);
+    s->phase_ms[p][1] = s->target_exited && s->exit_ns
+                            ? (long long)((s->exit_ns - s->t0_ns) / 1000000ull)
+                            : (long long)t_ms(s);
 }
 
 /* Waits for a ready condition: "port[:N]" (N, else PORT) or "delay:MS". */
@@ -341,6 +400,11 @@ static enum wait_end run_load(struct cell_state *s, const char *load_cmd)
         return wait_until(s, after_s(c->load_s), false, 0);
     }
     enum wait_end end = wait_until(s, after_s(c->load_s) + LOAD_GRACE_NS, true, 0);
+    if (end == END_TIME)
+        add_note(s,
+                 "the load command was still running after the load phase (%gs) and was "
+                 "stopped: its figures cover what it had finished",
+                 c->load_s);
     if (end == END_LOAD) {
         int st = s->load_status;
         if (WIFEXITED(st) && WEXITSTATUS(st))
@@ -443,7 +507,9 @@ static void live_metrics(const struct cell_state *s, const struct csv *samples,
     int c_reclaim = csv_column(samples, "reclaim");
     if (c_live < 0)
         return;
-    long long peak = -1, after = -1, cool_end = s->phase_ms[PHASE_COOLDOWN][1];
+    /* after: at the end of the cooldown; a batch target's at its exit (what it left) */
+    long long peak = -1, after = -1,
+              cool_end = s->batch ? LLONG_MAX : s->phase_ms[PHASE_COOLDOWN][1];
     for (size_t r = 0; r < samples->nrows; r++) {
         long long live = csv_int(samples, r, c_live, -1);
         if (live > peak)
@@ -456,22 +522,63 @@ static void live_metrics(const struct cell_state *s, const struct csv *samples,
     set_bytes(row, COL_AFTER_LIVE, after);
 }
 
-static void load_metrics(const struct cell_state *s, struct bench_row *row)
+/* A batch target: the highest RSS its tree reached (the kernel's count for the target and
+ * the children it waited for, or our samples, whichever is higher) and its RSS before it
+ * exited (the shim's exit snapshot of the main process when it is the later sample). */
+static void batch_metrics(const struct cell_state *s, const struct csv *samples,
+                          struct bench_row *row)
 {
-    char *path = util_format("%s/load.json", s->dir);
-    json_t *root = json_load_file(path, 0, NULL);
-    free(path);
-    if (!root)
-        return;
-    json_t *rps = json_object_get(root, "rps");
-    json_t *lat = json_object_get(root, "latency_ms");
-    if (json_is_number(rps))
-        bench_row_set(row, COL_RPS, "%.1f", json_number_value(rps));
-    if (json_is_number(json_object_get(lat, "p50")))
-        bench_row_set(row, COL_P50, "%.3f", json_number_value(json_object_get(lat, "p50")));
-    if (json_is_number(json_object_get(lat, "p99")))
-        bench_row_set(row, COL_P99, "%.3f", json_number_value(json_object_get(lat, "p99")));
-    json_decref(root);
+    long long peak = (long long)s->usage.ru_maxrss * 1024, last = -1;
+    uint64_t last_ms = 0;
+    for (size_t i = 0; i < s->tree.n; i++) {
+        if (s->tree.rows[i].rss > peak)
+            peak = s->tree.rows[i].rss;
+        last = s->tree.rows[i].rss;
+        last_ms = s->tree.rows[i].t_ms;
+    }
+    int c_t = samples ? csv_column(samples, "t_ms") : -1;
+    int c_rss = samples ? csv_column(samples, "rss_bytes") : -1;
+    if (c_t >= 0 && c_rss >= 0 && samples->nrows) {
+        size_t r = samples->nrows - 1;
+        long long shim_rss = csv_int(samples, r, c_rss, -1);
+        if (shim_rss > 0 && csv_int(samples, r, c_t, -1) > (long long)last_ms)
+            last = shim_rss;
+        if (shim_rss > peak)
+            peak = shim_rss;
+    }
+    set_bytes(row, COL_PEAK_RSS, peak > 0 ? peak : -1);
+    set_bytes(row, COL_AFTER_RSS, last);
+}
+
+/* Throughput and latency from the load tool's report (harness/load_report.h). A load
+ * command whose figures cannot be read leaves them empty and says so in the note. */
+static void load_metrics(struct cell_state *s, struct bench_row *row)
+{
+    const struct bench_target *t = s->cell->target;
+    char *json_path = util_format("%s/load.json", s->dir);
+    char *log_path = util_format("%s/load.log", s->dir);
+    char *report = util_read_file(json_path, NULL), *log = util_read_file(log_path, NULL);
+    struct load_patterns patterns = {t->throughput_regex, t->p50_regex, t->p99_regex};
+    struct load_figures f;
+    char why[512];
+    if ((t->load || report) &&
+        load_report_read(t->load_format, &patterns, log, report, &f, why, sizeof(why)) == 0) {
+        bench_row_set(row, COL_RPS, "%.1f", f.throughput_rps);
+        if (!isnan(f.p50_ms))
+            bench_row_set(row, COL_P50, "%.3f", f.p50_ms);
+        if (!isnan(f.p99_ms))
+            bench_row_set(row, COL_P99, "%.3f", f.p99_ms);
+        bench_row_set(row, COL_LOAD_FORMAT, "%s", load_format_name(f.format));
+        if (!isnan(f.errors) && f.errors > 0)
+            add_note(s, "the load tool counted %.0f failed requests (see load.log)", f.errors);
+    } else if (t->load) {
+        add_note(s, "no throughput could be read from load.log%s: %s",
+                 report ? " or load.json" : "", why);
+    }
+    free(json_path);
+    free(log_path);
+    free(report);
+    free(log);
 }
 
 static void write_phases(const struct cell_state *s)
@@ -495,17 +602,19 @@ static bool check_config(struct cell_state *s, bool have_shim)
 {
     const struct allocator_config *cfg = s->cell->config;
     char *path = util_format("%s/shim.txt", s->dir);
-    char *text = util_read_file(path, NULL), *message = NULL;
+    char *text = util_read_file(path, NULL), *message = NULL, reason[512];
     bool ok = false;
     if (!have_shim || !text)
         fail(s, "config",
              "%s cannot be checked: the shim wrote no shim.txt (a static program, "
              "or one that ended at once?)",
              cfg->full_name);
-    else if (allocator_config_check_shim(cfg, text, &message))
-        fail(s, "config", "the configuration did not take effect: %s", message);
-    else
+    else if (allocator_config_check_shim(cfg, text, &message) == 0)
         ok = true;
+    else if (linked_allocator_took_over(cfg, text, reason, sizeof(reason)))
+        mark_unsupported(s, reason);
+    else
+        fail(s, "config", "the configuration did not take effect: %s", message);
     free(message);
     free(text);
     free(path);
@@ -566,20 +675,31 @@ static void finish_cell(struct cell_state *s, struct target_spec *spec, const ch
         kernel_join_samples(samples_path, kernel_csv);
     free(kernel_csv);
     struct csv samples;
-    if (csv_load(&samples, samples_path, err, sizeof(err)) == 0) {
-        live_metrics(s, &samples, row);
-        csv_free(&samples);
-    }
+    bool have_samples = csv_load(&samples, samples_path, err, sizeof(err)) == 0;
     free(samples_path);
-    tree_metrics(s, row);
-    load_metrics(s, row);
+    /* An unsupported configuration ran (if at all) under the program's own allocator:
+     * its numbers are not this configuration's. */
+    if (strcmp(s->status, "unsupported")) {
+        if (have_samples)
+            live_metrics(s, &samples, row);
+        if (s->batch)
+            batch_metrics(s, have_samples ? &samples : NULL, row);
+        else
+            tree_metrics(s, row);
+        load_metrics(s, row);
+    }
+    if (have_samples)
+        csv_free(&samples);
     double cpu = (double)(s->usage.ru_utime.tv_sec + s->usage.ru_stime.tv_sec) +
                  (double)(s->usage.ru_utime.tv_usec + s->usage.ru_stime.tv_usec) / 1e6;
     if (s->target > 0)
         bench_row_set(row, COL_CPU, "%.3f", cpu);
-    bench_row_set(row, COL_DURATION, "%.3f", (double)(util_monotonic_ns() - s->t0_ns) / 1e9);
+    uint64_t end_ns = s->batch && s->exit_ns ? s->exit_ns : util_monotonic_ns();
+    bench_row_set(row, COL_DURATION, "%.3f", (double)(end_ns - s->t0_ns) / 1e9);
     bench_row_set(row, COL_STATUS, "%s", s->status);
     bench_row_set(row, COL_ERROR, "%s", s->error);
+    bench_row_set(row, COL_KIND, "%s", s->batch ? "batch" : "server");
+    bench_row_set(row, COL_NOTE, "%s", s->note);
 }
 
 /* ---- the cell ---- */
@@ -665,10 +785,27 @@ static enum wait_end start_server(struct cell_state *s, const char *server, int 
     return END_TIME;
 }
 
+/* A batch target: one phase from its start to its exit, bounded by timeout_s. */
+static enum wait_end run_to_end(struct cell_state *s)
+{
+    double limit = s->cell->target->timeout_s;
+    phase_begin(s, PHASE_RUN);
+    enum wait_end end = wait_until(s, after_s(limit), false, 0);
+    phase_end(s, PHASE_RUN);
+    if (end == END_TIME) {
+        fail(s, "timeout", "the batch target did not end within %gs (timeout_s)", limit);
+        return END_TARGET;
+    }
+    return end;
+}
+
 static enum wait_end run_phases(struct cell_state *s, struct bench_vars *vars, unsigned port)
 {
     const struct bench_cell *c = s->cell;
     char err[512], buf[32];
+    if (s->batch)
+        return run_to_end(s);
+    s->port_ready = c->target->ready && !strncmp(c->target->ready, "port", 4);
     s->phase = "start";
     enum wait_end end = wait_ready(s, c->target->ready, port, c->target->ready_timeout_s);
     if (end == END_STOP || end == END_TARGET)
@@ -705,6 +842,28 @@ static enum wait_end run_phases(struct cell_state *s, struct bench_vars *vars, u
     return *s->ctx->stop ? END_STOP : s->target_exited ? END_TARGET : END_TIME;
 }
 
+/* Whether the cell's configuration can apply to the program COMMAND runs (it may link an
+ * allocator of its own): otherwise the cell is unsupported, with the reason, and not run. */
+static bool config_applies(struct cell_state *s, const char *command,
+                           struct linked_allocator *linked)
+{
+    char path[PATH_MAX], reason[512];
+    memset(linked, 0, sizeof(*linked));
+    if (linked_allocator_resolve(command, path, sizeof(path)) ||
+        linked_allocator_detect(path, linked) <= 0)
+        return true;
+    if (!linked_allocator_allows(linked, s->cell->config, reason, sizeof(reason))) {
+        mark_unsupported(s, reason);
+        return false;
+    }
+    if (!linked_allocator_preload(linked, s->cell->config))
+        add_note(s,
+                 "%s links %s itself (it %s): its own copy ran with this configuration's "
+                 "environment",
+                 command, linked->kind, linked->evidence);
+    return true;
+}
+
 static char **config_env(const struct allocator_config *cfg)
 {
     char **env = calloc(cfg->env.count + 1, sizeof(char *));
@@ -725,6 +884,7 @@ static void init_state(struct cell_state *s, const struct bench_cell *cell,
     for (int p = 0; p < N_PHASES; p++)
         s->phase_ms[p][0] = s->phase_ms[p][1] = -1;
     snprintf(s->status, sizeof(s->status), "ok");
+    s->batch = cell->target->batch;
 }
 
 int bench_cell_run(const struct bench_cell *cell, const struct bench_context *ctx, const char *dir,
@@ -778,7 +938,11 @@ int bench_cell_run(const struct bench_cell *cell, const struct bench_context *ct
         if (!argv)
             fail(&s, "config", "%s", err);
     }
-    if (argv && server)
+    struct linked_allocator linked;
+    if (argv && config_applies(&s, argv[0], &linked) &&
+        !linked_allocator_preload(&linked, cell->config))
+        spec.preload_after = NULL; /* the program brings this allocator: its copy is used */
+    if (argv && server && !strcmp(s.status, "ok"))
         end = start_server(&s, server, server_port);
     if (argv && end != END_STOP && !strcmp(s.status, "ok")) {
         spec.argv = argv;

@@ -32,7 +32,10 @@ const char *const bench_column_names[BENCH_NCOLS] = {"cell",
                                                      "p99_ms",
                                                      "cpu_s",
                                                      "duration_s",
-                                                     "error"};
+                                                     "error",
+                                                     "kind",
+                                                     "load_format",
+                                                     "note"};
 
 void bench_row_init(struct bench_row *row)
 {
@@ -181,7 +184,7 @@ void bench_results_free(struct bench_results *r)
 
 static bool is_text_column(int col)
 {
-    return col <= COL_CONFIG || col == COL_STATUS || col == COL_ERROR;
+    return col <= COL_CONFIG || col == COL_STATUS || col >= COL_ERROR;
 }
 
 static json_t *field_json(int col, const char *v)

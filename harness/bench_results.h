@@ -27,6 +27,9 @@ enum bench_column {
     COL_CPU,
     COL_DURATION,
     COL_ERROR,
+    COL_KIND,        /* server (idle, load, cooldown) or batch (ran to its end) */
+    COL_LOAD_FORMAT, /* the load tool's format its figures were read in */
+    COL_NOTE,        /* what a reader should know about an ok cell */
     BENCH_NCOLS
 };
 

@@ -179,6 +179,9 @@ static void target_free(struct bench_target *t)
     free(t->variants);
     bench_vars_free(&t->params);
     free(t->origin);
+    free(t->throughput_regex);
+    free(t->p50_regex);
+    free(t->p99_regex);
 }
 
 void bench_spec_free(struct bench_spec *spec)
@@ -230,6 +233,7 @@ static struct bench_target *new_target(struct bench_spec *spec, const char *name
     t->origin = strdup(origin);
     t->load_s = t->cooldown_s = -1;
     t->ready_timeout_s = 15;
+    t->timeout_s = 600;
     set_variants(t, "none");
     return t;
 }
@@ -594,6 +598,13 @@ static int target_key(struct bench_target *t, const struct ini_entry *e, const c
     const char *k = e->key;
     bool is_port;
     unsigned port;
+    char why[512];
+    int run_key = bench_target_set_run_key(t, k, e->value, why, sizeof(why));
+    if (run_key <= 0) {
+        if (run_key < 0)
+            snprintf(err, errlen, "%s:%d: %s", file, e->line, why);
+        return run_key;
+    }
     if (!strcmp(k, "command")) {
         char **words = bench_split_words(e->value, err, errlen);
         if (!words) {
@@ -632,11 +643,61 @@ static int target_key(struct bench_target *t, const struct ini_entry *e, const c
         snprintf(err, errlen,
                  "%s:%d: unknown key '%s' in [target %s]; expected command, load, ready, "
                  "server, server_ready, variants, workload, load_s, cooldown_s, "
-                 "ready_timeout_s, var.NAME",
+                 "ready_timeout_s, load_format, throughput_regex, p50_regex, p99_regex, batch, "
+                 "timeout_s, var.NAME",
                  file, e->line, k, t->name);
         return -1;
     }
     return 0;
+}
+
+/* ---- a target's load figures and end ---- */
+
+static int set_pattern(char **field, const char *key, const char *value, char *err, size_t errlen)
+{
+    struct load_patterns check = {.throughput = value};
+    char why[400];
+    if (load_patterns_check(&check, why, sizeof(why))) {
+        snprintf(err, errlen, "bad %s: %s; give a POSIX extended regular expression", key,
+                 why + strlen("throughput_regex "));
+        return -1;
+    }
+    replace(field, value);
+    return 0;
+}
+
+int bench_target_set_run_key(struct bench_target *t, const char *key, const char *value, char *err,
+                             size_t errlen)
+{
+    if (!strcmp(key, "load_format")) {
+        if (load_format_parse(value, &t->load_format) == 0)
+            return 0;
+        snprintf(err, errlen, "unknown load_format '%s'; use %s, or throughput_regex", value,
+                 load_format_choices());
+        return -1;
+    }
+    if (!strcmp(key, "throughput_regex"))
+        return set_pattern(&t->throughput_regex, key, value, err, errlen);
+    if (!strcmp(key, "p50_regex"))
+        return set_pattern(&t->p50_regex, key, value, err, errlen);
+    if (!strcmp(key, "p99_regex"))
+        return set_pattern(&t->p99_regex, key, value, err, errlen);
+    if (!strcmp(key, "batch")) {
+        bool yes = !strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1");
+        if (!yes && strcmp(value, "false") && strcmp(value, "no") && strcmp(value, "0")) {
+            snprintf(err, errlen, "batch wants true or false, not '%s'", value);
+            return -1;
+        }
+        t->batch = yes;
+        return 0;
+    }
+    if (!strcmp(key, "timeout_s")) {
+        if (parse_seconds(value, &t->timeout_s) == 0 && t->timeout_s > 0)
+            return 0;
+        snprintf(err, errlen, "bad value '%s' for timeout_s; use seconds, e.g. 120", value);
+        return -1;
+    }
+    return 1;
 }
 
 static const char *section_target_name(const char *section)
@@ -663,6 +724,20 @@ static int check_sections(const struct ini_doc *doc, const char *file, char *err
         return -1;
     }
     return 0;
+}
+
+/* {file_dir}: the bench file's own directory, so that a bench file can name the files
+ * beside it (examples/) from wherever allocscope runs. */
+static void set_file_dir(struct bench_target *t, const char *file)
+{
+    char *real = realpath(file, NULL);
+    char *dir = xstrdup(real ? real : file);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    bench_vars_set(&t->params, "file_dir", slash ? (*dir ? dir : "/") : ".");
+    free(dir);
+    free(real);
 }
 
 /* One [target NAME] section: workload= first (it supplies the defaults), then the rest. */
@@ -700,6 +775,7 @@ static int build_target(struct bench_spec *spec, const struct ini_doc *doc, cons
     }
     if (!t)
         t = new_target(spec, name, origin);
+    set_file_dir(t, file);
     for (size_t i = 0; i < doc->n; i++) {
         const struct ini_entry *e = &doc->entries[i];
         if (!strcmp(e->section, section) && strcmp(e->key, "workload") &&

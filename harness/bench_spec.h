@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "common/allocator_config.h"
+#include "harness/load_report.h"
 
 /* Placeholder values for a command template: NAME -> VALUE. */
 struct bench_vars {
@@ -29,6 +30,14 @@ struct bench_target {
     double cooldown_s;        /* < 0: the bench's */
     double ready_timeout_s;
     char *origin; /* FILE:LINE where the target was defined, for messages */
+    /* How the load's throughput and latency are read (docs/BENCH.md, "Load figures"):
+     * load_format = NAME, throughput_regex / p50_regex / p99_regex = ERE (NULL: none). */
+    enum load_format load_format;
+    char *throughput_regex, *p50_regex, *p99_regex;
+    /* batch = true: a program that ends by itself, measured from its start to its exit
+     * (no idle, load or cooldown), failed:timeout after timeout_s. */
+    bool batch;
+    double timeout_s;
 };
 
 struct bench_spec {
@@ -74,6 +83,12 @@ int bench_spec_add_scenario(struct bench_spec *spec, const char *path, char *err
 /* Adds a user command target (allocscope bench --target CMD --load CMD). */
 int bench_spec_add_command(struct bench_spec *spec, const char *name, const char *command,
                            const char *load, const char *ready, char *err, size_t errlen);
+
+/* Sets a target's key about its load figures or its end: load_format, throughput_regex,
+ * p50_regex, p99_regex, batch, timeout_s (the --load-format ... options name the same).
+ * Returns 0; 1 when KEY is none of these; -1 with "bad value ...; what to give" in err. */
+int bench_target_set_run_key(struct bench_target *t, const char *key, const char *value, char *err,
+                             size_t errlen);
 
 /* Adds "NAME[:CONFIG]" or "main" to the allocator list; a comma or space separated list
  * adds each. */

@@ -51,6 +51,11 @@ int report_write_markdown(const struct report_doc *doc, const char *path);
 
 /* "70.2 MiB", "-" for NAN. */
 const char *doc_bytes(char *buf, size_t len, double bytes);
+/* Whether a group of IN is a batch target's (ranked by peak RSS and time). */
+bool doc_has_batch(const struct report_input *in);
+/* Why configuration C did not run: an unsupported cell's reason (the program links its
+ * own allocator), or NULL. */
+const char *doc_unsupported_reason(const struct report_doc *doc, const struct report_config *c);
 /* The sentence that justifies group G's recommendation, plain text. */
 void doc_recommendation_text(const struct report_doc *doc, size_t g, char *out, size_t len);
 

@@ -37,11 +37,43 @@ static long baseline_config(const struct report_group *g)
     return 0;
 }
 
+/* Why a group has no throughput: a cell whose load figures could not be read (its note
+ * names load.log), or none of its cells had a load. Empty when neither note is there. */
+static void missing_throughput_reason(const struct report_doc *doc, size_t g, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < doc->in->ncells; i++) {
+        const struct report_cell *c = &doc->in->cells[i];
+        if (c->group == g && c->note && strstr(c->note, "no throughput could be read")) {
+            snprintf(out, len, " (%s: %s)", c->name, c->note);
+            return;
+        }
+    }
+}
+
+/* A batch group: the lowest peak RSS among the configurations within the tolerance of the
+ * fastest run (wall time from start to exit). */
+static void batch_recommendation_text(const struct report_doc *doc, size_t g, const char *among,
+                                      char *out, size_t len)
+{
+    const struct report_group *grp = &doc->in->groups[g];
+    const struct rec_result *r = &doc->recs[g];
+    const struct report_config *ch = &grp->configs[r->chosen];
+    char b1[32];
+    double slower = (ch->m[METRIC_DURATION] * r->best_throughput - 1) * 100;
+    snprintf(out, len,
+             "%s: peak RSS %s, %s within %.0f%% of the fastest run (%.2f s to its end); its own "
+             "time %.2f s (%+.1f%%), CPU %.2f s.",
+             ch->label, doc_bytes(b1, sizeof(b1), ch->m[METRIC_PEAK]), among,
+             doc->opt->tolerance * 100, 1 / r->best_throughput, ch->m[METRIC_DURATION],
+             fabs(slower) < 0.05 ? 0.0 : slower, ch->m[METRIC_CPU]);
+}
+
 void doc_recommendation_text(const struct report_doc *doc, size_t g, char *out, size_t len)
 {
     const struct report_group *grp = &doc->in->groups[g];
     const struct rec_result *r = &doc->recs[g];
-    enum report_metric metric = doc->opt->rss_metric;
+    enum report_metric metric = report_group_metric(grp, doc->opt->rss_metric);
     const char *what = report_metric_title(metric);
     if (r->chosen < 0) {
         snprintf(out, len, "No configuration of %s has a measured %s: nothing to recommend.",
@@ -59,24 +91,32 @@ void doc_recommendation_text(const struct report_doc *doc, size_t g, char *out, 
         snprintf(among, sizeof(among), "the only configuration");
     else
         snprintf(among, sizeof(among), "the lowest of the %zu configurations", eligible);
-    if (r->throughput_known)
+    if (grp->batch && r->throughput_known) {
+        batch_recommendation_text(doc, g, among, out, len);
+        n = (int)strlen(out);
+    } else if (r->throughput_known) {
         n = snprintf(out, len,
                      "%s: %s %s, %s within %.0f%% of the best throughput (%.0f req/s); its "
                      "own throughput %.0f req/s (%+.1f%%).",
                      ch->label, what, doc_bytes(b1, sizeof(b1), ch->m[metric]), among,
                      doc->opt->tolerance * 100, r->best_throughput, ch->m[METRIC_THROUGHPUT],
                      (ch->m[METRIC_THROUGHPUT] / r->best_throughput - 1) * 100);
-    else
+    } else {
+        char reason[600];
+        missing_throughput_reason(doc, g, reason, sizeof(reason));
         n = snprintf(out, len,
-                     "%s: %s %s, %s measured; no throughput was measured, so the choice "
-                     "rests on memory alone.",
-                     ch->label, what, doc_bytes(b1, sizeof(b1), ch->m[metric]), among);
+                     "%s: %s %s, %s measured; no throughput was measured%s, so it is ranked by "
+                     "memory only.",
+                     ch->label, what, doc_bytes(b1, sizeof(b1), ch->m[metric]), among, reason);
+    }
     long base = baseline_config(grp);
     const struct report_config *bc = &grp->configs[base];
     if (n > 0 && (size_t)n < len && base != r->chosen && !isnan(bc->m[metric]) &&
         bc->m[metric] > 0) {
-        if (r->throughput_known && !isnan(bc->m[METRIC_THROUGHPUT]))
+        if (!grp->batch && r->throughput_known && !isnan(bc->m[METRIC_THROUGHPUT]))
             snprintf(tp, sizeof(tp), ", %.0f req/s", bc->m[METRIC_THROUGHPUT]);
+        else if (grp->batch && !isnan(bc->m[METRIC_DURATION]))
+            snprintf(tp, sizeof(tp), ", %.2f s", bc->m[METRIC_DURATION]);
         snprintf(out + n, len - (size_t)n, " Compared with %s (%s %s%s): %+.0f%% RSS.", bc->label,
                  what, doc_bytes(b2, sizeof(b2), bc->m[metric]), tp,
                  (ch->m[metric] / bc->m[metric] - 1) * 100);
@@ -160,17 +200,35 @@ static const char *reason_text(char *buf, size_t len, const struct rec_rank *rk,
     }
 }
 
+bool doc_has_batch(const struct report_input *in)
+{
+    for (size_t g = 0; g < in->ngroups; g++)
+        if (in->groups[g].batch)
+            return true;
+    return false;
+}
+
+const char *doc_unsupported_reason(const struct report_doc *doc, const struct report_config *c)
+{
+    for (size_t i = 0; i < c->ncells; i++) {
+        const struct report_cell *cell = &doc->in->cells[c->cells[i]];
+        if (!strcmp(cell->status, "unsupported"))
+            return cell->error && *cell->error ? cell->error : "unsupported";
+    }
+    return NULL;
+}
+
 static void write_rank_table(FILE *f, const struct report_doc *doc, size_t g)
 {
     const struct report_group *grp = &doc->in->groups[g];
     const struct rec_result *r = &doc->recs[g];
-    enum report_metric metric = doc->opt->rss_metric;
+    enum report_metric metric = report_group_metric(grp, doc->opt->rss_metric);
     char b[6][64];
     fprintf(f,
             "<table><thead><tr><th>#</th><th>configuration</th><th>%s</th><th>vs "
-            "choice</th><th>peak RSS</th><th>throughput</th><th>vs best</th><th>p99</th>"
+            "choice</th><th>peak RSS</th><th>%s</th><th>vs best</th><th>p99</th>"
             "<th>standing</th></tr></thead><tbody>\n",
-            report_metric_title(metric));
+            report_metric_title(metric), grp->batch ? "time to its end" : "throughput");
     double chosen_rss = r->chosen >= 0 ? grp->configs[r->chosen].m[metric] : NAN;
     for (size_t i = 0; i < r->nranks; i++) {
         const struct rec_rank *rk = &r->ranks[i];
@@ -185,7 +243,10 @@ static void write_rank_table(FILE *f, const struct report_doc *doc, size_t g)
             snprintf(b[1], 64, "-");
         esc_row(f, "n", b[1]);
         esc_row(f, "n", doc_bytes(b[2], 64, c->m[METRIC_PEAK]));
-        esc_row(f, "n", doc_number(b[3], 64, c->m[METRIC_THROUGHPUT], "%.0f req/s"));
+        if (grp->batch)
+            esc_row(f, "n", doc_number(b[3], 64, c->m[METRIC_DURATION], "%.2f s"));
+        else
+            esc_row(f, "n", doc_number(b[3], 64, c->m[METRIC_THROUGHPUT], "%.0f req/s"));
         /* +0.0 rather than -0.0 for the best itself. */
         double gain = isnan(rk->throughput_loss) ? NAN : -rk->throughput_loss * 100;
         if (fabs(gain) < 0.05)
@@ -193,9 +254,13 @@ static void write_rank_table(FILE *f, const struct report_doc *doc, size_t g)
         doc_number(b[4], 64, gain, "%+.1f%%");
         esc_row(f, "n", b[4]);
         esc_row(f, "n", doc_number(b[5], 64, c->m[METRIC_P99], "%.1f ms"));
-        char why[128];
-        esc_row(f, rk->reason == REC_TOO_SLOW ? "bad" : NULL,
-                reason_text(why, sizeof(why), rk, doc->opt->tolerance));
+        char why[600];
+        const char *unsupported = doc_unsupported_reason(doc, c);
+        if (rk->reason == REC_NOT_MEASURED && unsupported)
+            snprintf(why, sizeof(why), "unsupported: %s", unsupported);
+        else
+            reason_text(why, sizeof(why), rk, doc->opt->tolerance);
+        esc_row(f, rk->reason == REC_TOO_SLOW ? "bad" : unsupported ? "muted" : NULL, why);
         fputs("</tr>\n", f);
     }
     fputs("</tbody></table>\n", f);
@@ -248,6 +313,11 @@ static void write_recommendation(FILE *f, const struct report_doc *doc)
             "throughput (medians over repeats; <code>--metric</code> and "
             "<code>--tolerance</code> change it).</p>\n",
             report_metric_title(doc->opt->rss_metric), doc->opt->tolerance * 100);
+    if (doc_has_batch(in))
+        fprintf(f,
+                "<p class=\"muted\">Programs that end by themselves (batch targets): the lowest "
+                "peak RSS among the configurations within %.0f%% of the fastest run.</p>\n",
+                doc->opt->tolerance * 100);
     if (doc->noverall > 1 && in->ngroups > 1 && doc->overall_choice >= 0) {
         const struct overall_rank *o = &doc->overall[doc->overall_choice];
         fputs("<div class=\"rec\"><p class=\"pick\">Across all workloads: ", f);
@@ -387,15 +457,20 @@ static void write_results(FILE *f, const struct report_doc *doc)
         esc_row(f, NULL, label);
         snprintf(b, sizeof(b), "%d", c->repeat);
         esc_row(f, "n", b);
-        fprintf(f, "<td class=\"%s\" title=\"", strcmp(c->status, "ok") ? "bad" : "ok");
+        fprintf(f, "<td class=\"%s\" title=\"",
+                !strcmp(c->status, "ok")            ? "ok"
+                : !strcmp(c->status, "unsupported") ? "muted"
+                                                    : "bad");
         escape_html(f, c->error ? c->error : "");
         fputs("\">", f);
         escape_html(f, c->status);
-        if (c->error && *c->error) {
-            fputs("<br><span class=\"muted\">", f);
-            escape_html(f, c->error);
-            fputs("</span>", f);
-        }
+        const char *more[] = {c->error, c->note};
+        for (size_t k = 0; k < 2; k++)
+            if (more[k] && *more[k]) {
+                fputs("<br><span class=\"muted\">", f);
+                escape_html(f, more[k]);
+                fputs("</span>", f);
+            }
         fputs("</td>", f);
         for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
             enum report_metric m = cols[k];

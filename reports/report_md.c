@@ -14,8 +14,11 @@ static void md_group_table(FILE *f, const struct report_doc *doc, size_t g)
     const struct report_group *grp = &doc->in->groups[g];
     const struct rec_result *r = &doc->recs[g];
     char b[6][48];
-    fprintf(f, "| configuration | idle RSS | peak RSS | after-load RSS | reclaimable | throughput "
-               "| p99 | |\n|---|---:|---:|---:|---:|---:|---:|---|\n");
+    fprintf(f,
+            "| configuration | idle RSS | peak RSS | %s | reclaimable | %s | p99 | |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---|\n",
+            grp->batch ? "RSS before exit" : "after-load RSS",
+            grp->batch ? "time to its end" : "throughput");
     for (size_t i = 0; i < r->nranks; i++) {
         const struct report_config *c = &grp->configs[r->ranks[i].index];
         fputs("| ", f);
@@ -28,8 +31,13 @@ static void md_group_table(FILE *f, const struct report_doc *doc, size_t g)
             snprintf(b[5], 48, "-");
         else
             snprintf(b[5], 48, "%.1f ms", c->m[METRIC_P99]);
+        if (grp->batch) /* a program that ends: its time to its end, not a throughput */
+            snprintf(b[4], 48, isnan(c->m[METRIC_DURATION]) ? "-" : "%.2f s",
+                     c->m[METRIC_DURATION]);
+        const char *unsupported = doc_unsupported_reason(doc, c);
         const char *mark = r->ranks[i].reason == REC_CHOSEN         ? "**recommended**"
                            : r->ranks[i].reason == REC_TOO_SLOW     ? "too slow"
+                           : unsupported                            ? "unsupported"
                            : r->ranks[i].reason == REC_NOT_MEASURED ? "not measured"
                                                                     : "";
         fprintf(f, " | %s | %s | %s | %s | %s | %s | %s |\n",
@@ -57,6 +65,11 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
             "## Recommendation\n\nRule: lowest %s among the configurations within %.0f%% of "
             "the best throughput (medians over repeats).\n\n",
             report_metric_title(doc->opt->rss_metric), doc->opt->tolerance * 100);
+    if (doc_has_batch(in))
+        fprintf(f,
+                "Programs that end by themselves (batch targets): the lowest peak RSS among the "
+                "configurations within %.0f%% of the fastest run.\n\n",
+                doc->opt->tolerance * 100);
     if (in->ngroups > 1 && doc->overall_choice >= 0) {
         const struct overall_rank *o = &doc->overall[doc->overall_choice];
         fputs("- **Across all workloads: ", f);

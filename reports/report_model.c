@@ -404,7 +404,9 @@ static void load_cell_files(struct report_input *in, struct report_cell *cell, b
         report_problem(in, "%s: no such directory; the cell is listed without its data", cell->dir);
     } else {
         load_run_json(in, cell);
-        load_series(in, cell);
+        /* an unsupported cell did not run, or ran under the program's own allocator */
+        if (!cell->status || strcmp(cell->status, "unsupported"))
+            load_series(in, cell);
         if (bench)
             load_phases(in, cell);
         load_reclaim(cell);
@@ -419,7 +421,13 @@ static void load_cell_files(struct report_input *in, struct report_cell *cell, b
         cell->config = strdup("default");
     if (!cell->status)
         cell->status = strdup(cell->has_series ? "ok" : "failed:no data");
-    report_cell_derive_metrics(cell);
+    if (!cell->kind)
+        cell->kind = strdup("server");
+    if (!cell->note)
+        cell->note = strdup("");
+    /* an unsupported cell's samples (if any) are the program's own allocator's */
+    if (strcmp(cell->status, "unsupported"))
+        report_cell_derive_metrics(cell);
 }
 
 /* The sample at or before T (the latest row not after it); -1 when none. */
@@ -487,6 +495,8 @@ static void apply_results_row(struct report_cell *cell, const struct csv *res, s
     cell->repeat = (int)csv_int(res, row, csv_column(res, "repeat"), 1);
     cell->status = dup_or(csv_cell(res, row, csv_column(res, "status")), "ok");
     cell->error = dup_or(csv_cell(res, row, csv_column(res, "error")), "");
+    cell->kind = dup_or(csv_cell(res, row, csv_column(res, "kind")), "server");
+    cell->note = dup_or(csv_cell(res, row, csv_column(res, "note")), "");
     for (int m = 0; m < METRIC_COUNT; m++)
         cell->m[m] = csv_number(res, row, csv_column(res, metric_columns[m]));
 }
@@ -500,9 +510,10 @@ static void apply_cell_json(struct report_cell *cell)
     json_t *root = json_load_file(path, 0, NULL);
     if (!root)
         return;
-    const char *keys[] = {"workload", "variant", "allocator", "config", "status", "error"};
-    char **slots[] = {&cell->workload, &cell->variant, &cell->allocator,
-                      &cell->config,   &cell->status,  &cell->error};
+    const char *keys[] = {"workload", "variant", "allocator", "config",
+                          "status",   "error",   "kind",      "note"};
+    char **slots[] = {&cell->workload, &cell->variant, &cell->allocator, &cell->config,
+                      &cell->status,   &cell->error,   &cell->kind,      &cell->note};
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
         const char *v = json_string_value(json_object_get(root, keys[k]));
         if (v && *v && !*slots[k])
@@ -709,6 +720,23 @@ static struct report_config *find_config(struct report_group *grp, const char *l
     return cfg;
 }
 
+/* A group whose measured cells all ran to their end (kind batch). */
+static void mark_batch_groups(struct report_input *in)
+{
+    for (size_t g = 0; g < in->ngroups; g++) {
+        size_t batch = 0, server = 0;
+        for (size_t i = 0; i < in->ncells; i++) {
+            const struct report_cell *c = &in->cells[i];
+            if (c->group != g || !strcmp(c->status, "unsupported"))
+                continue;
+            bool is_batch = c->kind && !strcmp(c->kind, "batch");
+            batch += is_batch;
+            server += !is_batch;
+        }
+        in->groups[g].batch = batch > 0 && server == 0;
+    }
+}
+
 void report_group_cells(struct report_input *in)
 {
     for (size_t i = 0; i < in->ncells; i++) {
@@ -726,13 +754,19 @@ void report_group_cells(struct report_input *in)
         for (size_t k = 0; k < in->groups[g].nconfigs; k++)
             for (int m = 0; m < METRIC_COUNT; m++)
                 in->groups[g].configs[k].m[m] = median_metric(in, &in->groups[g].configs[k], m);
+    mark_batch_groups(in);
+}
+
+enum report_metric report_group_metric(const struct report_group *grp, enum report_metric chosen)
+{
+    return grp->batch ? METRIC_PEAK : chosen;
 }
 
 static void free_cell(struct report_cell *c)
 {
     char *strings[] = {c->dir,      c->name,   c->workload, c->variant, c->allocator,
                        c->config,   c->status, c->error,    c->command, c->allocator_version,
-                       c->settings, c->host,   c->started};
+                       c->settings, c->host,   c->started,  c->kind,    c->note};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
         free(strings[i]);
     free(c->series.t_s);

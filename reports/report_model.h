@@ -44,6 +44,8 @@ struct report_cell {
     char *workload, *variant, *allocator, *config;
     int repeat;
     char *status, *error;
+    char *kind;             /* "batch": ran to its end (results.csv kind); else a server's phases */
+    char *note;             /* results.csv note: what to know about an ok cell, "" for none */
     double m[METRIC_COUNT]; /* NAN: not measured */
     struct report_phase phases[4];
     size_t nphases;
@@ -63,6 +65,7 @@ struct report_config {
 
 struct report_group {
     char *workload, *variant, *label;
+    bool batch; /* its cells ran to their end: compared by peak RSS and time */
     struct report_config *configs;
     size_t nconfigs;
 };
@@ -101,6 +104,10 @@ void report_problem(struct report_input *in, const char *fmt, ...)
 
 /* Fills NAN metrics of CELL from its series and phases (plain runs, missing results.csv). */
 void report_cell_derive_metrics(struct report_cell *cell);
+
+/* The RSS metric a group's recommendation minimises: CHOSEN, or the peak for a batch
+ * group (a program that ends has no after-load RSS). */
+enum report_metric report_group_metric(const struct report_group *grp, enum report_metric chosen);
 
 /* Groups cells by workload/variant and configurations, medians over repeats. */
 void report_group_cells(struct report_input *in);
