@@ -124,21 +124,47 @@ static int parse_args(int argc, char **argv, struct report_args *a)
     return 0;
 }
 
+/* A program that ends: its speed is runs per second, 1 / its time. */
+static double speed_of(const double *m, bool batch)
+{
+    return batch ? 1.0 / m[METRIC_DURATION] : m[METRIC_THROUGHPUT];
+}
+
+/* The speed of each successful repeat of a configuration, for the recommendation's
+ * interval. Returns the count; *out is malloc'd. */
+static size_t repeat_speeds(const struct report_input *in, const struct report_config *cfg,
+                            bool batch, double **out)
+{
+    size_t n = 0;
+    *out = xcalloc(cfg->ncells ? cfg->ncells : 1, sizeof(double));
+    for (size_t i = 0; i < cfg->ncells; i++) {
+        const struct report_cell *c = &in->cells[cfg->cells[i]];
+        double v = speed_of(c->m, batch);
+        if (!strcmp(c->status, "ok") && isfinite(v))
+            (*out)[n++] = v;
+    }
+    return n;
+}
+
 static void recommend_groups(const struct report_input *in, const struct report_options *opt,
                              struct rec_result *recs, long *chosen)
 {
     for (size_t g = 0; g < in->ngroups; g++) {
         const struct report_group *grp = &in->groups[g];
-        struct rec_candidate *cands = calloc(grp->nconfigs ? grp->nconfigs : 1, sizeof(*cands));
+        struct rec_candidate *cands = xcalloc(grp->nconfigs ? grp->nconfigs : 1, sizeof(*cands));
+        double **speeds = xcalloc(grp->nconfigs ? grp->nconfigs : 1, sizeof(double *));
         enum report_metric metric = report_group_metric(grp, opt->rss_metric);
         for (size_t k = 0; k < grp->nconfigs; k++) {
             const double *m = grp->configs[k].m;
-            /* a program that ends: its speed is runs per second, 1 / its time */
-            double speed = grp->batch ? 1.0 / m[METRIC_DURATION] : m[METRIC_THROUGHPUT];
-            cands[k] = (struct rec_candidate){grp->configs[k].label, speed, m[metric]};
+            size_t n = repeat_speeds(in, &grp->configs[k], grp->batch, &speeds[k]);
+            cands[k] = (struct rec_candidate){grp->configs[k].label, speed_of(m, grp->batch),
+                                              m[metric], speeds[k], n};
         }
         recommend(cands, grp->nconfigs, opt->tolerance, &recs[g]);
         chosen[g] = recs[g].chosen;
+        for (size_t k = 0; k < grp->nconfigs; k++)
+            free(speeds[k]);
+        free(speeds);
         free(cands);
     }
 }

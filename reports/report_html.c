@@ -94,6 +94,17 @@ void doc_recommendation_text(const struct report_doc *doc, size_t g, char *out, 
     if (grp->batch && r->throughput_known) {
         batch_recommendation_text(doc, g, among, out, len);
         n = (int)strlen(out);
+    } else if (r->throughput_known && r->unresolved) {
+        n = snprintf(out, len,
+                     "%s: %s %s, %s not shown to be more than %.0f%% below the best throughput; "
+                     "its own %.0f req/s against the best %.0f req/s. The throughput "
+                     "differences are not resolved with %zu repeat%s (their 95%% intervals "
+                     "straddle the %.0f%% tolerance), so these are ranked by memory; about %zu "
+                     "repeats would resolve them (bench --repeats %zu).",
+                     ch->label, what, doc_bytes(b1, sizeof(b1), ch->m[metric]), among,
+                     doc->opt->tolerance * 100, ch->m[METRIC_THROUGHPUT], r->best_throughput,
+                     r->repeats, r->repeats == 1 ? "" : "s", doc->opt->tolerance * 100,
+                     r->repeats_to_resolve, r->repeats_to_resolve);
     } else if (r->throughput_known) {
         n = snprintf(out, len,
                      "%s: %s %s, %s within %.0f%% of the best throughput (%.0f req/s); its "

@@ -117,7 +117,7 @@ static void document_has_no_raw_markup_from_data(void **state)
     struct group_sites gs = {.cell = 0, .sites = &site, .n = 1};
     struct chart_set charts = {.dir = dir, .sites = &gs, .ngroups = 1};
     struct report_options opt = {.tolerance = 0.05, .rss_metric = METRIC_AFTER, .top_sites = 5};
-    struct rec_candidate cand = {cfg.label, NAN, cfg.m[METRIC_AFTER]};
+    struct rec_candidate cand = {cfg.label, NAN, cfg.m[METRIC_AFTER], NULL, 0};
     struct rec_result rec;
     recommend(&cand, 1, 0.05, &rec);
     struct cell_diagnosis diag = {.done = true};

@@ -19,10 +19,10 @@ static void lowest_rss_among_fast_enough(void **state)
 {
     (void)state;
     /* glibc is fastest but keeps its peak; tcache-off jemalloc is leanest but 20% slower. */
-    struct rec_candidate c[] = {{"glibc:default", 11000, 449 * MIB},
-                                {"jemalloc:default", 10800, 185 * MIB},
-                                {"jemalloc:bg-decay", 10600, 70 * MIB},
-                                {"jemalloc:aggressive", 8900, 53 * MIB}};
+    struct rec_candidate c[] = {{"glibc:default", 11000, 449 * MIB, NULL, 0},
+                                {"jemalloc:default", 10800, 185 * MIB, NULL, 0},
+                                {"jemalloc:bg-decay", 10600, 70 * MIB, NULL, 0},
+                                {"jemalloc:aggressive", 8900, 53 * MIB, NULL, 0}};
     struct rec_result r;
     recommend(c, 4, 0.05, &r);
     assert_int_equal(r.chosen, 2);
@@ -51,7 +51,8 @@ static void lowest_rss_among_fast_enough(void **state)
 static void tolerance_boundary_is_inclusive(void **state)
 {
     (void)state;
-    struct rec_candidate c[] = {{"a", 1000, 100}, {"b", 950, 50}, {"c", 949, 10}};
+    struct rec_candidate c[] = {
+        {"a", 1000, 100, NULL, 0}, {"b", 950, 50, NULL, 0}, {"c", 949, 10, NULL, 0}};
     struct rec_result r;
     recommend(c, 3, 0.05, &r);
     assert_int_equal(r.chosen, 1); /* exactly 5% below counts; 5.1% does not */
@@ -63,8 +64,9 @@ static void tolerance_boundary_is_inclusive(void **state)
 static void memory_alone_without_throughput(void **state)
 {
     (void)state;
-    struct rec_candidate c[] = {
-        {"glibc", NAN, 30 * MIB}, {"jemalloc", NAN, 20 * MIB}, {"failed", NAN, NAN}};
+    struct rec_candidate c[] = {{"glibc", NAN, 30 * MIB, NULL, 0},
+                                {"jemalloc", NAN, 20 * MIB, NULL, 0},
+                                {"failed", NAN, NAN, NULL, 0}};
     struct rec_result r;
     recommend(c, 3, 0.05, &r);
     assert_false(r.throughput_known);
@@ -78,7 +80,7 @@ static void unmeasured_throughput_is_not_fast_enough(void **state)
 {
     (void)state;
     /* A cell whose load failed (no throughput) must not win on memory over measured ones. */
-    struct rec_candidate c[] = {{"ok", 500, 80 * MIB}, {"noload", NAN, 5 * MIB}};
+    struct rec_candidate c[] = {{"ok", 500, 80 * MIB, NULL, 0}, {"noload", NAN, 5 * MIB, NULL, 0}};
     struct rec_result r;
     recommend(c, 2, 0.05, &r);
     assert_int_equal(r.chosen, 0);
@@ -90,7 +92,7 @@ static void unmeasured_throughput_is_not_fast_enough(void **state)
 static void nothing_measured(void **state)
 {
     (void)state;
-    struct rec_candidate c[] = {{"x", 100, NAN}};
+    struct rec_candidate c[] = {{"x", 100, NAN, NULL, 0}};
     struct rec_result r;
     recommend(c, 1, 0.05, &r);
     assert_int_equal(r.chosen, -1);
@@ -196,6 +198,66 @@ static void groups_and_medians_over_repeats(void **state)
     report_free(&in);
 }
 
+/* The quick demo's case: one 2-second repeat each, mimalloc far faster than glibc. One
+ * repeat shows no noise: nothing is resolved, the configurations are ranked by memory, and
+ * the result says how many repeats would tell. */
+static void one_repeat_is_not_resolved(void **state)
+{
+    (void)state;
+    const double glibc[] = {6162}, mimalloc[] = {10789};
+    struct rec_candidate c[] = {{"glibc:default", 6162, 19 * MIB, glibc, 1},
+                                {"mimalloc:default", 10789, 60 * MIB, mimalloc, 1}};
+    struct rec_result r;
+    recommend(c, 2, 0.05, &r);
+    assert_int_equal(r.chosen, 0); /* by memory */
+    assert_int_equal(r.unresolved, 1);
+    assert_int_equal(r.repeats, 1);
+    assert_true(r.repeats_to_resolve >= 2 && r.repeats_to_resolve <= 50);
+    assert_false(r.ranks[0].resolved);
+    rec_result_free(&r);
+}
+
+/* Five repeats, 1% noise: 20% slower is resolved too slow; 1% slower is resolved within. */
+static void repeats_resolve_the_difference(void **state)
+{
+    (void)state;
+    const double fast[] = {10000, 10100, 9900, 10050, 9950};
+    const double slow[] = {8000, 8080, 7920, 8040, 7960};
+    const double close[] = {9900, 10000, 9800, 9950, 9850};
+    struct rec_candidate c[] = {{"fast", 10000, 300 * MIB, fast, 5},
+                                {"slow-lean", 8000, 50 * MIB, slow, 5},
+                                {"close-mid", 9900, 100 * MIB, close, 5}};
+    struct rec_result r;
+    recommend(c, 3, 0.05, &r);
+    assert_int_equal(r.unresolved, 0);
+    assert_int_equal(r.chosen, 2);
+    for (size_t i = 0; i < r.nranks; i++) {
+        assert_true(r.ranks[i].resolved);
+        if (r.ranks[i].index == 1) {
+            assert_int_equal(r.ranks[i].reason, REC_TOO_SLOW);
+            assert_true(r.ranks[i].ratio_high < 0.95);
+        }
+        if (r.ranks[i].index == 2)
+            assert_true(r.ranks[i].ratio_low >= 0.95 - 1e-9);
+    }
+    rec_result_free(&r);
+}
+
+/* Noisy repeats whose ratio straddles the tolerance: unresolved, more repeats suggested. */
+static void straddling_interval_is_unresolved(void **state)
+{
+    (void)state;
+    const double a[] = {10000, 12500, 7800}, b[] = {9300, 11000, 7600};
+    struct rec_candidate c[] = {{"a", 10000, 200 * MIB, a, 3}, {"b", 9300, 20 * MIB, b, 3}};
+    struct rec_result r;
+    recommend(c, 2, 0.05, &r);
+    assert_int_equal(r.unresolved, 1);
+    assert_int_equal(r.chosen, 1);
+    assert_true(r.ranks[0].ratio_low < 0.95 && r.ranks[0].ratio_high > 0.95);
+    assert_true(r.repeats_to_resolve > 3);
+    rec_result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +269,9 @@ int main(void)
         cmocka_unit_test(derives_metrics_from_phases),
         cmocka_unit_test(plain_run_after_is_at_exit),
         cmocka_unit_test(groups_and_medians_over_repeats),
+        cmocka_unit_test(one_repeat_is_not_resolved),
+        cmocka_unit_test(repeats_resolve_the_difference),
+        cmocka_unit_test(straddling_interval_is_unresolved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
