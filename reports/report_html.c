@@ -197,9 +197,10 @@ static const char *reason_text(char *buf, size_t len, const struct rec_rank *rk,
 {
     switch (rk->reason) {
     case REC_CHOSEN:
-        return "recommended";
+        return rk->resolved ? "recommended" : "recommended (throughput difference not resolved)";
     case REC_ELIGIBLE:
-        return "fast enough, more memory";
+        return rk->resolved ? "fast enough, more memory"
+                            : "more memory; throughput difference not resolved";
     case REC_TOO_SLOW:
         if (isnan(rk->throughput_loss))
             return "no throughput measured";

@@ -39,6 +39,7 @@ static void md_group_table(FILE *f, const struct report_doc *doc, size_t g)
                            : r->ranks[i].reason == REC_TOO_SLOW     ? "too slow"
                            : unsupported                            ? "unsupported"
                            : r->ranks[i].reason == REC_NOT_MEASURED ? "not measured"
+                           : !r->ranks[i].resolved                  ? "not resolved"
                                                                     : "";
         fprintf(f, " | %s | %s | %s | %s | %s | %s | %s |\n",
                 doc_bytes(b[0], 48, c->m[METRIC_IDLE]), doc_bytes(b[1], 48, c->m[METRIC_PEAK]),
