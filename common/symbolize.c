@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -75,7 +76,10 @@ static void report_modules(struct symbolizer *s)
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++)
             seen = !strcmp(s->maps[j].path, m->path);
-        if (seen || access(m->path, R_OK))
+        /* maps.txt is outside data: only regular files are opened (a device or a FIFO
+         * named there would block or never end). */
+        struct stat st;
+        if (seen || stat(m->path, &st) || !S_ISREG(st.st_mode) || access(m->path, R_OK))
             continue;
         uint64_t base = m->start - m->offset;
         for (size_t j = i; j < s->nmaps; j++)
