@@ -3,6 +3,7 @@
 #   make deps       install missing Debian packages (apt-get; sudo when not root)
 #   make test       install deps, build, run the tests; last line "N passed, N failed"
 #   make test-full  the same plus the long soaks and field-table checks
+#   make fuzz       run each fuzz target for FUZZ_SECONDS (default 60) under libFuzzer
 #   make demo       install deps, build, run the quick allocator comparison, write a report
 #   make SANITIZE=1 build allocscope itself with ASan/UBSan (the shim stays unsanitized)
 #   make install PREFIX=/usr/local
@@ -52,6 +53,7 @@ include probes/bpf/bpf.mk
 include workloads/workloads.mk
 include tests/tests.mk
 include bench/bench.mk
+include fuzz/fuzz.mk
 
 # ---- the core library and the allocscope command ----
 CORE_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRCS))
