@@ -1,5 +1,7 @@
-/* allocscope leaks DIR [--json] [--top N]: the sites unfreed at the end of a recording and
- * the sites that grew, largest first, symbolized. */
+/* allocscope leaks DIR [--json] [--top N] [--format collapsed|pprof]: the sites unfreed at
+ * the end of a recording and the sites that grew, largest first, symbolized; or every stack in
+ * a format flame-graph tools and pprof read. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -7,18 +9,42 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "common/atomic_file.h"
 #include "common/format.h"
-#include "reports/leaks.h"
 #include "common/rundata.h"
 #include "common/symbolize.h"
 #include "common/util.h"
+#include "reports/leaks.h"
+#include "reports/site_profile.h"
+#include "reports/stack_export.h"
 
 static const char leaks_usage[] =
-    "usage: allocscope leaks DIR [--json] [--top N]\n"
+    "usage: allocscope leaks DIR [--json] [--top N] [--format FORMAT [--value NAME] [-o FILE]]\n"
     "  Lists the allocation sites of a recording (allocscope run/attach output) with bytes\n"
     "  unfreed at the end, and the sites whose live bytes grew, largest first.\n"
-    "  --json    machine-readable output (schema in docs/FORMAT.md)\n"
-    "  --top N   at most N sites (default 10 as text, all as JSON)\n";
+    "  --json          machine-readable output (schema in docs/FORMAT.md)\n"
+    "  --top N         at most N sites (default 10 as text, all as JSON)\n"
+    "  --format F      text (default), json, or every stack for other tools:\n"
+    "                  collapsed  one line per stack, frames joined by ';', then the value\n"
+    "                             (flamegraph.pl, inferno, speedscope)\n"
+    "                  pprof      pprof's profile.proto, gzip'd, to -o FILE (go tool pprof,\n"
+    "                             speedscope, Pyroscope); every value below is a sample type\n"
+    "  --value NAME    what collapsed lines count: exit (default: bytes unfreed at exit, as\n"
+    "                  listed here), exit-blocks, peak, peak-blocks (live at the peak),\n"
+    "                  growth (bytes/s), alloc, alloc-blocks (allocated over the run), and with\n"
+    "                  reachability definitely-lost, indirectly-lost, possibly-lost,\n"
+    "                  still-reachable\n"
+    "  -o, --output F  write to F instead of stdout (required for pprof)\n";
+
+enum leaks_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED, FORMAT_PPROF };
+
+struct leaks_args {
+    enum leaks_format format;
+    uint64_t top;
+    int value; /* enum profile_value */
+    const char *output;
+    const char *dir;
+};
 
 static json_t *frames_json(struct symbolizer *sym, const struct site_series *s)
 {
@@ -179,38 +205,71 @@ static int print_text(const struct run_data *run, struct symbolizer *sym, size_t
     return 0;
 }
 
-int cmd_leaks(int argc, char **argv)
+static int parse_format(const char *name, enum leaks_format *out)
+{
+    static const char *const names[] = {"text", "json", "collapsed", "pprof"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(name, names[i])) {
+            *out = (enum leaks_format)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* 0 parsed, 1 --help printed, -1 a usage error (reported). */
+static int parse_args(int argc, char **argv, struct leaks_args *a)
 {
     static const struct option options[] = {{"json", no_argument, NULL, 'j'},
                                             {"top", required_argument, NULL, 't'},
+                                            {"format", required_argument, NULL, 'f'},
+                                            {"value", required_argument, NULL, 'v'},
+                                            {"output", required_argument, NULL, 'o'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-    bool json = false;
-    uint64_t top = 0;
+    *a = (struct leaks_args){.format = FORMAT_TEXT, .value = PV_EXIT_BYTES};
     int c;
-    while ((c = getopt_long(argc, argv, "jt:h", options, NULL)) != -1) {
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "jt:o:h", options, NULL)) != -1) {
         if (c == 'j') {
-            json = true;
-        } else if (c == 't') {
-            if (util_parse_uint(optarg, 1, 1000000, &top)) {
-                util_error("--top wants a positive number, not '%s'", optarg);
-                return 2;
-            }
+            a->format = FORMAT_JSON;
+        } else if (c == 't' && util_parse_uint(optarg, 1, 1000000, &a->top)) {
+            util_error("--top wants a positive number, not '%s'", optarg);
+            return -1;
+        } else if (c == 'f' && parse_format(optarg, &a->format)) {
+            util_error("--format wants text, json, collapsed or pprof, not '%s'", optarg);
+            return -1;
+        } else if (c == 'v' && (a->value = profile_value_parse(optarg)) < 0) {
+            util_error("--value wants exit, exit-blocks, peak, peak-blocks, growth, alloc, "
+                       "alloc-blocks or a reachability class, not '%s'",
+                       optarg);
+            return -1;
+        } else if (c == 'o') {
+            a->output = optarg;
         } else if (c == 'h') {
             fputs(leaks_usage, stdout);
-            return 0;
-        } else {
+            return 1;
+        } else if (c == '?') {
             fputs(leaks_usage, stderr);
-            return 2;
+            return -1;
         }
     }
     if (optind != argc - 1) {
         util_error("leaks wants one run directory; see 'allocscope leaks --help'");
-        return 2;
+        return -1;
     }
+    a->dir = argv[optind];
+    if (a->format == FORMAT_PPROF && (!a->output || !strcmp(a->output, "-"))) {
+        util_error("--format pprof writes a binary file: name it with -o FILE.pb.gz");
+        return -1;
+    }
+    return 0;
+}
+
+static int list_sites(const struct leaks_args *a)
+{
     struct run_data run;
     char err[512];
-    if (rundata_load(&run, argv[optind], RUNDATA_SITES, err, sizeof(err))) {
+    if (rundata_load(&run, a->dir, RUNDATA_SITES, err, sizeof(err))) {
         util_error("%s", err);
         rundata_free(&run);
         return 2;
@@ -223,10 +282,71 @@ int cmd_leaks(int argc, char **argv)
     size_t *order;
     size_t n = leaks_rank(&run, &order);
     struct symbolizer *sym = symbolizer_new(run.maps_text);
-    int rc = json ? print_json(&run, sym, order, top ? (n < top ? n : top) : n)
-                  : print_text(&run, sym, order, n, top ? top : 10);
+    int rc = a->format == FORMAT_JSON
+                 ? print_json(&run, sym, order, a->top ? (n < a->top ? n : a->top) : n)
+                 : print_text(&run, sym, order, n, a->top ? a->top : 10);
     symbolizer_free(sym);
     free(order);
     rundata_free(&run);
     return rc;
+}
+
+/* Collapsed stacks to stdout or -o FILE (written whole or not at all). */
+static int write_collapsed(const struct leaks_args *a, const struct site_profile *p)
+{
+    bool to_stdout = !a->output || !strcmp(a->output, "-");
+    struct atomic_file *file = to_stdout ? NULL : atomic_file_open(a->output);
+    char why[ATOMIC_FILE_ERROR_MAX];
+    if (!to_stdout && !file) {
+        util_error("%s", atomic_file_error(why, sizeof(why), a->output, errno));
+        return 2;
+    }
+    collapsed_write(to_stdout ? stdout : atomic_file_stream(file), p, (enum profile_value)a->value);
+    if (file && atomic_file_commit(file)) {
+        util_error("%s", atomic_file_error(why, sizeof(why), a->output, errno));
+        return 2;
+    }
+    return 0;
+}
+
+static int export_stacks(const struct leaks_args *a)
+{
+    struct site_profile p;
+    char err[512];
+    int rc = 0;
+    if (site_profile_load(&p, a->dir, err, sizeof(err))) {
+        util_error("%s", err);
+        rc = 2;
+    } else if (a->value >= PV_DEFINITELY_LOST && !p.has_reach) {
+        util_error("%s has no reachability.csv (recorded with --sample all, ending in exit); "
+                   "--value %s needs it",
+                   a->dir, profile_value_name((enum profile_value)a->value));
+        rc = 2;
+    } else {
+        if (!p.n)
+            util_warn("%s has no allocation stacks (recorded with --sample none?): nothing to "
+                      "export",
+                      a->dir);
+        if (a->format == FORMAT_COLLAPSED) {
+            rc = write_collapsed(a, &p);
+        } else if (pprof_write(&p, a->output, err, sizeof(err))) {
+            util_error("%s", err);
+            rc = 2;
+        }
+    }
+    site_profile_free(&p);
+    return rc;
+}
+
+int cmd_leaks(int argc, char **argv)
+{
+    struct leaks_args a;
+    int parsed = parse_args(argc, argv, &a);
+    if (parsed)
+        return parsed > 0 ? 0 : 2;
+    if (a.format == FORMAT_COLLAPSED || a.format == FORMAT_PPROF)
+        return export_stacks(&a);
+    if (a.output)
+        util_warn("-o applies to --format collapsed and pprof; the list goes to stdout");
+    return list_sites(&a);
 }
