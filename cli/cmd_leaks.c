@@ -14,6 +14,7 @@
 #include "common/rundata.h"
 #include "common/symbolize.h"
 #include "common/util.h"
+#include "reports/flamegraph.h"
 #include "reports/leaks.h"
 #include "reports/site_profile.h"
 #include "reports/stack_export.h"
@@ -29,6 +30,8 @@ static const char leaks_usage[] =
     "                             (flamegraph.pl, inferno, speedscope)\n"
     "                  pprof      pprof's profile.proto, gzip'd, to -o FILE (go tool pprof,\n"
     "                             speedscope, Pyroscope); every value below is a sample type\n"
+    "                  flamegraph an interactive flame graph (SVG, opens in a browser) of\n"
+    "                             --value exit, peak or growth\n"
     "  --value NAME    what collapsed lines count: exit (default: bytes unfreed at exit, as\n"
     "                  listed here), exit-blocks, peak, peak-blocks (live at the peak),\n"
     "                  growth (bytes/s), alloc, alloc-blocks (allocated over the run), and with\n"
@@ -36,7 +39,7 @@ static const char leaks_usage[] =
     "                  still-reachable\n"
     "  -o, --output F  write to F instead of stdout (required for pprof)\n";
 
-enum leaks_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED, FORMAT_PPROF };
+enum leaks_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_COLLAPSED, FORMAT_PPROF, FORMAT_FLAMEGRAPH };
 
 struct leaks_args {
     enum leaks_format format;
@@ -207,7 +210,7 @@ static int print_text(const struct run_data *run, struct symbolizer *sym, size_t
 
 static int parse_format(const char *name, enum leaks_format *out)
 {
-    static const char *const names[] = {"text", "json", "collapsed", "pprof"};
+    static const char *const names[] = {"text", "json", "collapsed", "pprof", "flamegraph"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strcmp(name, names[i])) {
             *out = (enum leaks_format)i;
@@ -236,7 +239,8 @@ static int parse_args(int argc, char **argv, struct leaks_args *a)
             util_error("--top wants a positive number, not '%s'", optarg);
             return -1;
         } else if (c == 'f' && parse_format(optarg, &a->format)) {
-            util_error("--format wants text, json, collapsed or pprof, not '%s'", optarg);
+            util_error("--format wants text, json, collapsed, pprof or flamegraph, not '%s'",
+                       optarg);
             return -1;
         } else if (c == 'v' && (a->value = profile_value_parse(optarg)) < 0) {
             util_error("--value wants exit, exit-blocks, peak, peak-blocks, growth, alloc, "
@@ -260,6 +264,11 @@ static int parse_args(int argc, char **argv, struct leaks_args *a)
     a->dir = argv[optind];
     if (a->format == FORMAT_PPROF && (!a->output || !strcmp(a->output, "-"))) {
         util_error("--format pprof writes a binary file: name it with -o FILE.pb.gz");
+        return -1;
+    }
+    if (a->format == FORMAT_FLAMEGRAPH && a->value != PV_EXIT_BYTES && a->value != PV_PEAK_BYTES &&
+        a->value != PV_GROWTH) {
+        util_error("--format flamegraph draws --value exit, peak or growth");
         return -1;
     }
     return 0;
@@ -291,8 +300,21 @@ static int list_sites(const struct leaks_args *a)
     return rc;
 }
 
-/* Collapsed stacks to stdout or -o FILE (written whole or not at all). */
-static int write_collapsed(const struct leaks_args *a, const struct site_profile *p)
+static void write_flamegraph(FILE *out, const struct leaks_args *a, const struct site_profile *p)
+{
+    enum flame_kind kind = a->value == PV_PEAK_BYTES ? FLAME_PEAK
+                           : a->value == PV_GROWTH   ? FLAME_GROWTH
+                                                     : FLAME_EXIT;
+    const char *name =
+        strrchr(a->dir, '/') && strrchr(a->dir, '/')[1] ? strrchr(a->dir, '/') + 1 : a->dir;
+    char *title = util_format("%s: %s", name, flame_kind_title(kind, p->exited));
+    struct flame_svg_options o = {.id = "fg", .title = title, .standalone = true};
+    flame_write_svg(out, p, kind, &o);
+    free(title);
+}
+
+/* Collapsed stacks or a flame graph to stdout or -o FILE (written whole or not at all). */
+static int write_text_export(const struct leaks_args *a, const struct site_profile *p)
 {
     bool to_stdout = !a->output || !strcmp(a->output, "-");
     struct atomic_file *file = to_stdout ? NULL : atomic_file_open(a->output);
@@ -301,7 +323,11 @@ static int write_collapsed(const struct leaks_args *a, const struct site_profile
         util_error("%s", atomic_file_error(why, sizeof(why), a->output, errno));
         return 2;
     }
-    collapsed_write(to_stdout ? stdout : atomic_file_stream(file), p, (enum profile_value)a->value);
+    FILE *out = to_stdout ? stdout : atomic_file_stream(file);
+    if (a->format == FORMAT_FLAMEGRAPH)
+        write_flamegraph(out, a, p);
+    else
+        collapsed_write(out, p, (enum profile_value)a->value);
     if (file && atomic_file_commit(file)) {
         util_error("%s", atomic_file_error(why, sizeof(why), a->output, errno));
         return 2;
@@ -327,8 +353,8 @@ static int export_stacks(const struct leaks_args *a)
             util_warn("%s has no allocation stacks (recorded with --sample none?): nothing to "
                       "export",
                       a->dir);
-        if (a->format == FORMAT_COLLAPSED) {
-            rc = write_collapsed(a, &p);
+        if (a->format != FORMAT_PPROF) {
+            rc = write_text_export(a, &p);
         } else if (pprof_write(&p, a->output, err, sizeof(err))) {
             util_error("%s", err);
             rc = 2;
@@ -344,9 +370,10 @@ int cmd_leaks(int argc, char **argv)
     int parsed = parse_args(argc, argv, &a);
     if (parsed)
         return parsed > 0 ? 0 : 2;
-    if (a.format == FORMAT_COLLAPSED || a.format == FORMAT_PPROF)
+    if (a.format != FORMAT_TEXT && a.format != FORMAT_JSON)
         return export_stacks(&a);
     if (a.output)
-        util_warn("-o applies to --format collapsed and pprof; the list goes to stdout");
+        util_warn("-o applies to --format collapsed, pprof and flamegraph; the list goes to "
+                  "stdout");
     return list_sites(&a);
 }
