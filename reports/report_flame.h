@@ -1,0 +1,34 @@
+/* The report's flame graphs: for every run of the report (each bench cell), its flame graphs
+ * of live bytes at the peak, bytes unfreed at exit and growth as standalone SVG files in
+ * OUT/charts/ (flame-KIND-N-CELL.svg), and for the run drawn per configuration (its first
+ * successful repeat, as the other charts) the same graphs ready to inline in index.html. */
+#ifndef ALLOCSCOPE_REPORT_FLAME_H
+#define ALLOCSCOPE_REPORT_FLAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "reports/flamegraph.h"
+#include "reports/report_model.h"
+
+struct cell_flames {
+    bool has_stacks;               /* the run was recorded with stacks */
+    bool sampled;                  /* its values are estimates */
+    bool exited;                   /* exit graph: unfreed at exit */
+    char *file[FLAME_KINDS];       /* stem of OUT/charts/STEM.svg; NULL: nothing to draw */
+    char *inline_svg[FLAME_KINDS]; /* drawn cells only: the <svg> to inline; else NULL */
+    size_t boxes[FLAME_KINDS];     /* boxes drawn */
+};
+
+struct flame_set {
+    struct cell_flames *cells; /* one per report cell */
+    size_t ncells;
+};
+
+/* Writes the flame graphs of every cell of IN into OUTDIR/charts (created by the charts) and
+ * keeps the inline SVG of the drawn ones. Old flame-*.svg files there are removed first. A run
+ * that cannot be read is a problem of the report (report_problem), not a failure. */
+void flames_write(struct report_input *in, const char *outdir, struct flame_set *set);
+void flames_free(struct flame_set *set);
+
+#endif
