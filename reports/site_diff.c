@@ -374,6 +374,18 @@ static const char *signed_bytes(char *buf, size_t len, double v, const char *uni
     return buf;
 }
 
+/* "at exit      0 B in 0 blocks -> 2.0 MiB in 132 blocks  (+2.0 MiB, +132 blocks)" */
+static void print_moment(FILE *out, const char *indent, const char *moment,
+                         const struct site_change *c, enum diff_value bytes, enum diff_value blocks)
+{
+    char b[3][40];
+    fprintf(out, "%s   %s  %s in %.0f block%s -> %s in %.0f block%s  (%s, %+.0f block%s)\n", indent,
+            moment, format_bytes(b[0], 40, c->a_v[bytes]), c->a_v[blocks],
+            c->a_v[blocks] == 1 ? "" : "s", format_bytes(b[1], 40, c->b_v[bytes]), c->b_v[blocks],
+            c->b_v[blocks] == 1 ? "" : "s", signed_bytes(b[2], 40, c->change[bytes], ""),
+            c->change[blocks], fabs(c->change[blocks]) == 1 ? "" : "s");
+}
+
 void site_diff_print(FILE *out, const struct site_diff *d, size_t top, const char *indent)
 {
     char label[1024], b[4][40];
@@ -384,16 +396,8 @@ void site_diff_print(FILE *out, const struct site_diff *d, size_t top, const cha
                 !c->a   ? " (only in B)"
                 : !c->b ? " (only in A)"
                         : "");
-        fprintf(out,
-                "%s   at the peak  %s in %.0f blocks -> %s in %.0f blocks  (%s, %+.0f blocks)\n",
-                indent, format_bytes(b[0], 40, c->a_v[DV_PEAK_BYTES]), c->a_v[DV_PEAK_BLOCKS],
-                format_bytes(b[1], 40, c->b_v[DV_PEAK_BYTES]), c->b_v[DV_PEAK_BLOCKS],
-                signed_bytes(b[2], 40, c->change[DV_PEAK_BYTES], ""), c->change[DV_PEAK_BLOCKS]);
-        fprintf(out,
-                "%s   at exit      %s in %.0f blocks -> %s in %.0f blocks  (%s, %+.0f blocks)\n",
-                indent, format_bytes(b[0], 40, c->a_v[DV_EXIT_BYTES]), c->a_v[DV_EXIT_BLOCKS],
-                format_bytes(b[1], 40, c->b_v[DV_EXIT_BYTES]), c->b_v[DV_EXIT_BLOCKS],
-                signed_bytes(b[2], 40, c->change[DV_EXIT_BYTES], ""), c->change[DV_EXIT_BLOCKS]);
+        print_moment(out, indent, "at the peak", c, DV_PEAK_BYTES, DV_PEAK_BLOCKS);
+        print_moment(out, indent, "at exit    ", c, DV_EXIT_BYTES, DV_EXIT_BLOCKS);
         fprintf(out, "%s   growth       %s/s -> %s/s  (%s)\n", indent,
                 format_bytes(b[0], 40, c->a_v[DV_GROWTH]),
                 format_bytes(b[1], 40, c->b_v[DV_GROWTH]),
