@@ -34,7 +34,9 @@ static const char leaks_usage[] =
     "                             --value exit, peak or growth\n"
     "  --value NAME    what collapsed lines count: exit (default: bytes unfreed at exit, as\n"
     "                  listed here), exit-blocks, peak, peak-blocks (live at the peak),\n"
-    "                  growth (bytes/s), alloc, alloc-blocks (allocated over the run), and with\n"
+    "                  growth (bytes/s), alloc, alloc-blocks (allocated over the run),\n"
+    "                  temporary (allocations freed before their thread allocated again), and "
+    "with\n"
     "                  reachability definitely-lost, indirectly-lost, possibly-lost,\n"
     "                  still-reachable\n"
     "  -o, --output F  write to F instead of stdout (required for pprof)\n";
@@ -176,26 +178,10 @@ static void print_classes(const struct run_data *run, struct symbolizer *sym, si
     free(idx);
 }
 
-static int print_text(const struct run_data *run, struct symbolizer *sym, size_t *order, size_t n,
-                      size_t shown)
+static void print_sites(const struct run_data *run, struct symbolizer *sym, size_t *order, size_t n,
+                        size_t shown)
 {
-    int64_t bytes, blocks;
-    char b1[32], b2[32], where[1024];
-    totals(run, &bytes, &blocks);
-    const char *mode = rundata_fact(run, "mode");
-    bool exited = rundata_exited(run);
-    printf("%s (%s mode)\n", run->dir, mode ? mode : "unknown");
-    print_exec_chain(run);
-    printf("%s: %s in %lld blocks at %zu sites%s\n",
-           exited ? "unfreed at exit" : "live at the end of the recording (no clean exit)",
-           format_bytes(b1, sizeof(b1), (double)bytes), (long long)blocks, n,
-           mode && strcmp(mode, "exact") ? " (estimated from samples)" : "");
-    if (run->has_reach) {
-        print_classes(run, sym, shown);
-        return 0;
-    }
-    if (n == 0)
-        return 0;
+    char b2[32], where[1024];
     printf("%12s %10s %12s  %s\n", "BYTES", "BLOCKS", "GROWTH/s", "SITE (innermost first)");
     for (size_t k = 0; k < n && k < shown; k++) {
         const struct site_series *s = &run->sites[order[k]];
@@ -205,6 +191,72 @@ static int print_text(const struct run_data *run, struct symbolizer *sym, size_t
     }
     if (n > shown)
         printf("(%zu more sites; --top N shows more)\n", n - shown);
+}
+
+static int by_temporaries(const void *a, const void *b)
+{
+    uint64_t x = sorting_run->sites[*(const size_t *)a].temporary_calls;
+    uint64_t y = sorting_run->sites[*(const size_t *)b].temporary_calls;
+    return (x < y) - (x > y);
+}
+
+/* heaptrack's temporary allocations: blocks freed before their thread allocated anything
+ * else, the churn a local variable or a reused buffer removes. Nothing when none (or a
+ * recording from before sites.csv counted them). */
+static void print_temporaries(const struct run_data *run, struct symbolizer *sym, size_t shown)
+{
+    uint64_t temporary = 0, calls = 0;
+    size_t *idx = xcalloc(run->nsites ? run->nsites : 1, sizeof(size_t)), n = 0;
+    for (size_t i = 0; i < run->nsites; i++) {
+        temporary += run->sites[i].temporary_calls;
+        calls += run->sites[i].alloc_calls;
+        if (run->sites[i].temporary_calls)
+            idx[n++] = i;
+    }
+    if (temporary) {
+        char where[1024];
+        printf("\ntemporary allocations (freed before their thread allocated anything else): "
+               "%llu of %llu allocations (%.1f%%)\n",
+               (unsigned long long)temporary, (unsigned long long)calls,
+               100.0 * (double)temporary / (double)(calls ? calls : 1));
+        sorting_run = run;
+        qsort(idx, n, sizeof(size_t), by_temporaries);
+        printf("%12s %12s %7s  %s\n", "TEMPORARY", "ALLOCATIONS", "SHARE",
+               "SITE (innermost first)");
+        for (size_t k = 0; k < n && k < shown; k++) {
+            const struct site_series *s = &run->sites[idx[k]];
+            format_site_frames(sym, s, 4, where, sizeof(where));
+            printf("%12llu %12llu %6.1f%%  %s\n", (unsigned long long)s->temporary_calls,
+                   (unsigned long long)s->alloc_calls,
+                   100.0 * (double)s->temporary_calls /
+                       (double)(s->alloc_calls ? s->alloc_calls : 1),
+                   where);
+        }
+        if (n > shown)
+            printf("(%zu more sites; --top N shows more)\n", n - shown);
+    }
+    free(idx);
+}
+
+static int print_text(const struct run_data *run, struct symbolizer *sym, size_t *order, size_t n,
+                      size_t shown)
+{
+    int64_t bytes, blocks;
+    char b1[32];
+    totals(run, &bytes, &blocks);
+    const char *mode = rundata_fact(run, "mode");
+    bool exited = rundata_exited(run);
+    printf("%s (%s mode)\n", run->dir, mode ? mode : "unknown");
+    print_exec_chain(run);
+    printf("%s: %s in %lld blocks at %zu sites%s\n",
+           exited ? "unfreed at exit" : "live at the end of the recording (no clean exit)",
+           format_bytes(b1, sizeof(b1), (double)bytes), (long long)blocks, n,
+           mode && strcmp(mode, "exact") ? " (estimated from samples)" : "");
+    if (run->has_reach)
+        print_classes(run, sym, shown);
+    else if (n)
+        print_sites(run, sym, order, n, shown);
+    print_temporaries(run, sym, shown);
     return 0;
 }
 
@@ -244,7 +296,7 @@ static int parse_args(int argc, char **argv, struct leaks_args *a)
             return -1;
         } else if (c == 'v' && (a->value = profile_value_parse(optarg)) < 0) {
             util_error("--value wants exit, exit-blocks, peak, peak-blocks, growth, alloc, "
-                       "alloc-blocks or a reachability class, not '%s'",
+                       "alloc-blocks, temporary or a reachability class, not '%s'",
                        optarg);
             return -1;
         } else if (c == 'o') {

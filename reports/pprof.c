@@ -217,10 +217,10 @@ struct sample_kind {
     enum profile_value value;
 };
 static const struct sample_kind base_kinds[] = {
-    {"alloc_objects", "count", PV_ALLOC_CALLS},     {"alloc_space", "bytes", PV_ALLOC_BYTES},
-    {"inuse_objects", "count", PV_EXIT_BLOCKS},     {"inuse_space", "bytes", PV_EXIT_BYTES},
-    {"peak_objects", "count", PV_PEAK_BLOCKS},      {"peak_space", "bytes", PV_PEAK_BYTES},
-    {"growth_space", "bytes_per_second", PV_GROWTH}};
+    {"alloc_objects", "count", PV_ALLOC_CALLS},      {"alloc_space", "bytes", PV_ALLOC_BYTES},
+    {"inuse_objects", "count", PV_EXIT_BLOCKS},      {"inuse_space", "bytes", PV_EXIT_BYTES},
+    {"peak_objects", "count", PV_PEAK_BLOCKS},       {"peak_space", "bytes", PV_PEAK_BYTES},
+    {"growth_space", "bytes_per_second", PV_GROWTH}, {"temporary_objects", "count", PV_TEMPORARY}};
 static const struct sample_kind reach_kinds[] = {
     {"definitely_lost_space", "bytes", PV_DEFINITELY_LOST},
     {"indirectly_lost_space", "bytes", PV_INDIRECTLY_LOST},

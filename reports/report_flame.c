@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/atomic_file.h"
+#include "common/format.h"
 #include "common/util.h"
 
 /* A file-name-safe stem of TEXT. */
@@ -85,6 +86,37 @@ static char *inline_svg(const struct site_profile *p, enum flame_kind k, size_t 
     return text;
 }
 
+static const struct site_profile *sorting_profile;
+
+static int by_temporaries(const void *a, const void *b)
+{
+    uint64_t x = sorting_profile->stacks[*(const size_t *)a].temporary_calls;
+    uint64_t y = sorting_profile->stacks[*(const size_t *)b].temporary_calls;
+    return (x < y) - (x > y);
+}
+
+/* The run's temporary allocations and the sites with the most. */
+static void find_temporaries(const struct site_profile *p, struct cell_flames *cf)
+{
+    size_t *idx = xcalloc(p->n ? p->n : 1, sizeof(size_t)), n = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        cf->temporary += p->stacks[i].temporary_calls;
+        cf->calls += p->stacks[i].alloc_calls;
+        if (p->stacks[i].temporary_calls)
+            idx[n++] = i;
+    }
+    sorting_profile = p;
+    qsort(idx, n, sizeof(size_t), by_temporaries);
+    char where[1024];
+    for (size_t k = 0; k < n && k < REPORT_TEMPORARY_SITES; k++) {
+        const struct profile_stack *st = &p->stacks[idx[k]];
+        format_site_frames(p->sym, &p->run.sites[idx[k]], 4, where, sizeof(where));
+        cf->temps[cf->ntemps++] =
+            (struct report_temporary){xstrdup(where), st->temporary_calls, st->alloc_calls};
+    }
+    free(idx);
+}
+
 static void cell_graphs(struct report_input *in, const char *dir, size_t i, bool drawn,
                         struct cell_flames *cf)
 {
@@ -102,6 +134,7 @@ static void cell_graphs(struct report_input *in, const char *dir, size_t i, bool
     cf->has_stacks = true;
     cf->sampled = p.sampled;
     cf->exited = p.exited;
+    find_temporaries(&p, cf);
     slug(name, sizeof(name), cell->name);
     for (int k = 0; k < FLAME_KINDS; k++) {
         if (!flame_has_data(&p, k))
@@ -142,11 +175,14 @@ void flames_write(struct report_input *in, const char *outdir, struct flame_set 
 
 void flames_free(struct flame_set *set)
 {
-    for (size_t i = 0; i < set->ncells; i++)
+    for (size_t i = 0; i < set->ncells; i++) {
         for (int k = 0; k < FLAME_KINDS; k++) {
             free(set->cells[i].file[k]);
             free(set->cells[i].inline_svg[k]);
         }
+        for (size_t t = 0; t < set->cells[i].ntemps; t++)
+            free(set->cells[i].temps[t].site);
+    }
     free(set->cells);
     memset(set, 0, sizeof(*set));
 }

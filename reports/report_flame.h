@@ -1,15 +1,25 @@
 /* The report's flame graphs: for every run of the report (each bench cell), its flame graphs
  * of live bytes at the peak, bytes unfreed at exit and growth as standalone SVG files in
  * OUT/charts/ (flame-KIND-N-CELL.svg), and for the run drawn per configuration (its first
- * successful repeat, as the other charts) the same graphs ready to inline in index.html. */
+ * successful repeat, as the other charts) the same graphs ready to inline in index.html,
+ * with the sites of most temporary allocations (read from the same stacks). */
 #ifndef ALLOCSCOPE_REPORT_FLAME_H
 #define ALLOCSCOPE_REPORT_FLAME_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "reports/flamegraph.h"
 #include "reports/report_model.h"
+
+/* A site whose allocations are freed before their thread allocates anything else. */
+struct report_temporary {
+    char *site; /* "fn (file.c:12) <- caller (file.c:40)" */
+    uint64_t temporary, calls;
+};
+
+#define REPORT_TEMPORARY_SITES 5
 
 struct cell_flames {
     bool has_stacks;               /* the run was recorded with stacks */
@@ -18,6 +28,9 @@ struct cell_flames {
     char *file[FLAME_KINDS];       /* stem of OUT/charts/STEM.svg; NULL: nothing to draw */
     char *inline_svg[FLAME_KINDS]; /* drawn cells only: the <svg> to inline; else NULL */
     size_t boxes[FLAME_KINDS];     /* boxes drawn */
+    uint64_t temporary, calls;     /* allocations over the run, and temporary ones */
+    struct report_temporary temps[REPORT_TEMPORARY_SITES]; /* most temporary first */
+    size_t ntemps;
 };
 
 struct flame_set {

@@ -569,6 +569,36 @@ static void write_charts(FILE *f, const struct report_doc *doc)
     fputs("</section>\n", f);
 }
 
+/* heaptrack's temporary allocations: the churn a local variable or a reused buffer removes. */
+static void write_temporaries(FILE *f, const struct cell_flames *cf)
+{
+    if (!cf->temporary)
+        return;
+    fprintf(f,
+            "<p><b>Temporary allocations</b>: %llu of %llu allocations (%.1f%%) were freed "
+            "before their thread allocated anything else%s, the churn a local variable or a "
+            "reused buffer would remove.</p>\n<table><thead><tr><th>temporary</th><th>of the "
+            "site's allocations</th><th>site (innermost frame first)</th></tr></thead><tbody>\n",
+            (unsigned long long)cf->temporary, (unsigned long long)cf->calls,
+            100.0 * (double)cf->temporary / (double)(cf->calls ? cf->calls : 1),
+            cf->sampled ? " (sampled: estimates)" : "");
+    for (size_t t = 0; t < cf->ntemps; t++) {
+        const struct report_temporary *rt = &cf->temps[t];
+        char b1[32], b2[48];
+        snprintf(b1, sizeof(b1), "%llu", (unsigned long long)rt->temporary);
+        snprintf(b2, sizeof(b2), "%.1f%% of %llu",
+                 100.0 * (double)rt->temporary / (double)(rt->calls ? rt->calls : 1),
+                 (unsigned long long)rt->calls);
+        fputs("<tr>", f);
+        esc_row(f, "n", b1);
+        esc_row(f, "n", b2);
+        fputs("<td><code>", f);
+        escape_html(f, rt->site);
+        fputs("</code></td></tr>\n", f);
+    }
+    fputs("</tbody></table>\n", f);
+}
+
 /* One cell's flame graphs, inline, each with its search box. */
 static void write_cell_flames(FILE *f, const struct report_doc *doc, size_t i)
 {
@@ -600,6 +630,7 @@ static void write_cell_flames(FILE *f, const struct report_doc *doc, size_t i)
     }
     if (!any)
         fputs("<p class=\"muted\">No site held bytes at the peak, at exit or grew.</p>\n", f);
+    write_temporaries(f, cf);
 }
 
 /* Every run's standalone flame graph files, drawn or not (the other repeats). */

@@ -72,6 +72,13 @@ static void md_flames(FILE *f, const struct report_doc *doc)
                 if (cf->file[kind])
                     fprintf(f, " [%s](charts/%s.svg)", flame_kind_title(kind, cf->exited),
                             cf->file[kind]);
+            if (cf->ntemps) {
+                fprintf(f, "; temporary allocations %llu of %llu (%.1f%%), most at ",
+                        (unsigned long long)cf->temporary, (unsigned long long)cf->calls,
+                        100.0 * (double)cf->temporary / (double)(cf->calls ? cf->calls : 1));
+                escape_markdown(f, cf->temps[0].site);
+                fprintf(f, " (%llu)", (unsigned long long)cf->temps[0].temporary);
+            }
             fputs("\n", f);
         }
     }

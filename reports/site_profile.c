@@ -19,6 +19,7 @@ static const char *const value_names[PV_COUNT] = {
     [PV_GROWTH] = "growth",
     [PV_ALLOC_BYTES] = "alloc",
     [PV_ALLOC_CALLS] = "alloc-blocks",
+    [PV_TEMPORARY] = "temporary",
     [PV_DEFINITELY_LOST] = "definitely-lost",
     [PV_INDIRECTLY_LOST] = "indirectly-lost",
     [PV_POSSIBLY_LOST] = "possibly-lost",
@@ -55,6 +56,8 @@ double profile_stack_value(const struct profile_stack *s, enum profile_value v)
         return (double)s->alloc_bytes;
     case PV_ALLOC_CALLS:
         return (double)s->alloc_calls;
+    case PV_TEMPORARY:
+        return (double)s->temporary_calls;
     case PV_DEFINITELY_LOST:
     case PV_INDIRECTLY_LOST:
     case PV_POSSIBLY_LOST:
@@ -244,6 +247,7 @@ static void fill_stack(struct site_profile *p, const struct site_series *s,
     st->growth_bytes_per_s = s->growth_bytes_per_s;
     st->alloc_calls = s->alloc_calls;
     st->alloc_bytes = s->alloc_bytes;
+    st->temporary_calls = s->temporary_calls;
     st->reach = s->reach;
     symbolize_stack(p, st);
 }

@@ -29,6 +29,7 @@ struct profile_stack {
     int64_t exit_bytes, exit_blocks; /* live at the last snapshot */
     double growth_bytes_per_s;
     uint64_t alloc_calls, alloc_bytes; /* cumulative, at the last snapshot */
+    uint64_t temporary_calls;          /* of those, freed before their thread allocated again */
     struct reach_counts reach;         /* when the profile has_reach */
 };
 
@@ -60,6 +61,7 @@ enum profile_value {
     PV_GROWTH, /* bytes per second */
     PV_ALLOC_BYTES,
     PV_ALLOC_CALLS,
+    PV_TEMPORARY,       /* allocations freed before their thread allocated anything else */
     PV_DEFINITELY_LOST, /* exit bytes of each memcheck class (has_reach) */
     PV_INDIRECTLY_LOST,
     PV_POSSIBLY_LOST,
@@ -67,7 +69,7 @@ enum profile_value {
     PV_COUNT
 };
 /* "peak", "peak-blocks", "exit", "exit-blocks", "growth", "alloc", "alloc-blocks",
- * "definitely-lost", "indirectly-lost", "possibly-lost", "still-reachable". */
+ * "temporary", "definitely-lost", "indirectly-lost", "possibly-lost", "still-reachable". */
 const char *profile_value_name(enum profile_value v);
 int profile_value_parse(const char *name); /* -1 when unknown */
 double profile_stack_value(const struct profile_stack *s, enum profile_value v);

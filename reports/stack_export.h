@@ -23,7 +23,8 @@ const char *collapsed_frame_name(char *buf, size_t len, const struct frame_info 
 /* PATH gets P as pprof's profile.proto, gzip'd. Sample types (type/unit): alloc_objects/count,
  * alloc_space/bytes (allocated over the whole run), inuse_objects/count, inuse_space/bytes
  * (unfreed at exit: the default), peak_objects/count, peak_space/bytes (live at the peak),
- * growth_space/bytes_per_second; with reachability also CLASS_space/bytes for memcheck's four
+ * growth_space/bytes_per_second, temporary_objects/count (allocations freed before their
+ * thread allocated anything else); with reachability also CLASS_space/bytes for memcheck's four
  * classes. Each return address is a location with its inlined functions as lines, in the
  * mapping of maps.txt that holds it. Returns 0, or -1 with a one-line message in err. */
 int pprof_write(const struct site_profile *p, const char *path, char *err, size_t errlen);
