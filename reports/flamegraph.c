@@ -150,7 +150,8 @@ static void sort_and_count(struct flame_tree *t, struct flame_node *n, size_t de
     t->nodes++;
     if (depth > t->depth)
         t->depth = depth;
-    qsort(n->children, n->nchildren, sizeof(*n->children), by_value);
+    if (n->nchildren)
+        qsort(n->children, n->nchildren, sizeof(*n->children), by_value);
     for (size_t i = 0; i < n->nchildren; i++)
         sort_and_count(t, &n->children[i], depth + 1);
 }

@@ -17,3 +17,4 @@ $(PROFILE_PB).c $(PROFILE_PB).h &: reports/profile.proto
 
 # The generated header exists before anything that includes it is compiled.
 $(OBJ)/reports/pprof.o $(SAN_OBJ)/reports/pprof.o: $(PROFILE_PB).h
+$(SAN_OBJ)/tests/unit/test_stack_export.o: $(PROFILE_PB).h
