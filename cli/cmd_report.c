@@ -273,6 +273,8 @@ int cmd_report(int argc, char **argv)
         struct flame_set flames = {0};
         if (a.flames)
             flames_write(&in, a.out, &flames);
+        else
+            flames_remove_old(a.out);
         now_iso(generated, sizeof(generated));
         char *cmdline = joined_command(argc, argv);
         struct report_doc doc = {.in = &in,

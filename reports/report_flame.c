@@ -173,6 +173,13 @@ void flames_write(struct report_input *in, const char *outdir, struct flame_set 
     free(dir);
 }
 
+void flames_remove_old(const char *outdir)
+{
+    char *dir = util_format("%s/charts", outdir);
+    remove_old_flames(dir);
+    free(dir);
+}
+
 void flames_free(struct flame_set *set)
 {
     for (size_t i = 0; i < set->ncells; i++) {

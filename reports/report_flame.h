@@ -43,5 +43,7 @@ struct flame_set {
  * that cannot be read is a problem of the report (report_problem), not a failure. */
 void flames_write(struct report_input *in, const char *outdir, struct flame_set *set);
 void flames_free(struct flame_set *set);
+/* Removes OUTDIR/charts/flame-*.svg (a report made again without flame graphs). */
+void flames_remove_old(const char *outdir);
 
 #endif
