@@ -80,17 +80,23 @@ static struct flame_node *add_child(struct flame_node *parent, const char *name)
     return c;
 }
 
-/* Frames of one function (and object, inlined or not) merge into one box under a parent. */
+static bool same_frame(const struct frame_info *a, const struct frame_info *b)
+{
+    return a->inlined == b->inlined && !strcmp(a->function, b->function) &&
+           !strcmp(a->object, b->object);
+}
+
+/* Frames of one function (and object, inlined or not) merge into one box under a parent.
+ * The stacks come sorted outermost frame first (by_frames), so a frame already under this
+ * parent is its last child: no search, whatever the number of children. */
 static struct flame_node *child_for_frame(struct flame_node *parent, const struct frame_info *f)
 {
-    for (size_t i = 0; i < parent->nchildren; i++) {
-        struct flame_node *c = &parent->children[i];
-        if (c->reach_class < 0 && !c->merged && c->inlined == f->inlined &&
-            !strcmp(c->name, f->function) && !strcmp(c->object, f->object)) {
-            if (c->line != f->line || strcmp(c->file, f->file))
-                c->several_lines = true;
-            return c;
-        }
+    struct flame_node *last = parent->nchildren ? &parent->children[parent->nchildren - 1] : NULL;
+    if (last && last->reach_class < 0 && !last->merged && last->inlined == f->inlined &&
+        !strcmp(last->name, f->function) && !strcmp(last->object, f->object)) {
+        if (last->line != f->line || strcmp(last->file, f->file))
+            last->several_lines = true;
+        return last;
     }
     struct flame_node *c = add_child(parent, f->function);
     c->file = f->file;
@@ -98,6 +104,25 @@ static struct flame_node *child_for_frame(struct flame_node *parent, const struc
     c->object = f->object;
     c->inlined = f->inlined;
     return c;
+}
+
+static const struct site_profile *sorting_profile;
+
+/* Stacks by their frames, outermost first: stacks sharing callers are neighbours. */
+static int by_frames(const void *a, const void *b)
+{
+    const struct profile_stack *x = &sorting_profile->stacks[*(const size_t *)a];
+    const struct profile_stack *y = &sorting_profile->stacks[*(const size_t *)b];
+    for (unsigned i = 1; i <= x->nframes && i <= y->nframes; i++) {
+        const struct frame_info *fx = &x->frames[x->nframes - i], *fy = &y->frames[y->nframes - i];
+        if (same_frame(fx, fy))
+            continue;
+        int c = strcmp(fx->function, fy->function);
+        if (!c)
+            c = strcmp(fx->object, fy->object);
+        return c ? c : fx->inlined - fy->inlined;
+    }
+    return (x->nframes > y->nframes) - (x->nframes < y->nframes);
 }
 
 static struct flame_node *child_for_class(struct flame_node *parent, int cls)
@@ -163,12 +188,17 @@ void flame_tree_build(struct flame_tree *t, const struct site_profile *p, enum f
     t->root.file = t->root.object = "";
     t->root.reach_class = -1;
     bool by_class = k == FLAME_EXIT && p->has_reach;
-    for (size_t i = 0; i < p->n; i++) {
-        if (!by_class)
-            add_stack(t, &p->stacks[i], k, -1);
-        for (int c = 0; by_class && c < REACH_CLASSES; c++)
-            add_stack(t, &p->stacks[i], k, c);
-    }
+    size_t *order = xcalloc(p->n ? p->n : 1, sizeof(size_t));
+    for (size_t i = 0; i < p->n; i++)
+        order[i] = i;
+    sorting_profile = p;
+    if (p->n)
+        qsort(order, p->n, sizeof(size_t), by_frames);
+    /* Class by class, so that each class's stacks arrive in order under its box. */
+    for (int c = by_class ? 0 : -1; c < (by_class ? REACH_CLASSES : 0); c++)
+        for (size_t i = 0; i < p->n; i++)
+            add_stack(t, &p->stacks[order[i]], k, c);
+    free(order);
     sort_and_count(t, &t->root, 0);
 }
 

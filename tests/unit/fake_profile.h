@@ -18,11 +18,12 @@ static void fake_profile_init(struct site_profile *p)
 
 /* A stack whose functions are FUNCTIONS, innermost first, separated by '|' (not ';', which a
  * test may put in a name); a name ending in '+' is inlined into the next. Returns it for the
- * caller to set its values. */
+ * caller to set its values (valid until the next call). */
 static struct profile_stack *fake_stack(struct site_profile *p, const char *functions)
 {
     static const uint64_t pcs[] = {0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000, 0x7000, 0x8000};
-    p->stacks = xreallocarray(p->stacks, p->n + 1, sizeof(*p->stacks));
+    if ((p->n & (p->n - 1)) == 0) /* grown at each power of two: the pointers move then */
+        p->stacks = xreallocarray(p->stacks, p->n ? 2 * p->n : 1, sizeof(*p->stacks));
     struct profile_stack *st = &p->stacks[p->n];
     memset(st, 0, sizeof(*st));
     st->site_id = (uint32_t)p->n++;
