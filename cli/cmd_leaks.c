@@ -215,10 +215,12 @@ static void print_temporaries(const struct run_data *run, struct symbolizer *sym
     }
     if (temporary) {
         char where[1024];
+        const char *mode = rundata_fact(run, "mode");
         printf("\ntemporary allocations (freed before their thread allocated anything else): "
-               "%llu of %llu allocations (%.1f%%)\n",
+               "%llu of %llu allocations (%.1f%%)%s\n",
                (unsigned long long)temporary, (unsigned long long)calls,
-               100.0 * (double)temporary / (double)(calls ? calls : 1));
+               100.0 * (double)temporary / (double)(calls ? calls : 1),
+               mode && !strcmp(mode, "sampled") ? " (estimated from samples)" : "");
         sorting_run = run;
         qsort(idx, n, sizeof(size_t), by_temporaries);
         printf("%12s %12s %7s  %s\n", "TEMPORARY", "ALLOCATIONS", "SHARE",
