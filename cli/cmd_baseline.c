@@ -1,6 +1,7 @@
 /* allocscope baseline BENCH_DIR -o FILE: freeze a bench's results (medians and spreads over
  * repeats, verdicts, tolerances) for `allocscope gate`. */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -19,6 +20,8 @@ static const char baseline_usage[] =
     "                            metric's unit), or both: 10%,4M (docs/DIAGNOSE.md)\n"
     "  --noise K                 spread multiples allowed on top of the tolerance (default 3)\n"
     "  --threshold NAME=VALUE    a diagnosis threshold (see 'allocscope diagnose --help')\n"
+    "  --no-sites                leave out the cells' allocation sites (kept by default, so\n"
+    "                            that 'gate' can name the code that grew)\n"
     "Exit status: 0 written, 2 on a usage or input error.\n";
 
 static int parse_noise(const char *text, struct gate_options *o)
@@ -35,15 +38,19 @@ static int parse_noise(const char *text, struct gate_options *o)
 
 int cmd_baseline(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"output", required_argument, NULL, 'o'}, {"tolerance", required_argument, NULL, 'T'},
-        {"noise", required_argument, NULL, 'k'},  {"threshold", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"output", required_argument, NULL, 'o'},
+                                            {"tolerance", required_argument, NULL, 'T'},
+                                            {"noise", required_argument, NULL, 'k'},
+                                            {"threshold", required_argument, NULL, 't'},
+                                            {"no-sites", no_argument, NULL, 'S'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     struct gate_options o;
     struct diagnose_thresholds t;
     gate_options_default(&o);
     diagnose_thresholds_default(&t);
     const char *output = NULL;
+    bool sites = true;
     char err[1024];
     int c;
     optind = 1;
@@ -58,6 +65,8 @@ int cmd_baseline(int argc, char **argv)
         } else if (c == 't' && diagnose_thresholds_set(&t, optarg, err, sizeof(err))) {
             util_error("%s", err);
             return 2;
+        } else if (c == 'S') {
+            sites = false;
         } else if (c == 'h') {
             fputs(baseline_usage, stdout);
             return 0;
@@ -72,15 +81,26 @@ int cmd_baseline(int argc, char **argv)
         return 2;
     }
     struct gate_bench b;
+    char *const *dirs = argv + optind;
+    size_t ndirs = (size_t)(argc - optind), with_sites = 0;
+    json_t *site_sets = NULL;
     int rc = 0;
-    if (gate_bench_load_many(&b, argv + optind, (size_t)(argc - optind), &t, err, sizeof(err)) ||
-        gate_baseline_write(&b, &o, output, err, sizeof(err))) {
+    if (gate_bench_load_many(&b, dirs, ndirs, &t, err, sizeof(err))) {
         util_error("%s", err);
         rc = 2;
     } else {
-        printf("allocscope: froze %zu cells of %s%s into %s\n", b.ncells, argv[optind],
-               argc - optind > 1 ? " and the other benches" : "", output);
+        if (sites)
+            b.sites = site_sets = gate_sites_collect(&b, dirs, ndirs, &with_sites);
+        if (gate_baseline_write(&b, &o, output, err, sizeof(err))) {
+            util_error("%s", err);
+            rc = 2;
+        } else {
+            printf("allocscope: froze %zu cells of %s%s into %s (allocation sites of %zu)\n",
+                   b.ncells, argv[optind], ndirs > 1 ? " and the other benches" : "", output,
+                   with_sites);
+        }
     }
+    json_decref(site_sets);
     gate_bench_free(&b);
     return rc;
 }

@@ -21,6 +21,9 @@ static const char gate_usage[] =
     "  --metrics LIST            compare only these (comma-separated; 'verdict' included)\n"
     "  --junit FILE              JUnit XML, one test case per cell and metric\n"
     "  --markdown FILE           a Markdown summary for a pull-request comment\n"
+    "  --top-sites N             for a cell failing a memory check, the N allocation sites\n"
+    "                            that grew most since the baseline (default 5, 0: none);\n"
+    "                            needs a baseline frozen with its sites\n"
     "  --threshold NAME=VALUE    a diagnosis threshold (see 'allocscope diagnose --help')\n"
     "  --quiet                   no table, only the last line\n"
     "Exit status: 0 all pass, 1 a regression, 2 a usage or input error.\n";
@@ -28,6 +31,7 @@ static const char gate_usage[] =
 struct gate_args {
     const char *baseline, *current, *junit, *markdown;
     bool quiet;
+    uint64_t top_sites;
     struct gate_options o;
     struct diagnose_thresholds t;
 };
@@ -74,6 +78,11 @@ static int parse_option(int c, struct gate_args *a)
     case 'q':
         a->quiet = true;
         return 0;
+    case 'S':
+        if (!util_parse_uint(optarg, 0, 100, &a->top_sites))
+            return 0;
+        util_error("--top-sites wants a number from 0 to 100, not '%s'", optarg);
+        return -1;
     case 'M':
         return select_metrics(&a->o, optarg);
     case 'k':
@@ -111,6 +120,7 @@ static int parse_args(int argc, char **argv, struct gate_args *a)
                                             {"tolerance", required_argument, NULL, 'T'},
                                             {"threshold", required_argument, NULL, 't'},
                                             {"quiet", no_argument, NULL, 'q'},
+                                            {"top-sites", required_argument, NULL, 'S'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     int c;
@@ -150,7 +160,7 @@ static int write_outputs(const struct gate_args *a, const struct gate_report *r)
 
 int cmd_gate(int argc, char **argv)
 {
-    struct gate_args a = {0};
+    struct gate_args a = {.top_sites = 5};
     gate_options_default(&a.o);
     diagnose_thresholds_default(&a.t);
     int parsed = parse_args(argc, argv, &a);
@@ -166,6 +176,7 @@ int cmd_gate(int argc, char **argv)
         util_error("%s", err);
     } else {
         gate_compare(&base, &cur, &a.o, &r);
+        gate_find_grown(&r, a.baseline, a.current, a.top_sites);
         rc = write_outputs(&a, &r) ? 2 : r.failures ? 1 : 0;
     }
     gate_report_free(&r);

@@ -12,6 +12,7 @@
 #include "reports/diagnose.h"
 #include "reports/report_charts.h"
 #include "reports/report_doc.h"
+#include "reports/report_flame.h"
 #include "reports/report_model.h"
 #include "reports/report_recommend.h"
 #include "common/atomic_file.h"
@@ -29,12 +30,13 @@ static const char report_usage[] =
     "  --top-sites N        growing allocation sites drawn per workload (default 5, 0: none)\n"
     "  --no-png             SVG only\n"
     "  --no-diagnose        skip the per-run diagnosis\n"
+    "  --no-flames          no flame graphs (they are in the page and charts/flame-*.svg)\n"
     "  --quiet              print only the report's path\n";
 
 struct report_args {
     const char *out;
     struct report_options opt;
-    bool diagnose, quiet;
+    bool diagnose, quiet, flames;
 };
 
 static int parse_metric(const char *name, enum report_metric *out)
@@ -56,19 +58,17 @@ static int parse_metric(const char *name, enum report_metric *out)
 
 static int parse_args(int argc, char **argv, struct report_args *a)
 {
-    static const struct option options[] = {{"out", required_argument, NULL, 'o'},
-                                            {"tolerance", required_argument, NULL, 't'},
-                                            {"metric", required_argument, NULL, 'm'},
-                                            {"top-sites", required_argument, NULL, 's'},
-                                            {"no-png", no_argument, NULL, 'P'},
-                                            {"no-diagnose", no_argument, NULL, 'D'},
-                                            {"quiet", no_argument, NULL, 'q'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"out", required_argument, NULL, 'o'},    {"tolerance", required_argument, NULL, 't'},
+        {"metric", required_argument, NULL, 'm'}, {"top-sites", required_argument, NULL, 's'},
+        {"no-png", no_argument, NULL, 'P'},       {"no-diagnose", no_argument, NULL, 'D'},
+        {"no-flames", no_argument, NULL, 'F'},    {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     *a = (struct report_args){
         .out = "allocscope-report",
         .opt = {.tolerance = 0.05, .rss_metric = METRIC_AFTER, .top_sites = 5, .png = true},
-        .diagnose = true};
+        .diagnose = true,
+        .flames = true};
     int c;
     uint64_t n;
     char *end;
@@ -104,6 +104,9 @@ static int parse_args(int argc, char **argv, struct report_args *a)
             break;
         case 'D':
             a->diagnose = false;
+            break;
+        case 'F':
+            a->flames = false;
             break;
         case 'q':
             a->quiet = true;
@@ -293,11 +296,17 @@ int cmd_report(int argc, char **argv)
         rc = 1;
     } else {
         size_t drawn = charts_render(&in, &charts, a.opt.png);
+        struct flame_set flames = {0};
+        if (a.flames)
+            flames_write(&in, a.out, &flames);
+        else
+            flames_remove_old(a.out);
         now_iso(generated, sizeof(generated));
         char *cmdline = joined_command(argc, argv);
         struct report_doc doc = {.in = &in,
                                  .opt = &a.opt,
                                  .charts = &charts,
+                                 .flames = a.flames ? &flames : NULL,
                                  .recs = recs,
                                  .overall = overall,
                                  .noverall = noverall,
@@ -332,6 +341,7 @@ int cmd_report(int argc, char **argv)
         free(html);
         free(md);
         free(cmdline);
+        flames_free(&flames);
     }
     charts_free(&charts);
     for (size_t g = 0; g < in.ngroups; g++)

@@ -5,6 +5,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_allocators(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_report(int argc, char **argv);

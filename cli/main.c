@@ -13,7 +13,8 @@ struct command {
 
 static const struct command commands[] = {
     {"run", cmd_run, "run a command under the recording shim"},
-    {"leaks", cmd_leaks, "list allocation sites unfreed at exit or growing"},
+    {"leaks", cmd_leaks, "list allocation sites unfreed at exit or growing; export stacks"},
+    {"diff", cmd_diff, "which allocation sites hold more memory in one recording than another"},
     {"allocators", cmd_allocators, "list allocators and their configurations"},
     {"attach", cmd_attach, "record a running process (kernel events; --uprobes: sites)"},
     {"report", cmd_report, "charts, HTML page and Markdown summary from runs or a bench"},

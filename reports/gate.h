@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "reports/diagnose.h"
+#include "reports/site_diff.h"
 
 struct json_t;
 
@@ -60,6 +61,10 @@ struct gate_bench {
     struct gate_cell *cells;
     size_t ncells;
     char *source;
+    /* For writing a baseline: per cell key, its allocation sites (gate_sites_collect), stored
+     * with the cell so that a failing gate can say which code grew. Borrowed (the caller
+     * frees it); NULL: none. */
+    struct json_t *sites;
 };
 
 const char *gate_metric_name(enum gate_metric m);
@@ -102,9 +107,20 @@ struct gate_row {
     char detail[256];
 };
 
+/* A cell that failed a memory check (after_rss, peak_rss, leak_growth, verdict), with the
+ * allocation sites that grew from the baseline to the current bench. */
+struct gate_grown {
+    char *cell;
+    struct site_set base, cur; /* the diff points into them */
+    struct site_diff diff;
+    char note[300]; /* why there is no diff, "" when there is one */
+};
+
 struct gate_report {
     struct gate_row *rows;
     size_t nrows, failures;
+    struct gate_grown *grown; /* gate_find_grown */
+    size_t ngrown, top_sites;
 };
 
 /* The comparison rule for one metric: the change of the median counts against the metric
@@ -120,6 +136,16 @@ int gate_check_matrix(const struct gate_bench *base, const struct gate_bench *cu
                       size_t errlen);
 void gate_compare(const struct gate_bench *base, const struct gate_bench *cur,
                   const struct gate_options *o, struct gate_report *r);
+
+/* The allocation sites of every cell of the benches DIRS (the repeats of a cell pooled), as
+ * baseline_write stores them: an object of cell key -> sites (site_set_to_json). *WITH_SITES
+ * gets how many cells had sites. */
+struct json_t *gate_sites_collect(const struct gate_bench *b, char *const *dirs, size_t ndirs,
+                                  size_t *with_sites);
+/* For each cell that failed a memory check in R: the sites that grew, from those stored in the
+ * baseline file BASELINE to those of the cell's repeats in the bench CURRENT; the first TOP
+ * are shown (gate_print_table, gate_write_markdown). */
+void gate_find_grown(struct gate_report *r, const char *baseline, const char *current, size_t top);
 void gate_report_free(struct gate_report *r);
 
 void gate_print_table(const struct gate_report *r, FILE *out);

@@ -25,18 +25,22 @@ static json_t *stats_json(const struct gate_stats *s)
     return json_pack("{s:f, s:f, s:o}", "median", s->median, "spread", s->spread, "values", values);
 }
 
-static json_t *cell_json(const struct gate_cell *c)
+static json_t *cell_json(const struct gate_bench *b, const struct gate_cell *c)
 {
     json_t *m = json_object();
     for (int i = 0; i < GATE_NMETRICS; i++)
         if (c->metric[i].n)
             json_object_set_new(m, gate_metric_name(i), stats_json(&c->metric[i]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s?, s:s?, s:o}", "key", c->key,
-                     "workload", c->workload, "variant", c->variant, "allocator", c->allocator,
-                     "config", c->config, "repeats", (json_int_t)c->repeats, "failed",
-                     (json_int_t)c->failed, "verdict",
-                     c->verdict >= 0 ? diagnosis_verdict_name(c->verdict) : NULL, "verdicts",
-                     c->verdicts, "metrics", m);
+    json_t *cell =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s?, s:s?, s:o}", "key", c->key, "workload",
+                  c->workload, "variant", c->variant, "allocator", c->allocator, "config",
+                  c->config, "repeats", (json_int_t)c->repeats, "failed", (json_int_t)c->failed,
+                  "verdict", c->verdict >= 0 ? diagnosis_verdict_name(c->verdict) : NULL,
+                  "verdicts", c->verdicts, "metrics", m);
+    json_t *sites = b->sites ? json_object_get(b->sites, c->key) : NULL;
+    if (cell && sites)
+        json_object_set(cell, "sites", sites);
+    return cell;
 }
 
 static json_t *tolerances_json(const struct gate_options *o)
@@ -65,7 +69,7 @@ int gate_baseline_write(const struct gate_bench *b, const struct gate_options *o
     strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     json_t *cells = json_array();
     for (size_t i = 0; i < b->ncells; i++)
-        json_array_append_new(cells, cell_json(&b->cells[i]));
+        json_array_append_new(cells, cell_json(b, &b->cells[i]));
     json_t *root =
         json_pack("{s:s, s:i, s:s, s:s, s:f, s:o, s:o}", "format", BASELINE_FORMAT, "version",
                   BASELINE_VERSION, "created", created, "bench", b->source, "noise_k", o->noise_k,

@@ -153,6 +153,13 @@ void gate_compare(const struct gate_bench *base, const struct gate_bench *cur,
 
 void gate_report_free(struct gate_report *r)
 {
+    for (size_t i = 0; i < r->ngrown; i++) {
+        free(r->grown[i].cell);
+        site_diff_free(&r->grown[i].diff);
+        site_set_free(&r->grown[i].base);
+        site_set_free(&r->grown[i].cur);
+    }
+    free(r->grown);
     free(r->rows);
     memset(r, 0, sizeof(*r));
 }
@@ -176,6 +183,23 @@ static void row_values(const struct gate_row *row, char *base, char *cur, size_t
     gate_metric_format(m, row->cur, cur, len);
 }
 
+/* Which code grew in each cell that failed a memory check. */
+static void print_grown(const struct gate_report *r, FILE *out)
+{
+    for (size_t i = 0; i < r->ngrown; i++) {
+        const struct gate_grown *g = &r->grown[i];
+        fprintf(out, "which code grew in %s (baseline -> current, median over repeats%s):\n",
+                g->cell, g->diff.sampled ? ", sampled estimates" : "");
+        if (g->note[0])
+            fprintf(out, "  %s\n", g->note);
+        else if (!site_diff_regressions(&g->diff))
+            fprintf(out, "  no allocation site holds more than in the baseline (the growth is "
+                         "outside the heap the sites count: the allocator, or other memory)\n");
+        else
+            site_diff_print_short(out, &g->diff, r->top_sites, "  ");
+    }
+}
+
 void gate_print_table(const struct gate_report *r, FILE *out)
 {
     char base[40], cur[40];
@@ -187,6 +211,7 @@ void gate_print_table(const struct gate_report *r, FILE *out)
         fprintf(out, "%-40s %-12s %14s %14s %-6s %s\n", row->cell, row->metric, base, cur,
                 result_name(row->result), row->detail);
     }
+    print_grown(r, out);
     fprintf(out, "gate: %s: %zu regression%s in %zu checks\n", r->failures ? "FAIL" : "pass",
             r->failures, r->failures == 1 ? "" : "s", r->nrows);
 }
@@ -235,6 +260,28 @@ int gate_write_junit(const struct gate_report *r, const char *path, char *err, s
     return finish(out, path, err, errlen);
 }
 
+/* Per failing cell, the sites that grew: what the pull-request comment points the author to. */
+static void markdown_grown(FILE *f, const struct gate_report *r)
+{
+    for (size_t i = 0; i < r->ngrown; i++) {
+        const struct gate_grown *g = &r->grown[i];
+        fputs("\n#### Which code grew in ", f);
+        escape_markdown_code(f, g->cell);
+        fprintf(f, "\n\nBaseline &rarr; current, medians over the repeats%s.\n\n",
+                g->diff.sampled ? "; sampled recordings: estimates" : "");
+        if (g->note[0]) {
+            escape_markdown(f, g->note);
+            fputs("\n", f);
+        } else if (!site_diff_regressions(&g->diff)) {
+            fputs("No allocation site holds more than in the baseline: the growth is outside "
+                  "the heap the sites count (the allocator, or other memory).\n",
+                  f);
+        } else {
+            site_diff_markdown(f, &g->diff, r->top_sites);
+        }
+    }
+}
+
 int gate_write_markdown(const struct gate_report *r, const char *baseline, const char *current,
                         const char *path, char *err, size_t errlen)
 {
@@ -269,5 +316,6 @@ int gate_write_markdown(const struct gate_report *r, const char *baseline, const
             fputs(" |\n", f);
         }
     }
+    markdown_grown(f, r);
     return finish(out, path, err, errlen);
 }

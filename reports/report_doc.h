@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "reports/report_charts.h"
+#include "reports/report_flame.h"
 #include "reports/report_model.h"
 #include "reports/report_recommend.h"
 
@@ -29,7 +30,8 @@ struct report_doc {
     const struct report_input *in;
     const struct report_options *opt;
     const struct chart_set *charts;
-    const struct rec_result *recs; /* one per group; candidate k = configuration k */
+    const struct flame_set *flames; /* NULL: made without flame graphs (--no-flames) */
+    const struct rec_result *recs;  /* one per group; candidate k = configuration k */
     const struct overall_rank *overall;
     size_t noverall;
     long overall_choice;               /* index into overall, -1 when none */

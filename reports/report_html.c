@@ -161,6 +161,9 @@ static const char css[] =
     "dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:3px 16px;font-size:14px}"
     "dl.facts dt{color:#5f6368}dl.facts dd{margin:0}"
     ".verdict{font-weight:600}.problems li{color:#8a4b00}details{margin:6px 0}"
+    "figure.chart svg.flamegraph{max-width:none}"
+    "input.fg-search{font:13px/1.3 inherit;padding:3px 6px;width:320px;max-width:90%;"
+    "border:1px solid #c9ccd1;border-radius:3px;margin:4px 0}"
     "footer{margin-top:36px;font-size:12px;color:#6b7076}"
     "@media print{body{background:#fff}main{box-shadow:none}figure.chart{break-inside:avoid}}";
 
@@ -186,7 +189,8 @@ static void write_header(FILE *f, const struct report_doc *doc)
     escape_html(f, doc->command_line);
     fputs("</code></p><nav><a href=\"#recommendation\">Recommendation</a><a href=\"#run\">What "
           "was run</a><a href=\"#results\">Results</a><a href=\"#charts\">Charts</a><a "
-          "href=\"#breakdown\">Where RSS goes</a><a href=\"#diagnosis\">Diagnosis</a>",
+          "href=\"#breakdown\">Where RSS goes</a><a href=\"#flames\">Flame graphs</a><a "
+          "href=\"#diagnosis\">Diagnosis</a>",
           f);
     if (in->nproblems)
         fputs("<a href=\"#problems\">Problems</a>", f);
@@ -577,6 +581,132 @@ static void write_charts(FILE *f, const struct report_doc *doc)
     fputs("</section>\n", f);
 }
 
+/* heaptrack's temporary allocations: the churn a local variable or a reused buffer removes. */
+static void write_temporaries(FILE *f, const struct cell_flames *cf)
+{
+    if (!cf->temporary)
+        return;
+    fprintf(f,
+            "<p><b>Temporary allocations</b>: %llu of %llu allocations (%.1f%%) were freed "
+            "before their thread allocated anything else%s, the churn a local variable or a "
+            "reused buffer would remove.</p>\n<table><thead><tr><th>temporary</th><th>of the "
+            "site's allocations</th><th>site (innermost frame first)</th></tr></thead><tbody>\n",
+            (unsigned long long)cf->temporary, (unsigned long long)cf->calls,
+            100.0 * (double)cf->temporary / (double)(cf->calls ? cf->calls : 1),
+            cf->sampled ? " (sampled: estimates)" : "");
+    for (size_t t = 0; t < cf->ntemps; t++) {
+        const struct report_temporary *rt = &cf->temps[t];
+        char b1[32], b2[48];
+        snprintf(b1, sizeof(b1), "%llu", (unsigned long long)rt->temporary);
+        snprintf(b2, sizeof(b2), "%.1f%% of %llu",
+                 100.0 * (double)rt->temporary / (double)(rt->calls ? rt->calls : 1),
+                 (unsigned long long)rt->calls);
+        fputs("<tr>", f);
+        esc_row(f, "n", b1);
+        esc_row(f, "n", b2);
+        fputs("<td><code>", f);
+        escape_html(f, rt->site);
+        fputs("</code></td></tr>\n", f);
+    }
+    fputs("</tbody></table>\n", f);
+}
+
+/* One cell's flame graphs, inline, each with its search box. */
+static void write_cell_flames(FILE *f, const struct report_doc *doc, size_t i)
+{
+    const struct cell_flames *cf = &doc->flames->cells[i];
+    fputs("<h4>", f);
+    escape_html(f, doc->in->cells[i].name);
+    fputs(cf->sampled ? " <span class=\"muted\">(sampled recording: the widths are "
+                        "estimates)</span>"
+                      : "",
+          f);
+    fputs("</h4>\n", f);
+    bool any = false;
+    for (int k = 0; k < FLAME_KINDS; k++) {
+        if (!cf->inline_svg[k])
+            continue;
+        any = true;
+        fprintf(f, "<figure class=\"chart\" id=\"flame-%zu-%s\">\n", i, flame_kind_name(k));
+        fprintf(f,
+                "<input type=\"search\" class=\"fg-search\" data-for=\"fg-%zu-%s\" "
+                "placeholder=\"Search functions (regular expression)\" aria-label=\"Search "
+                "functions\">\n",
+                i, flame_kind_name(k));
+        fputs(cf->inline_svg[k], f);
+        fputs("<figcaption>", f);
+        escape_html(f, flame_kind_title(k, cf->exited));
+        if (cf->file[k])
+            fprintf(f, " &middot; <a href=\"charts/%s.svg\">SVG file</a>", cf->file[k]);
+        fputs("</figcaption></figure>\n", f);
+    }
+    if (!any)
+        fputs("<p class=\"muted\">No site held bytes at the peak, at exit or grew.</p>\n", f);
+    write_temporaries(f, cf);
+}
+
+/* Every run's standalone flame graph files, drawn or not (the other repeats). */
+static void write_flame_files(FILE *f, const struct report_doc *doc)
+{
+    fputs("<details><summary>Flame graph files of every run</summary><table><thead><tr><th>"
+          "run</th><th>files (charts/)</th></tr></thead><tbody>\n",
+          f);
+    for (size_t i = 0; i < doc->flames->ncells; i++) {
+        const struct cell_flames *cf = &doc->flames->cells[i];
+        if (!cf->has_stacks)
+            continue;
+        fputs("<tr>", f);
+        esc_row(f, NULL, doc->in->cells[i].name);
+        fputs("<td>", f);
+        for (int k = 0; k < FLAME_KINDS; k++)
+            if (cf->file[k])
+                fprintf(f, "<a href=\"charts/%s.svg\">%s</a> ", cf->file[k], flame_kind_name(k));
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</tbody></table></details>\n", f);
+}
+
+static void write_flames(FILE *f, const struct report_doc *doc)
+{
+    fputs("<section id=\"flames\"><h2>Flame graphs</h2>\n", f);
+    if (!doc->flames) {
+        fputs("<p class=\"muted\">Left out: this report was made with "
+              "<code>--no-flames</code>.</p></section>\n",
+              f);
+        return;
+    }
+    bool any = false;
+    for (size_t i = 0; i < doc->flames->ncells; i++)
+        any |= doc->flames->cells[i].has_stacks;
+    if (!any) {
+        fputs("<p class=\"muted\">No run of this report was recorded with allocation stacks "
+              "(<code>--sample none</code>, or a kernel-only attach).</p></section>\n",
+              f);
+        return;
+    }
+    fputs("<p class=\"muted\">Which code holds the memory, per run (each configuration's first "
+          "successful repeat): a box per function, as wide as the bytes its call stacks hold, "
+          "callers below the functions they call; live bytes at the peak (the site snapshot "
+          "with the most live bytes), bytes unfreed at exit (by memcheck class when the run "
+          "has reachability) and growth in bytes per second. Hover a box for its exact bytes, "
+          "click to zoom (Reset zoom goes back), search highlights functions. Frames "
+          "narrower than 0.2% are merged.</p>\n",
+          f);
+    for (size_t g = 0; g < doc->in->ngroups; g++) {
+        const struct report_group *grp = &doc->in->groups[g];
+        fputs("<h3>", f);
+        escape_html(f, grp->label);
+        fputs("</h3>\n", f);
+        for (size_t k = 0; k < grp->nconfigs; k++) {
+            long ci = grp->configs[k].first_ok;
+            if (ci >= 0 && doc->flames->cells[ci].has_stacks)
+                write_cell_flames(f, doc, (size_t)ci);
+        }
+    }
+    write_flame_files(f, doc);
+    fputs("</section>\n", f);
+}
+
 static void write_diagnosis(FILE *f, const struct report_doc *doc)
 {
     fputs("<section id=\"diagnosis\"><h2>Diagnosis</h2>\n", f);
@@ -629,11 +759,32 @@ static void write_problems(FILE *f, const struct report_doc *doc)
 /* Measures every chart once laid out, for automated checks (tests/report_test.sh reads
  * data-rendered with a headless browser's --dump-dom). */
 static const char measure_script[] =
-    "<script>(function(){var n=0;document.querySelectorAll('figure.chart').forEach("
+    "(function(){var n=0;document.querySelectorAll('figure.chart').forEach("
     "function(f){var s=f.querySelector('svg');var r=s?s.getBoundingClientRect():{width:0,"
     "height:0};f.setAttribute('data-rendered',Math.round(r.width)+'x'+Math.round(r.height));"
     "if(r.width>0&&r.height>0)n++;});document.body.setAttribute('data-charts-ok',String(n));"
-    "})();</script>\n";
+    "})();\n";
+
+/* The flame graphs' interaction (reports/flamegraph.h), once for the page, and their
+ * search boxes. */
+static const char flames_wiring[] =
+    "document.querySelectorAll('svg.flamegraph').forEach(function(s){allocscopeFlame(s);});\n"
+    "document.querySelectorAll('input.fg-search').forEach(function(i){"
+    "i.addEventListener('input',function(){var s=document.getElementById("
+    "i.getAttribute('data-for'));if(s&&s.allocscopeFlame)s.allocscopeFlame.search(i.value);"
+    "});});\n";
+
+/* The page's one script: what it draws is its own, never data. */
+static void write_script(FILE *f, const struct report_doc *doc)
+{
+    fputs("<script>\n", f);
+    if (doc->flames) {
+        fputs(flame_script, f);
+        fputs(flames_wiring, f);
+    }
+    fputs(measure_script, f);
+    fputs("</script>\n", f);
+}
 
 int report_write_html(const struct report_doc *doc, const char *path)
 {
@@ -652,6 +803,7 @@ int report_write_html(const struct report_doc *doc, const char *path)
     write_run_facts(f, doc);
     write_results(f, doc);
     write_charts(f, doc);
+    write_flames(f, doc);
     write_diagnosis(f, doc);
     write_problems(f, doc);
     fputs("<footer>Charts: the gnuplot scripts and data are in <code>charts/</code>; edit "
@@ -659,7 +811,7 @@ int report_write_html(const struct report_doc *doc, const char *path)
           "render-svg.gp render-png.gp</code> there. The Markdown summary is "
           "<code>summary.md</code>.</footer>\n</main>\n",
           f);
-    fputs(measure_script, f);
+    write_script(f, doc);
     fputs("</body></html>\n", f);
     return atomic_file_commit(out);
 }

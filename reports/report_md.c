@@ -49,6 +49,44 @@ static void md_group_table(FILE *f, const struct report_doc *doc, size_t g)
     fputs("\n", f);
 }
 
+/* Links to the flame graphs of the runs the page draws (each configuration's first
+ * successful repeat). */
+static void md_flames(FILE *f, const struct report_doc *doc)
+{
+    const struct report_input *in = doc->in;
+    bool heading = false;
+    for (size_t g = 0; doc->flames && g < in->ngroups; g++) {
+        for (size_t k = 0; k < in->groups[g].nconfigs; k++) {
+            long ci = in->groups[g].configs[k].first_ok;
+            const struct cell_flames *cf = ci >= 0 ? &doc->flames->cells[ci] : NULL;
+            if (!cf || !cf->has_stacks)
+                continue;
+            if (!heading)
+                fputs("## Flame graphs\n\nWhich code holds the memory (SVG, open in a browser: "
+                      "hover, click to zoom, search).\n\n",
+                      f);
+            heading = true;
+            fputs("- ", f);
+            escape_markdown(f, in->cells[ci].name);
+            fputs(cf->sampled ? " (sampled: widths are estimates):" : ":", f);
+            for (int kind = 0; kind < FLAME_KINDS; kind++)
+                if (cf->file[kind])
+                    fprintf(f, " [%s](charts/%s.svg)", flame_kind_title(kind, cf->exited),
+                            cf->file[kind]);
+            if (cf->ntemps) {
+                fprintf(f, "; temporary allocations %llu of %llu (%.1f%%), most at ",
+                        (unsigned long long)cf->temporary, (unsigned long long)cf->calls,
+                        100.0 * (double)cf->temporary / (double)(cf->calls ? cf->calls : 1));
+                escape_markdown(f, cf->temps[0].site);
+                fprintf(f, " (%llu)", (unsigned long long)cf->temps[0].temporary);
+            }
+            fputs("\n", f);
+        }
+    }
+    if (heading)
+        fputs("\n", f);
+}
+
 int report_write_markdown(const struct report_doc *doc, const char *path)
 {
     const struct report_input *in = doc->in;
@@ -138,6 +176,7 @@ int report_write_markdown(const struct report_doc *doc, const char *path)
         }
         fputs("\n", f);
     }
+    md_flames(f, doc);
     if (doc->diagnose_available) {
         fputs("## Diagnosis\n\n", f);
         for (size_t i = 0; i < in->ncells; i++) {
