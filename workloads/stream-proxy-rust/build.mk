@@ -7,7 +7,7 @@ ALL_TARGETS += $(BIN)/wl-stream-proxy-rs
 
 $(BIN)/wl-stream-proxy-rs: workloads/stream-proxy-rust/stream_proxy.rs
 	@mkdir -p $(dir $@)
-	$(WL_RUSTC) --edition 2021 -O -g -C force-frame-pointers=yes --crate-name wl_stream_proxy_rs \
+	MAKEFLAGS= $(WL_RUSTC) --edition 2021 -O -g -C force-frame-pointers=yes --crate-name wl_stream_proxy_rs \
 		-o $@.tmp $<
 	mv -f $@.tmp $@
 endif
