@@ -22,7 +22,9 @@
 #include "allocators/registry.h"
 #include "common/rundata.h"
 #include "harness/runjson.h"
+#include "harness/outside.h"
 #include "harness/runner.h"
+#include "harness/target_elf.h"
 #include "common/symbolize.h"
 #include "common/atomic_file.h"
 #include "common/util.h"
@@ -383,9 +385,23 @@ static bool leaked_at_exit(const struct run_data *run, const char *dir)
     return true;
 }
 
+/* A program that did not load the shim, measured from outside: its summary. */
+static void print_outside_summary(const char *dir, const struct outside_log *outside,
+                                  const struct target_result *r)
+{
+    char a[32];
+    fprintf(stderr, "allocscope: %s\n", dir);
+    fprintf(stderr, "  peak RSS %s (%zu samples from outside; no heap recorded)\n",
+            format_bytes(a, sizeof(a), (double)outside_peak_rss(outside)), outside->n);
+    if (WIFSIGNALED(r->status))
+        fprintf(stderr, "  the command was killed by signal %d (%s)\n", WTERMSIG(r->status),
+                strsignal(WTERMSIG(r->status)));
+    fprintf(stderr, "  details: allocscope diagnose %s\n", dir);
+}
+
 static int finish_run(const struct target_spec *spec, const struct target_result *result,
                       const char *started, const struct run_options *o,
-                      const struct allocator_config *cfg)
+                      const struct allocator_config *cfg, const struct outside_log *outside)
 {
     struct run_data run;
     struct run_summary summary = {-1, -1, -1, -1};
@@ -394,6 +410,8 @@ static int finish_run(const struct target_spec *spec, const struct target_result
         rundata_load(&run, spec->out_dir, RUNDATA_SAMPLES | RUNDATA_SITES, err, sizeof(err)) == 0;
     if (loaded)
         summarize_samples(&run, &summary);
+    else if (outside)
+        summary.peak_rss_bytes = outside_peak_rss(outside);
     else
         util_warn("the recording is incomplete: %s", err);
     json_t *alloc = loaded ? runjson_allocator(&run, NULL, cfg ? cfg->name : "default") : NULL;
@@ -405,6 +423,8 @@ static int finish_run(const struct target_spec *spec, const struct target_result
     json_decref(root);
     if (loaded && !o->quiet)
         print_summary(spec->out_dir, &run, &summary, result);
+    else if (!loaded && outside && !o->quiet)
+        print_outside_summary(spec->out_dir, outside, result);
     int rc = config_failed ? 3 : target_exit_code(result);
     if (o->fail_on_leak && loaded && leaked_at_exit(&run, spec->out_dir))
         rc = o->fail_on_leak;
@@ -422,16 +442,17 @@ static void request_reclaim(const char *control_path)
     free(text);
 }
 
-/* Waits for the target, sending the reclaim request when its time comes. */
-static void wait_with_reclaim(pid_t pid, const struct target_spec *spec, double reclaim_s,
-                              struct target_result *result)
+/* Waits for the target, sending the reclaim request when its time comes and sampling its
+ * memory from outside when OUTSIDE is given; without either, simply waits. */
+static void wait_target(pid_t pid, const struct target_spec *spec, double reclaim_s,
+                        struct outside_log *outside, struct target_result *result)
 {
-    if (reclaim_s <= 0) {
+    if (reclaim_s <= 0 && !outside) {
         target_wait(pid, spec, result);
         return;
     }
     memset(result, 0, sizeof(*result));
-    bool sent = false;
+    bool sent = reclaim_s <= 0;
     for (;;) {
         pid_t got = wait4(pid, &result->status, WNOHANG, &result->usage);
         if (got == pid || (got < 0 && errno != EINTR))
@@ -441,9 +462,58 @@ static void wait_with_reclaim(pid_t pid, const struct target_spec *spec, double 
             request_reclaim(spec->control_path);
             sent = true;
         }
+        if (outside)
+            outside_sample(outside, pid, spec->t0_ns, spec->shim.interval_ms);
         usleep(10000);
     }
     result->duration_s = (double)(util_monotonic_ns() - spec->t0_ns) / 1e9;
+}
+
+/* What the program's file says about the recording: a Go program's heap is the Go
+ * runtime's own (mmap'd, no malloc); a static program cannot load the shim at all. One
+ * line, and whether to sample the memory from outside. */
+static bool describe_target(const char *cmd)
+{
+    struct target_elf elf;
+    if (target_elf_inspect(cmd, &elf))
+        return false;
+    const char *slash = strrchr(elf.path, '/');
+    const char *name = slash ? slash + 1 : elf.path;
+    if (elf.go && elf.is_static)
+        fprintf(stderr,
+                "allocscope: %s is a Go program: the Go runtime maps its heap itself, not with "
+                "malloc (only cgo code calls malloc), and it is static, so the shim does not "
+                "load: RSS is sampled from outside\n",
+                name);
+    else if (elf.go)
+        fprintf(stderr,
+                "allocscope: %s is a Go program: the Go runtime maps its heap itself, not with "
+                "malloc: only its cgo code's allocations are recorded, with RSS\n",
+                name);
+    else if (elf.is_static)
+        fprintf(stderr,
+                "allocscope: %s is statically linked, so the shim does not load: no heap "
+                "recording, RSS is sampled from outside\n",
+                name);
+    return elf.is_static;
+}
+
+/* A program that left no recording at the top of DIR (the shim did not load): the rows
+ * sampled from outside become samples.csv. Returns whether they did. */
+static bool write_outside_samples(const struct outside_log *outside, const char *dir)
+{
+    char *shim_txt = util_format("%s/shim.txt", dir), *samples = util_format("%s/samples.csv", dir);
+    bool wrote = false;
+    if (access(shim_txt, F_OK) != 0 && access(samples, F_OK) != 0) {
+        char why[ATOMIC_FILE_ERROR_MAX];
+        if (outside_write_samples(outside, samples))
+            util_warn("%s", atomic_file_error(why, sizeof(why), samples, errno));
+        else
+            wrote = true;
+    }
+    free(shim_txt);
+    free(samples);
+    return wrote;
 }
 
 /* The target is held before exec while the probes attach to its pid, so no event is lost. */
@@ -532,6 +602,7 @@ int cmd_run(int argc, char **argv)
         .t0_ns = util_monotonic_ns()};
     char started[32], err[512];
     runjson_now_iso(started, sizeof(started));
+    bool sample_outside = describe_target(argv[optind]);
     /* Ctrl-C reaches the target (same process group); we stay to write what it recorded. */
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
@@ -553,10 +624,13 @@ int cmd_run(int argc, char **argv)
         return 127;
     }
     struct target_result result;
-    wait_with_reclaim(pid, &spec, o.reclaim_after_s, &result);
+    struct outside_log outside = {0};
+    wait_target(pid, &spec, o.reclaim_after_s, sample_outside ? &outside : NULL, &result);
+    bool from_outside = sample_outside && write_outside_samples(&outside, out);
     if (o.kernel)
         join_kernel_events(&kevents, out);
-    rc = finish_run(&spec, &result, started, &o, cfg);
+    rc = finish_run(&spec, &result, started, &o, cfg, from_outside ? &outside : NULL);
+    outside_free(&outside);
     allocator_config_free_env(env);
     registry_free(reg);
     free(control);

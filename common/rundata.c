@@ -12,11 +12,27 @@
 #include "common/stats.h"
 #include "common/util.h"
 
+static bool file_exists(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
 static int load_facts(struct run_data *run, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/shim.txt", run->dir);
     char *text = util_read_file(path, NULL);
+    if (!text && file_exists(run->dir, "samples.csv")) {
+        snprintf(err, errlen,
+                 "%s has no heap recording (no shim.txt: the program did not load the shim, as "
+                 "a static one cannot, or it was attached to); its samples.csv holds RSS: "
+                 "allocscope diagnose %s reads it",
+                 run->dir, run->dir);
+        return -1;
+    }
     if (!text) {
         snprintf(err, errlen, "%s is not a run directory: cannot read %s (%s)", run->dir, path,
                  strerror(errno));
@@ -181,14 +197,6 @@ double site_growth_rate(const struct site_series *site)
     double rate = stats_fit_line(t, bytes, n, &line) ? 0.0 : line.slope;
     free(t);
     return rate;
-}
-
-static bool file_exists(const char *dir, const char *name)
-{
-    char path[PATH_MAX];
-    struct stat st;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    return stat(path, &st) == 0;
 }
 
 const char *const reach_class_names[REACH_CLASSES] = {"definitely_lost", "indirectly_lost",
