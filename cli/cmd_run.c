@@ -612,7 +612,6 @@ int cmd_run(int argc, char **argv)
         util_error("%s", err);
         return 127;
     }
-    write_started_run_json(&spec, started, pid);
     struct probe_helper kevents = {0};
     if (o.kernel && start_kernel_events(&kevents, pid, &spec)) {
         target_cancel(pid);
@@ -623,6 +622,7 @@ int cmd_run(int argc, char **argv)
         util_error("%s", err);
         return 127;
     }
+    write_started_run_json(&spec, started, pid); /* the target runs from here */
     struct target_result result;
     struct outside_log outside = {0};
     wait_target(pid, &spec, o.reclaim_after_s, sample_outside ? &outside : NULL, &result);

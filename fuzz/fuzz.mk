@@ -16,7 +16,7 @@ FUZZ_DEFS := -DFUZZ_TEMPLATE='"$(abspath fuzz/template-run)"' \
 	-DFUZZ_SCENARIOS='"$(abspath workloads)"'
 FUZZ_REPLAY := $(patsubst %,$(BUILD)/fuzz-replay/%,$(FUZZ_NAMES))
 FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
-FUZZ_CLANG := clang $(BASE_CFLAGS) -Wno-unknown-warning-option -O1 -g $(INCLUDES) \
+FUZZ_CLANG := clang $(filter-out -MMD -MP,$(BASE_CFLAGS)) -Wno-unknown-warning-option -O1 -g $(INCLUDES) \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CORE_OBJS := $(patsubst %.c,$(BUILD)/obj-fuzz/%.o,$(CORE_SRCS))
 TEST_PROGRAMS += $(FUZZ_REPLAY)
@@ -29,7 +29,7 @@ fuzz_file_def = $(if $(filter run_%,$(1)),-DFUZZ_FILE='"$(filter $(subst _,.,$(p
 $(BUILD)/fuzz-replay/%: $$(call fuzz_source,$$*) fuzz/fuzz_common.c fuzz/replay.c fuzz/fuzz.h \
 	$(CORE_SAN_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -O1 -g $(SANITIZE_FLAGS) $(INCLUDES) $(FUZZ_DEFS) \
+	$(CC) $(filter-out -MMD -MP,$(BASE_CFLAGS)) -O1 -g $(SANITIZE_FLAGS) $(INCLUDES) $(FUZZ_DEFS) \
 		$(call fuzz_file_def,$*) $(call fuzz_source,$*) fuzz/fuzz_common.c fuzz/replay.c \
 		$(CORE_SAN_LIB) -o $@ $(ALLOCSCOPE_LIBS)
 

@@ -60,6 +60,7 @@ struct scan {
     struct range excluded[MAX_EXCLUDED];
     size_t n_excluded;
     uintptr_t shim_tls_offset, shim_tls_size; /* from the thread pointer */
+    struct range loader_code;                 /* ld.so's executable segment */
 };
 
 static void *map_zeroed(size_t bytes)
@@ -131,6 +132,12 @@ static int add_object_segments(struct dl_phdr_info *info, size_t size, void *arg
             s->shim_tls_offset = (uintptr_t)info->dlpi_tls_data - (uintptr_t)pthread_self();
             s->shim_tls_size = ph->p_memsz;
         }
+    }
+    for (int i = 0; i < info->dlpi_phnum && object_is(info, "ld-linux"); i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X))
+            s->loader_code = (struct range){info->dlpi_addr + ph->p_vaddr,
+                                            info->dlpi_addr + ph->p_vaddr + ph->p_memsz};
     }
     for (int i = 0; i < info->dlpi_phnum && object_is(info, "libc.so"); i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -246,6 +253,22 @@ static void read_root(struct scan *s, uintptr_t lo, uintptr_t hi)
     }
     if (lo < hi)
         read_words(s, lo, hi, true);
+}
+
+/* What the loader allocates is glibc's own bookkeeping: a joined thread's TLS vector, for
+ * one, stays with its stack in glibc's stack cache, which no root names (valgrind frees it
+ * with __libc_freeres before its scan). Reachable, whatever points to it. */
+static void keep_loader_blocks(struct scan *s)
+{
+    for (size_t i = 0; i < s->n && s->loader_code.hi; i++) {
+        struct block *b = &s->blocks[i];
+        const struct site *site = sites_get(b->site_id);
+        uintptr_t caller = site->depth && b->site_id < sites_count() ? sites_stack(site)[0] : 0;
+        if (b->state != REACHABLE && caller >= s->loader_code.lo && caller < s->loader_code.hi) {
+            b->state = REACHABLE;
+            push(s, i);
+        }
+    }
 }
 
 static void drain(struct scan *s)
@@ -446,6 +469,7 @@ __attribute__((noinline)) void reachability_scan(const char *dir, struct out_fil
     memset(&s, 0, offsetof(struct scan, roots));
     s.n_roots = s.n_excluded = 0;
     s.shim_tls_offset = s.shim_tls_size = 0;
+    s.loader_code = (struct range){0, 0};
     static_tls_size(); /* dlsym takes the loader's lock: before ours */
     dl_iterate_phdr(add_object_segments, &s);
     lock_everything();
@@ -471,6 +495,7 @@ __attribute__((noinline)) void reachability_scan(const char *dir, struct out_fil
     for (size_t i = 0; i < s.n_roots; i++)
         read_root(&s, s.roots[i].lo, s.roots[i].hi);
     mark_from_threads(&s, threads, nthreads);
+    keep_loader_blocks(&s);
     drain(&s);
     find_cliques(&s);
     stopworld_resume();
