@@ -59,3 +59,4 @@ fuzz: deps
 	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed (build/fuzz/crashes/)"; exit 1; fi
 
 .PHONY: fuzz fuzz-build
+.SECONDARY: $(FUZZ_CORE_OBJS)

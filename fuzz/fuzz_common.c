@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +10,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static char dir[PATH_MAX];
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void remove_dir(void)
+{
+    nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *fuzz_dir(void)
 {
-    static char dir[PATH_MAX];
     if (!dir[0]) {
         const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
         snprintf(dir, sizeof(dir), "%s/allocscope-fuzz-XXXXXX", tmp);
@@ -19,6 +32,7 @@ const char *fuzz_dir(void)
             perror("fuzz: mkdtemp");
             abort();
         }
+        atexit(remove_dir);
     }
     return dir;
 }
