@@ -19,7 +19,7 @@ FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_NAMES))
 FUZZ_CLANG := clang $(filter-out -MMD -MP,$(BASE_CFLAGS)) -Wno-unknown-warning-option -O1 -g $(INCLUDES) \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CORE_OBJS := $(patsubst %.c,$(BUILD)/obj-fuzz/%.o,$(CORE_SRCS))
-TEST_PROGRAMS += $(FUZZ_REPLAY)
+tests-build: $(FUZZ_REPLAY)
 
 # The source of a target: fuzz/fuzz_NAME.c, or fuzz_run_file.c with the file's name.
 fuzz_source = $(if $(filter run_%,$(1)),fuzz/fuzz_run_file.c,fuzz/fuzz_$(1).c)
