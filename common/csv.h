@@ -27,4 +27,9 @@ const char *csv_cell(const struct csv *csv, size_t row, int col); /* "" if col <
 double csv_number(const struct csv *csv, size_t row, int col);    /* NAN if empty/absent */
 int64_t csv_int(const struct csv *csv, size_t row, int col, int64_t fallback);
 
+/* The largest count of bytes, calls or milliseconds a recording can hold: 2^53, the
+ * largest a double keeps exactly (8 PiB; 285,000 years of milliseconds). A cell beyond
+ * it is a damaged file, and refusing it keeps the sums and casts of the readers in range. */
+#define CSV_MAX_QUANTITY 9007199254740992.0
+
 #endif

@@ -151,23 +151,24 @@ static int load_site_rows(struct run_data *run, char *err, size_t errlen)
         struct site_series *s = site_by_id(run, (uint32_t)csv_int(&rows, r, c_id, -1));
         if (!s)
             continue; /* its stacks.csv row was lost (truncated file) */
-        s->alloc_calls = (uint64_t)csv_int(&rows, r, c_ac, 0);
-        s->alloc_bytes = (uint64_t)csv_int(&rows, r, c_ab, 0);
-        if (c_temporary >= 0)
-            s->temporary_calls = (uint64_t)csv_int(&rows, r, c_temporary, 0);
-        int64_t live_bytes, live_blocks;
-        if (__builtin_sub_overflow((int64_t)s->alloc_bytes, csv_int(&rows, r, c_fb, 0),
-                                   &live_bytes) ||
-            __builtin_sub_overflow((int64_t)s->alloc_calls, csv_int(&rows, r, c_fc, 0),
-                                   &live_blocks) ||
-            (int64_t)s->alloc_bytes < 0 || (int64_t)s->alloc_calls < 0) {
-            snprintf(err, errlen, "%s:%zu: counters out of range; the file is damaged", path,
-                     r + 2);
-            csv_free(&rows);
-            return -1;
+        int64_t v[7];
+        const int cols[7] = {c_ac, c_ab, c_fc, c_fb, c_t, c_temporary, c_peak};
+        for (int k = 0; k < 7; k++) {
+            v[k] = cols[k] < 0 ? 0 : csv_int(&rows, r, cols[k], 0);
+            if (v[k] < 0 || v[k] > CSV_MAX_QUANTITY) {
+                snprintf(err, errlen, "%s:%zu: %s '%s' is out of range; the file is damaged",
+                         path, r + 2, rows.header[cols[k]], csv_cell(&rows, r, cols[k]));
+                csv_free(&rows);
+                return -1;
+            }
         }
-        add_point(s, (uint64_t)csv_int(&rows, r, c_t, 0), live_bytes, live_blocks);
-        int64_t peak = c_peak < 0 ? 0 : csv_int(&rows, r, c_peak, 0);
+        s->alloc_calls = (uint64_t)v[0];
+        s->alloc_bytes = (uint64_t)v[1];
+        if (c_temporary >= 0)
+            s->temporary_calls = (uint64_t)v[5];
+        /* Both within 2^53: the differences cannot overflow. */
+        add_point(s, (uint64_t)v[4], v[1] - v[3], v[0] - v[2]);
+        int64_t peak = v[6];
         if (peak > s->peak_bytes)
             s->peak_bytes = peak;
     }
@@ -230,6 +231,16 @@ static int load_reachability(struct run_data *run, char *err, size_t errlen)
         for (int k = 0; k < REACH_CLASSES; k++) {
             int64_t bytes = csv_int(&rows, r, c_bytes[k], 0),
                     blocks = csv_int(&rows, r, c_blocks[k], 0);
+            if (bytes < 0 || blocks < 0 || bytes > CSV_MAX_QUANTITY || blocks > CSV_MAX_QUANTITY ||
+                run->reach.bytes[k] + bytes > CSV_MAX_QUANTITY ||
+                run->reach.blocks[k] + blocks > CSV_MAX_QUANTITY) {
+                snprintf(err, errlen,
+                         "%s:%zu: %s has a count that is negative or beyond any real heap; the "
+                         "file is damaged",
+                         path, r + 2, reach_class_names[k]);
+                csv_free(&rows);
+                return -1;
+            }
             run->reach.bytes[k] += bytes;
             run->reach.blocks[k] += blocks;
             if (s) {

@@ -273,6 +273,10 @@ static void grow_cache(struct symbolizer *s)
 
 unsigned symbolizer_frames(struct symbolizer *s, uint64_t address, const struct frame_info **out)
 {
+    if (!address) { /* no code lives at 0, and 0 marks an empty cache slot */
+        *out = NULL;
+        return 0;
+    }
     if ((s->cache_used + 1) * 2 > s->cache_cap)
         grow_cache(s);
     size_t i = slot_of(s, address);

@@ -614,6 +614,22 @@ static double cell_or(const struct csv *c, size_t row, int col, double fallback)
     return isnan(v) || v < 0 ? fallback : v;
 }
 
+/* A quantity beyond CSV_MAX_QUANTITY is no real measurement; it is refused rather than
+ * carried into sums and integer casts. */
+static bool row_in_range(const struct csv *c, size_t r, const int *cols, int ncols, char *err,
+                         size_t errlen)
+{
+    for (int i = 0; i < ncols; i++) {
+        double v = csv_number(c, r, cols[i]);
+        if (cols[i] >= 0 && !isnan(v) && !(fabs(v) <= CSV_MAX_QUANTITY)) {
+            snprintf(err, errlen, "%s:%zu: %s '%s' is beyond any real measurement; the file is "
+                     "damaged", c->path, r + 2, c->header[cols[i]], csv_cell(c, r, cols[i]));
+            return false;
+        }
+    }
+    return true;
+}
+
 static int series_load(struct series *s, const struct csv *c, bool exited, char *err, size_t errlen)
 {
     int c_t = csv_column(c, "t_ms"), c_live = csv_column(c, "live_bytes");
@@ -646,6 +662,8 @@ static int series_load(struct series *s, const struct csv *c, bool exited, char 
                      c->path, r + 2, csv_cell(c, r, c_t));
             return -1;
         }
+        if (!row_in_range(c, r, (int[]){c_t, c_live, c_rss, c_lazy, c_calls}, 5, err, errlen))
+            return -1;
         if (*csv_cell(c, r, c_reclaim) && s->n_rss == rows)
             s->n_rss = s->n;
         /* MADV_FREE'd pages count in Rss until the kernel takes them, but they are given back. */
@@ -691,11 +709,12 @@ static int load_phases_file(struct diagnosis_metrics *m, const char *dir, char *
         double start = csv_number(&c, r, c_start), end = csv_number(&c, r, c_end);
         if (isnan(start) || isnan(end))
             continue;
-        if (!isfinite(start) || !isfinite(end) || start < 0 || end < start) {
+        if (!isfinite(start) || !isfinite(end) || start < 0 || end < start ||
+            end > CSV_MAX_QUANTITY) {
             snprintf(err, errlen,
-                     "%s:%zu: phase '%s' ends (%s) before it starts (%s); the file "
-                     "is damaged",
-                     path, r + 2, phase, csv_cell(&c, r, c_end), csv_cell(&c, r, c_start));
+                     "%s:%zu: phase '%s' from %s to %s ms is not a span of time; the "
+                     "file is damaged",
+                     path, r + 2, phase, csv_cell(&c, r, c_start), csv_cell(&c, r, c_end));
             csv_free(&c);
             return -2;
         }
