@@ -116,14 +116,14 @@ for allocator in glibc jemalloc; do
     kill "$LEAKY_PID"
 done
 
-if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1 && public_copy; then
     sleep 20 &
     sleeper=$!
     BPF_CHILDREN+=("$sleeper")
-    err=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$ALLOCSCOPE" attach "$sleeper" \
-        --uprobes --out /tmp/allocscope-nobody-attach.$$ 2>&1)
+    # nobody runs a world-readable copy: the checkout may sit under a 0700 directory.
+    err=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$PUBLIC/bin/allocscope" attach \
+        "$sleeper" --uprobes --out "$PUBLIC/out/attach" 2>&1)
     rc=$?
-    rm -rf /tmp/allocscope-nobody-attach.$$
     expect_eq "unprivileged attach: exit 3" "$rc" 3
     if [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && [[ $err == *"cannot load BPF programs"* ]]; then
         pass "unprivileged attach: one line"
