@@ -1,7 +1,8 @@
 #!/bin/bash
 # allocscope diagnose on plain runs of tests/helpers/diag_retainer (leak, buffer, flat, a
 # bounded step, no stacks), on a kernel-only recording, and on bad input. The reference
-# workloads' verdicts are in diagnose_workloads_test.sh and diagnose_streams_test.sh.
+# workloads' verdicts are in diagnose_workloads_test.sh, diagnose_streams_test.sh and
+# diagnose_api_test.sh.
 source "$(dirname "$0")/../helpers/lib.sh"
 source "$(dirname "$0")/../helpers/workloads_lib.sh"
 source "$(dirname "$0")/../helpers/diagnose_lib.sh"

@@ -1,8 +1,7 @@
 #!/bin/bash
-# allocscope diagnose on the reference workloads stream-proxy and bulk-download (every leaky
+# allocscope diagnose on the reference workloads stream-proxy and bulk-download: every leaky
 # variant `leak` or `unbounded-buffering` naming its documented site, every fixed variant
-# `healthy`) and api-burst (`allocator-retention` under glibc:default, `healthy` under
-# jemalloc:bg-decay). How they are recorded: tests/helpers/diagnose_lib.sh.
+# `healthy`. How they are recorded: tests/helpers/diagnose_lib.sh.
 source "$(dirname "$0")/../helpers/lib.sh"
 source "$(dirname "$0")/../helpers/workloads_lib.sh"
 source "$(dirname "$0")/../helpers/diagnose_lib.sh"
@@ -12,5 +11,5 @@ if [ ! -x "$ALLOCSCOPE" ] || [ ! -f "$SHIM" ]; then
     finish
 fi
 
-diagnose_workloads stream-proxy bulk-download api-burst
+diagnose_workloads stream-proxy bulk-download
 finish
