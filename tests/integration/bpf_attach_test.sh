@@ -7,11 +7,12 @@
 LEAKY=$TESTBIN/bpf_leaky
 MB=$((1024 * 1024))
 
-# start_leaky MODE ALLOCATOR: bpf_leaky running for 20 s; sets LEAKY_PID.
+# start_leaky MODE ALLOCATOR: bpf_leaky running for 120 s (it is killed once recorded; a
+# busy machine may take a while to load and calibrate the probes); sets LEAKY_PID.
 start_leaky() {
     local lib
     lib=$(allocator_lib "$2")
-    LD_PRELOAD=$lib "$LEAKY" "$1" 20 >/dev/null &
+    LD_PRELOAD=$lib "$LEAKY" "$1" 120 >/dev/null &
     LEAKY_PID=$!
     BPF_CHILDREN+=("$LEAKY_PID")
     sleep 0.3
@@ -38,8 +39,12 @@ out=$TMP/plain
 "$ALLOCSCOPE" attach "$LEAKY_PID" --duration 2 --out "$out" >"$TMP/plain.log" 2>&1
 expect_eq "attach: exit status" "$?" 0
 rows=$(($(wc -l <"$out/samples.csv") - 1))
-if [ "$rows" -ge 10 ]; then pass "attach: samples.csv has $rows rows"; else
-    fail "attach: samples.csv rows" "$rows"; fi
+# Rows one after the other in time; how many fit in 2 s is the machine's business.
+if [ "$rows" -ge 2 ] && csv_col "$out/samples.csv" t_ms | sort -n -c 2>/dev/null; then
+    pass "attach: samples.csv has $rows rows in time order"
+else
+    fail "attach: samples.csv rows" "$rows: $(csv_col "$out/samples.csv" t_ms | head -5 | tr '\n' ' ')"
+fi
 rss=$(csv_col "$out/samples.csv" rss_bytes | tail -1)
 krss=$(csv_col "$out/samples.csv" kernel_rss_bytes | tail -1)
 if [ "${rss:-0}" -gt 0 ] && [ "${krss:-0}" -gt 0 ]; then
@@ -102,7 +107,7 @@ done
 # C++: operator new is probed in jemalloc (it exports it) and in libstdc++ over glibc (its
 # nested malloc is ignored), so the function calling new is named in both.
 for allocator in glibc jemalloc; do
-    LD_PRELOAD=$(allocator_lib "$allocator") "$TESTBIN/bpf_leaky_cxx" leak 20 >/dev/null &
+    LD_PRELOAD=$(allocator_lib "$allocator") "$TESTBIN/bpf_leaky_cxx" leak 120 >/dev/null &
     LEAKY_PID=$!
     BPF_CHILDREN+=("$LEAKY_PID")
     sleep 0.3
@@ -120,7 +125,7 @@ for allocator in glibc jemalloc; do
 done
 
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1 && public_copy; then
-    sleep 20 &
+    sleep 120 &
     sleeper=$!
     BPF_CHILDREN+=("$sleeper")
     # nobody runs a world-readable copy: the checkout may sit under a 0700 directory.
