@@ -1,5 +1,5 @@
 #!/bin/bash
-# suite: full
+# suite: full alone
 # api-burst reproduces the memory shape of field case 3's table
 # (/work/shared/docs/field-notes.md) through `allocscope bench`: glibc default keeps its peak
 # RSS for the whole cooldown; jemalloc bg-decay falls below 25% of its peak while idle in the
@@ -8,7 +8,8 @@
 # requests in flight have freed their objects, its RSS is down too. The memory shape must
 # hold in every pass. The passes are run by bench/api-burst-table, which measures the
 # throughput half of the table (requests/s, CPU per request) side by side; here only its
-# output's form is checked, not its numbers. Full suite only: about 100 s of load.
+# output's form is checked, not its numbers. Full suite only: about 100 s of load, run
+# alone so that the throughput table it logs is measured on a machine it has to itself.
 # shellcheck source=tests/helpers/lib.sh
 . "$(dirname "$0")/../helpers/lib.sh"
 
