@@ -145,7 +145,7 @@ real_bench() { # DIR KEEP_MB
     "$ALLOCSCOPE" bench --quiet --repeats 3 --idle 0.5 --load-time 1.5 --cooldown 1 \
         -a glibc:default --name retainer \
         --target "$TESTBIN/diag_retainer --mode retain --keep-mb $2 --on-signal --load-ms 800" \
-        --load 'kill -USR1 {pid}; sleep 1' -o "$1" >"$1.log" 2>&1
+        --load "sh $ROOT/tests/helpers/usr1_when_ready {pid}; sleep 1" -o "$1" >"$1.log" 2>&1
 }
 
 real() {
