@@ -18,8 +18,8 @@ start_leaky() {
     sleep 0.3
 }
 
-# leak_summary DIR: "GROWTH_BYTES_PER_S BYTES FUNCTION" of each site of `leaks --json`, fastest
-# growing first; BYTES are those allocated during the recording and still live at its end.
+# leak_summary DIR: "GROWTH_BYTES_PER_S BYTES FUNCTION" of each site of `leaks --json`, in the
+# tool's order; BYTES are those allocated during the recording and still live at its end.
 leak_summary() {
     "$ALLOCSCOPE" leaks --json "$1" | python3 -c '
 import json, sys
@@ -65,7 +65,7 @@ kill "$LEAKY_PID"
 for allocator in glibc jemalloc; do
     start_leaky leak "$allocator"
     out=$TMP/leak-$allocator
-    "$ALLOCSCOPE" attach "$LEAKY_PID" --uprobes --sample 64K --duration 3 --out "$out" \
+    "$ALLOCSCOPE" attach "$LEAKY_PID" --uprobes --sample 64K --duration 4 --out "$out" \
         >"$TMP/leak-$allocator.log" 2>&1
     expect_eq "$allocator leak: exit status" "$?" 0
     if grep -q "uprobes cost about .* us per malloc+free pair" "$TMP/leak-$allocator.log"; then
@@ -79,11 +79,12 @@ for allocator in glibc jemalloc; do
         if grep -q "^$key=[0-9]" "$out/shim.txt"; then pass "$allocator leak: $key reported"; else
             fail "$allocator leak: $key in shim.txt"; fi
     done
-    # The fixed program holds at most 16 sessions (64 KB): 1 MB held is the leak, whatever
-    # the number of requests a busy machine let it make.
+    # The fixed program holds at most 16 sessions (64 KB): 4 times that held is the leak,
+    # whatever the number of requests a busy machine let it make. The top site is the
+    # tool's ranking (most held at the end, then fastest growing).
     read -r growth held function <<<"$(leak_summary "$out" | head -1)"
-    if [ "$function" = remember_session ] && [ "${growth:-0}" -gt 0 ] && [ "${held:-0}" -gt "$MB" ]; then
-        pass "$allocator leak: fastest growing site remember_session, $((held / 1024)) KiB held ($((growth / 1024)) KiB/s)"
+    if [ "$function" = remember_session ] && [ "${held:-0}" -gt $((MB / 4)) ]; then
+        pass "$allocator leak: top site remember_session, $((held / 1024)) KiB held ($((growth / 1024)) KiB/s)"
     else
         fail "$allocator leak: top site" "$(leak_summary "$out" | head -3 | tr '\n' ' ')"
     fi
@@ -91,7 +92,7 @@ for allocator in glibc jemalloc; do
 
     start_leaky fixed "$allocator"
     out=$TMP/fixed-$allocator
-    "$ALLOCSCOPE" attach "$LEAKY_PID" --uprobes --sample 64K --duration 3 --out "$out" \
+    "$ALLOCSCOPE" attach "$LEAKY_PID" --uprobes --sample 64K --duration 4 --out "$out" \
         >"$TMP/fixed-$allocator.log" 2>&1
     expect_eq "$allocator fixed: exit status" "$?" 0
     holding=$(leak_summary "$out" | awk -v mb="$MB" '$2 > mb' | wc -l)
@@ -112,11 +113,11 @@ for allocator in glibc jemalloc; do
     BPF_CHILDREN+=("$LEAKY_PID")
     sleep 0.3
     out=$TMP/cxx-$allocator
-    "$ALLOCSCOPE" attach "$LEAKY_PID" --uprobes --sample 64K --duration 3 --out "$out" \
+    "$ALLOCSCOPE" attach "$LEAKY_PID" --uprobes --sample 64K --duration 4 --out "$out" \
         >"$TMP/cxx-$allocator.log" 2>&1
     expect_eq "$allocator C++ leak: exit status" "$?" 0
     read -r growth held function <<<"$(leak_summary "$out" | head -1)"
-    if [[ $function == *remember_session* ]] && [ "${growth:-0}" -gt 0 ] && [ "${held:-0}" -gt "$MB" ]; then
+    if [[ $function == *remember_session* ]] && [ "${held:-0}" -gt $((MB / 4)) ]; then
         pass "$allocator C++ leak: top site $function (operator new's caller)"
     else
         fail "$allocator C++ leak: top site" "$(leak_summary "$out" | head -3 | tr '\n' ' ')"
