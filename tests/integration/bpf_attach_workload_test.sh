@@ -50,11 +50,15 @@ attach_under_load() {
     local load=("$WL_BIN/loadgen" --target "127.0.0.1:$port" --scenario stream-proxy -c 8
         --rate "$RATE" -p /stream/media-1 -q)
     "${load[@]}" -d 1 # the fixed variant's pool and the buffers fill before the recording
-    "${load[@]}" -d $((ATTACH_S + 2)) --json "$TMP/load-$name.json" &
+    # The load runs until the recording is over (loading and calibrating the probes took
+    # 4 s and more on a busy machine), bounded at 120 s; SIGTERM ends it with its report.
+    "${load[@]}" -d 120 --json "$TMP/load-$name.json" &
     local load_pid=$!
+    WL_PIDS+=("$load_pid")
     "$ALLOCSCOPE" attach "$pid" --uprobes --sample 64K --duration "$ATTACH_S" --out "$OUT" \
         >"$TMP/attach-$name.log" 2>&1
     expect_eq "$name: attach exit status" "$?" 0
+    kill -TERM "$load_pid"
     wait "$load_pid"
     expect_eq "$name: load had no errors" "$(wl_json_get "$TMP/load-$name.json" errors)" 0
     expect_eq "$name: shim.txt names the allocator" "$(grep '^allocator=' "$OUT/shim.txt")" \
