@@ -82,7 +82,7 @@ run_stream_proxy() {
     }
     local pid=$WL_PID port=$WL_PORT
     local load=("$WL_BIN/loadgen" --target "127.0.0.1:$port" --scenario stream-proxy -c 16
-        --rate 500 -p /stream/media-1 -q --max-time 120)
+        --rate 500 -p /stream/media-1 -q --timeout 60 --max-time 300)
     "${load[@]}" -n "$WARM_REQUESTS"
     warm=$(measure "$name" "$pid")
     "${load[@]}" -n "$LOAD_REQUESTS" --json "$TMP/$name.json"
@@ -133,14 +133,16 @@ run_bulk_download() {
 }
 
 # ---- api-burst: what the allocator keeps after the burst ----------------------------------------
-# rss_at_most PID KB: VmRSS is at most KB.
-rss_at_most() {
-    [ "$(wl_rss_kb "$1")" -le "$2" ]
+# rss_under_half_hwm PID: VmRSS is at most half the high-water mark.
+rss_under_half_hwm() {
+    [ "$(wl_rss_kb "$1")" -le $(($(awk '/^VmHWM:/ {print $2}' "/proc/$1/status") / 2)) ]
 }
 
-# run_api_burst LIB LABEL keeps|gives [MALLOC_CONF]: a 4 s burst; then "keeps" samples RSS
-# 3 s after it (glibc gives nothing back, so waiting longer could only make that stronger),
-# "gives" waits up to 60 s for RSS to fall to half the peak.
+# run_api_burst LIB LABEL keeps|gives [MALLOC_CONF]: a burst of 8000 requests over 256
+# connections; then "keeps" samples RSS 3 s after it (glibc gives nothing back, so waiting
+# longer could only make that stronger), "gives" waits up to 60 s for RSS to fall to half
+# the peak. The peak is the high-water mark read at the end: a busy server is still working
+# through the requests in flight when the load stops.
 run_api_burst() {
     local lib=$1 label=$2 expect=$3 conf=${4:-} pid port peak after
     local envs=()
@@ -151,15 +153,16 @@ run_api_burst() {
         return
     }
     pid=$WL_PID port=$WL_PORT
-    "$WL_BIN/loadgen" --target "127.0.0.1:$port" --scenario api-burst -c 256 -d 4 \
-        -p /api/items -p POST:/api/orders --payload 256-4096 -q --json "$TMP/api-$label.json"
-    peak=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
+    "$WL_BIN/loadgen" --target "127.0.0.1:$port" --scenario api-burst -c 256 -n 8000 \
+        --timeout 60 --max-time 300 -p /api/items -p POST:/api/orders --payload 256-4096 -q \
+        --json "$TMP/api-$label.json"
     local start=$(date +%s)
     if [ "$expect" = keeps ]; then
         sleep 3
     else
-        wl_wait_until 60 rss_at_most "$pid" $((peak / 2))
+        wl_wait_until 60 rss_under_half_hwm "$pid"
     fi
+    peak=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
     after=$(wl_rss_kb "$pid")
     echo "# api-burst $label: $(wl_json_get "$TMP/api-$label.json" requests) requests, peak RSS" \
         "$((peak / 1024)) MiB, $(($(date +%s) - start)) s after the load $((after / 1024)) MiB"
