@@ -20,7 +20,8 @@ VAL='(-?[0-9]+(\.[0-9]+)?|nan)'
 "$PAIRS" 0.3 100 syscall >"$TMP/syscall.out"
 for mode in pairs syscall; do
     lines=$(grep -Ec "^[0-9]+ $NUM $NUM$" "$TMP/$mode.out")
-    if [ "$lines" -ge 2 ] && [ "$lines" -eq "$(wc -l <"$TMP/$mode.out")" ]; then
+    # How many windows fit in 0.3 s is the machine's business; at least one, all well formed.
+    if [ "$lines" -ge 1 ] && [ "$lines" -eq "$(wc -l <"$TMP/$mode.out")" ]; then
         pass "bpf_pairs $mode: well-formed windows"
     else
         fail "bpf_pairs $mode: well-formed windows" "$(head -3 "$TMP/$mode.out")"
