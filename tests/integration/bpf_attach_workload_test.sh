@@ -90,7 +90,9 @@ for allocator in glibc jemalloc; do
     fi
     if attach_under_load "$allocator" fixed; then
         functions=$(growing_functions)
-        holding=$(awk -v lim=$((1024 * KIB)) '$2 > lim' <<<"$functions" | wc -l)
+        # Sites with no named frame at all are libevent's buffers of the streams in flight,
+        # more of them on a busy machine: the fixed variant's own functions must hold little.
+        holding=$(awk -v lim=$((1024 * KIB)) '$2 > lim && $3 != "??"' <<<"$functions" | wc -l)
         sampled=$(grep '^sampled_allocations=' "$OUT/shim.txt" | cut -d= -f2)
         echo "# $allocator fixed: fastest growing function: $(head -1 <<<"$functions")"
         echo "# $allocator fixed: most held: $(sort -k2,2nr <<<"$functions" | head -1)"
