@@ -113,11 +113,13 @@ static uint64_t run_pair(const struct budget *b, struct span *elapsed)
     pair_ops(CHUNK_OPS * 8);
     uint64_t done = 0;
     struct span start = span_start();
-    while (!budget_spent(b, done, start.wall)) {
+    /* At least one chunk: descheduled for the whole of a short --ms on a busy machine, the
+     * run would otherwise count no op and print inf and nan per op. */
+    do {
         uint64_t n = b->ops && b->ops - done < CHUNK_OPS ? b->ops - done : CHUNK_OPS;
         pair_ops(n);
         done += n;
-    }
+    } while (!budget_spent(b, done, start.wall));
     *elapsed = span_since(start);
     return done;
 }
@@ -176,12 +178,12 @@ static uint64_t run_mix(const struct budget *b, struct span *elapsed)
         mix_op(&m);
     uint64_t done = 0;
     struct span start = span_start();
-    while (!budget_spent(b, done, start.wall)) {
+    do { /* at least one chunk, as in run_pair */
         uint64_t n = b->ops && b->ops - done < CHUNK_OPS ? b->ops - done : CHUNK_OPS;
         for (uint64_t i = 0; i < n; i++)
             mix_op(&m);
         done += n;
-    }
+    } while (!budget_spent(b, done, start.wall));
     *elapsed = span_since(start);
     for (unsigned i = 0; i < MIX_SLOTS; i++)
         free(m.ptr[i]);

@@ -4,7 +4,7 @@ KEVENTS=$BUILD/bin/allocscope-kevents
 UPROBES=$BUILD/bin/allocscope-allocuprobe
 JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 BPF_CHILDREN=()
-trap 'for p in "${BPF_CHILDREN[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
+trap 'for p in "${BPF_CHILDREN[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP" ${PUBLIC:+"$PUBLIC"}' EXIT
 
 # bpf_refusal: empty when BPF loads here, else the reason (one line).
 bpf_refusal() {

@@ -84,6 +84,39 @@ wl_live_bytes() {
              NF > 5 && c {v = $c} END {print v + 0}' "$1/samples.csv" 2>/dev/null
 }
 
+# wl_live_bytes_fresh DIR: live_bytes of a samples.csv row taken after this call began: waits
+# (up to 60 s, on a busy machine the shim's writer may be late) for two more complete rows,
+# the second of which was sampled after the first was written. Empty when none came.
+wl_live_bytes_fresh() {
+    local rows want i
+    rows=$(awk -F, 'NR > 1 && NF > 5' "$1/samples.csv" 2>/dev/null | wc -l)
+    want=$((rows + 2))
+    for i in $(seq 1 1200); do
+        rows=$(awk -F, 'NR > 1 && NF > 5' "$1/samples.csv" 2>/dev/null | wc -l)
+        if [ "$rows" -ge "$want" ]; then
+            wl_live_bytes "$1"
+            return 0
+        fi
+        sleep 0.05
+    done
+    return 1
+}
+
+# wl_wait_until SECONDS CMD...: runs CMD every 0.1 s until it succeeds or SECONDS have
+# passed; for behaviour that takes time (memory given back, streams released), bounded
+# generously so that a busy machine is not a failure. Returns CMD's last status.
+wl_wait_until() {
+    local limit=$1 end
+    shift
+    end=$(($(date +%s) + limit))
+    while :; do
+        "$@" && return 0
+        [ "$(date +%s)" -ge "$end" ] && break
+        sleep 0.1
+    done
+    "$@"
+}
+
 # wl_json_get FILE KEY: a top-level number or string of a JSON object (python3).
 wl_json_get() {
     python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); k=sys.argv[2].split(".")

@@ -37,7 +37,13 @@ check_line "pair --ms" "$("$PROGRAM" pair --ms 10)" pair 1 1
 out=$(LD_PRELOAD=$SHIM ALLOCSCOPE_SAMPLE=all ALLOCSCOPE_OUT=$TMP/shim "$PROGRAM" threads --ms 10)
 check_line "threads under the shim (exact)" "$out" threads 4 1
 calls=$(awk -F, 'NR > 1 { c = $4 } END { print c + 0 }' "$TMP/shim/samples.csv" 2>/dev/null)
-if [ "${calls:-0}" -ge 1000 ]; then pass "shim recorded the threads workload"; else fail "shim recorded the threads workload" "alloc_calls=${calls:-none}"; fi
+# However many ops the 10 ms allowed, each was a malloc the shim saw.
+ops=$(sed -n 's/.* ops=\([0-9]*\) .*/\1/p' <<<"$out")
+if [ "${ops:-0}" -ge 1 ] && [ "${calls:-0}" -ge "$ops" ]; then
+    pass "shim recorded the threads workload ($calls allocating calls for $ops ops)"
+else
+    fail "shim recorded the threads workload" "alloc_calls=${calls:-none} for ${ops:-?} ops"
+fi
 
 # Bad input: one line naming the program, exit 2.
 for args in "fly" "pair --ops 0" "pair --ms" "pair --speed 3"; do
@@ -75,17 +81,21 @@ else
         "$TMP/table.txt"
 fi
 POS='[0-9]+\.[0-9]{2}' ANY='-?[0-9]+\.[0-9]{2}'
+# At 20 ms a run on a busy machine may take less tree CPU than its own startup: the measure
+# comes out negative and its ratio (and every ratio to such a baseline) is left empty in the
+# CSV and '-' in the table. That is the bench telling the truth, not a malformed line.
+RATIO="($ANY|)" TRATIO="($ANY|-)"
 for w in pair mix threads; do
     for c in $configs; do
         base=bare
         [[ $c == je-* ]] && base=je-bare
         row=$(grep "^$w,$c," "$TMP/bench.csv")
-        re="^$w,$c,$base,$POS,$POS,$ANY,$ANY,$POS,$POS,$POS$"
+        re="^$w,$c,$base,$POS,$RATIO,$ANY,$RATIO,$POS,$RATIO,$POS(;$POS)*$"
         if [[ $row =~ $re ]]; then pass "csv row $w $c"; else fail "csv row $w $c" "got '$row'"; fi
-        check_grep "table row $w $c" "^$w +$c +$POS +$POS +$ANY +$ANY +$POS +$POS +$base$" "$TMP/table.txt"
+        check_grep "table row $w $c" "^$w +$c +$POS +$TRATIO +$ANY +$TRATIO +$POS +$TRATIO +$base$" "$TMP/table.txt"
     done
     check_grep "goals line $w" \
-        "^$w +shim-default/bare +$POS \((met|missed)\) +shim-exact/heaptrack +(-?$POS \((met|missed)\)|- \(not measured\))$" \
+        "^$w +shim-default/bare +($POS \((met|missed)\)|- \(not measured\)) +shim-exact/heaptrack +(-?$POS \((met|missed)\)|- \(not measured\))$" \
         "$TMP/table.txt"
 done
 # Baselines are 1.00 of themselves.

@@ -18,18 +18,22 @@ if [ -n "$reason" ]; then
     finish
 fi
 
-# growing_functions: "GROWTH_BYTES_PER_S FUNCTION" of the recording's `leaks --json`, the sites
-# summed by their allocating function (upstream_client_new allocates the connection, its pool
-# and its buffers at several lines), fastest first.
+# growing_functions: "GROWTH_BYTES_PER_S BYTES FUNCTION" of the recording's `leaks --json`, the
+# sites summed by their allocating function (upstream_client_new allocates the connection,
+# its pool and its buffers at several lines, some inside libevent, whose own functions have
+# no name here: a site counts for its first named frame), fastest growing first; BYTES were
+# allocated during the recording and are still live at its end.
 growing_functions() {
     python3 -c '
 import json, sys
-growth = {}
+growth, held = {}, {}
 for s in json.load(open(sys.argv[1]))["sites"]:
-    function = s["frames"][0]["function"] if s["frames"] else "??"
+    named = [f["function"] for f in s["frames"] if f["function"] not in ("", "??")]
+    function = named[0] if named else "??"
     growth[function] = growth.get(function, 0) + s["growth_bytes_per_s"]
+    held[function] = held.get(function, 0) + s["bytes"]
 for function, rate in sorted(growth.items(), key=lambda item: -item[1]):
-    print(int(rate), function)' "$LEAKS_JSON"
+    print(int(rate), held[function], function)' "$LEAKS_JSON"
 }
 
 # attach_under_load ALLOCATOR VARIANT: starts origin and proxy (the allocator preloaded, no
@@ -48,11 +52,15 @@ attach_under_load() {
     local load=("$WL_BIN/loadgen" --target "127.0.0.1:$port" --scenario stream-proxy -c 8
         --rate "$RATE" -p /stream/media-1 -q)
     "${load[@]}" -d 1 # the fixed variant's pool and the buffers fill before the recording
-    "${load[@]}" -d $((ATTACH_S + 2)) --json "$TMP/load-$name.json" &
+    # The load runs until the recording is over (loading and calibrating the probes took
+    # 4 s and more on a busy machine), bounded at 120 s; SIGTERM ends it with its report.
+    "${load[@]}" -d 120 --json "$TMP/load-$name.json" &
     local load_pid=$!
+    WL_PIDS+=("$load_pid")
     "$ALLOCSCOPE" attach "$pid" --uprobes --sample 64K --duration "$ATTACH_S" --out "$OUT" \
         >"$TMP/attach-$name.log" 2>&1
     expect_eq "$name: attach exit status" "$?" 0
+    kill -TERM "$load_pid"
     wait "$load_pid"
     expect_eq "$name: load had no errors" "$(wl_json_get "$TMP/load-$name.json" errors)" 0
     expect_eq "$name: shim.txt names the allocator" "$(grep '^allocator=' "$OUT/shim.txt")" \
@@ -68,10 +76,12 @@ attach_under_load() {
 for allocator in glibc jemalloc; do
     if attach_under_load "$allocator" leaky; then
         functions=$(growing_functions)
-        read -r growth function <<<"$(head -1 <<<"$functions")"
-        # 100 req/s leaking ~41 KB each: ~4 MB/s; half of it is enough to stand out.
-        if [ "$function" = upstream_client_new ] && [ "${growth:-0}" -gt $((2048 * KIB)) ]; then
-            pass "$allocator leaky: fastest growing function upstream_client_new at $((growth / KIB)) KiB/s"
+        read -r growth held function <<<"$(head -1 <<<"$functions")"
+        # ~41 KB leaked per request: 2 MiB held is 50 requests' worth, which no function of
+        # the fixed variant holds, however few requests a busy machine served.
+        if [ "$function" = upstream_client_new ] && [ "${growth:-0}" -gt 0 ] &&
+            [ "${held:-0}" -gt $((2048 * KIB)) ]; then
+            pass "$allocator leaky: fastest growing function upstream_client_new, $((held / KIB)) KiB held ($((growth / KIB)) KiB/s)"
         else
             fail "$allocator leaky: fastest growing function" "$(head -3 <<<"$functions" | tr '\n' ' ')"
         fi
@@ -80,11 +90,14 @@ for allocator in glibc jemalloc; do
     fi
     if attach_under_load "$allocator" fixed; then
         functions=$(growing_functions)
-        growing=$(awk -v lim=$((256 * KIB)) '$1 > lim' <<<"$functions" | wc -l)
+        # Sites with no named frame at all are libevent's buffers of the streams in flight,
+        # more of them on a busy machine: the fixed variant's own functions must hold little.
+        holding=$(awk -v lim=$((1024 * KIB)) '$2 > lim && $3 != "??"' <<<"$functions" | wc -l)
         sampled=$(grep '^sampled_allocations=' "$OUT/shim.txt" | cut -d= -f2)
         echo "# $allocator fixed: fastest growing function: $(head -1 <<<"$functions")"
-        if [ "$growing" -eq 0 ] && [ "${sampled:-0}" -gt 100 ]; then
-            pass "$allocator fixed: no function grows faster than 256 KiB/s ($sampled samples)"
+        echo "# $allocator fixed: most held: $(sort -k2,2nr <<<"$functions" | head -1)"
+        if [ "$holding" -eq 0 ] && [ "${sampled:-0}" -gt 100 ]; then
+            pass "$allocator fixed: no function holds 1 MiB at the end ($sampled samples)"
         else
             fail "$allocator fixed: growing functions" "$(head -3 <<<"$functions" | tr '\n' ' ') samples ${sampled:-0}"
         fi

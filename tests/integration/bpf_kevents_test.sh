@@ -38,27 +38,34 @@ madvise_bytes() {
 
 # rss_agreement FILE: rows with a live process, the worst relative gap (%) between
 # kernel_rss_bytes and the VmRSS read at the same moment, and the rows off by more than 5%
-# and by more than the per-CPU counter slack: rss_stat reports the counter's shared
-# count, which lags /proc's sum by up to a batch (32 pages) per CPU; that matters only
-# while RSS is a few MB (process start).
+# and by more than the per-CPU counter slack plus what RSS moved in the intervals around the
+# row: rss_stat reports the counter's shared count, which lags /proc's sum by up to a batch
+# (32 pages) per CPU, and the two are read a little apart, more so on a busy machine, so
+# while RSS climbs or falls fast they may differ by what it moved meanwhile.
 rss_agreement() {
     local slack=$(($(nproc) * 32 * 4096))
     # Left out: the last row (taken while the process exits, when the kernel tears its
     # address space down between the rss_stat update and the read of /proc) and rows under
     # 4 MiB (around exec, when rss_stat still counts the old image's pages).
     awk -F, -v slack="$slack" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-        function judge(line,   f, p, gap) {
-            split(line, f, ",")
-            p = f[c["kernel_procfs_rss_bytes"]]; if (p < 4194304) return
-            gap = f[c["kernel_rss_bytes"]] - p
-            if (gap < 0) gap = -gap
-            if (gap / p > worst) { worst = gap / p; row = line }
-            if (gap / p > 0.05 && gap > slack) bad++
-            if (p > 10485760 && gap / p > worst_big) worst_big = gap / p
-            n++ }
-        { if (held != "") judge(held); held = $0 }
-        END { printf "%d %.2f %d %.2f %s\n", n, worst * 100, bad, worst_big * 100, row }' "$1"
+        { n++; line[n] = $0; k[n] = $c["kernel_rss_bytes"]; p[n] = $c["kernel_procfs_rss_bytes"] }
+        function abs(x) { return x < 0 ? -x : x }
+        END {
+            for (i = 1; i < n; i++) {
+                if (p[i] < 4194304) continue
+                moved = i > 1 ? abs(k[i] - k[i - 1]) : 0
+                if (abs(k[i + 1] - k[i]) > moved) moved = abs(k[i + 1] - k[i])
+                gap = abs(k[i] - p[i])
+                if (gap / p[i] > worst) { worst = gap / p[i]; row = line[i] }
+                if (gap / p[i] > 0.05 && gap > slack + moved) bad++
+                if (p[i] > 10485760 && gap / p[i] > worst_big) worst_big = gap / p[i]
+                judged++
+            }
+            printf "%d %.2f %d %.2f %s\n", judged, worst * 100, bad + 0, worst_big * 100, row
+        }' "$1"
 }
+
+wl_alive_pid() { kill -0 "$1" 2>/dev/null; }
 
 reason=$(bpf_refusal)
 if [ -n "$reason" ]; then
@@ -151,14 +158,18 @@ else
 fi
 
 # Duration ends the recording of a process that keeps running.
-sleep 30 &
+sleep 300 &
 sleeper=$!
 BPF_CHILDREN+=("$sleeper")
 "$KEVENTS" --pid "$sleeper" --out "$TMP/duration.csv" --duration 1 >/dev/null
 expect_eq "--duration ends it: exit status" "$?" 0
 rows=$(($(wc -l <"$TMP/duration.csv") - 1))
-if [ "$rows" -ge 5 ] && [ "$rows" -le 13 ]; then pass "--duration 1 wrote $rows rows"; else
-    fail "--duration 1 rows" "$rows"; fi
+# The sleeper outlives the recording by far: only --duration can have ended it.
+if [ "$rows" -ge 1 ] && wl_alive_pid "$sleeper"; then
+    pass "--duration 1 wrote $rows rows and stopped while the process ran on"
+else
+    fail "--duration 1" "$rows rows; the process $(wl_alive_pid "$sleeper" && echo ran on || echo had ended)"
+fi
 kill "$sleeper"
 
 # Errors: one line, exit status 3 when BPF cannot be loaded.
@@ -170,9 +181,10 @@ if [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && [[ $err == *"BTF /nonexistent/
 else
     fail "without BTF: message" "$err"
 fi
-if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
-    err=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$KEVENTS" --pid $$ \
-        --out /tmp/allocscope-nobody.csv 2>&1)
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1 && public_copy; then
+    # nobody runs a world-readable copy: the checkout may sit under a 0700 directory.
+    err=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        "$PUBLIC/bin/allocscope-kevents" --pid $$ --out "$PUBLIC/out/nobody.csv" 2>&1)
     rc=$?
     expect_eq "unprivileged: exit 3" "$rc" 3
     if [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&

@@ -60,7 +60,7 @@ retainer_bench() { # DIR MODE
     "$ALLOCSCOPE" bench --quiet --repeats 2 --idle 0.5 --load-time 2 --cooldown 1 \
         -a glibc:default --name svc \
         --target "$TESTBIN/diag_retainer --mode $2 --rate-kb 4096 --on-signal --load-ms 1800" \
-        --load 'kill -USR1 {pid}; sleep 2' -o "$1" >"$1.log" 2>&1
+        --load "sh $ROOT/tests/helpers/usr1_when_ready {pid}; sleep 2" -o "$1" >"$1.log" 2>&1
 }
 if [ ! -x "$TESTBIN/diag_retainer" ]; then
     skip "benches of diag_retainer" "$TESTBIN/diag_retainer is not built"

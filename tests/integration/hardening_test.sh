@@ -10,20 +10,26 @@
 
 # ---- a failed mkdtemp fails the cell ----
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
-    out=$BUILD/test-hardening.$$ # outside /tmp, which the namespace hides
-    rm -rf "$out"
+    # The namespace hides /tmp, where the checkout itself may be (a mktemp -d checkout):
+    # allocscope, the shim and the registry are laid out as installed in /var/tmp, and the
+    # bench writes there.
+    work=$(mktemp -d /var/tmp/allocscope-hardening.XXXXXX)
+    mkdir -p "$work/bin" "$work/lib" "$work/share/allocscope"
+    cp "$ALLOCSCOPE" "$work/bin/" && cp "$SHIM" "$work/lib/" &&
+        cp "$ROOT/allocators/registry.ini" "$work/share/allocscope/"
+    out=$work/out
     unshare -m sh -c '
         mount -t tmpfs -o size=4m,nr_inodes=16 tmpfs /tmp || exit 3
         echo keep >/tmp/keep-me
         i=0; while touch /tmp/fill-$i 2>/dev/null; do i=$((i+1)); done
         "$1" bench -a glibc --target true --idle 0.5 --load-time 2 --cooldown 1.5 -o "$2" \
             >"$2.out" 2>&1
-        cat /tmp/keep-me' sh "$ALLOCSCOPE" "$out" >"$TMP/ns.out" 2>&1
+        cat /tmp/keep-me' sh "$work/bin/allocscope" "$out" >"$TMP/ns.out" 2>&1
     expect_eq "a file in /tmp survives a bench whose work directory could not be made" \
         "$(tail -1 "$TMP/ns.out")" "keep"
     check_grep "the cell failed:config, naming why" \
         'failed:config,.*cannot create a work directory in /tmp' "$out/results.csv"
-    rm -rf "$out" "$out.out"
+    rm -rf "$work"
 else
     skip "a bench with /tmp out of inodes" "needs root and unshare -m (a private mount namespace)"
 fi

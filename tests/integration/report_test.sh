@@ -279,6 +279,7 @@ if "$ALLOCSCOPE" bench --help >/dev/null 2>&1; then
         expect_eq "report on a real bench exits 0" "$?" 0
         check_charts "$TMP/rep-real" "real bench"
         check "real bench: throughput measured, Pareto chart drawn" compgen -G "$TMP/rep-real/charts/pareto-*.svg"
+        cut -d, -f1,7,15 "$TMP/realbench/results.csv" | sed 's/^/# real bench: /'
         check "real bench: a recommendation" grep -q '\*\*recommended\*\*' "$TMP/rep-real/summary.md"
         if [ -n "$kernel" ] && head -1 "$TMP"/realbench/cells/*glibc*/samples.csv | grep -q munmap_bytes; then
             check "real bench with kernel events: bytes returned to the OS charted" \

@@ -179,10 +179,17 @@ FILES2_PID=$WL_PID FILES2_PORT=$WL_PORT
 wl_start downloader2 "$WL_BIN/wl-bulk-download" --port 0 --server "127.0.0.1:$FILES2_PORT" \
     --variant leaky --workdir "$TMP" || fail "bulk-download starts"
 DL2_PID=$WL_PID DL2_PORT=$WL_PORT
+# dl_json_at_least KEY N: the downloader's /status has KEY >= N.
+dl_json_at_least() {
+    curl -s --max-time 5 "http://127.0.0.1:$DL2_PORT/status" >"$TMP/dl2-status.json"
+    python3 -c "import json,sys; exit(not json.load(open(sys.argv[1]))[sys.argv[2]] >= int(sys.argv[3]))" \
+        "$TMP/dl2-status.json" "$1" "$2" 2>/dev/null
+}
 curl -s -X POST --max-time 5 "http://127.0.0.1:$DL2_PORT/start" >/dev/null
-sleep 0.3
+# Mid-batch: some files fetched, then the server goes; the failures are waited for.
+wl_wait_until 60 dl_json_at_least requests 1
 wl_stop "$FILES2_PID"
-sleep 0.5
+wl_wait_until 60 dl_json_at_least errors 1
 curl -s -X POST --max-time 5 "http://127.0.0.1:$DL2_PORT/stop" >"$TMP/dl2.json"
 check "bulk-download: survives its file server going away" wl_alive "$DL2_PID"
 check "bulk-download: counts the failed fetches" python3 -c \

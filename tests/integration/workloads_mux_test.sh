@@ -32,9 +32,8 @@ stats() {
 }
 
 # stat PORT KEY: one counter of /stats.
-stat() {
-    stats "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2" \
-        2>/dev/null
+stat() { # flat JSON; no python: it is polled
+    stats "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2
 }
 
 # answers NAME PID PORT: the server is alive and answers an HTTP/2 request.
@@ -46,14 +45,27 @@ answers() {
     fi
 }
 
-# measure NAME PID: live heap (shim) or RSS in bytes.
+# measure NAME PID: live heap (a samples.csv row taken after this call) or RSS, in bytes.
 measure() {
-    sleep 0.4 # the shim writes a row every 100 ms
     if [ "$MEASURE" = live ]; then
-        wl_live_bytes "$TMP/rec-$1"
+        wl_live_bytes_fresh "$TMP/rec-$1"
     else
         echo $(($(wl_rss_kb "$2") * 1024))
     fi
+}
+
+# live_below NAME BYTES: the live heap of a fresh samples.csv row is below BYTES.
+live_below() {
+    local v
+    v=$(wl_live_bytes_fresh "$TMP/rec-$1")
+    [ -n "$v" ] && [ "$v" -lt "$2" ]
+}
+
+# held_at_most PORT N: the server holds at most N stream states (the /stats stream included).
+held_at_most() {
+    local held
+    held=$(stat "$1" streams_held)
+    [ -n "$held" ] && [ "$held" -le "$2" ]
 }
 
 # start_server NAME VARIANT: under the shim when measuring the live heap.
@@ -68,14 +80,16 @@ start_server() {
 
 # hold_client NAME PORT REQUESTS HOLD_S: a client that serves REQUESTS streams over 4
 # connections, then keeps them open HOLD_S seconds; returns once it holds (sets HOLD_PID).
+# A busy machine may take long to serve them: the bounds are generous, the counts exact.
 hold_client() {
-    local name=$1 port=$2 requests=$3 hold=$4
+    local name=$1 port=$2 requests=$3 hold=$4 end
     "$WL_BIN/wl-mux-client" --target "127.0.0.1:$port" --connections 4 --streams 10 \
-        --requests "$requests" --hold "$hold" --duration 30 --json "$TMP/$name.json" \
+        --requests "$requests" --hold "$hold" --duration 120 --json "$TMP/$name.json" \
         >"$TMP/$name.out" 2>"$TMP/$name.err" &
     HOLD_PID=$!
     WL_PIDS+=("$HOLD_PID")
-    for _ in $(seq 1 300); do
+    end=$(($(date +%s) + 120))
+    while [ "$(date +%s)" -lt "$end" ]; do
         grep -q holding "$TMP/$name.err" && return 0
         wl_alive "$HOLD_PID" || break
         sleep 0.05
@@ -174,6 +188,8 @@ EOF
 
 cat >"$TMP/h2_open.py" <<'EOF'
 # usage: h2_open.py PORT N SECONDS -- opens N streams without ending them, holds SECONDS.
+# Prints "open" once the server has read them all: a PING sent after the streams is answered
+# only once the frames before it were processed.
 import socket, struct, sys, time
 port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 def frame(t, f, s, p):
@@ -183,16 +199,27 @@ s = socket.create_connection(("127.0.0.1", port), timeout=3)
 # (REFUSED_STREAM); after an ACK they would be a connection error.
 data = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"")
 data += b"".join(frame(1, 4, 1 + 2 * i, b"\x83\x86\x84\x01\x01x") for i in range(n))  # POST, open
+data += frame(6, 0, 0, b"openned!")
 s.sendall(data)
-print("open", flush=True)
 end = time.time() + hold
 s.settimeout(0.2)
+buf, acked = b"", False
 while time.time() < end:
     try:
-        if not s.recv(65536):
-            break
+        chunk = s.recv(65536)
     except socket.timeout:
-        pass
+        continue
+    if not chunk:
+        break
+    buf += chunk
+    while not acked and len(buf) >= 9:
+        length = int.from_bytes(buf[:3], "big")
+        if len(buf) < 9 + length:
+            break
+        if buf[3] == 6 and buf[4] & 1 and buf[9:9 + length] == b"openned!":
+            acked = True
+            print("open", flush=True)
+        buf = buf[9 + length:]
 s.close()
 EOF
 
@@ -253,17 +280,19 @@ for variant in leaky fixed; do
         grep -q '3000 succeeded, 0 failed' "$TMP/h2load-m-$variant.out"
 
     # 150 streams left open on one connection: fixed refuses those above 100
-    python3 "$TMP/h2_open.py" "$port" 150 3 >"$TMP/open-$variant.out" &
+    python3 "$TMP/h2_open.py" "$port" 150 120 >"$TMP/open-$variant.out" &
     opener=$!
-    for _ in $(seq 1 40); do grep -q open "$TMP/open-$variant.out" && break; sleep 0.05; done
-    sleep 0.5
+    WL_PIDS+=("$opener")
+    wl_wait_until 60 grep -q open "$TMP/open-$variant.out" ||
+        fail "$variant: the server answers a PING after 150 open streams"
     held=$(stat "$port" streams_held) # includes the /stats stream itself
     if [ "$variant" = fixed ]; then
         expect_eq "fixed bounds concurrent incoming streams at 100 (+1 /stats)" "$held" 101
     else
         expect_eq "leaky accepts all 150 open streams (+1 /stats)" "$held" 151
     fi
-    wait "$opener"
+    kill "$opener" 2>/dev/null
+    wait "$opener" 2>/dev/null
 
     wl_stop "$pid"
     expect_eq "mux-streams $variant exits 0 on SIGTERM after bad input" "$WL_RC" 0
@@ -273,7 +302,7 @@ done
 wl_start json "$WL_BIN/wl-mux-streams" --port 0 --variant fixed || fail "mux-streams starts"
 pid=$WL_PID port=$WL_PORT
 "$WL_BIN/wl-mux-client" --target "127.0.0.1:$port" --connections 3 --streams 8 --requests 3000 \
-    --duration 20 --json "$TMP/client.json" >"$TMP/client.out" 2>&1
+    --duration 120 --json "$TMP/client.json" >"$TMP/client.out" 2>&1
 expect_eq "wl-mux-client exits 0" "$?" 0
 verdict=$(python3 - "$TMP/client.json" "$port" <<'EOF'
 import json, sys
@@ -300,18 +329,21 @@ wl_stop "$pid"
 
 wl_start cancel-leaky "$WL_BIN/wl-mux-streams" --port 0 --variant leaky || fail "starts"
 pid=$WL_PID port=$WL_PORT
+# The client holds its connections open far longer than the wait below: the streams must be
+# freed by the reset path, not by the connections closing.
 "$WL_BIN/wl-mux-client" --target "127.0.0.1:$port" --connections 4 --requests 2000 --cancel 1 \
-    --hold 2 --duration 20 --json "$TMP/cancelled.json" >/dev/null 2>"$TMP/cancelled.err" &
+    --hold 300 --duration 120 --json "$TMP/cancelled.json" >/dev/null 2>"$TMP/cancelled.err" &
 cpid=$!
 WL_PIDS+=("$cpid")
-for _ in $(seq 1 100); do grep -q holding "$TMP/cancelled.err" && break; sleep 0.05; done
-sleep 0.3
+wl_wait_until 120 grep -q holding "$TMP/cancelled.err"
+wl_wait_until 30 held_at_most "$port" 10
 held=$(stat "$port" streams_held)
-if [ -n "$held" ] && [ "$held" -le 10 ]; then
+if [ -n "$held" ] && [ "$held" -le 10 ] && wl_alive "$cpid"; then
     pass "leaky frees streams reset by the client (cancel path): $held held"
 else
-    fail "leaky frees streams reset by the client" "held=$held"
+    fail "leaky frees streams reset by the client" "held=$held; client $(wl_alive "$cpid" && echo holding || echo gone)"
 fi
+kill -TERM "$cpid" # ends its hold: it closes its connections and reports
 wait "$cpid"
 expect_eq "2000 cancelled streams reported" "$(wl_json_get "$TMP/cancelled.json" streams_cancelled)" 2000
 wl_stop "$pid"
@@ -326,17 +358,19 @@ for variant in leaky fixed; do
     }
     pid=$WL_PID port=$WL_PORT
     # warm-up: the connections close at the end, so leaky's held state goes with them
-    "$WL_BIN/wl-mux-client" --target "127.0.0.1:$port" --requests 2000 --duration 20 \
+    "$WL_BIN/wl-mux-client" --target "127.0.0.1:$port" --requests 2000 --duration 120 \
         >/dev/null 2>&1
     warm=$(measure "$name" "$pid")
-    hold_client "$name-a" "$port" $((STREAMS / 2)) 30 || fail "$name first client holds"
+    hold_client "$name-a" "$port" $((STREAMS / 2)) 300 || fail "$name first client holds"
     holder_a=$HOLD_PID
     mid=$(measure "$name" "$pid")
-    hold_client "$name-b" "$port" $((STREAMS / 2)) 0.5 || fail "$name second client holds"
+    hold_client "$name-b" "$port" $((STREAMS / 2)) 300 || fail "$name second client holds"
+    holder_b=$HOLD_PID
     end=$(measure "$name" "$pid")
-    wait "$HOLD_PID"
-    kill -TERM "$holder_a" # ends its hold: it closes its connections and reports
-    wait "$holder_a"
+    kill -TERM "$holder_a" "$holder_b" # ends their hold: they close their connections and report
+    wait "$holder_a" "$holder_b"
+    # The server frees a connection's streams when it sees the close: wait for that.
+    [ "$MEASURE" = live ] && [ "$variant" = leaky ] && wl_wait_until 60 live_below "$name" $((warm + 4 * MB))
     after=$(measure "$name" "$pid")
     errors=$(($(wl_json_get "$TMP/$name-a.json" errors) + $(wl_json_get "$TMP/$name-b.json" errors)))
     expect_eq "mux-streams $variant: $STREAMS streams without errors" "$errors" 0
