@@ -77,7 +77,7 @@ cp -r "$TMP/t-ok" "$TMP/t-phase"
 printf 'phase,start_ms,end_ms\nidle,0,100\nload,900,200\ncooldown,200,300\n' >"$TMP/t-phase/phases.csv"
 "$ALLOCSCOPE" diagnose "$TMP/t-phase" >/dev/null 2>"$TMP/t-phase.err"
 expect_eq "diagnose: a load that ends before it starts exits 2" "$?" 2
-check_grep "... naming the file and line" "phases.csv:3: phase 'load' ends" "$TMP/t-phase.err"
+check_grep "... naming the file and line" "phases.csv:3: phase 'load' from 900 to 200 ms is not a span of time" "$TMP/t-phase.err"
 "$ALLOCSCOPE" report "$TMP/t-phase" "$TMP/t-back" -o "$TMP/t-report" >/dev/null 2>&1
 rc=$?
 expect_eq "report on them does not crash" "$([ "$rc" -lt 128 ] && echo no-crash || echo "signal $((rc - 128))")" "no-crash"
