@@ -371,19 +371,10 @@ static int build_spec(struct bench_spec *spec, const struct bench_options *o)
     spec->allocators_forced = o->n_allocators > 0;
     for (size_t i = 0; i < o->n_allocators; i++)
         bench_spec_add_allocators(spec, o->allocators[i]);
-    if (o->file) {
-        char *text = util_read_file(o->file, NULL);
-        if (!text) {
-            util_error("cannot read bench file %s: %s", o->file, strerror(errno));
-            return -1;
-        }
-        const char *scenarios = util_find_data("workloads", "workloads");
-        int rc = bench_spec_parse(spec, o->file, text, scenarios, err, sizeof(err));
-        free(text);
-        if (rc) {
-            util_error("%s", err);
-            return -1;
-        }
+    if (o->file && bench_spec_load(spec, o->file, util_find_data("workloads", "workloads"), err,
+                                   sizeof(err))) {
+        util_error("%s", err);
+        return -1;
     }
     if (o->target &&
         bench_spec_add_command(spec, o->name, o->target, o->load, o->ready, err, sizeof(err))) {
