@@ -161,7 +161,7 @@ static int check_run(struct registry *reg, const char *spec, const char *shim_tx
         util_error("%s", err);
         return 2;
     }
-    char *text = util_read_file(shim_txt, NULL);
+    char *text = util_read_file_bounded(shim_txt, UTIL_INPUT_MAX, NULL);
     if (!text) {
         util_error("cannot read '%s': %s; give the shim.txt of a run", shim_txt, strerror(errno));
         return 2;

@@ -326,7 +326,7 @@ static void print_summary(const char *dir, const struct run_data *run, const str
 static int check_config(const struct allocator_config *cfg, const char *dir)
 {
     char *path = util_format("%s/shim.txt", dir), *message = NULL;
-    char *text = util_read_file(path, NULL);
+    char *text = util_read_file_bounded(path, UTIL_INPUT_MAX, NULL);
     int rc = 0;
     char **images;
     size_t n_images = rundata_images(dir, &images);

@@ -24,7 +24,7 @@ static int load_facts(struct run_data *run, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/shim.txt", run->dir);
-    char *text = util_read_file(path, NULL);
+    char *text = util_read_file_bounded(path, UTIL_INPUT_MAX, NULL);
     if (!text && file_exists(run->dir, "samples.csv")) {
         snprintf(err, errlen,
                  "%s has no heap recording (no shim.txt: the program did not load the shim, as "

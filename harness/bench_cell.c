@@ -450,7 +450,7 @@ static void reclaim(struct cell_state *s)
     uint64_t deadline = util_monotonic_ns() + RECLAIM_TIMEOUT_NS;
     while (util_monotonic_ns() < deadline && !*s->ctx->stop && !s->target_exited) {
         wait_until(s, util_monotonic_ns() + 50000000ull, false, 0);
-        char *text = util_read_file(shim_txt, NULL);
+        char *text = util_read_file_bounded(shim_txt, UTIL_INPUT_MAX, NULL);
         const char *at = text ? strstr(text, marker) : NULL;
         const char *before = at ? fact_after(text, at, "reclaim_before_rss") : NULL;
         const char *after_v = at ? fact_after(text, at, "reclaim_after_rss") : NULL;
@@ -602,7 +602,7 @@ static bool check_config(struct cell_state *s, bool have_shim)
 {
     const struct allocator_config *cfg = s->cell->config;
     char *path = util_format("%s/shim.txt", s->dir);
-    char *text = util_read_file(path, NULL), *message = NULL, reason[512];
+    char *text = util_read_file_bounded(path, UTIL_INPUT_MAX, NULL), *message = NULL, reason[512];
     bool ok = false;
     if (!have_shim || !text)
         fail(s, "config",
