@@ -494,7 +494,8 @@ static int load_finished(const char *dir, const struct bench_cell *cells, size_t
 {
     char err[512];
     char *path = util_format("%s/results.csv", dir);
-    int rc = bench_results_load(done, path, err, sizeof(err));
+    bool none_yet = access(path, F_OK) && errno == ENOENT; /* no cell finished */
+    int rc = none_yet ? 0 : bench_results_load(done, path, err, sizeof(err));
     free(path);
     if (rc) {
         util_error("%s; move the file away to rebuild it from the cells' cell.json", err);
