@@ -1,5 +1,6 @@
 /* The one reader of results.csv and cell.json (common/results): well-formed files, a
- * truncated last line, a cell listed twice, CRLF, a NUL byte, a missing column. */
+ * truncated last line, a cell listed twice, CRLF, a NUL byte, a missing column; and the gate
+ * refusing a bench whose results.csv lists a cell twice. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 
 #include "common/results.h"
 #include "common/util.h"
+#include "reports/gate.h"
 
 static char dir[] = "/tmp/test_results.XXXXXX";
 static char err[1024];
@@ -166,6 +168,19 @@ static void test_cell_json(void **state)
     assert_string_equal(err, "cannot read /dev/zero: File too large");
 }
 
+/* The gate counts each row as a repeat: a duplicated row must stop it, with the reason. */
+static void test_gate_refuses_duplicated_cell(void **state)
+{
+    (void)state;
+    static const char text[] = HEADER "\n" ROW_OK "\n" ROW_FAILED "\n" ROW_OK "\n";
+    char *path = write_file("results.csv", text, strlen(text));
+    struct gate_bench b;
+    assert_int_equal(gate_bench_load(&b, dir, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "cell w-none-glibc-default-r1 is listed again"));
+    gate_bench_free(&b);
+    free(path);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -191,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_nul_byte_refused),
         cmocka_unit_test(test_missing_column_or_cell_refused),
         cmocka_unit_test(test_cell_json),
+        cmocka_unit_test(test_gate_refuses_duplicated_cell),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
