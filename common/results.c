@@ -11,29 +11,11 @@
 #include "common/csv.h"
 #include "common/util.h"
 
-const char *const bench_column_names[BENCH_NCOLS] = {"cell",
-                                                     "workload",
-                                                     "variant",
-                                                     "allocator",
-                                                     "config",
-                                                     "repeat",
-                                                     "status",
-                                                     "idle_rss_bytes",
-                                                     "peak_rss_bytes",
-                                                     "after_1s_rss_bytes",
-                                                     "after_rss_bytes",
-                                                     "reclaimable_bytes",
-                                                     "peak_live_bytes",
-                                                     "after_live_bytes",
-                                                     "throughput_rps",
-                                                     "p50_ms",
-                                                     "p99_ms",
-                                                     "cpu_s",
-                                                     "duration_s",
-                                                     "error",
-                                                     "kind",
-                                                     "load_format",
-                                                     "note"};
+const char *const bench_column_names[BENCH_NCOLS] = {
+#define RESULTS_COLUMN_NAME(id, name) [id] = name,
+    RESULTS_COLUMNS(RESULTS_COLUMN_NAME)
+#undef RESULTS_COLUMN_NAME
+};
 
 /* Every reader needs a row's coordinates; a file without them is not a results.csv. */
 static const enum bench_column required_columns[] = {COL_CELL,      COL_WORKLOAD, COL_VARIANT,

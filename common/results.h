@@ -8,32 +8,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The columns of results.csv, in the order they are written; the keys of cell.json. */
+#include "common/columns.h"
+
+/* The columns of results.csv, in the order they are written; the keys of cell.json. Names
+ * and order are common/columns.h's RESULTS_COLUMNS. */
 enum bench_column {
-    COL_CELL,
-    COL_WORKLOAD,
-    COL_VARIANT,
-    COL_ALLOCATOR,
-    COL_CONFIG,
-    COL_REPEAT,
-    COL_STATUS,
-    COL_IDLE_RSS,
-    COL_PEAK_RSS,
-    COL_AFTER_1S_RSS,
-    COL_AFTER_RSS,
-    COL_RECLAIMABLE,
-    COL_PEAK_LIVE,
-    COL_AFTER_LIVE,
-    COL_RPS,
-    COL_P50,
-    COL_P99,
-    COL_CPU,
-    COL_DURATION,
-    COL_ERROR,
-    COL_KIND,        /* server (idle, load, cooldown) or batch (ran to its end) */
-    COL_LOAD_FORMAT, /* the load tool's format its figures were read in */
-    COL_NOTE,        /* what a reader should know about an ok cell */
-    BENCH_NCOLS
+#define RESULTS_COLUMN_ID(id, name) id,
+    RESULTS_COLUMNS(RESULTS_COLUMN_ID)
+#undef RESULTS_COLUMN_ID
+        BENCH_NCOLS
 };
 
 extern const char *const bench_column_names[BENCH_NCOLS];
