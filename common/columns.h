@@ -67,10 +67,11 @@
 #define SITES_FREE_CALLS "free_calls"
 #define SITES_FREE_BYTES "free_bytes"
 #define SITES_PEAK_BYTES "peak_bytes" /* optional: allocscope-allocuprobe does not write it */
+#define SITES_TEMPORARY_CALLS "temporary_calls" /* optional, as peak_bytes */
 #define SITES_CSV_HEADER_COUNTS                                                                    \
     SITES_T_MS "," SITES_SITE_ID "," SITES_ALLOC_CALLS "," SITES_ALLOC_BYTES "," SITES_FREE_CALLS  \
                "," SITES_FREE_BYTES
-#define SITES_CSV_HEADER SITES_CSV_HEADER_COUNTS "," SITES_PEAK_BYTES
+#define SITES_CSV_HEADER SITES_CSV_HEADER_COUNTS "," SITES_PEAK_BYTES "," SITES_TEMPORARY_CALLS
 
 /* ---- stacks.csv: the frames of each site ---- */
 #define STACKS_SITE_ID "site_id"
