@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/columns.h"
 #include "cli/commands.h"
 #include "harness/kernel_join.h"
 #include "harness/probe_helper.h"
@@ -324,7 +325,7 @@ int cmd_attach(int argc, char **argv)
     bool target_ended = false;
     long long peak = 0;
     if (samples) {
-        fputs("t_ms,rss_bytes,pss_bytes,anon_bytes,lazyfree_bytes\n", atomic_file_stream(samples));
+        fputs(ATTACH_SAMPLES_CSV_HEADER "\n", atomic_file_stream(samples));
         peak = sample_loop(&o, atomic_file_stream(samples), t0, &target_ended);
     }
     if (!samples || atomic_file_commit(samples)) {
