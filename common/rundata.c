@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/columns.h"
 #include "common/stats.h"
 #include "common/util.h"
 
@@ -98,9 +99,9 @@ static int load_stacks(struct run_data *run, char *err, size_t errlen)
     snprintf(path, sizeof(path), "%s/stacks.csv", run->dir);
     if (csv_load(&stacks, path, err, errlen))
         return -1;
-    int c_id = csv_column(&stacks, "site_id"), c_frames = csv_column(&stacks, "frames");
+    int c_id = csv_column(&stacks, STACKS_SITE_ID), c_frames = csv_column(&stacks, STACKS_FRAMES);
     if (c_id < 0 || c_frames < 0) {
-        snprintf(err, errlen, "%s: missing column site_id or frames", path);
+        snprintf(err, errlen, "%s: missing column " STACKS_SITE_ID " or " STACKS_FRAMES, path);
         csv_free(&stacks);
         return -1;
     }
@@ -134,16 +135,13 @@ static int load_site_rows(struct run_data *run, char *err, size_t errlen)
     snprintf(path, sizeof(path), "%s/sites.csv", run->dir);
     if (csv_load(&rows, path, err, errlen))
         return -1;
-    int c_t = csv_column(&rows, "t_ms"), c_id = csv_column(&rows, "site_id");
-    int c_ac = csv_column(&rows, "alloc_calls"), c_ab = csv_column(&rows, "alloc_bytes");
-    int c_fc = csv_column(&rows, "free_calls"), c_fb = csv_column(&rows, "free_bytes");
-    int c_peak = csv_column(&rows, "peak_bytes");           /* optional */
-    int c_temporary = csv_column(&rows, "temporary_calls"); /* optional */
+    int c_t = csv_column(&rows, SITES_T_MS), c_id = csv_column(&rows, SITES_SITE_ID);
+    int c_ac = csv_column(&rows, SITES_ALLOC_CALLS), c_ab = csv_column(&rows, SITES_ALLOC_BYTES);
+    int c_fc = csv_column(&rows, SITES_FREE_CALLS), c_fb = csv_column(&rows, SITES_FREE_BYTES);
+    int c_peak = csv_column(&rows, SITES_PEAK_BYTES);           /* optional */
+    int c_temporary = csv_column(&rows, SITES_TEMPORARY_CALLS); /* optional */
     if (c_t < 0 || c_id < 0 || c_ac < 0 || c_ab < 0 || c_fc < 0 || c_fb < 0) {
-        snprintf(err, errlen,
-                 "%s: missing one of the columns t_ms, site_id, alloc_calls, "
-                 "alloc_bytes, free_calls, free_bytes",
-                 path);
+        snprintf(err, errlen, "%s: missing one of the columns " SITES_CSV_HEADER_COUNTS, path);
         csv_free(&rows);
         return -1;
     }

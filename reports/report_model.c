@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/columns.h"
 #include "common/csv.h"
 #include "common/results.h"
 #include "common/rundata.h"
@@ -36,9 +37,9 @@ static const enum bench_column metric_columns[METRIC_COUNT] = {
 };
 
 /* Kernel event columns (per-interval byte counts) that give memory back to the OS. */
-static const char *const returned_columns[] = {"munmap_bytes", "madv_dontneed_bytes",
-                                               "madv_free_bytes", "brk_shrink_bytes",
-                                               "mremap_shrink_bytes"};
+static const char *const returned_columns[] = {KERNEL_MUNMAP_BYTES, KERNEL_MADV_DONTNEED_BYTES,
+                                               KERNEL_MADV_FREE_BYTES, KERNEL_BRK_SHRINK_BYTES,
+                                               KERNEL_MREMAP_SHRINK_BYTES};
 
 const char *report_metric_name(enum report_metric m)
 {
@@ -185,8 +186,8 @@ static bool all_nan(const double *v, size_t n)
  * uses (mimalloc reports no in-use count). */
 static double *heap_free_values(const struct csv *csv, const double *live)
 {
-    double *free_b = column_values(csv, "heap_free_bytes");
-    double *held = column_values(csv, "heap_held_bytes");
+    double *free_b = column_values(csv, SAMPLES_HEAP_FREE_BYTES);
+    double *held = column_values(csv, SAMPLES_HEAP_HELD_BYTES);
     if (!free_b)
         free_b = nan_values(csv->nrows);
     for (size_t r = 0; held && live && r < csv->nrows; r++)
@@ -231,10 +232,10 @@ static void load_series(struct report_input *in, struct report_cell *cell)
     if (load_csv_noted(in, &csv, path))
         return;
     struct report_series *s = &cell->series;
-    int c_t = csv_column(&csv, "t_ms");
+    int c_t = csv_column(&csv, SAMPLES_T_MS);
     if (c_t < 0 || csv.nrows == 0) {
         report_problem(in, "%s has %s; no time series for %s", path,
-                       c_t < 0 ? "no t_ms column" : "no rows", cell->name);
+                       c_t < 0 ? "no " SAMPLES_T_MS " column" : "no rows", cell->name);
         csv_free(&csv);
         return;
     }
@@ -242,16 +243,16 @@ static void load_series(struct report_input *in, struct report_cell *cell)
     s->t_s = malloc(s->n * sizeof(double));
     for (size_t r = 0; r < s->n; r++)
         s->t_s[r] = csv_number(&csv, r, c_t) / 1000.0;
-    s->rss = column_values(&csv, "tree_rss_bytes");
+    s->rss = column_values(&csv, SAMPLES_TREE_RSS_BYTES);
     if (!s->rss || all_nan(s->rss, s->n)) {
         free(s->rss);
-        s->rss = column_values(&csv, "rss_bytes");
+        s->rss = column_values(&csv, SAMPLES_RSS_BYTES);
     }
-    s->live = column_values(&csv, "live_bytes");
-    s->lazyfree = column_values(&csv, "tree_lazyfree_bytes");
+    s->live = column_values(&csv, SAMPLES_LIVE_BYTES);
+    s->lazyfree = column_values(&csv, SAMPLES_TREE_LAZYFREE_BYTES);
     if (!s->lazyfree || all_nan(s->lazyfree, s->n)) {
         free(s->lazyfree);
-        s->lazyfree = column_values(&csv, "lazyfree_bytes");
+        s->lazyfree = column_values(&csv, SAMPLES_LAZYFREE_BYTES);
     }
     s->heap_free = heap_free_values(&csv, s->live);
     s->returned = returned_values(&csv, &cell->has_kernel);
@@ -277,8 +278,8 @@ static void load_phases(struct report_input *in, struct report_cell *cell)
     }
     if (load_csv_noted(in, &csv, path))
         return;
-    int c_p = csv_column(&csv, "phase"), c_s = csv_column(&csv, "start_ms"),
-        c_e = csv_column(&csv, "end_ms");
+    int c_p = csv_column(&csv, PHASES_PHASE), c_s = csv_column(&csv, PHASES_START_MS),
+        c_e = csv_column(&csv, PHASES_END_MS);
     for (size_t r = 0; r < csv.nrows && cell->nphases < 4; r++) {
         struct report_phase *p = &cell->phases[cell->nphases];
         snprintf(p->name, sizeof(p->name), "%s", csv_cell(&csv, r, c_p));
