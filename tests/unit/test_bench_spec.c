@@ -128,6 +128,27 @@ static void test_parse_errors(void **state)
     expect_error("[target x]\nworkload = nosuch\n", "b.ini:2: no reference workload 'nosuch'");
 }
 
+/* Repeats, as before the one INI reader: a later key replaces an earlier one, and a
+ * [target NAME] given twice is one target with the keys of both. */
+static void test_repeated_keys_and_sections(void **state)
+{
+    (void)state;
+    struct bench_spec spec;
+    int rc = parse(&spec, "[bench]\nrepeats = 2\nrepeats = 3\n"
+                          "[target x]\ncommand = a\nvar.n = 1\n"
+                          "[target y]\ncommand = c\n"
+                          "[target x]\ncommand = b\nvar.n = 2\nload = l\n");
+    assert_int_equal(rc, 0);
+    assert_int_equal(spec.repeats, 3);
+    assert_int_equal(spec.n_targets, 2);
+    assert_string_equal(spec.targets[0].name, "x");
+    assert_string_equal(spec.targets[0].command, "b");
+    assert_string_equal(spec.targets[0].load, "l");
+    assert_string_equal(bench_vars_get(&spec.targets[0].params, "n"), "2");
+    assert_string_equal(spec.targets[0].origin, "b.ini:4");
+    bench_spec_free(&spec);
+}
+
 /* Commands far longer than the 198 characters inih read, in a CRLF file. */
 static void test_long_command_lines(void **state)
 {
@@ -392,6 +413,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_file),
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_repeated_keys_and_sections),
         cmocka_unit_test(test_long_command_lines),
         cmocka_unit_test(test_load_file_with_nul),
         cmocka_unit_test(test_profile_from_file),

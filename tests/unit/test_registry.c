@@ -144,6 +144,33 @@ static void test_bad_values(void **state)
     assert_parse_error("[allocator a]\nkind = dlmalloc\n", "t.ini:2: kind 'dlmalloc'");
 }
 
+/* Repeats, as before the one INI reader: env lines add (a variable twice is an error, see
+ * test_bad_values), other keys replace, a section given twice is one entry. */
+static void test_repeated_keys_and_sections(void **state)
+{
+    (void)state;
+    char err[512];
+    struct registry *reg = parse("[allocator a]\ndescription = first\ndescription = second\n"
+                                 "[config a:x]\nenv = A=1\nexpect.k = 1\n"
+                                 "[allocator a]\npackage = p\n"
+                                 "[config a:x]\nenv = B=2\nmain = yes\n",
+                                 err, sizeof(err));
+    if (!reg)
+        fail_msg("%s", err);
+    assert_int_equal(reg->n_allocators, 1);
+    struct allocator_info *a = registry_find_allocator(reg, "a");
+    assert_string_equal(a->description, "second");
+    assert_string_equal(a->package, "p");
+    struct allocator_config *c = registry_resolve(reg, "a:x", err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(c->env.count, 2);
+    assert_string_equal(setting_list_get(&c->env, "B"), "2");
+    assert_true(c->main);
+    registry_free(reg);
+    assert_parse_error("[allocator a]\n[config a:x]\nexpect.k = 1\nexpect.k = 2\n",
+                       "t.ini:4: expect.k is given twice in [config a:x]");
+}
+
 /* Lines of any length (inih stopped at 198 characters), and CRLF line ends. */
 static void test_long_lines_and_crlf(void **state)
 {
@@ -423,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_unknown_key_names_line_and_choices),
         cmocka_unit_test(test_unknown_section),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_repeated_keys_and_sections),
         cmocka_unit_test(test_long_lines_and_crlf),
         cmocka_unit_test(test_nul_byte_names_its_line),
         cmocka_unit_test(test_endless_file_refused),
