@@ -84,6 +84,28 @@
 #define HISTOGRAM_ALLOC_CALLS "alloc_calls"
 #define HISTOGRAM_CSV_HEADER HISTOGRAM_SIZE_MIN "," HISTOGRAM_SIZE_MAX "," HISTOGRAM_ALLOC_CALLS
 
+/* ---- reachability.csv: exact mode, blocks live at exit by memcheck's classes, per site ---- */
+/* The classes (also the shim.txt totals' reachability_CLASS_bytes/_blocks keys), in order. */
+#define REACHABILITY_DEFINITELY_LOST "definitely_lost"
+#define REACHABILITY_INDIRECTLY_LOST "indirectly_lost"
+#define REACHABILITY_POSSIBLY_LOST "possibly_lost"
+#define REACHABILITY_STILL_REACHABLE "still_reachable"
+#define REACHABILITY_SITE_ID "site_id"
+#define REACHABILITY_DEFINITELY_LOST_BYTES REACHABILITY_DEFINITELY_LOST "_bytes"
+#define REACHABILITY_DEFINITELY_LOST_BLOCKS REACHABILITY_DEFINITELY_LOST "_blocks"
+#define REACHABILITY_INDIRECTLY_LOST_BYTES REACHABILITY_INDIRECTLY_LOST "_bytes"
+#define REACHABILITY_INDIRECTLY_LOST_BLOCKS REACHABILITY_INDIRECTLY_LOST "_blocks"
+#define REACHABILITY_POSSIBLY_LOST_BYTES REACHABILITY_POSSIBLY_LOST "_bytes"
+#define REACHABILITY_POSSIBLY_LOST_BLOCKS REACHABILITY_POSSIBLY_LOST "_blocks"
+#define REACHABILITY_STILL_REACHABLE_BYTES REACHABILITY_STILL_REACHABLE "_bytes"
+#define REACHABILITY_STILL_REACHABLE_BLOCKS REACHABILITY_STILL_REACHABLE "_blocks"
+#define REACHABILITY_CSV_HEADER                                                                    \
+    REACHABILITY_SITE_ID                                                                           \
+    "," REACHABILITY_DEFINITELY_LOST_BYTES "," REACHABILITY_DEFINITELY_LOST_BLOCKS                 \
+    "," REACHABILITY_INDIRECTLY_LOST_BYTES "," REACHABILITY_INDIRECTLY_LOST_BLOCKS                 \
+    "," REACHABILITY_POSSIBLY_LOST_BYTES "," REACHABILITY_POSSIBLY_LOST_BLOCKS                     \
+    "," REACHABILITY_STILL_REACHABLE_BYTES "," REACHABILITY_STILL_REACHABLE_BLOCKS
+
 /* ---- kernel.csv: allocscope-kevents, one row per interval ---- */
 /* Columns named KERNEL_LEVEL_PREFIX... are levels (the latest value); the others are
  * per-interval counts (summed when joined into samples.csv). */

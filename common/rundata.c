@@ -198,8 +198,9 @@ double site_growth_rate(const struct site_series *site)
     return rate;
 }
 
-const char *const reach_class_names[REACH_CLASSES] = {"definitely_lost", "indirectly_lost",
-                                                      "possibly_lost", "still_reachable"};
+const char *const reach_class_names[REACH_CLASSES] = {
+    REACHABILITY_DEFINITELY_LOST, REACHABILITY_INDIRECTLY_LOST, REACHABILITY_POSSIBLY_LOST,
+    REACHABILITY_STILL_REACHABLE};
 
 /* reachability.csv: per site, the bytes and blocks of each class. */
 static int load_reachability(struct run_data *run, char *err, size_t errlen)
@@ -209,18 +210,24 @@ static int load_reachability(struct run_data *run, char *err, size_t errlen)
     snprintf(path, sizeof(path), "%s/reachability.csv", run->dir);
     if (csv_load(&rows, path, err, errlen))
         return -1;
-    int c_id = csv_column(&rows, "site_id"), c_bytes[REACH_CLASSES], c_blocks[REACH_CLASSES];
+    static const char *const bytes_columns[REACH_CLASSES] = {
+        REACHABILITY_DEFINITELY_LOST_BYTES, REACHABILITY_INDIRECTLY_LOST_BYTES,
+        REACHABILITY_POSSIBLY_LOST_BYTES, REACHABILITY_STILL_REACHABLE_BYTES};
+    static const char *const blocks_columns[REACH_CLASSES] = {
+        REACHABILITY_DEFINITELY_LOST_BLOCKS, REACHABILITY_INDIRECTLY_LOST_BLOCKS,
+        REACHABILITY_POSSIBLY_LOST_BLOCKS, REACHABILITY_STILL_REACHABLE_BLOCKS};
+    int c_id = csv_column(&rows, REACHABILITY_SITE_ID), c_bytes[REACH_CLASSES],
+        c_blocks[REACH_CLASSES];
     bool complete = c_id >= 0;
     for (int k = 0; k < REACH_CLASSES; k++) {
-        char name[64];
-        snprintf(name, sizeof(name), "%s_bytes", reach_class_names[k]);
-        c_bytes[k] = csv_column(&rows, name);
-        snprintf(name, sizeof(name), "%s_blocks", reach_class_names[k]);
-        c_blocks[k] = csv_column(&rows, name);
+        c_bytes[k] = csv_column(&rows, bytes_columns[k]);
+        c_blocks[k] = csv_column(&rows, blocks_columns[k]);
         complete = complete && c_bytes[k] >= 0 && c_blocks[k] >= 0;
     }
     if (!complete) {
-        snprintf(err, errlen, "%s: missing a column (site_id, CLASS_bytes, CLASS_blocks)", path);
+        snprintf(err, errlen,
+                 "%s: missing a column (" REACHABILITY_SITE_ID ", CLASS_bytes, CLASS_blocks)",
+                 path);
         csv_free(&rows);
         return -1;
     }
