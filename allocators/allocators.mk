@@ -1,6 +1,5 @@
-# The allocator registry (registry.ini) and its parser. Part of the core library.
+# The allocator registry (registry.ini; read with common/ini). Part of the core library.
 CORE_SRCS += $(wildcard allocators/*.c)
-ALLOCSCOPE_LIBS += -linih
 
 # tests/helpers/alloc_probe.c drives the shim's allocator module on its own (no shim),
 # so the allocator code is tested under each allocator independently of the recorder.

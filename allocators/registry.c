@@ -1,10 +1,9 @@
-/* The allocator registry: INI parsing (inih), merging, resolution, the target's
- * environment and the check that a configuration took effect. */
+/* The allocator registry: its INI files (read by common/ini), merging, resolution, the
+ * target's environment and the check that a configuration took effect. */
 #include "allocators/registry.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/ini.h"
 #include "common/util.h"
 
 static const char *const allocator_keys = "library, package, description, kind";
@@ -177,8 +177,7 @@ static struct allocator_config *add_config(struct registry *reg, const char *all
 struct parse {
     struct registry *reg;
     const char *file; /* owned by reg->files */
-    const char *text; /* remaining input */
-    int line;         /* number of the line last handed to inih */
+    int line;         /* of the item being applied */
     int error_line;   /* first error found by us, 0 if none */
     char error[512];
     /* the section being read */
@@ -240,40 +239,6 @@ static void enter_section(struct parse *p, const char *section)
     }
     parse_error(p, "unknown section [%s]; expected [allocator NAME] or [config NAME:CONFIG]",
                 section);
-}
-
-/* Our line reader for inih: counts lines, rejects overlong ones, and sees every section
- * header (inih reports sections only through their keys, so an empty one would pass). */
-static char *read_line(char *buf, int size, void *stream)
-{
-    struct parse *p = stream;
-    if (!*p->text)
-        return NULL;
-    size_t len = strcspn(p->text, "\n");
-    bool newline = p->text[len] == '\n';
-    p->line++;
-    if (len + 2 > (size_t)size) {
-        parse_error(p, "line longer than %d characters; shorten it", size - 2);
-        snprintf(buf, (size_t)size, "\n");
-    } else {
-        memcpy(buf, p->text, len);
-        buf[len] = '\n';
-        buf[len + 1] = '\0';
-    }
-    p->text += len + newline;
-
-    const char *s = buf;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    if (*s == '[') {
-        const char *end = strchr(s, ']');
-        if (end) {
-            char section[256];
-            snprintf(section, sizeof(section), "%.*s", (int)(end - s - 1), s + 1);
-            enter_section(p, section);
-        }
-    }
-    return buf;
 }
 
 static bool parse_bool(const char *value, bool *out)
@@ -357,10 +322,8 @@ static int config_key(struct parse *p, const char *key, const char *value)
     return 1;
 }
 
-static int handle_key(void *user, const char *section, const char *key, const char *value)
+static int handle_key(struct parse *p, const char *key, const char *value)
 {
-    struct parse *p = user;
-    (void)section; /* entered already by read_line, which saw the header */
     if (p->allocator)
         return allocator_key(p, key, value);
     if (p->config)
@@ -380,23 +343,32 @@ static const char *remember_file(struct registry *reg, const char *name)
     return reg->files[reg->n_files++];
 }
 
+/* The file's lines in order: each header enters its section, each key applies to it. A
+ * problem of ours on a line before a syntax error is the one reported. */
+static int merge_ini(struct registry *reg, const char *name, const char *text, size_t len,
+                     char *err, size_t err_size)
+{
+    struct parse p = {.reg = reg, .file = remember_file(reg, name)};
+    struct ini_doc doc;
+    int syntax = ini_parse(&doc, name, text, len, err, err_size);
+    for (size_t i = 0; i < doc.n && !p.error_line; i++) {
+        const struct ini_item *item = &doc.items[i];
+        p.line = item->line;
+        if (!item->key)
+            enter_section(&p, item->section);
+        else
+            handle_key(&p, item->key, item->value);
+    }
+    ini_free(&doc);
+    if (p.error_line)
+        snprintf(err, err_size, "%s:%d: %s", name, p.error_line, p.error);
+    return p.error_line || syntax ? -1 : 0;
+}
+
 int registry_merge_text(struct registry *reg, const char *name, const char *text, char *err,
                         size_t err_size)
 {
-    struct parse p = {.reg = reg, .file = remember_file(reg, name), .text = text};
-    int rc = ini_parse_stream(read_line, &p, handle_key, &p);
-    if (rc == 0 && !p.error_line)
-        return 0;
-    if (rc > 0 && (!p.error_line || rc < p.error_line))
-        snprintf(err, err_size,
-                 "%s:%d: syntax error; expected [section], key = value, or a "
-                 "comment starting with # or ;",
-                 name, rc);
-    else if (p.error_line)
-        snprintf(err, err_size, "%s:%d: %s", name, p.error_line, p.error);
-    else
-        snprintf(err, err_size, "%s: cannot parse (%d)", name, rc);
-    return -1;
+    return merge_ini(reg, name, text, strlen(text), err, err_size);
 }
 
 int registry_finish(struct registry *reg, char *err, size_t err_size)
@@ -426,13 +398,14 @@ int registry_finish(struct registry *reg, char *err, size_t err_size)
 
 static int merge_file(struct registry *reg, const char *path, char *err, size_t err_size)
 {
-    char *text = util_read_file(path, NULL);
+    size_t len;
+    char *text = util_read_file_bounded(path, UTIL_INPUT_MAX, &len);
     if (!text) {
         snprintf(err, err_size, "cannot read allocators file '%s': %s; check the path", path,
                  strerror(errno));
         return -1;
     }
-    int rc = registry_merge_text(reg, path, text, err, err_size);
+    int rc = merge_ini(reg, path, text, len, err, err_size);
     free(text);
     return rc;
 }

@@ -27,7 +27,8 @@ static void usage(FILE *to)
             "  --no-shim          with --env: preload only the allocator\n"
             "  --check SPEC FILE  check a run's shim.txt against SPEC: the allocator detected,\n"
             "                     each setting it must read back, no setting_error; exit 1\n"
-            "                     with one line per problem otherwise\n");
+            "                     with one line per problem otherwise\n"
+            "Exit status 2 when a registry file cannot be read or has an error.\n");
 }
 
 static json_t *pairs_json(const struct setting_list *pairs)
@@ -160,7 +161,7 @@ static int check_run(struct registry *reg, const char *spec, const char *shim_tx
         util_error("%s", err);
         return 2;
     }
-    char *text = util_read_file(shim_txt, NULL);
+    char *text = util_read_file_bounded(shim_txt, UTIL_INPUT_MAX, NULL);
     if (!text) {
         util_error("cannot read '%s': %s; give the shim.txt of a run", shim_txt, strerror(errno));
         return 2;
@@ -207,7 +208,7 @@ int cmd_allocators(int argc, char **argv)
     }
     struct registry *reg = registry_load(user_file);
     if (!reg)
-        return 1;
+        return 2; /* bad input, as for run and bench */
     int rc;
     if (env_spec)
         rc = print_env(reg, env_spec, with_shim);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/columns.h"
 #include "cli/commands.h"
 #include "harness/kernel_join.h"
 #include "harness/probe_helper.h"
@@ -113,7 +114,7 @@ static bool process_running(int pid)
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/stat", pid);
     size_t len;
-    char *stat = util_read_file(path, &len);
+    char *stat = util_read_file_bounded(path, UTIL_INPUT_MAX, &len);
     if (!stat)
         return false;
     char *close = strrchr(stat, ')');
@@ -185,7 +186,7 @@ static json_t *target_command(int pid)
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
     size_t len = 0;
-    char *text = util_read_file(path, &len);
+    char *text = util_read_file_bounded(path, UTIL_INPUT_MAX, &len);
     json_t *argv = json_array();
     for (size_t i = 0; text && i < len; i += strlen(text + i) + 1)
         json_array_append_new(argv, json_string(text + i));
@@ -209,7 +210,7 @@ static json_t *allocator_json(const char *dir)
 {
     char *path = util_format("%s/shim.txt", dir);
     size_t len;
-    char *text = util_read_file(path, &len);
+    char *text = util_read_file_bounded(path, UTIL_INPUT_MAX, &len);
     free(path);
     json_t *allocator = json_object();
     for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
@@ -324,7 +325,7 @@ int cmd_attach(int argc, char **argv)
     bool target_ended = false;
     long long peak = 0;
     if (samples) {
-        fputs("t_ms,rss_bytes,pss_bytes,anon_bytes,lazyfree_bytes\n", atomic_file_stream(samples));
+        fputs(ATTACH_SAMPLES_CSV_HEADER "\n", atomic_file_stream(samples));
         peak = sample_loop(&o, atomic_file_stream(samples), t0, &target_ended);
     }
     if (!samples || atomic_file_commit(samples)) {

@@ -371,19 +371,10 @@ static int build_spec(struct bench_spec *spec, const struct bench_options *o)
     spec->allocators_forced = o->n_allocators > 0;
     for (size_t i = 0; i < o->n_allocators; i++)
         bench_spec_add_allocators(spec, o->allocators[i]);
-    if (o->file) {
-        char *text = util_read_file(o->file, NULL);
-        if (!text) {
-            util_error("cannot read bench file %s: %s", o->file, strerror(errno));
-            return -1;
-        }
-        const char *scenarios = util_find_data("workloads", "workloads");
-        int rc = bench_spec_parse(spec, o->file, text, scenarios, err, sizeof(err));
-        free(text);
-        if (rc) {
-            util_error("%s", err);
-            return -1;
-        }
+    if (o->file && bench_spec_load(spec, o->file, util_find_data("workloads", "workloads"), err,
+                                   sizeof(err))) {
+        util_error("%s", err);
+        return -1;
     }
     if (o->target &&
         bench_spec_add_command(spec, o->name, o->target, o->load, o->ready, err, sizeof(err))) {
@@ -503,7 +494,8 @@ static int load_finished(const char *dir, const struct bench_cell *cells, size_t
 {
     char err[512];
     char *path = util_format("%s/results.csv", dir);
-    int rc = bench_results_load(done, path, err, sizeof(err));
+    bool none_yet = access(path, F_OK) && errno == ENOENT; /* no cell finished */
+    int rc = none_yet ? 0 : bench_results_load(done, path, err, sizeof(err));
     free(path);
     if (rc) {
         util_error("%s; move the file away to rebuild it from the cells' cell.json", err);

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
-#include "common/csv.h"
+#include "common/results.h"
 #include "reports/diagnose.h"
 #include "common/util.h"
 
@@ -45,34 +45,25 @@ static bool path_exists(const char *dir, const char *name)
     return stat(path, &st) == 0;
 }
 
-static char *dup_cell(const struct csv *c, size_t r, const char *column)
-{
-    return strdup(csv_cell(c, r, csv_column(c, column)));
-}
-
 static int bench_list_cells(struct bench *b, const char *dir, char *err, size_t errlen)
 {
     char path[PATH_MAX];
-    struct csv c;
+    struct bench_results res;
     snprintf(path, sizeof(path), "%s/results.csv", dir);
-    if (csv_load(&c, path, err, errlen))
+    if (bench_results_load(&res, path, err, errlen))
         return -1;
-    if (csv_column(&c, "cell") < 0) {
-        snprintf(err, errlen, "%s: no 'cell' column; is this a bench's results.csv?", path);
-        csv_free(&c);
-        return -1;
-    }
-    b->cells = calloc(c.nrows + 1, sizeof(*b->cells));
-    for (size_t r = 0; r < c.nrows; r++) {
+    b->cells = calloc(res.n + 1, sizeof(*b->cells));
+    for (size_t r = 0; r < res.n; r++) {
+        char *const *f = res.rows[r].fields;
         struct bench_cell *cell = &b->cells[b->ncells++];
-        cell->name = dup_cell(&c, r, "cell");
-        cell->workload = dup_cell(&c, r, "workload");
-        cell->variant = dup_cell(&c, r, "variant");
-        cell->allocator = dup_cell(&c, r, "allocator");
-        cell->config = dup_cell(&c, r, "config");
-        cell->status = dup_cell(&c, r, "status");
+        cell->name = strdup(f[COL_CELL]);
+        cell->workload = strdup(f[COL_WORKLOAD]);
+        cell->variant = strdup(f[COL_VARIANT]);
+        cell->allocator = strdup(f[COL_ALLOCATOR]);
+        cell->config = strdup(f[COL_CONFIG]);
+        cell->status = strdup(f[COL_STATUS]);
     }
-    csv_free(&c);
+    bench_results_free(&res);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/columns.h"
 #include "cli/commands.h"
 #include "common/format.h"
 #include "harness/kernel_join.h"
@@ -254,9 +255,9 @@ static int prepare_out_dir(const char *dir, bool force)
 
 static void summarize_samples(const struct run_data *run, struct run_summary *s)
 {
-    int c_rss = csv_column(&run->samples, "rss_bytes");
-    int c_live = csv_column(&run->samples, "live_bytes");
-    int c_blocks = csv_column(&run->samples, "live_blocks");
+    int c_rss = csv_column(&run->samples, SAMPLES_RSS_BYTES);
+    int c_live = csv_column(&run->samples, SAMPLES_LIVE_BYTES);
+    int c_blocks = csv_column(&run->samples, SAMPLES_LIVE_BLOCKS);
     s->peak_rss_bytes = s->peak_live_bytes = s->exit_live_bytes = s->exit_live_blocks = -1;
     for (size_t r = 0; r < run->samples.nrows; r++) {
         long long rss = csv_int(&run->samples, r, c_rss, -1);
@@ -326,7 +327,7 @@ static void print_summary(const char *dir, const struct run_data *run, const str
 static int check_config(const struct allocator_config *cfg, const char *dir)
 {
     char *path = util_format("%s/shim.txt", dir), *message = NULL;
-    char *text = util_read_file(path, NULL);
+    char *text = util_read_file_bounded(path, UTIL_INPUT_MAX, NULL);
     int rc = 0;
     char **images;
     size_t n_images = rundata_images(dir, &images);

@@ -34,8 +34,25 @@ static int grow_cells(struct csv *csv, size_t *cap)
     if (!cells)
         return -1;
     csv->cells = cells;
+    size_t *lines = realloc(csv->lines, bigger / csv->ncols * sizeof(size_t));
+    if (!lines)
+        return -1;
+    csv->lines = lines;
     *cap = bigger;
     return 0;
+}
+
+/* A NUL byte inside a complete line: the file is damaged, not merely cut short. */
+static int check_no_nul(const struct csv *csv, const char *line, const char *nl, size_t lineno,
+                        char *err, size_t errlen)
+{
+    if (!memchr(line, '\0', (size_t)(nl - line)))
+        return 0;
+    snprintf(err, errlen,
+             "%s:%zu: NUL byte in the line; the file is damaged (written over, or a crash "
+             "while it was written): record it again",
+             csv->path, lineno);
+    return -1;
 }
 
 static int parse_rows(struct csv *csv, char *p, size_t len, char *err, size_t errlen)
@@ -50,6 +67,8 @@ static int parse_rows(struct csv *csv, char *p, size_t len, char *err, size_t er
             csv->truncated = true;
             break;
         }
+        if (check_no_nul(csv, p, nl, lineno, err, errlen))
+            return -1;
         *nl = '\0';
         if (nl > p && nl[-1] == '\r')
             nl[-1] = '\0';
@@ -71,7 +90,7 @@ static int parse_rows(struct csv *csv, char *p, size_t len, char *err, size_t er
                          n, csv->ncols);
                 return -1;
             }
-            csv->nrows++;
+            csv->lines[csv->nrows++] = lineno;
         }
         p = nl + 1;
     }
@@ -89,13 +108,19 @@ int csv_load(struct csv *csv, const char *path, char *err, size_t errlen)
         csv_free(csv);
         return -1;
     }
-    char *nl = strchr(csv->text, '\n');
+    char *nl = memchr(csv->text, '\n', len);
     if (!nl || nl == csv->text) {
         snprintf(err, errlen, "%s: %s", path, len ? "no header line" : "empty file");
         csv_free(csv);
         return -1;
     }
+    if (check_no_nul(csv, csv->text, nl, 1, err, errlen)) {
+        csv_free(csv);
+        return -1;
+    }
     *nl = '\0';
+    if (nl > csv->text && nl[-1] == '\r') /* else the last column's name ends in "\r" */
+        nl[-1] = '\0';
     size_t ncols = 1;
     for (const char *p = csv->text; *p; p++)
         ncols += *p == ',';
@@ -119,6 +144,7 @@ void csv_free(struct csv *csv)
     free(csv->text);
     free(csv->header);
     free(csv->cells);
+    free(csv->lines);
     memset(csv, 0, sizeof(*csv));
 }
 

@@ -1,6 +1,7 @@
 /* A small reader for the project's CSV files (docs/FORMAT.md): one header row, comma
- * separated, no quoting. A truncated last line (a killed recorder) is dropped with a
- * warning; a malformed line elsewhere is an error naming file and line. */
+ * separated, no quoting, "\n" or "\r\n" line ends. A truncated last line (a killed
+ * recorder) is dropped with a warning; a malformed line elsewhere, or a NUL byte in a
+ * complete line, is an error naming file and line. */
 #ifndef ALLOCSCOPE_CSV_H
 #define ALLOCSCOPE_CSV_H
 
@@ -16,6 +17,7 @@ struct csv {
     char **cells; /* nrows * ncols */
     size_t nrows;
     bool truncated; /* its last line was cut short (and left out) */
+    size_t *lines;  /* nrows: each row's line in the file, for messages */
 };
 
 /* Returns 0, or -1 with a one-line message in err. Warnings (truncated last line) go to

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/columns.h"
 #include "common/stats.h"
 #include "common/util.h"
 
@@ -24,7 +25,7 @@ static int load_facts(struct run_data *run, char *err, size_t errlen)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/shim.txt", run->dir);
-    char *text = util_read_file(path, NULL);
+    char *text = util_read_file_bounded(path, UTIL_INPUT_MAX, NULL);
     if (!text && file_exists(run->dir, "samples.csv")) {
         snprintf(err, errlen,
                  "%s has no heap recording (no shim.txt: the program did not load the shim, as "
@@ -98,9 +99,9 @@ static int load_stacks(struct run_data *run, char *err, size_t errlen)
     snprintf(path, sizeof(path), "%s/stacks.csv", run->dir);
     if (csv_load(&stacks, path, err, errlen))
         return -1;
-    int c_id = csv_column(&stacks, "site_id"), c_frames = csv_column(&stacks, "frames");
+    int c_id = csv_column(&stacks, STACKS_SITE_ID), c_frames = csv_column(&stacks, STACKS_FRAMES);
     if (c_id < 0 || c_frames < 0) {
-        snprintf(err, errlen, "%s: missing column site_id or frames", path);
+        snprintf(err, errlen, "%s: missing column " STACKS_SITE_ID " or " STACKS_FRAMES, path);
         csv_free(&stacks);
         return -1;
     }
@@ -134,16 +135,13 @@ static int load_site_rows(struct run_data *run, char *err, size_t errlen)
     snprintf(path, sizeof(path), "%s/sites.csv", run->dir);
     if (csv_load(&rows, path, err, errlen))
         return -1;
-    int c_t = csv_column(&rows, "t_ms"), c_id = csv_column(&rows, "site_id");
-    int c_ac = csv_column(&rows, "alloc_calls"), c_ab = csv_column(&rows, "alloc_bytes");
-    int c_fc = csv_column(&rows, "free_calls"), c_fb = csv_column(&rows, "free_bytes");
-    int c_peak = csv_column(&rows, "peak_bytes");           /* optional */
-    int c_temporary = csv_column(&rows, "temporary_calls"); /* optional */
+    int c_t = csv_column(&rows, SITES_T_MS), c_id = csv_column(&rows, SITES_SITE_ID);
+    int c_ac = csv_column(&rows, SITES_ALLOC_CALLS), c_ab = csv_column(&rows, SITES_ALLOC_BYTES);
+    int c_fc = csv_column(&rows, SITES_FREE_CALLS), c_fb = csv_column(&rows, SITES_FREE_BYTES);
+    int c_peak = csv_column(&rows, SITES_PEAK_BYTES);           /* optional */
+    int c_temporary = csv_column(&rows, SITES_TEMPORARY_CALLS); /* optional */
     if (c_t < 0 || c_id < 0 || c_ac < 0 || c_ab < 0 || c_fc < 0 || c_fb < 0) {
-        snprintf(err, errlen,
-                 "%s: missing one of the columns t_ms, site_id, alloc_calls, "
-                 "alloc_bytes, free_calls, free_bytes",
-                 path);
+        snprintf(err, errlen, "%s: missing one of the columns " SITES_CSV_HEADER_COUNTS, path);
         csv_free(&rows);
         return -1;
     }
@@ -200,8 +198,9 @@ double site_growth_rate(const struct site_series *site)
     return rate;
 }
 
-const char *const reach_class_names[REACH_CLASSES] = {"definitely_lost", "indirectly_lost",
-                                                      "possibly_lost", "still_reachable"};
+const char *const reach_class_names[REACH_CLASSES] = {
+    REACHABILITY_DEFINITELY_LOST, REACHABILITY_INDIRECTLY_LOST, REACHABILITY_POSSIBLY_LOST,
+    REACHABILITY_STILL_REACHABLE};
 
 /* reachability.csv: per site, the bytes and blocks of each class. */
 static int load_reachability(struct run_data *run, char *err, size_t errlen)
@@ -211,18 +210,24 @@ static int load_reachability(struct run_data *run, char *err, size_t errlen)
     snprintf(path, sizeof(path), "%s/reachability.csv", run->dir);
     if (csv_load(&rows, path, err, errlen))
         return -1;
-    int c_id = csv_column(&rows, "site_id"), c_bytes[REACH_CLASSES], c_blocks[REACH_CLASSES];
+    static const char *const bytes_columns[REACH_CLASSES] = {
+        REACHABILITY_DEFINITELY_LOST_BYTES, REACHABILITY_INDIRECTLY_LOST_BYTES,
+        REACHABILITY_POSSIBLY_LOST_BYTES, REACHABILITY_STILL_REACHABLE_BYTES};
+    static const char *const blocks_columns[REACH_CLASSES] = {
+        REACHABILITY_DEFINITELY_LOST_BLOCKS, REACHABILITY_INDIRECTLY_LOST_BLOCKS,
+        REACHABILITY_POSSIBLY_LOST_BLOCKS, REACHABILITY_STILL_REACHABLE_BLOCKS};
+    int c_id = csv_column(&rows, REACHABILITY_SITE_ID), c_bytes[REACH_CLASSES],
+        c_blocks[REACH_CLASSES];
     bool complete = c_id >= 0;
     for (int k = 0; k < REACH_CLASSES; k++) {
-        char name[64];
-        snprintf(name, sizeof(name), "%s_bytes", reach_class_names[k]);
-        c_bytes[k] = csv_column(&rows, name);
-        snprintf(name, sizeof(name), "%s_blocks", reach_class_names[k]);
-        c_blocks[k] = csv_column(&rows, name);
+        c_bytes[k] = csv_column(&rows, bytes_columns[k]);
+        c_blocks[k] = csv_column(&rows, blocks_columns[k]);
         complete = complete && c_bytes[k] >= 0 && c_blocks[k] >= 0;
     }
     if (!complete) {
-        snprintf(err, errlen, "%s: missing a column (site_id, CLASS_bytes, CLASS_blocks)", path);
+        snprintf(err, errlen,
+                 "%s: missing a column (" REACHABILITY_SITE_ID ", CLASS_bytes, CLASS_blocks)",
+                 path);
         csv_free(&rows);
         return -1;
     }

@@ -150,40 +150,43 @@ int util_remove_tree(const char *path)
     return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-char *util_read_file(const char *path, size_t *len)
+char *util_read_file_bounded(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
+    /* One byte more than MAX is read to tell "exactly MAX" from "longer". */
     size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
+    char *buf = xmalloc(cap);
+    for (;;) {
+        size_t want = cap - n - 1;
+        if (want > max + 1 - n)
+            want = max + 1 - n;
+        size_t got = fread(buf + n, 1, want, f);
         n += got;
-        if (got == 0)
+        if (got == 0 || n > max)
             break;
         if (cap - n - 1 == 0) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
+            cap = cap > max / 2 ? max + 2 : cap * 2;
+            buf = xrealloc(buf, cap);
         }
     }
     int failed = ferror(f);
     fclose(f);
-    if (!buf || failed) {
+    if (failed || n > max) {
         free(buf);
-        errno = failed ? EIO : ENOMEM;
+        errno = failed ? EIO : EFBIG;
         return NULL;
     }
     buf[n] = '\0';
     if (len)
         *len = n;
     return buf;
+}
+
+char *util_read_file(const char *path, size_t *len)
+{
+    return util_read_file_bounded(path, UTIL_RECORDING_MAX, len);
 }
 
 uint64_t util_monotonic_ns(void)

@@ -34,7 +34,18 @@ int util_remove_tree(const char *path);
  * such as a system's /var/run). Files are written with common/atomic_file.h. */
 int util_mkdir_p(const char *path);
 
-/* Read a whole file into a NUL-terminated malloc'd buffer; NULL with errno on failure. */
+/* Size bounds for reading a file whole. A file a person writes or a tool's small answer
+ * (registry, bench and scenario files, shim.txt, cell.json, /proc files) stays far below
+ * UTIL_INPUT_MAX; recordings (samples.csv, sites.csv ...) can be large, but not without end.
+ * The bound turns a wrong path (/dev/zero, a disk image) into one error line instead of
+ * memory growing until the machine runs out. */
+#define UTIL_INPUT_MAX ((size_t)16 << 20)
+#define UTIL_RECORDING_MAX ((size_t)4 << 30)
+
+/* Read a whole file of at most MAX bytes into a NUL-terminated malloc'd buffer (LEN gets its
+ * length: the text may hold NUL bytes). NULL with errno on failure; EFBIG: more than MAX. */
+char *util_read_file_bounded(const char *path, size_t max, size_t *len);
+/* util_read_file_bounded(path, UTIL_RECORDING_MAX, len): files allocscope wrote itself. */
 char *util_read_file(const char *path, size_t *len);
 
 /* CLOCK_MONOTONIC in nanoseconds. */

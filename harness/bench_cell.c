@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/columns.h"
 #include "harness/bench_tree.h"
 #include "harness/kernel_join.h"
 #include "harness/linked_allocator.h"
@@ -450,7 +451,7 @@ static void reclaim(struct cell_state *s)
     uint64_t deadline = util_monotonic_ns() + RECLAIM_TIMEOUT_NS;
     while (util_monotonic_ns() < deadline && !*s->ctx->stop && !s->target_exited) {
         wait_until(s, util_monotonic_ns() + 50000000ull, false, 0);
-        char *text = util_read_file(shim_txt, NULL);
+        char *text = util_read_file_bounded(shim_txt, UTIL_INPUT_MAX, NULL);
         const char *at = text ? strstr(text, marker) : NULL;
         const char *before = at ? fact_after(text, at, "reclaim_before_rss") : NULL;
         const char *after_v = at ? fact_after(text, at, "reclaim_after_rss") : NULL;
@@ -503,8 +504,8 @@ static void tree_metrics(const struct cell_state *s, struct bench_row *row)
 static void live_metrics(const struct cell_state *s, const struct csv *samples,
                          struct bench_row *row)
 {
-    int c_t = csv_column(samples, "t_ms"), c_live = csv_column(samples, "live_bytes");
-    int c_reclaim = csv_column(samples, "reclaim");
+    int c_t = csv_column(samples, SAMPLES_T_MS), c_live = csv_column(samples, SAMPLES_LIVE_BYTES);
+    int c_reclaim = csv_column(samples, SAMPLES_RECLAIM);
     if (c_live < 0)
         return;
     /* after: at the end of the cooldown; a batch target's at its exit (what it left) */
@@ -536,8 +537,8 @@ static void batch_metrics(const struct cell_state *s, const struct csv *samples,
         last = s->tree.rows[i].rss;
         last_ms = s->tree.rows[i].t_ms;
     }
-    int c_t = samples ? csv_column(samples, "t_ms") : -1;
-    int c_rss = samples ? csv_column(samples, "rss_bytes") : -1;
+    int c_t = samples ? csv_column(samples, SAMPLES_T_MS) : -1;
+    int c_rss = samples ? csv_column(samples, SAMPLES_RSS_BYTES) : -1;
     if (c_t >= 0 && c_rss >= 0 && samples->nrows) {
         size_t r = samples->nrows - 1;
         long long shim_rss = csv_int(samples, r, c_rss, -1);
@@ -584,7 +585,7 @@ static void load_metrics(struct cell_state *s, struct bench_row *row)
 static void write_phases(const struct cell_state *s)
 {
     char text[256];
-    size_t len = (size_t)snprintf(text, sizeof(text), "phase,start_ms,end_ms\n");
+    size_t len = (size_t)snprintf(text, sizeof(text), PHASES_CSV_HEADER "\n");
     for (int p = 0; p < N_PHASES; p++)
         if (s->phase_ms[p][0] >= 0)
             len += (size_t)snprintf(text + len, sizeof(text) - len, "%s,%lld,%lld\n",
@@ -602,7 +603,7 @@ static bool check_config(struct cell_state *s, bool have_shim)
 {
     const struct allocator_config *cfg = s->cell->config;
     char *path = util_format("%s/shim.txt", s->dir);
-    char *text = util_read_file(path, NULL), *message = NULL, reason[512];
+    char *text = util_read_file_bounded(path, UTIL_INPUT_MAX, NULL), *message = NULL, reason[512];
     bool ok = false;
     if (!have_shim || !text)
         fail(s, "config",
@@ -628,9 +629,9 @@ static void write_run_json(struct cell_state *s, struct target_spec *spec, const
     result.duration_s = (double)(util_monotonic_ns() - s->t0_ns) / 1e9;
     struct run_summary summary = {-1, -1, -1, -1};
     if (loaded) {
-        int c_rss = csv_column(&run->samples, "rss_bytes");
-        int c_live = csv_column(&run->samples, "live_bytes");
-        int c_blocks = csv_column(&run->samples, "live_blocks");
+        int c_rss = csv_column(&run->samples, SAMPLES_RSS_BYTES);
+        int c_live = csv_column(&run->samples, SAMPLES_LIVE_BYTES);
+        int c_blocks = csv_column(&run->samples, SAMPLES_LIVE_BLOCKS);
         for (size_t r = 0; r < run->samples.nrows; r++) {
             long long rss = csv_int(&run->samples, r, c_rss, -1);
             long long live = csv_int(&run->samples, r, c_live, -1);

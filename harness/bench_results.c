@@ -2,112 +2,14 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common/csv.h"
 #include "common/atomic_file.h"
 #include "common/util.h"
-
-const char *const bench_column_names[BENCH_NCOLS] = {"cell",
-                                                     "workload",
-                                                     "variant",
-                                                     "allocator",
-                                                     "config",
-                                                     "repeat",
-                                                     "status",
-                                                     "idle_rss_bytes",
-                                                     "peak_rss_bytes",
-                                                     "after_1s_rss_bytes",
-                                                     "after_rss_bytes",
-                                                     "reclaimable_bytes",
-                                                     "peak_live_bytes",
-                                                     "after_live_bytes",
-                                                     "throughput_rps",
-                                                     "p50_ms",
-                                                     "p99_ms",
-                                                     "cpu_s",
-                                                     "duration_s",
-                                                     "error",
-                                                     "kind",
-                                                     "load_format",
-                                                     "note"};
-
-void bench_row_init(struct bench_row *row)
-{
-    for (int i = 0; i < BENCH_NCOLS; i++)
-        row->fields[i] = strdup("");
-}
-
-void bench_row_free(struct bench_row *row)
-{
-    for (int i = 0; i < BENCH_NCOLS; i++) {
-        free(row->fields[i]);
-        row->fields[i] = NULL;
-    }
-}
-
-void bench_row_copy(struct bench_row *to, const struct bench_row *from)
-{
-    for (int i = 0; i < BENCH_NCOLS; i++)
-        to->fields[i] = strdup(from->fields[i] ? from->fields[i] : "");
-}
-
-static void set_text(struct bench_row *row, enum bench_column col, const char *text)
-{
-    free(row->fields[col]);
-    char *v = strdup(text);
-    for (char *p = v; *p; p++)
-        if (*p == ',')
-            *p = ';';
-        else if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    row->fields[col] = v;
-}
-
-void bench_row_set(struct bench_row *row, enum bench_column col, const char *fmt, ...)
-{
-    char *text;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&text, fmt, ap) < 0)
-        text = NULL;
-    va_end(ap);
-    set_text(row, col, text ? text : "");
-    free(text);
-}
-
-int bench_results_load(struct bench_results *r, const char *path, char *err, size_t errlen)
-{
-    memset(r, 0, sizeof(*r));
-    struct csv csv;
-    if (access(path, F_OK) && errno == ENOENT)
-        return 0;
-    if (csv_load(&csv, path, err, errlen))
-        return -1;
-    int cols[BENCH_NCOLS];
-    for (int i = 0; i < BENCH_NCOLS; i++)
-        cols[i] = csv_column(&csv, bench_column_names[i]);
-    if (cols[COL_CELL] < 0 || cols[COL_STATUS] < 0) {
-        snprintf(err, errlen, "%s: not a results.csv (no cell and status columns)", path);
-        csv_free(&csv);
-        return -1;
-    }
-    for (size_t row = 0; row < csv.nrows; row++) {
-        struct bench_row br;
-        bench_row_init(&br);
-        for (int i = 0; i < BENCH_NCOLS; i++)
-            set_text(&br, (enum bench_column)i, csv_cell(&csv, row, cols[i]));
-        bench_results_put(r, &br);
-        bench_row_free(&br);
-    }
-    csv_free(&csv);
-    return 0;
-}
 
 int bench_results_write(const struct bench_results *r, const char *path)
 {
@@ -130,14 +32,6 @@ int bench_results_write(const struct bench_results *r, const char *path)
     free(text);
     errno = saved;
     return rc;
-}
-
-struct bench_row *bench_results_find(const struct bench_results *r, const char *cell)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (!strcmp(r->rows[i].fields[COL_CELL], cell))
-            return &r->rows[i];
-    return NULL;
 }
 
 void bench_results_put(struct bench_results *r, const struct bench_row *row)
@@ -174,22 +68,9 @@ void bench_results_sort(struct bench_results *r, char *const *order, size_t n_or
     }
 }
 
-void bench_results_free(struct bench_results *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        bench_row_free(&r->rows[i]);
-    free(r->rows);
-    memset(r, 0, sizeof(*r));
-}
-
-static bool is_text_column(int col)
-{
-    return col <= COL_CONFIG || col == COL_STATUS || col >= COL_ERROR;
-}
-
 static json_t *field_json(int col, const char *v)
 {
-    if (is_text_column(col))
+    if (bench_column_is_text((enum bench_column)col))
         return json_string(v);
     if (!*v)
         return json_null();
@@ -219,32 +100,4 @@ int bench_cell_json_write(const char *dir, const struct bench_row *row)
     free(path);
     free(text);
     return rc;
-}
-
-int bench_cell_json_read(const char *path, struct bench_row *row, char *err, size_t errlen)
-{
-    json_error_t jerr;
-    json_t *obj = json_load_file(path, 0, &jerr);
-    if (!obj || !json_is_object(obj)) {
-        snprintf(err, errlen, "%s:%d: %s", path, jerr.line, obj ? "not an object" : jerr.text);
-        json_decref(obj);
-        return -1;
-    }
-    bench_row_init(row);
-    for (int i = 0; i < BENCH_NCOLS; i++) {
-        json_t *v = json_object_get(obj, bench_column_names[i]);
-        if (json_is_string(v))
-            set_text(row, (enum bench_column)i, json_string_value(v));
-        else if (json_is_integer(v))
-            bench_row_set(row, (enum bench_column)i, "%lld", (long long)json_integer_value(v));
-        else if (json_is_real(v))
-            bench_row_set(row, (enum bench_column)i, "%.15g", json_real_value(v));
-    }
-    json_decref(obj);
-    if (!row->fields[COL_CELL][0] || !row->fields[COL_STATUS][0]) {
-        snprintf(err, errlen, "%s: no cell or status", path);
-        bench_row_free(row);
-        return -1;
-    }
-    return 0;
 }

@@ -2,12 +2,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ini.h"
 #include "common/util.h"
 
 /* ---- placeholder variables ---- */
@@ -275,152 +275,18 @@ static bool valid_name(const char *name)
     return true;
 }
 
-/* ---- INI reading with line numbers ---- */
+/* ---- INI items ---- */
 
-struct ini_entry {
-    char *section, *key, *value;
-    int line;
-};
-
-struct ini_doc {
-    struct ini_entry *entries;
-    size_t n;
-    char **sections; /* every section header seen, with its line */
-    int *section_lines;
-    size_t n_sections;
-    const char *text; /* reader position */
-    int line;
-    bool too_long;
-    int too_long_line;
-};
-
-static char *trim(char *s)
+/* A key = value line of SECTION (header lines have no key). */
+static bool is_key_of(const struct ini_item *item, const char *section)
 {
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
+    return item->key && !strcmp(item->section, section);
 }
 
-static char *read_line(char *str, int num, void *stream)
+/* Reads PATH whole, bounded: what a person writes never comes near UTIL_INPUT_MAX. */
+static char *read_input(const char *path, size_t *len)
 {
-    struct ini_doc *doc = stream;
-    if (!*doc->text)
-        return NULL;
-    const char *start = doc->text, *nl = strchr(start, '\n');
-    size_t len = nl ? (size_t)(nl - start) : strlen(start);
-    doc->text = nl ? nl + 1 : start + len;
-    doc->line++;
-    if (len + 2 > (size_t)num) {
-        if (!doc->too_long)
-            doc->too_long_line = doc->line;
-        doc->too_long = true;
-        len = 0;
-    }
-    memcpy(str, start, len);
-    str[len] = '\0';
-    char *t = trim(str);
-    if (*t == '[' && strchr(t, ']')) {
-        doc->sections = realloc(doc->sections, (doc->n_sections + 1) * sizeof(char *));
-        doc->section_lines = realloc(doc->section_lines, (doc->n_sections + 1) * sizeof(int));
-        char *name = strndup(t + 1, (size_t)(strchr(t, ']') - t - 1));
-        doc->sections[doc->n_sections] = strdup(trim(name));
-        free(name);
-        doc->section_lines[doc->n_sections++] = doc->line;
-    }
-    memcpy(str, start, len); /* again: trim() cut the first copy; inih wants it whole */
-    str[len] = '\n';
-    str[len + 1] = '\0';
-    return str;
-}
-
-static int collect_entry(void *user, const char *section, const char *name, const char *value)
-{
-    struct ini_doc *doc = user;
-    doc->entries = realloc(doc->entries, (doc->n + 1) * sizeof(*doc->entries));
-    doc->entries[doc->n++] =
-        (struct ini_entry){strdup(section), strdup(name), strdup(value), doc->line};
-    return 1;
-}
-
-static void ini_doc_free(struct ini_doc *doc)
-{
-    for (size_t i = 0; i < doc->n; i++) {
-        free(doc->entries[i].section);
-        free(doc->entries[i].key);
-        free(doc->entries[i].value);
-    }
-    for (size_t i = 0; i < doc->n_sections; i++)
-        free(doc->sections[i]);
-    free(doc->entries);
-    free(doc->sections);
-    free(doc->section_lines);
-}
-
-static int ini_doc_parse(struct ini_doc *doc, const char *file, const char *text, char *err,
-                         size_t errlen)
-{
-    memset(doc, 0, sizeof(*doc));
-    doc->text = text;
-    int rc = ini_parse_stream(read_line, doc, collect_entry, doc);
-    if (doc->too_long || rc)
-        ini_doc_free(doc);
-    if (doc->too_long) {
-        snprintf(err, errlen, "%s:%d: line longer than %d characters; shorten it", file,
-                 doc->too_long_line, INI_MAX_LINE - 2);
-        return -1;
-    }
-    if (rc > 0) {
-        snprintf(err, errlen, "%s:%d: malformed line; expected KEY = VALUE or [SECTION]", file, rc);
-        return -1;
-    }
-    if (rc < 0) {
-        snprintf(err, errlen, "%s: cannot parse (%s)", file, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- scenario.ini ---- */
-
-/* scenario.ini files are other programs' descriptors with long description lines, beyond
- * inih's 200 characters: read them with a plain line parser (same syntax: [section],
- * KEY = VALUE, # or ; comments). */
-static int ini_doc_parse_long(struct ini_doc *doc, const char *file, const char *text, char *err,
-                              size_t errlen)
-{
-    memset(doc, 0, sizeof(*doc));
-    char *copy = strdup(text), section[256] = "";
-    int line = 0;
-    for (char *l = copy, *nl; l; l = nl) {
-        nl = strchr(l, '\n');
-        if (nl)
-            *nl++ = '\0';
-        line++;
-        char *t = trim(l);
-        if (!*t || *t == '#' || *t == ';')
-            continue;
-        char *end = strchr(t, ']');
-        if (*t == '[' && end) {
-            *end = '\0';
-            snprintf(section, sizeof(section), "%s", trim(t + 1));
-            continue;
-        }
-        char *eq = strchr(t, '=');
-        if (!eq) {
-            snprintf(err, errlen, "%s:%d: malformed line; expected KEY = VALUE or [SECTION]", file,
-                     line);
-            free(copy);
-            return -1;
-        }
-        *eq = '\0';
-        doc->line = line;
-        collect_entry(doc, section, trim(t), trim(eq + 1));
-    }
-    free(copy);
-    return 0;
+    return util_read_file_bounded(path, UTIL_INPUT_MAX, len);
 }
 
 static const char *profile_section(const char *profile)
@@ -429,24 +295,26 @@ static const char *profile_section(const char *profile)
 }
 
 static int scenario_from_text(struct bench_spec *spec, const char *path, const char *text,
-                              struct bench_target **out, char *err, size_t errlen)
+                              size_t len, struct bench_target **out, char *err, size_t errlen)
 {
     struct ini_doc doc;
-    if (ini_doc_parse_long(&doc, path, text, err, errlen))
+    if (ini_parse(&doc, path, text, len, err, errlen)) {
+        ini_free(&doc);
         return -1;
+    }
     const char *name = NULL, *command = NULL;
     for (size_t i = 0; i < doc.n; i++) {
-        if (!strcmp(doc.entries[i].section, "scenario") && !strcmp(doc.entries[i].key, "name"))
-            name = doc.entries[i].value;
-        if (!strcmp(doc.entries[i].section, "scenario") && !strcmp(doc.entries[i].key, "target"))
-            command = doc.entries[i].value;
+        if (is_key_of(&doc.items[i], "scenario") && !strcmp(doc.items[i].key, "name"))
+            name = doc.items[i].value;
+        if (is_key_of(&doc.items[i], "scenario") && !strcmp(doc.items[i].key, "target"))
+            command = doc.items[i].value;
     }
     if (!name || !command || !valid_name(name)) {
         snprintf(err, errlen,
                  "%s: [scenario] needs name = NAME (letters, digits, - _ .) and "
                  "target = COMMAND; see docs/WORKLOADS.md",
                  path);
-        ini_doc_free(&doc);
+        ini_free(&doc);
         return -1;
     }
     char origin[512];
@@ -454,7 +322,9 @@ static int scenario_from_text(struct bench_spec *spec, const char *path, const c
     struct bench_target *t = new_target(spec, name, origin);
     const char *section = profile_section(spec->profile);
     for (size_t i = 0; i < doc.n; i++) {
-        struct ini_entry *e = &doc.entries[i];
+        const struct ini_item *e = &doc.items[i];
+        if (!e->key)
+            continue;
         if (!strcmp(e->section, section)) {
             bench_vars_set(&t->params, e->key, e->value);
             continue;
@@ -481,20 +351,21 @@ static int scenario_from_text(struct bench_spec *spec, const char *path, const c
         t->load_s = atof(duration);
     if (idle)
         t->cooldown_s = atof(idle);
-    ini_doc_free(&doc);
+    ini_free(&doc);
     *out = t;
     return 0;
 }
 
 int bench_spec_add_scenario(struct bench_spec *spec, const char *path, char *err, size_t errlen)
 {
-    char *text = util_read_file(path, NULL);
+    size_t len;
+    char *text = read_input(path, &len);
     if (!text) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return -1;
     }
     struct bench_target *t;
-    int rc = scenario_from_text(spec, path, text, &t, err, errlen);
+    int rc = scenario_from_text(spec, path, text, len, &t, err, errlen);
     free(text);
     return rc;
 }
@@ -545,8 +416,8 @@ static int parse_seconds(const char *v, double *out)
     return 0;
 }
 
-static int bench_key(struct bench_spec *spec, const struct ini_entry *e, const char *file,
-                     char *err, size_t errlen)
+static int bench_key(struct bench_spec *spec, const struct ini_item *e, const char *file, char *err,
+                     size_t errlen)
 {
     uint64_t v;
     const char *k = e->key;
@@ -592,8 +463,8 @@ static int bench_key(struct bench_spec *spec, const struct ini_entry *e, const c
     return -1;
 }
 
-static int target_key(struct bench_target *t, const struct ini_entry *e, const char *file,
-                      char *err, size_t errlen)
+static int target_key(struct bench_target *t, const struct ini_item *e, const char *file, char *err,
+                      size_t errlen)
 {
     const char *k = e->key;
     bool is_port;
@@ -712,15 +583,15 @@ static const char *section_target_name(const char *section)
 
 static int check_sections(const struct ini_doc *doc, const char *file, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < doc->n_sections; i++) {
-        const char *s = doc->sections[i];
+    for (size_t i = 0; i < doc->n; i++) {
+        const char *s = doc->items[i].section;
         const char *name = section_target_name(s);
-        if (!strcmp(s, "bench") || (name && valid_name(name)))
+        if (doc->items[i].key || !strcmp(s, "bench") || (name && valid_name(name)))
             continue;
         snprintf(err, errlen,
                  "%s:%d: unknown section [%s]; expected [bench] or [target NAME] (NAME: "
                  "letters, digits, - _ .)",
-                 file, doc->section_lines[i], s);
+                 file, doc->items[i].line, s);
         return -1;
     }
     return 0;
@@ -750,11 +621,12 @@ static int build_target(struct bench_spec *spec, const struct ini_doc *doc, cons
     snprintf(origin, sizeof(origin), "%s:%d", file, line);
     struct bench_target *t = NULL;
     for (size_t i = 0; i < doc->n; i++) {
-        const struct ini_entry *e = &doc->entries[i];
-        if (strcmp(e->section, section) || strcmp(e->key, "workload"))
+        const struct ini_item *e = &doc->items[i];
+        if (!is_key_of(e, section) || strcmp(e->key, "workload"))
             continue;
         char *path = util_format("%s/%s/scenario.ini", scenario_dir ? scenario_dir : ".", e->value);
-        char *text = util_read_file(path, NULL);
+        size_t len;
+        char *text = read_input(path, &len);
         if (!text) {
             snprintf(err, errlen,
                      "%s:%d: no reference workload '%s' (%s: %s); name a directory of "
@@ -763,7 +635,7 @@ static int build_target(struct bench_spec *spec, const struct ini_doc *doc, cons
             free(path);
             return -1;
         }
-        int rc = scenario_from_text(spec, path, text, &t, err, errlen);
+        int rc = scenario_from_text(spec, path, text, len, &t, err, errlen);
         free(text);
         free(path);
         if (rc)
@@ -777,8 +649,8 @@ static int build_target(struct bench_spec *spec, const struct ini_doc *doc, cons
         t = new_target(spec, name, origin);
     set_file_dir(t, file);
     for (size_t i = 0; i < doc->n; i++) {
-        const struct ini_entry *e = &doc->entries[i];
-        if (!strcmp(e->section, section) && strcmp(e->key, "workload") &&
+        const struct ini_item *e = &doc->items[i];
+        if (is_key_of(e, section) && strcmp(e->key, "workload") &&
             target_key(t, e, file, err, errlen))
             return -1;
     }
@@ -792,23 +664,19 @@ static int build_target(struct bench_spec *spec, const struct ini_doc *doc, cons
     return 0;
 }
 
-int bench_spec_parse(struct bench_spec *spec, const char *file, const char *text,
-                     const char *scenario_dir, char *err, size_t errlen)
+/* [bench]'s profile= first: it sets the defaults the file's other keys then change. */
+static int apply_profile(struct bench_spec *spec, const struct ini_doc *doc, const char *file,
+                         char *err, size_t errlen)
 {
-    struct ini_doc doc;
-    if (ini_doc_parse(&doc, file, text, err, errlen))
-        return -1;
-    int rc = check_sections(&doc, file, err, errlen);
-    for (size_t i = 0; !rc && i < doc.n; i++) {
-        const struct ini_entry *e = &doc.entries[i];
-        if (strcmp(e->section, "bench") || strcmp(e->key, "profile") || spec->profile_forced)
+    for (size_t i = 0; i < doc->n && !spec->profile_forced; i++) {
+        const struct ini_item *e = &doc->items[i];
+        if (!is_key_of(e, "bench") || strcmp(e->key, "profile"))
             continue;
         struct bench_spec fresh;
         char why[256];
         if (bench_spec_init(&fresh, e->value, why, sizeof(why))) {
             snprintf(err, errlen, "%s:%d: %s", file, e->line, why);
-            rc = -1;
-            break;
+            return -1;
         }
         free(spec->profile);
         spec->profile = fresh.profile;
@@ -817,20 +685,53 @@ int bench_spec_parse(struct bench_spec *spec, const char *file, const char *text
         spec->load_s = fresh.load_s;
         spec->cooldown_s = fresh.cooldown_s;
     }
+    return 0;
+}
+
+static int parse_bench_text(struct bench_spec *spec, const char *file, const char *text, size_t len,
+                            const char *scenario_dir, char *err, size_t errlen)
+{
+    struct ini_doc doc;
+    int rc = ini_parse(&doc, file, text, len, err, errlen);
+    if (!rc)
+        rc = check_sections(&doc, file, err, errlen);
+    if (!rc)
+        rc = apply_profile(spec, &doc, file, err, errlen);
     for (size_t i = 0; !rc && i < doc.n; i++)
-        if (!strcmp(doc.entries[i].section, "bench"))
-            rc = bench_key(spec, &doc.entries[i], file, err, errlen);
-    for (size_t i = 0; !rc && i < doc.n_sections; i++) {
-        if (strncmp(doc.sections[i], "target ", 7))
+        if (is_key_of(&doc.items[i], "bench"))
+            rc = bench_key(spec, &doc.items[i], file, err, errlen);
+    for (size_t i = 0; !rc && i < doc.n; i++) {
+        const struct ini_item *header = &doc.items[i];
+        if (header->key || strncmp(header->section, "target ", 7))
             continue;
         bool seen = false; /* a section given twice is one target */
         for (size_t j = 0; j < i; j++)
-            seen |= !strcmp(doc.sections[j], doc.sections[i]);
+            seen |= !doc.items[j].key && !strcmp(doc.items[j].section, header->section);
         if (!seen)
-            rc = build_target(spec, &doc, doc.sections[i], doc.section_lines[i], file, scenario_dir,
-                              err, errlen);
+            rc = build_target(spec, &doc, header->section, header->line, file, scenario_dir, err,
+                              errlen);
     }
-    ini_doc_free(&doc);
+    ini_free(&doc);
+    return rc;
+}
+
+int bench_spec_parse(struct bench_spec *spec, const char *file, const char *text,
+                     const char *scenario_dir, char *err, size_t errlen)
+{
+    return parse_bench_text(spec, file, text, strlen(text), scenario_dir, err, errlen);
+}
+
+int bench_spec_load(struct bench_spec *spec, const char *path, const char *scenario_dir, char *err,
+                    size_t errlen)
+{
+    size_t len;
+    char *text = read_input(path, &len);
+    if (!text) {
+        snprintf(err, errlen, "cannot read bench file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = parse_bench_text(spec, path, text, len, scenario_dir, err, errlen);
+    free(text);
     return rc;
 }
 

@@ -75,6 +75,10 @@ void bench_spec_free(struct bench_spec *spec);
  * to do" in err. */
 int bench_spec_parse(struct bench_spec *spec, const char *file, const char *text,
                      const char *scenario_dir, char *err, size_t errlen);
+/* Reads the bench file PATH (bounded: UTIL_INPUT_MAX) and parses it as above; a file it
+ * cannot read is "cannot read bench file PATH: REASON" in err. */
+int bench_spec_load(struct bench_spec *spec, const char *path, const char *scenario_dir, char *err,
+                    size_t errlen);
 
 /* Adds a target described by a scenario.ini file (PATH) under the spec's profile (its
  * [quick] section for quick, [large] for standard). Returns 0 or -1 with a message. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/columns.h"
 #include "harness/procmem.h"
 #include "common/atomic_file.h"
 #include "common/util.h"
@@ -44,8 +45,7 @@ const struct tree_row *tree_log_at(const struct tree_log *log, uint64_t t_ms)
     return found;
 }
 
-static const char tree_header[] =
-    "t_ms,tree_rss_bytes,tree_pss_bytes,tree_anon_bytes,tree_lazyfree_bytes,processes\n";
+static const char tree_header[] = TREE_CSV_HEADER "\n";
 
 static void format_row(char *buf, size_t len, const struct tree_row *r, bool with_time)
 {
@@ -108,13 +108,13 @@ int tree_join_samples(const struct tree_log *log, const char *samples_path, char
     for (char *line = samples, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
         text_add(&out, line, (size_t)(nl - line));
         if (header) {
-            if (strstr(line, "tree_rss_bytes") && strstr(line, "tree_rss_bytes") < nl) {
+            const char *joined = strstr(line, SAMPLES_TREE_RSS_BYTES);
+            if (joined && joined < nl) {
                 free(out.buf);
                 free(samples);
                 return 0; /* joined already */
             }
-            const char *cols = ",tree_rss_bytes,tree_pss_bytes,tree_anon_bytes,"
-                               "tree_lazyfree_bytes,tree_processes\n";
+            const char *cols = "," SAMPLES_TREE_COLUMNS "\n";
             text_add(&out, cols, strlen(cols));
             header = false;
             continue;

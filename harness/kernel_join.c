@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/atomic_file.h"
+#include "common/columns.h"
 #include "common/util.h"
 
 #define MAX_KERNEL_COLUMNS 64
@@ -34,11 +35,11 @@ static int parse_kernel_header(struct kernel_table *k, char *header)
 {
     char *save = NULL;
     char *field = strtok_r(header, ",", &save);
-    if (!field || strcmp(field, "t_ms"))
+    if (!field || strcmp(field, KERNEL_T_MS))
         return -1;
     while ((field = strtok_r(NULL, ",", &save)) && k->ncols < MAX_KERNEL_COLUMNS) {
         k->names[k->ncols] = field;
-        k->level[k->ncols] = !strncmp(field, "kernel_", 7);
+        k->level[k->ncols] = !strncmp(field, KERNEL_LEVEL_PREFIX, strlen(KERNEL_LEVEL_PREFIX));
         k->ncols++;
     }
     return 0;
@@ -48,7 +49,7 @@ static int load_kernel(struct kernel_table *k, char *text, const char *path)
 {
     char *cursor = text, *line = next_line(&cursor);
     if (!line || parse_kernel_header(k, line)) {
-        util_error("%s: line 1: not a kernel.csv header; expected t_ms first", path);
+        util_error("%s: line 1: not a kernel.csv header; expected " KERNEL_T_MS " first", path);
         return -1;
     }
     size_t capacity = 0, lineno = 1;
@@ -133,9 +134,9 @@ static void emit_joined(FILE *out, const struct kernel_table *k, size_t *next_ro
 static int join(FILE *out, char *samples, const struct kernel_table *k, const char *path)
 {
     char *cursor = samples, *header = next_line(&cursor);
-    int t_col = header ? column_index(header, "t_ms") : -1;
+    int t_col = header ? column_index(header, SAMPLES_T_MS) : -1;
     if (t_col < 0) {
-        util_error("%s: line 1: no t_ms column", path);
+        util_error("%s: line 1: no " SAMPLES_T_MS " column", path);
         return -1;
     }
     fputs(header, out);

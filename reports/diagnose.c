@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/columns.h"
 #include "common/csv.h"
 #include "common/format.h"
 #include "common/rundata.h"
@@ -632,13 +633,13 @@ static bool row_in_range(const struct csv *c, size_t r, const int *cols, int nco
 
 static int series_load(struct series *s, const struct csv *c, bool exited, char *err, size_t errlen)
 {
-    int c_t = csv_column(c, "t_ms"), c_live = csv_column(c, "live_bytes");
-    int c_rss = csv_column(c, "rss_bytes"), c_lazy = csv_column(c, "lazyfree_bytes");
-    int c_calls = csv_column(c, "alloc_calls"), c_reclaim = csv_column(c, "reclaim");
+    int c_t = csv_column(c, SAMPLES_T_MS), c_live = csv_column(c, SAMPLES_LIVE_BYTES);
+    int c_rss = csv_column(c, SAMPLES_RSS_BYTES), c_lazy = csv_column(c, SAMPLES_LAZYFREE_BYTES);
+    int c_calls = csv_column(c, SAMPLES_ALLOC_CALLS), c_reclaim = csv_column(c, SAMPLES_RECLAIM);
     memset(s, 0, sizeof(*s));
     s->exit_live = -1;
     if (c_t < 0 || c_rss < 0) {
-        snprintf(err, errlen, "%s: missing column t_ms or rss_bytes", c->path);
+        snprintf(err, errlen, "%s: missing column " SAMPLES_T_MS " or " SAMPLES_RSS_BYTES, c->path);
         return -1;
     }
     s->has_live = c_live >= 0;
@@ -701,8 +702,8 @@ static int load_phases_file(struct diagnosis_metrics *m, const char *dir, char *
         util_warn("%s; inferring the phases from the allocation rate", err);
         return -1;
     }
-    int c_phase = csv_column(&c, "phase"), c_start = csv_column(&c, "start_ms");
-    int c_end = csv_column(&c, "end_ms");
+    int c_phase = csv_column(&c, PHASES_PHASE), c_start = csv_column(&c, PHASES_START_MS);
+    int c_end = csv_column(&c, PHASES_END_MS);
     bool load = false, cooldown = false;
     for (size_t r = 0; r < c.nrows; r++) {
         const char *phase = csv_cell(&c, r, c_phase);

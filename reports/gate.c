@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/csv.h"
 #include "common/format.h"
+#include "common/results.h"
 #include "common/stats.h"
 #include "common/util.h"
 
@@ -20,7 +20,7 @@
 
 struct metric_info {
     const char *name;
-    const char *column; /* results.csv; NULL: from the diagnosis */
+    int column; /* enum bench_column of results.csv; -1: from the diagnosis */
     bool higher_is_better;
     struct gate_tolerance tol;
 };
@@ -28,11 +28,11 @@ struct metric_info {
 /* Default tolerances: memory repeats within a few % run to run here; timing drifts 15-30%
  * on a quiet machine and 2-4x with other benches beside it (docs/DIAGNOSE.md). */
 static const struct metric_info metrics[GATE_NMETRICS] = {
-    [GATE_AFTER_RSS] = {"after_rss", "after_rss_bytes", false, {0.08, 2 * MIB}},
-    [GATE_PEAK_RSS] = {"peak_rss", "peak_rss_bytes", false, {0.10, 4 * MIB}},
-    [GATE_THROUGHPUT] = {"throughput", "throughput_rps", true, {0.30, 0}},
-    [GATE_P99] = {"p99", "p99_ms", false, {1.00, 2}},
-    [GATE_LEAK_GROWTH] = {"leak_growth", NULL, false, {0.50, 256 * 1024}},
+    [GATE_AFTER_RSS] = {"after_rss", COL_AFTER_RSS, false, {0.08, 2 * MIB}},
+    [GATE_PEAK_RSS] = {"peak_rss", COL_PEAK_RSS, false, {0.10, 4 * MIB}},
+    [GATE_THROUGHPUT] = {"throughput", COL_RPS, true, {0.30, 0}},
+    [GATE_P99] = {"p99", COL_P99, false, {1.00, 2}},
+    [GATE_LEAK_GROWTH] = {"leak_growth", -1, false, {0.50, 256 * 1024}},
 };
 
 const char *gate_metric_name(enum gate_metric m)
@@ -215,40 +215,21 @@ static void diagnose_repeat(struct gate_cell *c, const char *bench_dir, const ch
     diagnosis_free(&d);
 }
 
-static const char *required_columns[] = {"cell",      "workload", "variant",
-                                         "allocator", "config",   "status"};
-
-static int check_columns(const struct csv *c, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < sizeof(required_columns) / sizeof(required_columns[0]); i++) {
-        if (csv_column(c, required_columns[i]) < 0) {
-            snprintf(err, errlen,
-                     "%s: no column '%s'; is this a bench's results.csv "
-                     "(docs/FORMAT.md)?",
-                     c->path, required_columns[i]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void load_row(struct gate_bench *b, const struct csv *c, size_t r, const char *bench_dir,
+static void load_row(struct gate_bench *b, const struct bench_row *row, const char *bench_dir,
                      const struct diagnose_thresholds *t, int source)
 {
     char key[512];
-    const char *workload = csv_cell(c, r, csv_column(c, "workload"));
-    const char *variant = csv_cell(c, r, csv_column(c, "variant"));
-    const char *allocator = csv_cell(c, r, csv_column(c, "allocator"));
-    const char *config = csv_cell(c, r, csv_column(c, "config"));
-    const char *status = csv_cell(c, r, csv_column(c, "status"));
-    snprintf(key, sizeof(key), "%s-%s-%s-%s", workload, variant, allocator, config);
+    char *const *f = row->fields;
+    snprintf(key, sizeof(key), "%s-%s-%s-%s", f[COL_WORKLOAD], f[COL_VARIANT], f[COL_ALLOCATOR],
+             f[COL_CONFIG]);
     struct gate_cell *cell = cell_for(b, key);
     if (!cell->workload) {
-        cell->workload = strdup(workload), cell->variant = strdup(variant);
-        cell->allocator = strdup(allocator), cell->config = strdup(config);
+        cell->workload = strdup(f[COL_WORKLOAD]), cell->variant = strdup(f[COL_VARIANT]);
+        cell->allocator = strdup(f[COL_ALLOCATOR]), cell->config = strdup(f[COL_CONFIG]);
     }
     if (cell->last_source != source + 1)
         cell->sources++, cell->last_source = source + 1;
+    const char *status = f[COL_STATUS];
     if (!strcmp(status, "unsupported"))
         return; /* the program links its own allocator: nothing measured, nothing failed */
     cell->repeats++;
@@ -261,28 +242,27 @@ static void load_row(struct gate_bench *b, const struct csv *c, size_t r, const 
         return;
     }
     for (int m = 0; m < GATE_NMETRICS; m++)
-        if (metrics[m].column)
-            stats_add(&cell->metric[m], csv_number(c, r, csv_column(c, metrics[m].column)));
+        if (metrics[m].column >= 0)
+            stats_add(&cell->metric[m],
+                      bench_row_number(row, (enum bench_column)metrics[m].column));
     if (t)
-        diagnose_repeat(cell, bench_dir, csv_cell(c, r, csv_column(c, "cell")), t);
+        diagnose_repeat(cell, bench_dir, f[COL_CELL], t);
 }
 
+/* Every row is one repeat of its cell: the reader refuses a cell listed twice, which would
+ * count as two. */
 static int add_bench(struct gate_bench *b, const char *bench_dir, int index,
                      const struct diagnose_thresholds *t, char *err, size_t errlen)
 {
     char path[PATH_MAX];
-    struct csv c;
+    struct bench_results res;
     snprintf(path, sizeof(path), "%s/results.csv", bench_dir);
-    if (csv_load(&c, path, err, errlen))
+    if (bench_results_load(&res, path, err, errlen))
         return -1;
-    if (check_columns(&c, err, errlen)) {
-        csv_free(&c);
-        return -1;
-    }
-    size_t before = b->ncells, rows = c.nrows;
+    size_t before = b->ncells, rows = res.n;
     for (size_t r = 0; r < rows; r++)
-        load_row(b, &c, r, bench_dir, t, index);
-    csv_free(&c);
+        load_row(b, &res.rows[r], bench_dir, t, index);
+    bench_results_free(&res);
     if (!rows) {
         snprintf(err, errlen, "%s has no cells; run the bench to the end first", path);
         return -1;

@@ -71,7 +71,7 @@ static char *read_template(const char *name, char *err, size_t errlen)
     snprintf(rel, sizeof(rel), "charts/%s", name);
     snprintf(srcrel, sizeof(srcrel), "reports/charts/%s", name);
     const char *path = util_find_data(rel, srcrel);
-    char *text = path ? util_read_file(path, NULL) : NULL;
+    char *text = path ? util_read_file_bounded(path, UTIL_INPUT_MAX, NULL) : NULL;
     if (!text)
         snprintf(err, errlen,
                  "chart template %s not found (looked in ../share/allocscope/charts "

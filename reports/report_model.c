@@ -13,34 +13,37 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/columns.h"
 #include "common/csv.h"
+#include "common/results.h"
 #include "common/rundata.h"
 #include "common/stats.h"
 #include "common/util.h"
 
-static const char *const metric_columns[METRIC_COUNT] = {
-    [METRIC_IDLE] = "idle_rss_bytes",
-    [METRIC_PEAK] = "peak_rss_bytes",
-    [METRIC_AFTER_1S] = "after_1s_rss_bytes",
-    [METRIC_AFTER] = "after_rss_bytes",
-    [METRIC_RECLAIMABLE] = "reclaimable_bytes",
-    [METRIC_PEAK_LIVE] = "peak_live_bytes",
-    [METRIC_AFTER_LIVE] = "after_live_bytes",
-    [METRIC_THROUGHPUT] = "throughput_rps",
-    [METRIC_P50] = "p50_ms",
-    [METRIC_P99] = "p99_ms",
-    [METRIC_CPU] = "cpu_s",
-    [METRIC_DURATION] = "duration_s",
+/* The results.csv column of each metric. */
+static const enum bench_column metric_columns[METRIC_COUNT] = {
+    [METRIC_IDLE] = COL_IDLE_RSS,
+    [METRIC_PEAK] = COL_PEAK_RSS,
+    [METRIC_AFTER_1S] = COL_AFTER_1S_RSS,
+    [METRIC_AFTER] = COL_AFTER_RSS,
+    [METRIC_RECLAIMABLE] = COL_RECLAIMABLE,
+    [METRIC_PEAK_LIVE] = COL_PEAK_LIVE,
+    [METRIC_AFTER_LIVE] = COL_AFTER_LIVE,
+    [METRIC_THROUGHPUT] = COL_RPS,
+    [METRIC_P50] = COL_P50,
+    [METRIC_P99] = COL_P99,
+    [METRIC_CPU] = COL_CPU,
+    [METRIC_DURATION] = COL_DURATION,
 };
 
 /* Kernel event columns (per-interval byte counts) that give memory back to the OS. */
-static const char *const returned_columns[] = {"munmap_bytes", "madv_dontneed_bytes",
-                                               "madv_free_bytes", "brk_shrink_bytes",
-                                               "mremap_shrink_bytes"};
+static const char *const returned_columns[] = {KERNEL_MUNMAP_BYTES, KERNEL_MADV_DONTNEED_BYTES,
+                                               KERNEL_MADV_FREE_BYTES, KERNEL_BRK_SHRINK_BYTES,
+                                               KERNEL_MREMAP_SHRINK_BYTES};
 
 const char *report_metric_name(enum report_metric m)
 {
-    return m < METRIC_COUNT ? metric_columns[m] : "?";
+    return m < METRIC_COUNT ? bench_column_names[metric_columns[m]] : "?";
 }
 
 const char *report_metric_title(enum report_metric m)
@@ -183,8 +186,8 @@ static bool all_nan(const double *v, size_t n)
  * uses (mimalloc reports no in-use count). */
 static double *heap_free_values(const struct csv *csv, const double *live)
 {
-    double *free_b = column_values(csv, "heap_free_bytes");
-    double *held = column_values(csv, "heap_held_bytes");
+    double *free_b = column_values(csv, SAMPLES_HEAP_FREE_BYTES);
+    double *held = column_values(csv, SAMPLES_HEAP_HELD_BYTES);
     if (!free_b)
         free_b = nan_values(csv->nrows);
     for (size_t r = 0; held && live && r < csv->nrows; r++)
@@ -229,10 +232,10 @@ static void load_series(struct report_input *in, struct report_cell *cell)
     if (load_csv_noted(in, &csv, path))
         return;
     struct report_series *s = &cell->series;
-    int c_t = csv_column(&csv, "t_ms");
+    int c_t = csv_column(&csv, SAMPLES_T_MS);
     if (c_t < 0 || csv.nrows == 0) {
         report_problem(in, "%s has %s; no time series for %s", path,
-                       c_t < 0 ? "no t_ms column" : "no rows", cell->name);
+                       c_t < 0 ? "no " SAMPLES_T_MS " column" : "no rows", cell->name);
         csv_free(&csv);
         return;
     }
@@ -240,16 +243,16 @@ static void load_series(struct report_input *in, struct report_cell *cell)
     s->t_s = malloc(s->n * sizeof(double));
     for (size_t r = 0; r < s->n; r++)
         s->t_s[r] = csv_number(&csv, r, c_t) / 1000.0;
-    s->rss = column_values(&csv, "tree_rss_bytes");
+    s->rss = column_values(&csv, SAMPLES_TREE_RSS_BYTES);
     if (!s->rss || all_nan(s->rss, s->n)) {
         free(s->rss);
-        s->rss = column_values(&csv, "rss_bytes");
+        s->rss = column_values(&csv, SAMPLES_RSS_BYTES);
     }
-    s->live = column_values(&csv, "live_bytes");
-    s->lazyfree = column_values(&csv, "tree_lazyfree_bytes");
+    s->live = column_values(&csv, SAMPLES_LIVE_BYTES);
+    s->lazyfree = column_values(&csv, SAMPLES_TREE_LAZYFREE_BYTES);
     if (!s->lazyfree || all_nan(s->lazyfree, s->n)) {
         free(s->lazyfree);
-        s->lazyfree = column_values(&csv, "lazyfree_bytes");
+        s->lazyfree = column_values(&csv, SAMPLES_LAZYFREE_BYTES);
     }
     s->heap_free = heap_free_values(&csv, s->live);
     s->returned = returned_values(&csv, &cell->has_kernel);
@@ -275,8 +278,8 @@ static void load_phases(struct report_input *in, struct report_cell *cell)
     }
     if (load_csv_noted(in, &csv, path))
         return;
-    int c_p = csv_column(&csv, "phase"), c_s = csv_column(&csv, "start_ms"),
-        c_e = csv_column(&csv, "end_ms");
+    int c_p = csv_column(&csv, PHASES_PHASE), c_s = csv_column(&csv, PHASES_START_MS),
+        c_e = csv_column(&csv, PHASES_END_MS);
     for (size_t r = 0; r < csv.nrows && cell->nphases < 4; r++) {
         struct report_phase *p = &cell->phases[cell->nphases];
         snprintf(p->name, sizeof(p->name), "%s", csv_cell(&csv, r, c_p));
@@ -486,46 +489,41 @@ void report_cell_derive_metrics(struct report_cell *cell)
     }
 }
 
-static void apply_results_row(struct report_cell *cell, const struct csv *res, size_t row)
+/* Coordinates, status and metrics of a results.csv row or a cell.json; what the cell has
+ * already keeps its value. */
+static void apply_row(struct report_cell *cell, const struct bench_row *row)
 {
-    cell->workload = dup_or(csv_cell(res, row, csv_column(res, "workload")), cell->name);
-    cell->variant = dup_or(csv_cell(res, row, csv_column(res, "variant")), "none");
-    cell->allocator = dup_or(csv_cell(res, row, csv_column(res, "allocator")), "unknown");
-    cell->config = dup_or(csv_cell(res, row, csv_column(res, "config")), "default");
-    cell->repeat = (int)csv_int(res, row, csv_column(res, "repeat"), 1);
-    cell->status = dup_or(csv_cell(res, row, csv_column(res, "status")), "ok");
-    cell->error = dup_or(csv_cell(res, row, csv_column(res, "error")), "");
-    cell->kind = dup_or(csv_cell(res, row, csv_column(res, "kind")), "server");
-    cell->note = dup_or(csv_cell(res, row, csv_column(res, "note")), "");
+    static const enum bench_column columns[] = {COL_WORKLOAD, COL_VARIANT, COL_ALLOCATOR,
+                                                COL_CONFIG,   COL_STATUS,  COL_ERROR,
+                                                COL_KIND,     COL_NOTE};
+    char **slots[] = {&cell->workload, &cell->variant, &cell->allocator, &cell->config,
+                      &cell->status,   &cell->error,   &cell->kind,      &cell->note};
+    for (size_t k = 0; k < sizeof(columns) / sizeof(columns[0]); k++)
+        if (!*slots[k] && row->fields[columns[k]][0])
+            *slots[k] = strdup(row->fields[columns[k]]);
+    double repeat = bench_row_number(row, COL_REPEAT);
+    if (!isnan(repeat))
+        cell->repeat = (int)repeat;
     for (int m = 0; m < METRIC_COUNT; m++)
-        cell->m[m] = csv_number(res, row, csv_column(res, metric_columns[m]));
+        if (isnan(cell->m[m]))
+            cell->m[m] = bench_row_number(row, metric_columns[m]);
 }
 
 /* A cell that results.csv does not list (still running, or results.csv lost): its
  * coordinates come from cell.json. */
-static void apply_cell_json(struct report_cell *cell)
+static void apply_cell_json(struct report_input *in, struct report_cell *cell)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], err[768];
     snprintf(path, sizeof(path), "%s/cell.json", cell->dir);
-    json_t *root = json_load_file(path, 0, NULL);
-    if (!root)
+    if (!path_exists(cell->dir, "cell.json"))
         return;
-    const char *keys[] = {"workload", "variant", "allocator", "config",
-                          "status",   "error",   "kind",      "note"};
-    char **slots[] = {&cell->workload, &cell->variant, &cell->allocator, &cell->config,
-                      &cell->status,   &cell->error,   &cell->kind,      &cell->note};
-    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-        const char *v = json_string_value(json_object_get(root, keys[k]));
-        if (v && *v && !*slots[k])
-            *slots[k] = strdup(v);
+    struct bench_row row;
+    if (bench_cell_json_read(path, &row, err, sizeof(err))) {
+        report_problem(in, "%s; the cell is shown from its other files", err);
+        return;
     }
-    json_t *rep = json_object_get(root, "repeat");
-    if (json_is_integer(rep))
-        cell->repeat = (int)json_integer_value(rep);
-    for (int m = 0; m < METRIC_COUNT; m++)
-        if (isnan(cell->m[m]))
-            cell->m[m] = json_number_or_nan(json_object_get(root, metric_columns[m]));
-    json_decref(root);
+    apply_row(cell, &row);
+    bench_row_free(&row);
 }
 
 static int compare_names(const void *a, const void *b)
@@ -573,23 +571,25 @@ static void load_bench(struct report_input *in, const char *dir)
         in->bench_dir = strdup(dir);
     load_bench_json(in, dir);
     snprintf(path, sizeof(path), "%s/results.csv", dir);
-    struct csv res;
+    struct bench_results res;
+    char err[768];
     if (!path_exists(dir, "results.csv")) {
         report_problem(in, "%s is missing; metrics are computed from each cell's samples", path);
-    } else if (load_csv_noted(in, &res, path) == 0) {
-        int c_cell = csv_column(&res, "cell");
-        for (size_t r = 0; c_cell >= 0 && r < res.nrows; r++) {
-            const char *name = csv_cell(&res, r, c_cell);
-            if (!*name)
-                continue;
+    } else if (bench_results_load(&res, path, err, sizeof(err))) {
+        report_problem(in, "%s; the cells are shown from their own files", err);
+    } else {
+        if (file_truncated(path))
+            report_problem_quiet(
+                in, "%s is truncated (its last line is incomplete and was ignored)", path);
+        for (size_t r = 0; r < res.n; r++) {
+            const char *name = res.rows[r].fields[COL_CELL];
             char *cdir = util_format("%s/cells/%s", dir, name);
             struct report_cell *cell = new_cell(in, cdir, name);
             free(cdir);
-            apply_results_row(cell, &res, r);
+            cell->repeat = 1;
+            apply_row(cell, &res.rows[r]);
         }
-        if (c_cell < 0)
-            report_problem(in, "%s has no 'cell' column; it is ignored", path);
-        csv_free(&res);
+        bench_results_free(&res);
     }
     for (size_t i = first; i < in->ncells; i++)
         load_cell_files(in, &in->cells[i], true);
@@ -613,7 +613,7 @@ static void load_bench(struct report_input *in, const char *dir)
         char *cdir = util_format("%s/%s", path, names[i]);
         struct report_cell *cell = new_cell(in, cdir, names[i]);
         cell->repeat = 1;
-        apply_cell_json(cell);
+        apply_cell_json(in, cell);
         load_cell_files(in, cell, true);
         free(cdir);
         free(names[i]);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/columns.h"
 #include "common/csv.h"
 #include "common/stats.h"
 #include "common/util.h"
@@ -189,8 +190,8 @@ static bool load_phase(const char *dir, uint64_t *start, uint64_t *end)
         util_warn("%s; growth is measured over the whole recording", err);
         return false;
     }
-    int c_phase = csv_column(&c, "phase"), c_start = csv_column(&c, "start_ms"),
-        c_end = csv_column(&c, "end_ms");
+    int c_phase = csv_column(&c, PHASES_PHASE), c_start = csv_column(&c, PHASES_START_MS),
+        c_end = csv_column(&c, PHASES_END_MS);
     bool found = false;
     for (size_t r = 0; r < c.nrows && !found; r++) {
         if (strcmp(csv_cell(&c, r, c_phase), "load"))

@@ -24,6 +24,7 @@
 #include "elf_syms.h"
 #include "probe_util.h"
 #include "site_table.h"
+#include "common/columns.h"
 
 static const char *const prog = "allocscope-allocuprobe";
 
@@ -551,7 +552,7 @@ static int write_outstanding(struct tool *t)
     a.age_sum = calloc(n + 1, sizeof(double));
     a.sampled = calloc(n + 1, sizeof(uint64_t));
     a.oldest_ns = calloc(n + 1, sizeof(uint64_t));
-    fprintf(out, "site_id,live_blocks,live_bytes,sampled_blocks,mean_age_ms,oldest_age_ms\n");
+    fputs(OUTSTANDING_CSV_HEADER "\n", out);
     if (a.bytes && a.blocks && a.age_sum && a.sampled && a.oldest_ns) {
         site_table_each_live(t->sites, add_age, &a);
         for (size_t i = 0; i < n; i++) {
@@ -732,9 +733,8 @@ int main(int argc, char **argv)
     if (t.opt.t0_ns < 0)
         t.opt.t0_ns = (long long)probe_monotonic_ns();
     probe_catch_signals();
-    t.sites_csv = open_output(&t, "sites.csv",
-                              "t_ms,site_id,alloc_calls,alloc_bytes,free_calls,free_bytes\n");
-    t.stacks_csv = open_output(&t, "stacks.csv", "site_id,frames\n");
+    t.sites_csv = open_output(&t, "sites.csv", SITES_CSV_HEADER_COUNTS "\n");
+    t.stacks_csv = open_output(&t, "stacks.csv", STACKS_CSV_HEADER "\n");
     rc = t.sites_csv && t.stacks_csv ? open_probes(&t) : 1;
     if (rc == 0 && find_serving_library(&t) != 0) {
         fprintf(stderr, "%s: cannot find the library serving malloc in process %d (%s)\n", prog,

@@ -18,6 +18,7 @@
 #include "kevents.h"
 #include "kevents.skel.h"
 #include "probe_util.h"
+#include "common/columns.h"
 
 static const char *const prog = "allocscope-kevents";
 
@@ -51,19 +52,9 @@ struct state {
     unsigned int fault_stacks_seen;
 };
 
-static const char *const counter_columns[] = {
-    "faults",
-    "mmap_bytes",
-    "munmap_bytes",
-    "mremap_grow_bytes",
-    "mremap_shrink_bytes",
-    "brk_grow_bytes",
-    "brk_shrink_bytes",
-    "madv_dontneed_bytes",
-    "madv_free_bytes",
-    "madv_other_bytes",
-};
-#define CSV_COUNTERS (int)(sizeof(counter_columns) / sizeof(counter_columns[0]))
+/* The counters written as kernel.csv columns: KEVENTS_FAULTS to KEVENTS_MADV_OTHER_BYTES, in
+ * the enum's order, which is KERNEL_CSV_HEADER's (common/columns.h). */
+#define CSV_COUNTERS (KEVENTS_MADV_OTHER_BYTES + 1)
 
 static void usage(FILE *to)
 {
@@ -200,12 +191,7 @@ static long long procfs_rss(struct state *st)
 
 static void write_header(FILE *out)
 {
-    fputs("t_ms,kernel_rss_anon_bytes,kernel_rss_file_bytes,kernel_rss_shmem_bytes,"
-          "kernel_rss_swap_bytes,kernel_rss_bytes",
-          out);
-    for (int c = 0; c < CSV_COUNTERS; c++)
-        fprintf(out, ",%s", counter_columns[c]);
-    fputs(",kernel_procs,kernel_dropped,kernel_procfs_rss_bytes\n", out);
+    fputs(KERNEL_CSV_HEADER "\n", out);
     fflush(out);
 }
 
@@ -263,7 +249,7 @@ static int write_fault_stacks(struct state *st)
         fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(errno));
         return -1;
     }
-    fprintf(out, "pid,sampled_faults,estimated_faults,frames\n");
+    fputs(FAULT_STACKS_CSV_HEADER "\n", out);
     struct kevents_fault_key key;
     bool started = false;
     while (probe_next_key(st->skel->maps.fault_stack_counts, &key, sizeof(key), &started)) {

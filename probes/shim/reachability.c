@@ -22,11 +22,13 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "common/columns.h"
 
 enum reach { UNREACHED, POSSIBLE, REACHABLE, INDIRECT };
 enum { DEFINITELY_LOST, INDIRECTLY_LOST, POSSIBLY_LOST, STILL_REACHABLE, N_CLASSES };
-static const char *const class_names[N_CLASSES] = {"definitely_lost", "indirectly_lost",
-                                                   "possibly_lost", "still_reachable"};
+static const char *const class_names[N_CLASSES] = {
+    REACHABILITY_DEFINITELY_LOST, REACHABILITY_INDIRECTLY_LOST, REACHABILITY_POSSIBLY_LOST,
+    REACHABILITY_STILL_REACHABLE};
 
 struct block {
     uintptr_t start;
@@ -384,10 +386,7 @@ static void write_results(const struct scan *s, const char *dir, struct out_file
     static struct replacement r;
     struct out_file *f = &r.file;
     if (per_site && out_open_replacement(&r, dir, "reachability.csv") == 0) {
-        out_printf(f, "site_id");
-        for (int c = 0; c < N_CLASSES; c++)
-            out_printf(f, ",%s_bytes,%s_blocks", class_names[c], class_names[c]);
-        out_printf(f, "\n");
+        out_printf(f, REACHABILITY_CSV_HEADER "\n");
         for (uint32_t id = 0; id < nsites; id++) {
             uint64_t any = 0;
             for (int c = 0; c < N_CLASSES; c++)

@@ -15,6 +15,7 @@
 
 #include "allocator.h"
 #include "internal.h"
+#include "common/columns.h"
 
 static char run_dir[PATH_MAX];
 static struct out_file samples_out, sites_out, stacks_out, facts_out;
@@ -29,10 +30,7 @@ static uint32_t sites_with_stacks = 0;
 static uint32_t sites_at_last_maps = UINT32_MAX;
 static struct timespec control_mtime;
 
-static const char samples_header[] =
-    "t_ms,live_bytes,live_blocks,alloc_calls,free_calls,alloc_bytes,rss_bytes,pss_bytes,"
-    "anon_bytes,lazyfree_bytes,heap_in_use_bytes,heap_held_bytes,heap_free_bytes,"
-    "heap_released_bytes,reclaim\n";
+static const char samples_header[] = SAMPLES_CSV_HEADER "\n";
 
 /* ---- where the files go ---- */
 
@@ -99,9 +97,8 @@ int sampler_open_files(void)
         return -1;
     }
     out_write(&samples_out, samples_header, sizeof(samples_header) - 1);
-    out_printf(&sites_out, "t_ms,site_id,alloc_calls,alloc_bytes,free_calls,free_bytes,peak_bytes,"
-                           "temporary_calls\n");
-    out_printf(&stacks_out, "site_id,frames\n");
+    out_printf(&sites_out, SITES_CSV_HEADER "\n");
+    out_printf(&stacks_out, STACKS_CSV_HEADER "\n");
     char exe[PATH_MAX] = "";
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = '\0';
@@ -213,7 +210,7 @@ static void write_histogram(void)
     counters_sum(&c);
     if (out_open_replacement(&r, run_dir, "histogram.csv"))
         return;
-    out_printf(&r.file, "size_min,size_max,alloc_calls\n");
+    out_printf(&r.file, HISTOGRAM_CSV_HEADER "\n");
     for (unsigned i = 0; i < HIST_CLASSES; i++) {
         unsigned long long lo = i == 0 ? 0 : (1ull << (i + 3)) + 1;
         unsigned long long hi = 1ull << (i + 4);

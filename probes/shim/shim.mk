@@ -10,7 +10,7 @@ ALL_TARGETS += $(LIB)/liballocscope.so
 
 $(OBJ)/shim/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SHIM_CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SHIM_CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(LIB)/liballocscope.so: $(SHIM_OBJS)
 	@mkdir -p $(dir $@)

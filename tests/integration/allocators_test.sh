@@ -60,7 +60,28 @@ msg=$("$ALLOCSCOPE" allocators --allocators "$TMP/typo.ini" 2>&1)
 rc=$?
 expect_eq "user file typo: message names file and line" "$msg" \
     "allocscope: $TMP/typo.ini:3: unknown key 'libary' in [allocator jemalloc]; expected library, package, description, kind"
-check "user file typo: non-zero exit" test "$rc" -ne 0
+expect_eq "user file typo: exit 2, as run and bench" "$rc" 2
+msg=$("$ALLOCSCOPE" allocators --allocators /dev/zero 2>&1)
+rc=$?
+expect_eq "endless file: one line, exit 2" "$rc: $msg" \
+    "2: allocscope: cannot read allocators file '/dev/zero': File too large; check the path"
+printf '[allocator jemalloc]\r\n\0\r\n[allocator lost]\r\n' >"$TMP/nul.ini"
+msg=$("$ALLOCSCOPE" allocators --allocators "$TMP/nul.ini" 2>&1)
+rc=$?
+expect_eq "NUL byte: names the line, exit 2" "$rc: $msg" \
+    "2: allocscope: $TMP/nul.ini:2: NUL byte in the file; is it a text file? save it as plain text"
+{
+    printf '[config jemalloc:crlf]\r\nenv = MALLOC_CONF=narenas:2\r\n'
+    printf 'description = %0300d\r\nexpect.opt.narenas = 2\r\n' 0
+} >"$TMP/crlf.ini"
+"$ALLOCSCOPE" allocators --allocators "$TMP/crlf.ini" --json >"$TMP/crlf.json" 2>&1
+crlf=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = [c for a in d["allocators"] for c in a["configs"] if c["name"] == "jemalloc:crlf"][0]
+print(c["expect"], len(c["description"]))
+' "$TMP/crlf.json" 2>&1)
+expect_eq "CRLF file with a 300-character line: read whole" "$crlf" "{'opt.narenas': '2'} 300"
 msg=$("$ALLOCSCOPE" allocators --env jemalloc:fast 2>&1)
 check "unknown configuration: names the known ones" \
     grep -q "allocator 'jemalloc' has no configuration 'fast'; known: default, bg-decay" <<<"$msg"

@@ -110,6 +110,14 @@ input_errors() {
     mkdir -p "$TMP/badbench" && mv "$TMP/badres.csv" "$TMP/badbench/results.csv"
     expect_input_error "results.csv cut inside its first row" "badbench" \
         --baseline "$TMP/f0.json" --current "$TMP/badbench"
+    # A cell listed twice would count as one more repeat of it: refused, with the reason.
+    fabricate "$TMP/dup" --seed 7
+    tail -1 "$TMP/dup/results.csv" >>"$TMP/dup/results.csv"
+    expect_input_error "results.csv listing a cell twice" "is listed again" \
+        --baseline "$TMP/f0.json" --current "$TMP/dup"
+    "$ALLOCSCOPE" baseline "$TMP/dup" -o "$TMP/dup.json" >"$TMP/gate.out" 2>&1
+    expect_eq "baseline refuses a results.csv listing a cell twice (exit 2)" \
+        "$? $(grep -c 'is listed again' "$TMP/gate.out")" "2 1"
     expect_input_error "no --current" "--current" --baseline "$TMP/f0.json"
     expect_input_error "bad tolerance" "tolerance" --baseline "$TMP/f0.json" --current "$TMP/f0" \
         --tolerance after_rss=much

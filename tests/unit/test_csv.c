@@ -69,6 +69,37 @@ static void test_malformed_line_names_file_and_line(void **state)
     free(path);
 }
 
+/* The header's "\r" used to stay on the last column's name: that column was never found. */
+static void test_crlf_line_ends(void **state)
+{
+    (void)state;
+    char *path = write_file("e.csv", "t_ms,reclaim\r\n0,\r\n100,after\r\n");
+    struct csv csv;
+    char err[256];
+    assert_int_equal(csv_load(&csv, path, err, sizeof(err)), 0);
+    assert_int_equal(csv.nrows, 2);
+    assert_string_equal(csv_cell(&csv, 1, csv_column(&csv, "reclaim")), "after");
+    assert_int_equal(csv.lines[1], 3);
+    csv_free(&csv);
+    free(path);
+}
+
+/* fputs stops at a NUL: the file is written with fwrite. */
+static void test_nul_byte_names_its_line(void **state)
+{
+    (void)state;
+    static const char text[] = "a,b\n1,2\n3,4\0\n5,6\n";
+    char *path = util_format("%s/f.csv", dir);
+    FILE *f = fopen(path, "wb");
+    fwrite(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    struct csv csv;
+    char err[256];
+    assert_int_equal(csv_load(&csv, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "f.csv:3: NUL byte"));
+    free(path);
+}
+
 static void test_empty_file_is_an_error(void **state)
 {
     (void)state;
@@ -149,6 +180,8 @@ int main(void)
         cmocka_unit_test(test_reads_columns),
         cmocka_unit_test(test_truncated_last_line_dropped),
         cmocka_unit_test(test_malformed_line_names_file_and_line),
+        cmocka_unit_test(test_crlf_line_ends),
+        cmocka_unit_test(test_nul_byte_names_its_line),
         cmocka_unit_test(test_empty_file_is_an_error),
         cmocka_unit_test(test_growth_rate_to_peak),
         cmocka_unit_test(test_rundata_rebuilds_sites),

@@ -103,7 +103,10 @@ static void test_syntax_error_names_line(void **state)
 {
     (void)state;
     assert_parse_error("[allocator x]\nlibrary = /a\nthis line has no equals sign\n",
-                       "t.ini:3: syntax error");
+                       "t.ini:3: malformed line; expected [SECTION], KEY = VALUE");
+    assert_parse_error("[allocator x\n", "t.ini:1: section header without ']'");
+    /* A problem on an earlier line is the one reported. */
+    assert_parse_error("[allocator x]\nlibary = /a\nno equals sign\n", "t.ini:2: unknown key");
 }
 
 static void test_unknown_key_names_line_and_choices(void **state)
@@ -139,9 +142,109 @@ static void test_bad_values(void **state)
                        "t.ini:4: variable A is set twice");
     assert_parse_error("[allocator glibc]\n[config glibc:x]\nmain = maybe\n", "t.ini:3: main");
     assert_parse_error("[allocator a]\nkind = dlmalloc\n", "t.ini:2: kind 'dlmalloc'");
-    char longline[400];
-    snprintf(longline, sizeof(longline), "[allocator a]\ndescription = %0300d\n", 0);
-    assert_parse_error(longline, "t.ini:2: line longer than");
+}
+
+/* Repeats, as before the one INI reader: env lines add (a variable twice is an error, see
+ * test_bad_values), other keys replace, a section given twice is one entry. */
+static void test_repeated_keys_and_sections(void **state)
+{
+    (void)state;
+    char err[512];
+    struct registry *reg = parse("[allocator a]\ndescription = first\ndescription = second\n"
+                                 "[config a:x]\nenv = A=1\nexpect.k = 1\n"
+                                 "[allocator a]\npackage = p\n"
+                                 "[config a:x]\nenv = B=2\nmain = yes\n",
+                                 err, sizeof(err));
+    if (!reg)
+        fail_msg("%s", err);
+    assert_int_equal(reg->n_allocators, 1);
+    struct allocator_info *a = registry_find_allocator(reg, "a");
+    assert_string_equal(a->description, "second");
+    assert_string_equal(a->package, "p");
+    struct allocator_config *c = registry_resolve(reg, "a:x", err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(c->env.count, 2);
+    assert_string_equal(setting_list_get(&c->env, "B"), "2");
+    assert_true(c->main);
+    registry_free(reg);
+    assert_parse_error("[allocator a]\n[config a:x]\nexpect.k = 1\nexpect.k = 2\n",
+                       "t.ini:4: expect.k is given twice in [config a:x]");
+}
+
+/* Lines of any length (inih stopped at 198 characters), and CRLF line ends. */
+static void test_long_lines_and_crlf(void **state)
+{
+    (void)state;
+    char err[512];
+    for (size_t n = 300; n <= 5000; n += 4700) {
+        char *description = xmalloc(n + 1);
+        memset(description, 'd', n);
+        description[n] = '\0';
+        char *text =
+            util_format("[allocator a]\r\ndescription = %s\r\nlibrary = /a.so\r\n", description);
+        struct registry *reg = parse(text, err, sizeof(err));
+        if (!reg)
+            fail_msg("%zu characters: %s", n, err);
+        struct allocator_info *a = registry_find_allocator(reg, "a");
+        assert_string_equal(a->description, description);
+        assert_string_equal(a->library, "/a.so");
+        registry_free(reg);
+        free(text);
+        free(description);
+    }
+}
+
+/* Runs registry_load_files on one file holding LEN bytes of TEXT (NULL: PATH itself);
+ * returns what it printed on stderr. */
+static char *load_file_messages(const char *text, size_t len, const char *path,
+                                struct registry **reg)
+{
+    char file[] = "/tmp/test_registry.XXXXXX", log[] = "/tmp/test_registry_log.XXXXXX";
+    if (text) {
+        int fd = mkstemp(file);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, len), (ssize_t)len);
+        close(fd);
+        path = file;
+    }
+    int log_fd = mkstemp(log), saved = dup(2);
+    assert_true(log_fd >= 0 && saved >= 0);
+    fflush(stderr);
+    dup2(log_fd, 2);
+    *reg = registry_load_files(&path, 1);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(log_fd);
+    char *messages = util_read_file(log, NULL);
+    unlink(log);
+    if (text)
+        unlink(file);
+    return messages;
+}
+
+/* A NUL byte used to end the file there, silently: the sections after it were lost. */
+static void test_nul_byte_names_its_line(void **state)
+{
+    (void)state;
+    static const char text[] = "[allocator glibc]\n\0\n[allocator lost]\n";
+    struct registry *reg;
+    char *messages = load_file_messages(text, sizeof(text) - 1, NULL, &reg);
+    assert_null(reg);
+    if (!strstr(messages, ":2: NUL byte in the file"))
+        fail_msg("stderr: %s", messages);
+    free(messages);
+}
+
+static void test_endless_file_refused(void **state)
+{
+    (void)state;
+    struct registry *reg;
+    char *messages = load_file_messages(NULL, 0, "/dev/zero", &reg);
+    assert_null(reg);
+    assert_string_equal(messages, "allocscope: cannot read allocators file '/dev/zero': File too "
+                                  "large; check the path\n");
+    free(messages);
 }
 
 static void test_config_of_unknown_allocator(void **state)
@@ -347,6 +450,10 @@ int main(void)
         cmocka_unit_test(test_unknown_key_names_line_and_choices),
         cmocka_unit_test(test_unknown_section),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_repeated_keys_and_sections),
+        cmocka_unit_test(test_long_lines_and_crlf),
+        cmocka_unit_test(test_nul_byte_names_its_line),
+        cmocka_unit_test(test_endless_file_refused),
         cmocka_unit_test(test_config_of_unknown_allocator),
         cmocka_unit_test(test_user_file_merges_over_builtin),
         cmocka_unit_test(test_load_files_reports_missing_file),
