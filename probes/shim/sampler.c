@@ -227,6 +227,7 @@ static void write_histogram(void)
 
 static void snapshot_sites(void)
 {
+    ptrtable_flush_all(); /* the frees threads hold back count as done */
     uint32_t n = sites_count();
     write_new_stacks(n);
     write_changed_sites(now_ms_since_t0(), n);

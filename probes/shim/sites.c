@@ -8,7 +8,7 @@
 
 #include "internal.h"
 
-#define MAX_SITES (1u << 18)
+#define MAX_SITES (1u << MAX_SITES_BITS)
 #define SLOTS (MAX_SITES * 2)
 #define STACK_WORDS (MAX_SITES * 24u) /* average depth budget; full table warns */
 
