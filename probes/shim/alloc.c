@@ -185,6 +185,7 @@ static void block_weight(uint64_t size, uint64_t *bytes, uint32_t *blocks)
 __attribute__((noinline)) static void record_site(void *ptr, size_t requested, void *frame,
                                                   void *first_return)
 {
+    ptrtable_prefetch((uintptr_t)ptr);
     if (!first_return)
         first_return = ((void **)frame)[1];
     uintptr_t pcs[ALLOCSCOPE_MAX_DEPTH];
@@ -211,9 +212,7 @@ static void count_untracked(const struct tracked_block *block, bool temporary)
     uint64_t bytes;
     uint32_t blocks;
     block_weight(block->size, &bytes, &blocks);
-    site_count_free(block->site_id, bytes, blocks);
-    if (temporary)
-        site_count_temporary(block->site_id, blocks);
+    site_count_free(block->site_id, bytes, blocks, temporary);
 }
 
 /* A block another thread allocated, held back by the thread that freed it, now out of the

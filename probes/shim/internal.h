@@ -242,10 +242,9 @@ void sites_unlock_after_fork(void);
 /* A site's allocations and frees, kept per thread and folded into struct site in batches;
  * readers go through site_counts_read between _read_begin and _read_end. */
 void site_count_alloc(uint32_t site_id, uint64_t bytes, uint32_t blocks);
-void site_count_free(uint32_t site_id, uint64_t bytes, uint32_t blocks);
-/* A block freed with no other allocation in its thread since it was made (heaptrack's
- * temporary allocation): BLOCKS of them at the site. */
-void site_count_temporary(uint32_t site_id, uint32_t blocks);
+/* TEMPORARY: the block was freed with no other allocation in its thread since it was made
+ * (heaptrack's temporary allocation). */
+void site_count_free(uint32_t site_id, uint64_t bytes, uint32_t blocks, bool temporary);
 void site_counts_thread_exit(struct thread_counters *c);
 void site_counts_lock_for_fork(void);       /* registry locked by the caller */
 void site_counts_after_fork(bool in_child); /* before the registry is unlocked */
@@ -283,6 +282,9 @@ static inline bool ptrtable_may_track(uintptr_t ptr)
 
 /* Into the calling thread's own table. */
 void ptrtable_insert(const struct tracked_block *block);
+/* Starts loading the slot where the calling thread will insert PTR: in a large table that
+ * slot is a cache miss, which the stack capture before the insert then hides. */
+void ptrtable_prefetch(uintptr_t ptr);
 /* Removes at once, from whichever table holds it (realloc, exited threads). */
 bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out);
 /* For free(): a block of the calling thread's own table is removed (FOUND, *out filled);

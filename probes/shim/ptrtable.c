@@ -165,8 +165,8 @@ static bool grow(struct table *t)
     struct entry *bigger = map_zeroed(old_capacity * 2 * sizeof(*bigger));
     if (!bigger)
         return false;
-    t->entries = bigger;
-    t->shift--;
+    __atomic_store_n(&t->entries, bigger, __ATOMIC_RELAXED); /* ptrtable_prefetch reads them */
+    __atomic_store_n(&t->shift, t->shift - 1, __ATOMIC_RELAXED);
     t->count = 0;
     for (size_t i = 0; i < old_capacity; i++)
         if (old[i].ptr)
@@ -186,6 +186,16 @@ static void unpack(const struct entry *e, struct tracked_block *out)
     out->ptr = e->ptr;
     out->site_id = (uint32_t)(e->meta & ((1u << SITE_BITS) - 1));
     out->size = e->meta >> SITE_BITS;
+}
+
+void ptrtable_prefetch(uintptr_t ptr)
+{
+    struct table *t = own;
+    if (likely(t != NULL)) {
+        struct entry *entries = __atomic_load_n(&t->entries, __ATOMIC_RELAXED);
+        unsigned shift = __atomic_load_n(&t->shift, __ATOMIC_RELAXED);
+        __builtin_prefetch(&entries[((uint64_t)ptr >> 4) * 0x9e3779b97f4a7c15ull >> shift], 1);
+    }
 }
 
 void ptrtable_insert(const struct tracked_block *block)
