@@ -362,8 +362,10 @@ static void *realloc_recorded(void *ptr, size_t size, void *frame, void *first_r
     bool on = recording();
     size_t old_usable = block_usable_size(ptr);
     struct tracked_block old_block;
-    bool was_tracked =
-        on && shim_opts.mode != MODE_COUNT && ptrtable_remove((uintptr_t)ptr, &old_block);
+    /* The filter first, as on free: in sampled mode a block not in the caller's table would
+     * otherwise be looked for in every thread's. */
+    bool was_tracked = on && shim_opts.mode != MODE_COUNT && ptrtable_may_track((uintptr_t)ptr) &&
+                       ptrtable_remove((uintptr_t)ptr, &old_block);
     void *p = real.realloc(ptr, size);
     if (!p && size != 0) { /* failed: the old block is still there */
         if (was_tracked)
