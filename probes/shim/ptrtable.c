@@ -188,14 +188,19 @@ static void unpack(const struct entry *e, struct tracked_block *out)
     out->size = e->meta >> SITE_BITS;
 }
 
+/* Where PTR's slot is, read without the table's lock (a growth may move it): for prefetching
+ * only. */
+static const struct entry *slot_hint(const struct table *t, uintptr_t ptr)
+{
+    const struct entry *entries = __atomic_load_n(&t->entries, __ATOMIC_RELAXED);
+    unsigned shift = __atomic_load_n(&t->shift, __ATOMIC_RELAXED);
+    return &entries[((uint64_t)ptr >> 4) * 0x9e3779b97f4a7c15ull >> shift];
+}
+
 void ptrtable_prefetch(uintptr_t ptr)
 {
-    struct table *t = own;
-    if (likely(t != NULL)) {
-        struct entry *entries = __atomic_load_n(&t->entries, __ATOMIC_RELAXED);
-        unsigned shift = __atomic_load_n(&t->shift, __ATOMIC_RELAXED);
-        __builtin_prefetch(&entries[((uint64_t)ptr >> 4) * 0x9e3779b97f4a7c15ull >> shift], 1);
-    }
+    if (likely(own != NULL))
+        __builtin_prefetch(slot_hint(own, ptr), 1);
 }
 
 void ptrtable_insert(const struct tracked_block *block)
@@ -289,6 +294,15 @@ static struct table *likely_owner(const struct table *t, uintptr_t ptr, unsigned
     return hint < ntab ? tables[hint] : tables[0];
 }
 
+/* The slots of a batch's blocks in the table that most likely holds them: each is a line the
+ * owner last wrote on another core, and asked for together their transfers overlap instead
+ * of coming one after the other. Read without the lock: a hint only. */
+static void prefetch_slots(const struct table *t, const struct pending_free *p, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        __builtin_prefetch(slot_hint(t, p[i].ptr), 1);
+}
+
 /* Hands over T's list (its pending lock held): entries removed with each owner's lock taken
  * once for a run of blocks it holds, then every block reported (and freed) through FLUSHED,
  * outside any table lock. */
@@ -300,6 +314,7 @@ static void flush_locked(struct table *t)
     struct tracked_block found[PENDING_MAX];
     bool was_found[PENDING_MAX];
     unsigned ntab = __atomic_load_n(&ntables, __ATOMIC_ACQUIRE);
+    prefetch_slots(likely_owner(t, t->pending[0].ptr, ntab), t->pending, n);
     struct table *locked = NULL;
     for (unsigned i = 0; i < n; i++) {
         uintptr_t ptr = t->pending[i].ptr;
