@@ -277,6 +277,7 @@ static void check_control(void)
     id += strspn(id, " \t");
     id[strcspn(id, "\r\n")] = '\0';
     int64_t before, after;
+    ptrtable_flush_all(); /* blocks held back for a batch of remote frees go back first */
     write_sample_row("before", &before);
     uint64_t t = now_ms_since_t0();
     int rc = allocator_release_free_memory();
@@ -334,6 +335,7 @@ static void *sampler_main(void *arg)
             next_sites = now + shim_opts.site_interval_ms;
         }
         if (shim_opts.trim_ms && now >= next_trim) {
+            ptrtable_flush_all();
             allocator_release_free_memory();
             next_trim = now + shim_opts.trim_ms;
         }
