@@ -303,38 +303,44 @@ static void prefetch_slots(const struct table *t, const struct pending_free *p, 
         __builtin_prefetch(slot_hint(t, p[i].ptr), 1);
 }
 
-/* Hands over T's list (its pending lock held): entries removed with each owner's lock taken
+/* A chunk of T's list (its pending lock held): entries removed with each owner's lock taken
  * once for a run of blocks it holds, then every block reported (and freed) through FLUSHED,
- * outside any table lock. */
-static void flush_locked(struct table *t)
+ * outside any table lock. Chunks keep the frame small: free() may run on a signal handler's
+ * alternate stack. */
+#define FLUSH_CHUNK 32u
+static void flush_chunk(struct table *t, const struct pending_free *p, unsigned n)
 {
-    unsigned n = t->npending;
-    if (n == 0)
-        return;
-    struct tracked_block found[PENDING_MAX];
-    bool was_found[PENDING_MAX];
+    struct tracked_block found[FLUSH_CHUNK];
+    bool was_found[FLUSH_CHUNK];
     unsigned ntab = __atomic_load_n(&ntables, __ATOMIC_ACQUIRE);
-    prefetch_slots(likely_owner(t, t->pending[0].ptr, ntab), t->pending, n);
+    prefetch_slots(likely_owner(t, p[0].ptr, ntab), p, n);
     struct table *locked = NULL;
     for (unsigned i = 0; i < n; i++) {
-        uintptr_t ptr = t->pending[i].ptr;
-        struct table *h = likely_owner(t, ptr, ntab);
+        struct table *h = likely_owner(t, p[i].ptr, ntab);
         if (h != locked) {
             if (locked)
                 spin_yield_unlock(&locked->held);
             spin_yield_lock(&h->held);
             locked = h;
         }
-        was_found[i] = remove_locked(h, ptr, &found[i]);
+        was_found[i] = remove_locked(h, p[i].ptr, &found[i]);
         t->last_owner = was_found[i] ? h : NULL;
     }
     if (locked)
         spin_yield_unlock(&locked->held);
     for (unsigned i = 0; i < n; i++) {
-        uintptr_t ptr = t->pending[i].ptr;
         if (!was_found[i]) /* the guess was wrong: the directory's hint, then every table */
-            was_found[i] = remove_elsewhere(ptr, NULL, &found[i]);
-        flushed(ptr, was_found[i] ? &found[i] : NULL, t->pending[i].temporary);
+            was_found[i] = remove_elsewhere(p[i].ptr, NULL, &found[i]);
+        flushed(p[i].ptr, was_found[i] ? &found[i] : NULL, p[i].temporary);
+    }
+}
+
+/* Hands over T's list, its pending lock held. */
+static void flush_locked(struct table *t)
+{
+    for (unsigned i = 0; i < t->npending; i += FLUSH_CHUNK) {
+        unsigned left = t->npending - i;
+        flush_chunk(t, &t->pending[i], left < FLUSH_CHUNK ? left : FLUSH_CHUNK);
     }
     t->npending = 0;
     t->pending_bytes = 0;
