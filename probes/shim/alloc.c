@@ -165,26 +165,37 @@ static inline bool recording(void)
     return likely(shim_state == SHIM_RECORDING) || recording_after_init();
 }
 
+/* What a tracked block counts for at its site: itself in exact mode, the blocks and bytes it
+ * stands for when sampled (a function of its size alone). */
+static void block_weight(uint64_t size, uint64_t *bytes, uint32_t *blocks)
+{
+    if (shim_opts.mode == MODE_EXACT) {
+        *bytes = size;
+        *blocks = 1;
+        return;
+    }
+    uint64_t n;
+    sample_weight(size, bytes, &n);
+    *blocks = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
 /* The stack and the table entry of an allocation chosen for recording: kept out of line so
  * the entry points' common path (count only) stays short. FIRST_RETURN NULL: the return
  * address saved in FRAME (read here, so the hot path need not keep it). */
 __attribute__((noinline)) static void record_site(void *ptr, size_t requested, void *frame,
                                                   void *first_return)
 {
+    ptrtable_prefetch((uintptr_t)ptr);
     if (!first_return)
         first_return = ((void **)frame)[1];
     uintptr_t pcs[ALLOCSCOPE_MAX_DEPTH];
     unsigned depth = stack_capture(pcs, shim_opts.depth, frame, first_return);
-    struct tracked_block block = {.ptr = (uintptr_t)ptr, .site_id = sites_intern(pcs, depth)};
-    if (shim_opts.mode == MODE_EXACT) {
-        block.bytes = requested;
-        block.blocks = 1;
-    } else {
-        uint64_t blocks;
-        sample_weight(requested, &block.bytes, &blocks);
-        block.blocks = blocks > UINT32_MAX ? UINT32_MAX : (uint32_t)blocks;
-    }
-    site_count_alloc(block.site_id, block.bytes, block.blocks);
+    struct tracked_block block = {
+        .ptr = (uintptr_t)ptr, .site_id = sites_intern(pcs, depth), .size = requested};
+    uint64_t bytes;
+    uint32_t blocks;
+    block_weight(requested, &bytes, &blocks);
+    site_count_alloc(block.site_id, bytes, blocks);
     ptrtable_insert(&block);
 }
 
@@ -196,27 +207,50 @@ static inline __attribute__((always_inline)) void record_alloc(void *ptr, size_t
         record_site(ptr, requested, frame, first_return);
 }
 
-__attribute__((noinline)) static void untrack_block(void *ptr, bool temporary)
+static void count_untracked(const struct tracked_block *block, bool temporary)
+{
+    uint64_t bytes;
+    uint32_t blocks;
+    block_weight(block->size, &bytes, &blocks);
+    site_count_free(block->site_id, bytes, blocks, temporary);
+}
+
+/* A block another thread allocated, held back by the thread that freed it, now out of the
+ * tables (ptrtable.c): counted, and given back to the allocator. */
+static void release_held(uintptr_t ptr, const struct tracked_block *found, bool temporary)
+{
+    if (found)
+        count_untracked(found, temporary);
+    real.free((void *)ptr);
+}
+
+/* True when the block is held back for a batch of remote frees: the caller must not free it. */
+__attribute__((noinline)) static bool untrack_block(void *ptr, size_t usable, bool temporary)
 {
     struct tracked_block block;
-    if (ptrtable_remove((uintptr_t)ptr, &block)) {
-        site_count_free(block.site_id, block.bytes, block.blocks);
-        if (temporary)
-            site_count_temporary(block.site_id, block.blocks);
-    }
+    enum ptrtable_free_result r = ptrtable_free((uintptr_t)ptr, usable, temporary, &block);
+    if (r == PTRTABLE_FOUND)
+        count_untracked(&block, temporary);
+    return r == PTRTABLE_HELD;
 }
 
 /* Must run before the block goes back to the allocator: once freed, another thread may
  * receive the same address and track it. A block freed before its thread allocated again
- * is a temporary allocation (heaptrack's definition). */
-static inline __attribute__((always_inline)) void record_free(void *ptr)
+ * is a temporary allocation (heaptrack's definition). True when the block is held back. */
+static inline __attribute__((always_inline)) bool record_free(void *ptr)
 {
-    counters_on_free(block_usable_size(ptr));
+    size_t usable = block_usable_size(ptr);
+    counters_on_free(usable);
     bool temporary = (uintptr_t)ptr == counters_self.last_alloc;
     if (temporary)
         counters_self.last_alloc = 0;
-    if (shim_opts.mode != MODE_COUNT && ptrtable_may_track((uintptr_t)ptr))
-        untrack_block(ptr, temporary);
+    return shim_opts.mode != MODE_COUNT && ptrtable_may_track((uintptr_t)ptr) &&
+           untrack_block(ptr, usable, temporary);
+}
+
+void alloc_start_tracking(void)
+{
+    ptrtable_on_flush(release_held);
 }
 
 /* ---- the entry points ---- */
@@ -270,10 +304,10 @@ __attribute__((noinline)) static void free_before_resolved(void *ptr)
         return;
     }
     shim_busy = 1;
-    if (recording())
-        record_free(ptr);
+    bool held = recording() && record_free(ptr);
     shim_busy = 0;
-    real.free(ptr);
+    if (!held)
+        real.free(ptr);
 }
 
 /* The guard is dropped before the block goes back: the real free never calls back into the
@@ -287,10 +321,10 @@ EXPORT void free(void *ptr)
         return;
     }
     shim_busy = 1;
-    if (recording())
-        record_free(ptr);
+    bool held = recording() && record_free(ptr);
     shim_busy = 0;
-    real.free(ptr);
+    if (!held)
+        real.free(ptr);
 }
 
 EXPORT void *calloc(size_t count, size_t size)
@@ -328,8 +362,10 @@ static void *realloc_recorded(void *ptr, size_t size, void *frame, void *first_r
     bool on = recording();
     size_t old_usable = block_usable_size(ptr);
     struct tracked_block old_block;
-    bool was_tracked =
-        on && shim_opts.mode != MODE_COUNT && ptrtable_remove((uintptr_t)ptr, &old_block);
+    /* The filter first, as on free: in sampled mode a block not in the caller's table would
+     * otherwise be looked for in every thread's. */
+    bool was_tracked = on && shim_opts.mode != MODE_COUNT && ptrtable_may_track((uintptr_t)ptr) &&
+                       ptrtable_remove((uintptr_t)ptr, &old_block);
     void *p = real.realloc(ptr, size);
     if (!p && size != 0) { /* failed: the old block is still there */
         if (was_tracked)
@@ -340,7 +376,7 @@ static void *realloc_recorded(void *ptr, size_t size, void *frame, void *first_r
     if (on) {
         counters_on_free(old_usable);
         if (was_tracked)
-            site_count_free(old_block.site_id, old_block.bytes, old_block.blocks);
+            count_untracked(&old_block, false);
         if (p)
             record_alloc(p, size, frame, first_return);
     }

@@ -30,6 +30,8 @@ static void add_into(struct counter_totals *t, struct counter_totals *c)
 static void on_thread_exit(void *arg)
 {
     struct thread_counters *c = arg;
+    if (shim_opts.mode != MODE_COUNT)
+        ptrtable_thread_exit(); /* hands over its remote frees: before any lock */
     pthread_mutex_lock(&threads_lock);
     add_into(&exited, &c->counts);
     if (c->prev)

@@ -105,6 +105,8 @@ const char *alloc_usable_size_source(void); /* "glibc-header" or "malloc_usable_
 /* malloc and posix_memalign recording FRAME/FIRST_RETURN as the caller: for wrappers
  * (operator new) whose own caller is the interesting frame. */
 void *alloc_malloc_at(size_t size, void *frame, void *first_return);
+/* From initialization, once the tables exist: frees of other threads' blocks may be held. */
+void alloc_start_tracking(void);
 /* ---- exec.c ---- */
 void exec_prepare(void); /* the next library's exec functions, the variables to carry */
 /* ---- cxx.c ---- */
@@ -213,6 +215,7 @@ void stacks_prime(void);
 void sample_weight(size_t size, uint64_t *bytes, uint64_t *blocks);
 
 /* ---- sites.c ---- */
+#define MAX_SITES_BITS 18
 /* What a snapshot reads of a site: alloc calls, alloc bytes, frees, freed bytes, peak
  * bytes, temporary allocations. */
 enum { SITE_COUNTS = 6 };
@@ -239,10 +242,9 @@ void sites_unlock_after_fork(void);
 /* A site's allocations and frees, kept per thread and folded into struct site in batches;
  * readers go through site_counts_read between _read_begin and _read_end. */
 void site_count_alloc(uint32_t site_id, uint64_t bytes, uint32_t blocks);
-void site_count_free(uint32_t site_id, uint64_t bytes, uint32_t blocks);
-/* A block freed with no other allocation in its thread since it was made (heaptrack's
- * temporary allocation): BLOCKS of them at the site. */
-void site_count_temporary(uint32_t site_id, uint32_t blocks);
+/* TEMPORARY: the block was freed with no other allocation in its thread since it was made
+ * (heaptrack's temporary allocation). */
+void site_count_free(uint32_t site_id, uint64_t bytes, uint32_t blocks, bool temporary);
 void site_counts_thread_exit(struct thread_counters *c);
 void site_counts_lock_for_fork(void);       /* registry locked by the caller */
 void site_counts_after_fork(bool in_child); /* before the registry is unlocked */
@@ -251,11 +253,11 @@ void site_counts_read(uint32_t site_id, uint64_t out[SITE_COUNTS]);
 void site_counts_read_end(void);
 
 /* ---- ptrtable.c ---- */
+/* A tracked block: its site and requested size (a sampled block's weight follows from it). */
 struct tracked_block {
     uintptr_t ptr;
     uint32_t site_id;
-    uint32_t blocks;
-    uint64_t bytes;
+    uint64_t size;
 };
 int ptrtable_init(bool exact);
 
@@ -264,15 +266,6 @@ int ptrtable_init(bool exact);
  * mode, where every block is. */
 #define FILTER_SIZE (1u << 14)
 extern uint16_t *ptrtable_filter;
-
-static inline uint64_t ptrtable_hash(uintptr_t p)
-{
-    uint64_t h = (uint64_t)p >> 4;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
 
 /* Fibonacci hashing: one multiply, asked on every free. */
 static inline unsigned ptrtable_filter_slot(uintptr_t p)
@@ -287,13 +280,37 @@ static inline bool ptrtable_may_track(uintptr_t ptr)
            __atomic_load_n(&ptrtable_filter[ptrtable_filter_slot(ptr)], __ATOMIC_RELAXED) != 0;
 }
 
+/* Into the calling thread's own table. */
 void ptrtable_insert(const struct tracked_block *block);
+/* Starts loading the slot where the calling thread will insert PTR: in a large table that
+ * slot is a cache miss, which the stack capture before the insert then hides. */
+void ptrtable_prefetch(uintptr_t ptr);
+/* Removes at once, from whichever table holds it (realloc, exited threads). */
 bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out);
+/* For free(): a block of the calling thread's own table is removed (FOUND, *out filled);
+ * another thread's is held on the caller's list of remote frees (HELD: the caller must not
+ * free it; it is reported through the ptrtable_on_flush function, which frees it). */
+enum ptrtable_free_result { PTRTABLE_UNTRACKED, PTRTABLE_FOUND, PTRTABLE_HELD };
+enum ptrtable_free_result ptrtable_free(uintptr_t ptr, size_t usable, bool temporary,
+                                        struct tracked_block *out);
+/* FOUND is NULL for a held block no table knew; the function frees PTR. Until it is set,
+ * nothing is held. */
+void ptrtable_on_flush(void (*fn)(uintptr_t ptr, const struct tracked_block *found,
+                                  bool temporary));
+void ptrtable_flush_all(void); /* every thread's remote frees (before a snapshot) */
+void ptrtable_thread_exit(void);
+/* Lock order: thread registry, remote-free lists (lock_pending), site fold locks, site table,
+ * live-block tables (lock_for_fork). */
+void ptrtable_lock_pending(void);
+void ptrtable_unlock_pending(void);
 void ptrtable_lock_for_fork(void);
 void ptrtable_unlock_after_fork(void);
+void ptrtable_after_fork_child(void);
 
+/* Every live block (held remote frees left out), with every lock above held; the size is at
+ * least the number visited. */
 void ptrtable_visit(void (*visit)(const struct tracked_block *block, void *arg), void *arg);
-size_t ptrtable_size(void); /* blocks tracked; both with every shard locked */
+size_t ptrtable_size(void);
 
 /* ---- stopworld.c ---- */
 #define STOPWORLD_MAX_THREADS 4096

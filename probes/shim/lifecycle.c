@@ -25,6 +25,7 @@ static void before_fork(void)
 {
     sampler_lock_for_fork();
     counters_lock_for_fork();
+    ptrtable_lock_pending();
     site_counts_lock_for_fork();
     sites_lock_for_fork();
     ptrtable_lock_for_fork();
@@ -35,6 +36,7 @@ static void after_fork_parent(void)
     ptrtable_unlock_after_fork();
     sites_unlock_after_fork();
     site_counts_after_fork(false);
+    ptrtable_unlock_pending();
     counters_unlock_after_fork();
     sampler_unlock_after_fork(false);
 }
@@ -45,6 +47,8 @@ static void after_fork_child(void)
     ptrtable_unlock_after_fork();
     sites_unlock_after_fork();
     site_counts_after_fork(true);
+    ptrtable_after_fork_child(); /* the other threads' held frees go back at the next flush */
+    ptrtable_unlock_pending();
     counters_unlock_after_fork();
     sampler_unlock_after_fork(true);
     sampler_running = false;
@@ -84,6 +88,7 @@ static int first_init(void)
         shim_warn("cannot reserve memory for the site tables; the program runs unrecorded");
         return -1;
     }
+    alloc_start_tracking();
     return sampler_open_files() ? -1 : 0;
 }
 

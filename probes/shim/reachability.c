@@ -162,7 +162,7 @@ static int add_object_segments(struct dl_phdr_info *info, size_t size, void *arg
 static void collect_block(const struct tracked_block *b, void *arg)
 {
     struct scan *s = arg;
-    s->blocks[s->n++] = (struct block){.start = b->ptr, .size = b->bytes, .site_id = b->site_id};
+    s->blocks[s->n++] = (struct block){.start = b->ptr, .size = b->size, .site_id = b->site_id};
 }
 
 /* Heapsort by start address: no recursion, no allocation (qsort may allocate). */
@@ -419,6 +419,7 @@ static void write_results(const struct scan *s, const char *dir, struct out_file
 static void lock_everything(void)
 {
     counters_lock_for_fork();
+    ptrtable_lock_pending();
     site_counts_lock_for_fork();
     sites_lock_for_fork();
     ptrtable_lock_for_fork();
@@ -429,6 +430,7 @@ static void unlock_everything(void)
     ptrtable_unlock_after_fork();
     sites_unlock_after_fork();
     site_counts_after_fork(false);
+    ptrtable_unlock_pending();
     counters_unlock_after_fork();
 }
 

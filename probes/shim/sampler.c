@@ -224,6 +224,7 @@ static void write_histogram(void)
 
 static void snapshot_sites(void)
 {
+    ptrtable_flush_all(); /* the frees threads hold back count as done */
     uint32_t n = sites_count();
     write_new_stacks(n);
     write_changed_sites(now_ms_since_t0(), n);
@@ -273,6 +274,7 @@ static void check_control(void)
     id += strspn(id, " \t");
     id[strcspn(id, "\r\n")] = '\0';
     int64_t before, after;
+    ptrtable_flush_all(); /* blocks held back for a batch of remote frees go back first */
     write_sample_row("before", &before);
     uint64_t t = now_ms_since_t0();
     int rc = allocator_release_free_memory();
@@ -330,6 +332,7 @@ static void *sampler_main(void *arg)
             next_sites = now + shim_opts.site_interval_ms;
         }
         if (shim_opts.trim_ms && now >= next_trim) {
+            ptrtable_flush_all();
             allocator_release_free_memory();
             next_trim = now + shim_opts.trim_ms;
         }

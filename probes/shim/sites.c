@@ -8,7 +8,7 @@
 
 #include "internal.h"
 
-#define MAX_SITES (1u << 18)
+#define MAX_SITES (1u << MAX_SITES_BITS)
 #define SLOTS (MAX_SITES * 2)
 #define STACK_WORDS (MAX_SITES * 24u) /* average depth budget; full table warns */
 
@@ -90,12 +90,43 @@ static uint32_t insert(uint64_t h, const uintptr_t *pcs, unsigned depth)
     return id;
 }
 
+/* Each thread's recently seen stacks, direct-mapped by hash: a hit spares the probe of the
+ * shared slot table (8 MiB, a cache miss per allocation in a program with many sites) and the
+ * site's own line. The stack is still compared, against the site's copy in the arena, which
+ * is written once and only read after. */
+#define CACHE_SLOTS 256u
+struct cached_site {
+    uint64_t hash;
+    uint32_t site_id; /* 0: empty */
+    uint32_t stack_offset;
+    uint32_t depth;
+};
+static __thread struct cached_site site_cache[CACHE_SLOTS] SHIM_TLS;
+
+static bool cached_stack_is(const struct cached_site *c, const uintptr_t *pcs, unsigned depth)
+{
+    if (c->depth != depth)
+        return false;
+    const uintptr_t *stored = stack_arena + c->stack_offset;
+    for (unsigned i = 0; i < depth; i++)
+        if (stored[i] != pcs[i])
+            return false;
+    return true;
+}
+
 uint32_t sites_intern(const uintptr_t *pcs, unsigned depth)
 {
     uint64_t h = hash_stack(pcs, depth);
+    struct cached_site *c = &site_cache[h & (CACHE_SLOTS - 1)];
+    if (likely(c->hash == h && c->site_id != 0 && cached_stack_is(c, pcs, depth)))
+        return c->site_id;
     uint32_t empty;
     uint32_t id = probe(h, pcs, depth, &empty);
-    return id ? id : insert(h, pcs, depth);
+    if (!id)
+        id = insert(h, pcs, depth);
+    if (id) /* the overflow site (0) is not cached: its stack is not the caller's */
+        *c = (struct cached_site){h, id, site_array[id].stack_offset, depth};
+    return id;
 }
 
 uint32_t sites_count(void)

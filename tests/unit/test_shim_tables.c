@@ -92,15 +92,14 @@ static void test_ptrtable_matches_model(void **state)
         int k = rand() % SLOTS;
         uintptr_t ptr = 0x10000000 + (uintptr_t)k * 48;
         if (!live[k]) {
-            struct tracked_block b = {
-                .ptr = ptr, .site_id = (uint32_t)k, .blocks = 1, .bytes = (uint64_t)k * 3};
+            struct tracked_block b = {.ptr = ptr, .site_id = (uint32_t)k, .size = (uint64_t)k * 3};
             ptrtable_insert(&b);
             live[k] = true;
         } else {
             struct tracked_block out;
             assert_true(ptrtable_remove(ptr, &out));
             assert_int_equal(out.site_id, (uint32_t)k);
-            assert_int_equal(out.bytes, (uint64_t)k * 3);
+            assert_int_equal(out.size, (uint64_t)k * 3);
             live[k] = false;
         }
     }
