@@ -14,6 +14,7 @@
 #include "harness/bench_results.h"
 #include "cli/commands.h"
 #include "common/atomic_file.h"
+#include "common/json_file.h"
 #include "common/util.h"
 
 static const char merge_usage[] =
@@ -83,7 +84,7 @@ static int copy_tree(const char *from, const char *to)
 static json_t *load_bench_json(const char *dir)
 {
     char *path = util_format("%s/bench.json", dir);
-    json_t *root = json_load_file(path, 0, NULL);
+    json_t *root = json_file_load(path, NULL);
     free(path);
     return root;
 }

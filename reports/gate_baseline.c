@@ -9,6 +9,7 @@
 
 #include "reports/gate.h"
 #include "common/atomic_file.h"
+#include "common/json_file.h"
 #include "common/util.h"
 
 /* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
@@ -215,9 +216,9 @@ int gate_baseline_load(struct gate_bench *b, struct gate_options *o, const char 
                        size_t errlen)
 {
     memset(b, 0, sizeof(*b));
-    b->source = strdup(path);
+    b->source = xstrdup(path);
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *root = json_file_load(path, &jerr);
     if (!root) {
         if (jerr.line < 0 || !strncmp(jerr.text, "unable to open", 14))
             snprintf(err, errlen, "cannot read baseline %s: %s", path, jerr.text);
@@ -226,6 +227,7 @@ int gate_baseline_load(struct gate_bench *b, struct gate_options *o, const char 
                      "%s: line %d: %s (a truncated or edited baseline?); "
                      "refreeze it with 'allocscope baseline'",
                      path, jerr.line, jerr.text);
+        gate_bench_free(b);
         return -1;
     }
     char what[300];
@@ -233,5 +235,9 @@ int gate_baseline_load(struct gate_bench *b, struct gate_options *o, const char 
     if (!json_is_object(root))
         snprintf(what, sizeof(what), "not a JSON object");
     json_decref(root);
-    return rc ? bad(err, errlen, path, what) : 0;
+    if (!rc)
+        return 0;
+    /* What was read before the problem goes: the caller frees only a loaded baseline. */
+    gate_bench_free(b);
+    return bad(err, errlen, path, what);
 }

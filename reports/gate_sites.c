@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_file.h"
 #include "common/util.h"
 #include "reports/gate.h"
 
@@ -118,7 +119,7 @@ void gate_find_grown(struct gate_report *r, const char *baseline, const char *cu
             seen = !strcmp(r->grown[k].cell, row->cell);
         if (seen)
             continue;
-        if (!root && !(root = json_load_file(baseline, 0, NULL)))
+        if (!root && !(root = json_file_load(baseline, NULL)))
             return; /* it was read a moment ago; nothing to add if it is gone */
         r->grown = xreallocarray(r->grown, r->ngrown + 1, sizeof(*r->grown));
         struct gate_grown *g = &r->grown[r->ngrown++];
