@@ -119,7 +119,7 @@ static size_t compare_benches(const struct diff_args *args, struct comparison **
     }
     bench_strings_free(ka, na);
     bench_strings_free(kb, nb);
-    qsort(*out, n, sizeof(**out), by_worst);
+    util_sort(*out, n, sizeof(**out), by_worst);
     return n;
 }
 

@@ -165,7 +165,7 @@ static void print_classes(const struct run_data *run, struct symbolizer *sym, si
                 idx[n++] = i;
         sorting_run = run;
         sorting_class = k;
-        qsort(idx, n, sizeof(size_t), by_class_bytes);
+        util_sort(idx, n, sizeof(size_t), by_class_bytes);
         for (size_t j = 0; j < n && j < shown; j++) {
             const struct site_series *s = &run->sites[idx[j]];
             format_site_frames(sym, s, 4, where, sizeof(where));
@@ -222,7 +222,7 @@ static void print_temporaries(const struct run_data *run, struct symbolizer *sym
                100.0 * (double)temporary / (double)(calls ? calls : 1),
                mode && !strcmp(mode, "sampled") ? " (estimated from samples)" : "");
         sorting_run = run;
-        qsort(idx, n, sizeof(size_t), by_temporaries);
+        util_sort(idx, n, sizeof(size_t), by_temporaries);
         printf("%12s %12s %7s  %s\n", "TEMPORARY", "ALLOCATIONS", "SHARE",
                "SITE (innermost first)");
         for (size_t k = 0; k < n && k < shown; k++) {

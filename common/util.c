@@ -311,3 +311,9 @@ char *util_format(const char *fmt, ...)
     va_end(ap);
     return s;
 }
+
+void util_sort(void *base, size_t n, size_t size, int (*compare)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, compare);
+}

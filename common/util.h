@@ -73,4 +73,8 @@ __attribute__((noreturn)) void util_out_of_memory(void);
 /* snprintf into a malloc'd string (never NULL: out of memory exits, as above). */
 char *util_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* qsort that takes an empty array as it is: qsort's array must not be NULL even for zero
+ * elements (UBSan reports it), and an empty list is often a NULL one here. */
+void util_sort(void *base, size_t n, size_t size, int (*compare)(const void *, const void *));
+
 #endif

@@ -76,7 +76,7 @@ size_t collapsed_write(FILE *out, const struct site_profile *p, enum profile_val
         if (v > 0)
             lines[n++] = (struct collapsed_line){joined_stack(&p->stacks[i]), v};
     }
-    qsort(lines, n, sizeof(*lines), by_stack);
+    util_sort(lines, n, sizeof(*lines), by_stack);
     size_t written = 0;
     for (size_t i = 0; i < n;) {
         double sum = 0;

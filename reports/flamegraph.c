@@ -176,7 +176,7 @@ static void sort_and_count(struct flame_tree *t, struct flame_node *n, size_t de
     if (depth > t->depth)
         t->depth = depth;
     if (n->nchildren)
-        qsort(n->children, n->nchildren, sizeof(*n->children), by_value);
+        util_sort(n->children, n->nchildren, sizeof(*n->children), by_value);
     for (size_t i = 0; i < n->nchildren; i++)
         sort_and_count(t, &n->children[i], depth + 1);
 }
@@ -193,7 +193,7 @@ void flame_tree_build(struct flame_tree *t, const struct site_profile *p, enum f
         order[i] = i;
     sorting_profile = p;
     if (p->n)
-        qsort(order, p->n, sizeof(size_t), by_frames);
+        util_sort(order, p->n, sizeof(size_t), by_frames);
     /* Class by class, so that each class's stacks arrive in order under its box. */
     for (int c = by_class ? 0 : -1; c < (by_class ? REACH_CLASSES : 0); c++)
         for (size_t i = 0; i < p->n; i++)

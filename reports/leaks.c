@@ -47,7 +47,7 @@ size_t leaks_rank(const struct run_data *run, size_t **order)
             (*order)[n++] = i;
     }
     ranking_run = run;
-    qsort(*order, n, sizeof(size_t), by_bytes_then_growth);
+    util_sort(*order, n, sizeof(size_t), by_bytes_then_growth);
     return n;
 }
 

@@ -489,7 +489,7 @@ static void chart_pareto(struct chart_ctx *c, size_t g, long chosen)
                  dat, chosen_block);
     chart_file_close(&out);
     /* Frontier: by RSS ascending, each point with more throughput than all before it. */
-    qsort(pts, n, sizeof(pts[0]), by_rss);
+    util_sort(pts, n, sizeof(pts[0]), by_rss);
     double best = -1;
     for (size_t i = 0; i < n; i++)
         if (pts[i][1] > best) {
@@ -582,7 +582,7 @@ static void chart_sites(struct chart_ctx *c, size_t g)
             (double)run.sites[i].peak_bytes >= fmax(65536.0, top_peak * 0.02))
             order[n++] = i;
     rank_run = &run;
-    qsort(order, n, sizeof(size_t), by_growth);
+    util_sort(order, n, sizeof(size_t), by_growth);
     if (n > (size_t)c->opt->top_sites)
         n = (size_t)c->opt->top_sites;
     if (n == 0) {

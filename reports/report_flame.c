@@ -106,7 +106,7 @@ static void find_temporaries(const struct site_profile *p, struct cell_flames *c
             idx[n++] = i;
     }
     sorting_profile = p;
-    qsort(idx, n, sizeof(size_t), by_temporaries);
+    util_sort(idx, n, sizeof(size_t), by_temporaries);
     char where[1024];
     for (size_t k = 0; k < n && k < REPORT_TEMPORARY_SITES; k++) {
         const struct profile_stack *st = &p->stacks[idx[k]];

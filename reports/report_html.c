@@ -299,7 +299,7 @@ static void write_overall_table(FILE *f, const struct report_doc *doc)
         doc->overall_choice >= 0 ? &doc->overall[doc->overall_choice] : NULL;
     for (size_t i = 0; i < doc->noverall; i++)
         sorted[i] = &doc->overall[i];
-    qsort(sorted, doc->noverall, sizeof(*sorted), by_ratio);
+    util_sort(sorted, doc->noverall, sizeof(*sorted), by_ratio);
     fprintf(f,
             "<details><summary>Every configuration over all workloads</summary><table><thead>"
             "<tr><th>configuration</th><th>within the throughput tolerance</th><th>%s / the "

@@ -15,6 +15,7 @@
 
 #include "common/columns.h"
 #include "common/csv.h"
+#include "common/json_file.h"
 #include "common/results.h"
 #include "common/rundata.h"
 #include "common/stats.h"
@@ -339,7 +340,7 @@ static void load_run_json(struct report_input *in, struct report_cell *cell)
         report_problem(in, "%s is missing; command and allocator of %s unknown", path, cell->name);
         return;
     }
-    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *root = json_file_load(path, &jerr);
     if (!root) {
         report_problem(in, "%s:%d: %s; command and allocator of %s unknown", path, jerr.line,
                        jerr.text, cell->name);
@@ -548,7 +549,7 @@ static void load_bench_json(struct report_input *in, const char *dir)
         report_problem(in, "%s is missing; the matrix is shown from the cells only", path);
         return;
     }
-    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *root = json_file_load(path, &jerr);
     if (!root) {
         report_problem(in, "%s:%d: %s; the matrix is shown from the cells only", path, jerr.line,
                        jerr.text);
@@ -607,7 +608,7 @@ static void load_bench(struct report_input *in, const char *dir)
         names[nnames++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, nnames, sizeof(char *), compare_names);
+    util_sort(names, nnames, sizeof(char *), compare_names);
     size_t listed = in->ncells;
     for (size_t i = 0; i < nnames; i++) {
         char *cdir = util_format("%s/%s", path, names[i]);

@@ -168,7 +168,7 @@ void recommend(const struct rec_candidate *cands, size_t n, double tolerance,
             r->reason = REC_ELIGIBLE;
     }
     sort_cands = cands;
-    qsort(out->ranks, n, sizeof(*out->ranks), compare_ranks);
+    util_sort(out->ranks, n, sizeof(*out->ranks), compare_ranks);
     if (n > 0 && out->ranks[0].reason == REC_ELIGIBLE) {
         out->ranks[0].reason = REC_CHOSEN;
         out->chosen = (long)out->ranks[0].index;

@@ -59,7 +59,7 @@ static size_t sites_of(const struct site_profile *p, struct diff_site **out)
         all[i].v[DV_GROWTH] = st->growth_bytes_per_s;
         copy_frames(&all[i], st);
     }
-    qsort(all, p->n, sizeof(*all), by_key);
+    util_sort(all, p->n, sizeof(*all), by_key);
     size_t n = 0;
     for (size_t i = 0; i < p->n; i++) {
         if (n && !strcmp(all[n - 1].key, all[i].key)) {
@@ -99,7 +99,7 @@ static void pool_repeats(struct site_set *s, struct diff_site **per, const size_
     for (size_t r = 0; r < nrep; r++)
         for (size_t i = 0; i < counts[r]; i++)
             all[k++] = (struct repeat_site){&per[r][i], r};
-    qsort(all, total, sizeof(*all), by_repeat_key);
+    util_sort(all, total, sizeof(*all), by_repeat_key);
     s->sites = xcalloc(total ? total : 1, sizeof(*s->sites));
     double *values = xcalloc(nrep ? nrep : 1, sizeof(double));
     for (size_t i = 0; i < total;) {
@@ -186,7 +186,7 @@ json_t *site_set_to_json(const struct site_set *s, size_t max)
     for (size_t i = 0; i < s->n; i++)
         if (weight(&s->sites[i]) > 0)
             order[n++] = &s->sites[i];
-    qsort(order, n, sizeof(*order), by_weight);
+    util_sort(order, n, sizeof(*order), by_weight);
     json_t *sites = json_array();
     for (size_t i = 0; i < n && i < max; i++) {
         const struct diff_site *d = order[i];
@@ -256,7 +256,7 @@ int site_set_from_json(struct site_set *s, json_t *j, char *err, size_t errlen)
             return -1;
         }
     }
-    qsort(s->sites, s->n, sizeof(*s->sites), by_key);
+    util_sort(s->sites, s->n, sizeof(*s->sites), by_key);
     return 0;
 }
 
@@ -309,7 +309,7 @@ void site_diff_compute(const struct site_set *a, const struct site_set *b, struc
         else
             add_change(d, &a->sites[i++], &b->sites[j++]);
     }
-    qsort(d->rows, d->n, sizeof(*d->rows), by_regression);
+    util_sort(d->rows, d->n, sizeof(*d->rows), by_regression);
 }
 
 void site_diff_free(struct site_diff *d)
@@ -532,7 +532,7 @@ static size_t list_cells(const char *dir, const char *key, char ***out)
         closedir(d);
     free(cells);
     if (n)
-        qsort(*out, n, sizeof(char *), by_string);
+        util_sort(*out, n, sizeof(char *), by_string);
     return n;
 }
 

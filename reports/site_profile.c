@@ -119,7 +119,7 @@ static uint64_t *snapshot_times(const struct run_data *run, size_t *n)
     for (size_t i = 0; i < run->nsites; i++)
         for (size_t j = 0; j < run->sites[i].npoints; j++)
             t[k++] = run->sites[i].points[j].t_ms;
-    qsort(t, k, sizeof(uint64_t), by_time);
+    util_sort(t, k, sizeof(uint64_t), by_time);
     size_t u = 0;
     for (size_t i = 0; i < k; i++)
         if (u == 0 || t[i] != t[u - 1])
