@@ -1,5 +1,6 @@
 # Fuzz targets: one per reader of outside data (fuzz/fuzz_*.c; fuzz_run_file.c once per file
-# of a run directory). Two builds of each:
+# of a run directory; fuzz_results.c for results.csv and, as cell_json, a cell's cell.json).
+# Two builds of each:
 #   build/fuzz-replay/NAME  gcc, ASan/UBSan, the core's sanitized objects and fuzz/replay.c:
 #                           `make test` runs it over fuzz/corpus/NAME and fuzz/crashes/NAME
 #                           (tests/integration/fuzz_replay_test.sh)
@@ -9,7 +10,7 @@
 #                           fuzz/crashes/NAME once fixed, so every later run replays it)
 FUZZ_RUN_FILES := samples.csv sites.csv stacks.csv phases.csv shim.txt reachability.csv maps.txt \
 	run.json
-FUZZ_PLAIN := csv registry bench_file baseline load_report
+FUZZ_PLAIN := csv registry bench_file baseline load_report results cell_json
 FUZZ_NAMES := $(FUZZ_PLAIN) $(foreach f,$(FUZZ_RUN_FILES),run_$(subst .,_,$(f)))
 FUZZ_SECONDS ?= 60
 FUZZ_DEFS := -DFUZZ_TEMPLATE='"$(abspath fuzz/template-run)"' \
@@ -22,8 +23,8 @@ FUZZ_CORE_OBJS := $(patsubst %.c,$(BUILD)/obj-fuzz/%.o,$(CORE_SRCS))
 tests-build: $(FUZZ_REPLAY)
 
 # The source of a target: fuzz/fuzz_NAME.c, or fuzz_run_file.c with the file's name.
-fuzz_source = $(if $(filter run_%,$(1)),fuzz/fuzz_run_file.c,fuzz/fuzz_$(1).c)
-fuzz_file_def = $(if $(filter run_%,$(1)),-DFUZZ_FILE='"$(filter $(subst _,.,$(patsubst run_%,%,$(1))),$(FUZZ_RUN_FILES))"')
+fuzz_source = $(if $(filter run_%,$(1)),fuzz/fuzz_run_file.c,$(if $(filter cell_json,$(1)),fuzz/fuzz_results.c,fuzz/fuzz_$(1).c))
+fuzz_file_def = $(if $(filter run_%,$(1)),-DFUZZ_FILE='"$(filter $(subst _,.,$(patsubst run_%,%,$(1))),$(FUZZ_RUN_FILES))"')$(if $(filter cell_json,$(1)), -DFUZZ_CELL_JSON)
 
 .SECONDEXPANSION:
 $(BUILD)/fuzz-replay/%: $$(call fuzz_source,$$*) fuzz/fuzz_common.c fuzz/replay.c fuzz/fuzz.h \
