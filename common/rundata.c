@@ -154,8 +154,8 @@ static int load_site_rows(struct run_data *run, char *err, size_t errlen)
         for (int k = 0; k < 7; k++) {
             v[k] = cols[k] < 0 ? 0 : csv_int(&rows, r, cols[k], 0);
             if (v[k] < 0 || v[k] > CSV_MAX_QUANTITY) {
-                snprintf(err, errlen, "%s:%zu: %s '%s' is out of range; the file is damaged",
-                         path, r + 2, rows.header[cols[k]], csv_cell(&rows, r, cols[k]));
+                snprintf(err, errlen, "%s:%zu: %s '%s' is out of range; the file is damaged", path,
+                         r + 2, rows.header[cols[k]], csv_cell(&rows, r, cols[k]));
                 csv_free(&rows);
                 return -1;
             }
@@ -345,7 +345,7 @@ size_t rundata_images(const char *dir, char ***names)
     if (d)
         closedir(d);
     if (n)
-        qsort(*names, n, sizeof(char *), by_image_number);
+        util_sort(*names, n, sizeof(char *), by_image_number);
     for (size_t i = 0; i < n; i++) /* "K-NAME" -> "NAME" */
         memmove((*names)[i], strchr((*names)[i], '-') + 1, strlen(strchr((*names)[i], '-')));
     return n;

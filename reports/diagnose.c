@@ -197,7 +197,7 @@ static void keep_significant_sites(struct diagnosis *d, const struct diagnose_th
     }
     d->nsites = n;
     if (n > 1)
-        qsort(d->sites, n, sizeof(*d->sites), by_leak_then_growth);
+        util_sort(d->sites, n, sizeof(*d->sites), by_leak_then_growth);
 }
 
 /* "between 0.4 s and 6.1 s of the run": growth times are times of this recording. */
@@ -623,8 +623,10 @@ static bool row_in_range(const struct csv *c, size_t r, const int *cols, int nco
     for (int i = 0; i < ncols; i++) {
         double v = csv_number(c, r, cols[i]);
         if (cols[i] >= 0 && !isnan(v) && !(fabs(v) <= CSV_MAX_QUANTITY)) {
-            snprintf(err, errlen, "%s:%zu: %s '%s' is beyond any real measurement; the file is "
-                     "damaged", c->path, r + 2, c->header[cols[i]], csv_cell(c, r, cols[i]));
+            snprintf(err, errlen,
+                     "%s:%zu: %s '%s' is beyond any real measurement; the file is "
+                     "damaged",
+                     c->path, r + 2, c->header[cols[i]], csv_cell(c, r, cols[i]));
             return false;
         }
     }
