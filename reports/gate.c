@@ -275,11 +275,9 @@ static int add_bench(struct gate_bench *b, const char *bench_dir, int index,
     return 0;
 }
 
-int gate_bench_load_many(struct gate_bench *b, char *const *dirs, size_t ndirs,
-                         const struct diagnose_thresholds *t, char *err, size_t errlen)
+static int pool_benches(struct gate_bench *b, char *const *dirs, size_t ndirs,
+                        const struct diagnose_thresholds *t, char *err, size_t errlen)
 {
-    memset(b, 0, sizeof(*b));
-    b->source = strdup(dirs[0]);
     for (size_t i = 0; i < ndirs; i++)
         if (add_bench(b, dirs[i], (int)i, t, err, errlen))
             return -1;
@@ -296,6 +294,17 @@ int gate_bench_load_many(struct gate_bench *b, char *const *dirs, size_t ndirs,
         majority_verdict(&b->cells[i]);
     }
     return 0;
+}
+
+int gate_bench_load_many(struct gate_bench *b, char *const *dirs, size_t ndirs,
+                         const struct diagnose_thresholds *t, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof(*b));
+    b->source = xstrdup(dirs[0]);
+    if (pool_benches(b, dirs, ndirs, t, err, errlen) == 0)
+        return 0;
+    gate_bench_free(b); /* a bench that failed to load holds nothing */
+    return -1;
 }
 
 int gate_bench_load(struct gate_bench *b, const char *bench_dir,
