@@ -7,9 +7,12 @@
  *   sites.c     the table of allocation sites (one per distinct stack)
  *   sitecounts.c per-site counts kept per thread and folded into the sites in batches
  *   ptrtable.c  the table of tracked live blocks (exact mode: all; sampled: the sampled)
+ *   reachability.c memcheck's four classes for the live blocks at exit (exact mode)
+ *   stopworld.c the other threads stopped while reachability reads their stacks and registers
  *   output.c    buffered raw file writing without stdio
  *   sampler.c   the sampler thread: samples.csv, snapshots of sites, reclaim, trim
  *   allocator.c which allocator serves malloc: its statistics, settings, release call
+ *               (allocator.h: its interface, for sampler.c)
  *   lifecycle.c initialization, fork, exec and exit
  *   exec.c      the exec family: the recording handed over to the new image
  */
