@@ -2,6 +2,7 @@
 #ifndef ALLOCSCOPE_UTIL_H
 #define ALLOCSCOPE_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,5 +73,6 @@ __attribute__((noreturn)) void util_out_of_memory(void);
 
 /* snprintf into a malloc'd string (never NULL: out of memory exits, as above). */
 char *util_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *util_vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 #endif
