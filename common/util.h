@@ -60,7 +60,12 @@ int util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Out of memory, everywhere in allocscope: one line "allocscope: out of memory" and exit
  * status 70 (EX_SOFTWARE). Nothing allocscope does can go on sensibly without the memory,
- * and a result written from half the data would be wrong, so these never return NULL. */
+ * and a result written from half the data would be wrong, so these never return NULL.
+ * A raw malloc, calloc, realloc, strdup, asprintf ... in cli/ common/ harness/ reports/
+ * allocators/ (outside util.c) is allowed only on a line whose comment begins "raw alloc:"
+ * and says why the failure is handled there (tests/integration/layout_test.sh checks).
+ * Other allocating calls (json_dumps, realpath(NULL), open_memstream ...) call
+ * util_out_of_memory() when they fail for want of memory. */
 #define UTIL_EXIT_OUT_OF_MEMORY 70
 void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
