@@ -246,9 +246,11 @@ static int write_run_json(const struct attach_options *o, const char *dir, json_
         return -1;
     char *text = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
+    if (!text)
+        util_out_of_memory();
     char *path = util_format("%s/run.json", dir);
     char why[ATOMIC_FILE_ERROR_MAX];
-    int rc = text ? atomic_file_write(path, text, strlen(text)) : -1;
+    int rc = atomic_file_write(path, text, strlen(text));
     if (rc)
         util_error("%s", atomic_file_error(why, sizeof(why), path, errno));
     free(path);
@@ -295,7 +297,7 @@ int cmd_attach(int argc, char **argv)
         util_error("no running process %d; give the pid of a running process", o.pid);
         return 2;
     }
-    char *dir = o.out ? strdup(o.out) : default_out_dir(o.pid);
+    char *dir = o.out ? xstrdup(o.out) : default_out_dir(o.pid);
     if (util_mkdir_p(dir) || access(dir, W_OK)) {
         util_error("cannot write to output directory %s: %s; choose another with --out", dir,
                    strerror(errno));

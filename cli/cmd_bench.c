@@ -92,7 +92,7 @@ static void on_stop_signal(int sig)
 
 static void push(char ***list, size_t *n, const char *value)
 {
-    *list = realloc(*list, (*n + 1) * sizeof(char *));
+    *list = xreallocarray(*list, *n + 1, sizeof(char *));
     (*list)[(*n)++] = (char *)value;
 }
 
@@ -317,6 +317,8 @@ static int add_reference_workloads(struct bench_spec *spec, const struct bench_o
     const char *dir = util_find_data("workloads", "workloads");
     struct dirent **names = NULL;
     int n = dir ? scandir(dir, &names, NULL, alphasort) : -1;
+    if (n < 0 && dir && errno == ENOMEM)
+        util_out_of_memory();
     char err[512];
     size_t added = 0;
     for (int i = 0; i < n; i++) {
@@ -430,6 +432,8 @@ static int write_bench_json(const char *dir, const struct bench_spec *spec,
         (json_int_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE));
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
+    if (!text)
+        util_out_of_memory();
     char *path = util_format("%s/bench.json", dir);
     char why[ATOMIC_FILE_ERROR_MAX];
     int rc = atomic_file_write(path, text, strlen(text));
@@ -458,7 +462,7 @@ static char *default_out_dir(void)
 
 static char *prepare_out_dir(const struct bench_options *o)
 {
-    char *dir = o->out ? strdup(o->out) : default_out_dir();
+    char *dir = o->out ? xstrdup(o->out) : default_out_dir();
     char *bench_json = util_format("%s/bench.json", dir);
     bool exists = access(bench_json, F_OK) == 0;
     free(bench_json);
@@ -484,6 +488,11 @@ static char *prepare_out_dir(const struct bench_options *o)
         return NULL;
     }
     char *real = realpath(dir, NULL);
+    if (!real) {
+        if (errno == ENOMEM)
+            util_out_of_memory();
+        util_error("cannot resolve %s: %s", dir, strerror(errno));
+    }
     free(dir);
     return real;
 }
@@ -536,7 +545,7 @@ static void path_with_self(void)
 static void write_results(const char *dir, struct bench_results *results,
                           const struct bench_cell *cells, size_t n)
 {
-    char **order = malloc((n + 1) * sizeof(char *));
+    char **order = xcalloc(n + 1, sizeof(char *));
     for (size_t i = 0; i < n; i++)
         order[i] = (char *)cells[i].name;
     /* Interrupted cells are not finished: they stay out of results.csv. */
@@ -621,7 +630,7 @@ static int run_matrix(struct bench_run *run, const struct bench_cell *only)
     }
     size_t todo = 0;
     double planned = 0;
-    bool *skip = calloc(run->n_cells, sizeof(bool));
+    bool *skip = xcalloc(run->n_cells, sizeof(bool));
     for (size_t i = 0; i < run->n_cells; i++) {
         const struct bench_row *row = bench_results_find(&run->results, run->cells[i].name);
         skip[i] = (only && only != &run->cells[i]) || (row && is_finished(row, o->retry_failed));
@@ -680,7 +689,7 @@ static int run_matrix(struct bench_run *run, const struct bench_cell *only)
 
 static int finish(struct bench_run *run)
 {
-    char **order = malloc((run->n_cells + 1) * sizeof(char *));
+    char **order = xcalloc(run->n_cells + 1, sizeof(char *));
     for (size_t i = 0; i < run->n_cells; i++)
         order[i] = (char *)run->cells[i].name;
     bench_results_sort(&run->results, order, run->n_cells);

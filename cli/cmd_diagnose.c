@@ -52,16 +52,16 @@ static int bench_list_cells(struct bench *b, const char *dir, char *err, size_t 
     snprintf(path, sizeof(path), "%s/results.csv", dir);
     if (bench_results_load(&res, path, err, errlen))
         return -1;
-    b->cells = calloc(res.n + 1, sizeof(*b->cells));
+    b->cells = xcalloc(res.n + 1, sizeof(*b->cells));
     for (size_t r = 0; r < res.n; r++) {
         char *const *f = res.rows[r].fields;
         struct bench_cell *cell = &b->cells[b->ncells++];
-        cell->name = strdup(f[COL_CELL]);
-        cell->workload = strdup(f[COL_WORKLOAD]);
-        cell->variant = strdup(f[COL_VARIANT]);
-        cell->allocator = strdup(f[COL_ALLOCATOR]);
-        cell->config = strdup(f[COL_CONFIG]);
-        cell->status = strdup(f[COL_STATUS]);
+        cell->name = xstrdup(f[COL_CELL]);
+        cell->workload = xstrdup(f[COL_WORKLOAD]);
+        cell->variant = xstrdup(f[COL_VARIANT]);
+        cell->allocator = xstrdup(f[COL_ALLOCATOR]);
+        cell->config = xstrdup(f[COL_CONFIG]);
+        cell->status = xstrdup(f[COL_STATUS]);
     }
     bench_results_free(&res);
     return 0;

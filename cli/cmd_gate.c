@@ -38,7 +38,7 @@ struct gate_args {
 
 static int select_metrics(struct gate_options *o, const char *list)
 {
-    char *copy = strdup(list), *save = NULL;
+    char *copy = xstrdup(list), *save = NULL;
     memset(o->check, 0, sizeof(o->check));
     o->check_verdict = false;
     int rc = 0;

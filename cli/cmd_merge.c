@@ -146,7 +146,7 @@ static void take_rows(struct merge_state *m, const char *dir, const struct bench
         bench_results_put(&m->merged, row);
         size_t at =
             (size_t)(bench_results_find(&m->merged, row->fields[COL_CELL]) - m->merged.rows);
-        m->source = realloc(m->source, m->merged.n * sizeof(char *));
+        m->source = xreallocarray(m->source, m->merged.n, sizeof(char *));
         m->source[at] = (char *)dir;
     }
 }
@@ -169,7 +169,7 @@ static int write_output(struct merge_state *m, const char *out, char **inputs, i
     /* Rows follow the matrix; bench.json says where they came from. */
     json_t *cells = json_object_get(m->bench, "cells");
     size_t n_order = json_array_size(cells);
-    char **order = calloc(n_order + 1, sizeof(char *));
+    char **order = xcalloc(n_order + 1, sizeof(char *));
     for (size_t i = 0; i < n_order; i++)
         order[i] = (char *)json_string_value(json_array_get(cells, i));
     bench_results_sort(&m->merged, order, n_order);
@@ -185,6 +185,8 @@ static int write_output(struct merge_state *m, const char *out, char **inputs, i
         json_array_append_new(from, json_string(inputs[i]));
     json_object_set_new(m->bench, "merged_from", from);
     char *text = json_dumps(m->bench, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (!text)
+        util_out_of_memory();
     char *path = util_format("%s/bench.json", out);
     if (!rc && atomic_file_write(path, text, strlen(text))) {
         util_error("%s", atomic_file_error(why, sizeof(why), path, errno));
@@ -212,8 +214,12 @@ static int check_output(const char *out, char **inputs, int n_inputs)
         return -1;
     }
     char *real_out = realpath(out, NULL);
+    if (!real_out && errno == ENOMEM)
+        util_out_of_memory();
     for (int i = 0; i < n_inputs; i++) {
         char *real_in = realpath(inputs[i], NULL);
+        if (!real_in && errno == ENOMEM)
+            util_out_of_memory();
         bool same = real_in && real_out && !strcmp(real_in, real_out);
         free(real_in);
         if (same) {
@@ -261,7 +267,7 @@ int cmd_merge(int argc, char **argv)
     char **inputs = argv + optind;
     int n_inputs = argc - optind;
     struct merge_state m = {0};
-    struct bench_results *rows = calloc((size_t)n_inputs, sizeof(*rows));
+    struct bench_results *rows = xcalloc((size_t)n_inputs, sizeof(*rows));
     rc = 0;
     for (int i = 0; i < n_inputs && !rc; i++) {
         json_t *bench = load_bench_json(inputs[i]);

@@ -196,7 +196,7 @@ static size_t overall_ranking(const struct report_input *in, const struct report
             while (j < n && strcmp((*out)[j].label, cfg->label))
                 j++;
             if (j == n) {
-                *out = realloc(*out, (n + 1) * sizeof(**out));
+                *out = xreallocarray(*out, n + 1, sizeof(**out));
                 (*out)[n++] = (struct overall_rank){cfg->label, 0, 0, 0};
             }
             (*out)[j].groups++;
@@ -245,7 +245,7 @@ static char *joined_command(int argc, char **argv)
     size_t len = 16;
     for (int i = 0; i < argc; i++)
         len += strlen(argv[i]) + 1;
-    char *out = calloc(len, 1);
+    char *out = xcalloc(len, 1);
     strcpy(out, "allocscope");
     for (int i = 0; i < argc; i++) {
         strcat(out, " ");
@@ -280,13 +280,13 @@ int cmd_report(int argc, char **argv)
         report_free(&in);
         return 1;
     }
-    struct rec_result *recs = calloc(in.ngroups, sizeof(*recs));
-    long *chosen = calloc(in.ngroups, sizeof(long));
+    struct rec_result *recs = xcalloc(in.ngroups, sizeof(*recs));
+    long *chosen = xcalloc(in.ngroups, sizeof(long));
     recommend_groups(&in, &a.opt, recs, chosen);
     struct overall_rank *overall;
     long overall_choice;
     size_t noverall = overall_ranking(&in, &a.opt, recs, &overall, &overall_choice);
-    struct cell_diagnosis *diag = calloc(in.ncells, sizeof(*diag));
+    struct cell_diagnosis *diag = xcalloc(in.ncells, sizeof(*diag));
     if (a.diagnose)
         diagnose_cells(&in, diag);
     struct chart_set charts;

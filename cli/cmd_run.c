@@ -565,9 +565,9 @@ static struct allocator_config *resolve_allocator(const struct run_options *o,
 static char **config_env(const struct allocator_config *cfg)
 {
     size_t n = cfg ? cfg->env.count : 0;
-    char **env = calloc(n + 1, sizeof(char *));
+    char **env = xcalloc(n + 1, sizeof(char *));
     for (size_t i = 0; i < n; i++)
-        env[i] = strdup(cfg->env.items[i]);
+        env[i] = xstrdup(cfg->env.items[i]);
     return env;
 }
 
@@ -587,7 +587,7 @@ int cmd_run(int argc, char **argv)
                    util_self_dir());
         return 2;
     }
-    char *out = o.out ? strdup(o.out) : default_out_dir(argv[optind]);
+    char *out = o.out ? xstrdup(o.out) : default_out_dir(argv[optind]);
     if (prepare_out_dir(out, o.force))
         return 2;
     char *control = util_format("%s/.control", out);

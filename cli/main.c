@@ -1,5 +1,7 @@
 /* allocscope: dispatch to a subcommand. */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -36,6 +38,9 @@ static void usage(FILE *to)
 int main(int argc, char **argv)
 {
     util_set_program_name(argv[0]);
+    /* jansson allocates through the same policy: a json_object() or json_pack() that returns
+     * NULL then means bad input (text not in UTF-8), never a lack of memory. */
+    json_set_alloc_funcs(xmalloc, free);
     if (argc < 2) {
         usage(stderr);
         return 2;

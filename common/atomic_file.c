@@ -80,9 +80,7 @@ struct atomic_file *atomic_file_open_mode(const char *path, mode_t mode)
         errno = ELOOP;
         return NULL;
     }
-    struct atomic_file *file = calloc(1, sizeof(*file));
-    if (!file)
-        return NULL;
+    struct atomic_file *file = xcalloc(1, sizeof(*file));
     if (snprintf(file->path, sizeof(file->path), "%s", path) >= (int)sizeof(file->path)) {
         free(file);
         errno = ENAMETOOLONG;

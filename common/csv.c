@@ -25,21 +25,14 @@ static size_t split_fields(char *line, char **out, size_t max)
     return n;
 }
 
-static int grow_cells(struct csv *csv, size_t *cap)
+static void grow_cells(struct csv *csv, size_t *cap)
 {
     if ((csv->nrows + 1) * csv->ncols <= *cap)
-        return 0;
+        return;
     size_t bigger = *cap ? *cap * 2 : csv->ncols * 1024;
-    char **cells = realloc(csv->cells, bigger * sizeof(char *));
-    if (!cells)
-        return -1;
-    csv->cells = cells;
-    size_t *lines = realloc(csv->lines, bigger / csv->ncols * sizeof(size_t));
-    if (!lines)
-        return -1;
-    csv->lines = lines;
+    csv->cells = xreallocarray(csv->cells, bigger, sizeof(char *));
+    csv->lines = xreallocarray(csv->lines, bigger / csv->ncols, sizeof(size_t));
     *cap = bigger;
-    return 0;
 }
 
 /* A NUL byte inside a complete line: the file is damaged, not merely cut short. */
@@ -73,10 +66,7 @@ static int parse_rows(struct csv *csv, char *p, size_t len, char *err, size_t er
         if (nl > p && nl[-1] == '\r')
             nl[-1] = '\0';
         if (*p) {
-            if (grow_cells(csv, &cap)) {
-                snprintf(err, errlen, "%s: out of memory", csv->path);
-                return -1;
-            }
+            grow_cells(csv, &cap);
             char **row = csv->cells + csv->nrows * csv->ncols;
             size_t n = split_fields(p, row, csv->ncols);
             if (n != csv->ncols) {
@@ -101,7 +91,7 @@ int csv_load(struct csv *csv, const char *path, char *err, size_t errlen)
 {
     memset(csv, 0, sizeof(*csv));
     size_t len;
-    csv->path = strdup(path);
+    csv->path = xstrdup(path);
     csv->text = util_read_file(path, &len);
     if (!csv->text) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
@@ -124,12 +114,7 @@ int csv_load(struct csv *csv, const char *path, char *err, size_t errlen)
     size_t ncols = 1;
     for (const char *p = csv->text; *p; p++)
         ncols += *p == ',';
-    csv->header = calloc(ncols, sizeof(char *));
-    if (!csv->header) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        csv_free(csv);
-        return -1;
-    }
+    csv->header = xcalloc(ncols, sizeof(char *));
     csv->ncols = split_fields(csv->text, csv->header, ncols);
     if (parse_rows(csv, nl + 1, len, err, errlen)) {
         csv_free(csv);

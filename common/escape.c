@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
+
 #define REPLACEMENT_REF "&#xfffd;"      /* U+FFFD as an HTML or XML reference */
 #define REPLACEMENT_UTF8 "\xef\xbf\xbd" /* U+FFFD itself, for Markdown read raw too */
 
@@ -198,16 +200,16 @@ void escape_markdown_code(FILE *out, const char *text)
     size_t len = 0;
     FILE *buf = open_memstream(&content, &len);
     if (!buf)
-        return;
+        util_out_of_memory();
     escape_with(buf, text, REPLACEMENT_UTF8, code_span_char);
-    if (fclose(buf) == 0) {
-        size_t fence = longest_backtick_run(content) + 1;
-        const char *pad = len && code_span_needs_padding(content, len) ? " " : "";
-        /* `` is not a code span; ` ` is one holding a space. */
-        const char *body = len ? content : " ";
-        put_backticks(out, fence);
-        fprintf(out, "%s%s%s", pad, body, pad);
-        put_backticks(out, fence);
-    }
+    if (fclose(buf)) /* a memory stream fails only for want of memory */
+        util_out_of_memory();
+    size_t fence = longest_backtick_run(content) + 1;
+    const char *pad = len && code_span_needs_padding(content, len) ? " " : "";
+    /* `` is not a code span; ` ` is one holding a space. */
+    const char *body = len ? content : " ";
+    put_backticks(out, fence);
+    fprintf(out, "%s%s%s", pad, body, pad);
+    put_backticks(out, fence);
     free(content);
 }

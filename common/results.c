@@ -55,11 +55,9 @@ static void set_text(struct bench_row *row, enum bench_column col, const char *t
 
 void bench_row_set(struct bench_row *row, enum bench_column col, const char *fmt, ...)
 {
-    char *text;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&text, fmt, ap) < 0)
-        util_out_of_memory();
+    char *text = util_vformat(fmt, ap);
     va_end(ap);
     set_text(row, col, text);
     free(text);

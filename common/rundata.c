@@ -46,11 +46,11 @@ static int load_facts(struct run_data *run, char *err, size_t errlen)
             continue;
         if (run->nfacts == cap) {
             cap = cap ? cap * 2 : 32;
-            run->fact_keys = realloc(run->fact_keys, cap * sizeof(char *));
-            run->fact_values = realloc(run->fact_values, cap * sizeof(char *));
+            run->fact_keys = xreallocarray(run->fact_keys, cap, sizeof(char *));
+            run->fact_values = xreallocarray(run->fact_values, cap, sizeof(char *));
         }
-        run->fact_keys[run->nfacts] = strndup(line, (size_t)(eq - line));
-        run->fact_values[run->nfacts] = strdup(eq + 1);
+        run->fact_keys[run->nfacts] = xstrndup(line, (size_t)(eq - line));
+        run->fact_values[run->nfacts] = xstrdup(eq + 1);
         run->nfacts++;
     }
     free(text);
@@ -81,7 +81,7 @@ static uint64_t *parse_frames(const char *text, unsigned *depth)
     unsigned n = *text ? 1 : 0;
     for (const char *p = text; *p; p++)
         n += *p == ';';
-    uint64_t *frames = calloc(n ? n : 1, sizeof(uint64_t));
+    uint64_t *frames = xcalloc(n, sizeof(uint64_t));
     const char *p = text;
     for (unsigned i = 0; i < n; i++) {
         char *end;
@@ -105,7 +105,7 @@ static int load_stacks(struct run_data *run, char *err, size_t errlen)
         csv_free(&stacks);
         return -1;
     }
-    run->sites = calloc(stacks.nrows ? stacks.nrows : 1, sizeof(struct site_series));
+    run->sites = xcalloc(stacks.nrows, sizeof(struct site_series));
     for (size_t r = 0; r < stacks.nrows; r++) {
         struct site_series *s = &run->sites[run->nsites++];
         s->id = (uint32_t)csv_int(&stacks, r, c_id, 0);
@@ -119,7 +119,7 @@ static void add_point(struct site_series *s, uint64_t t, int64_t bytes, int64_t 
 {
     if (s->npoints == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 8;
-        s->points = realloc(s->points, s->cap * sizeof(*s->points));
+        s->points = xreallocarray(s->points, s->cap, sizeof(*s->points));
     }
     s->points[s->npoints++] = (struct site_point){t, bytes, blocks};
     s->end_bytes = bytes;
@@ -185,9 +185,7 @@ double site_growth_rate(const struct site_series *site)
     size_t n = peak + 1;
     if (n < 3)
         return 0.0;
-    double *t = malloc(2 * n * sizeof(double)), *bytes = t + n;
-    if (!t)
-        return 0.0;
+    double *t = xcalloc(2 * n, sizeof(double)), *bytes = t + n;
     for (size_t i = 0; i < n; i++) {
         t[i] = (double)site->points[i].t_ms / 1000.0;
         bytes[i] = (double)site->points[i].live_bytes;
@@ -262,7 +260,7 @@ static int load_reachability(struct run_data *run, char *err, size_t errlen)
 int rundata_load(struct run_data *run, const char *dir, unsigned parts, char *err, size_t errlen)
 {
     memset(run, 0, sizeof(*run));
-    run->dir = strdup(dir);
+    run->dir = xstrdup(dir);
     struct stat st;
     if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
         snprintf(err, errlen, "%s: no such run directory", dir);

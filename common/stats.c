@@ -12,12 +12,12 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The values that are not NaN, in a malloc'd copy (at least one slot); NULL when out of memory. */
+/* The values that are not NaN, in a malloc'd copy (at least one slot). */
 static double *present_values(const double *values, size_t n, size_t *kept)
 {
-    double *copy = malloc((n ? n : 1) * sizeof(double));
+    double *copy = xcalloc(n, sizeof(double));
     *kept = 0;
-    for (size_t i = 0; copy && i < n; i++)
+    for (size_t i = 0; i < n; i++)
         if (!isnan(values[i]))
             copy[(*kept)++] = values[i];
     return copy;
@@ -36,7 +36,7 @@ double stats_median(const double *values, size_t n)
 {
     size_t kept;
     double *v = present_values(values, n, &kept);
-    double median = v ? median_sorting(v, kept) : NAN;
+    double median = median_sorting(v, kept);
     free(v);
     return median;
 }
@@ -45,7 +45,7 @@ double stats_spread(const double *values, size_t n)
 {
     size_t kept;
     double *v = present_values(values, n, &kept);
-    if (!v || kept == 0) {
+    if (kept == 0) {
         free(v);
         return NAN;
     }

@@ -301,13 +301,19 @@ char *xstrndup(const char *s, size_t n)
     return copy;
 }
 
+char *util_vformat(const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        util_out_of_memory();
+    return s;
+}
+
 char *util_format(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        util_out_of_memory();
+    char *s = util_vformat(fmt, ap);
     va_end(ap);
     return s;
 }

@@ -2,6 +2,7 @@
 #ifndef ALLOCSCOPE_UTIL_H
 #define ALLOCSCOPE_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,7 +60,12 @@ int util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Out of memory, everywhere in allocscope: one line "allocscope: out of memory" and exit
  * status 70 (EX_SOFTWARE). Nothing allocscope does can go on sensibly without the memory,
- * and a result written from half the data would be wrong, so these never return NULL. */
+ * and a result written from half the data would be wrong, so these never return NULL.
+ * A raw malloc, calloc, realloc, strdup, asprintf ... in cli/ common/ harness/ reports/
+ * allocators/ (outside util.c) is allowed only on a line whose comment begins "raw alloc:"
+ * and says why the failure is handled there (tests/integration/layout_test.sh checks).
+ * Other allocating calls (json_dumps, realpath(NULL), open_memstream ...) call
+ * util_out_of_memory() when they fail for want of memory. */
 #define UTIL_EXIT_OUT_OF_MEMORY 70
 void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
@@ -72,6 +78,7 @@ __attribute__((noreturn)) void util_out_of_memory(void);
 
 /* snprintf into a malloc'd string (never NULL: out of memory exits, as above). */
 char *util_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *util_vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* qsort that takes an empty array as it is: qsort's array must not be NULL even for zero
  * elements (UBSan reports it), and an empty list is often a NULL one here. */

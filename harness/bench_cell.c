@@ -867,9 +867,9 @@ static bool config_applies(struct cell_state *s, const char *command,
 
 static char **config_env(const struct allocator_config *cfg)
 {
-    char **env = calloc(cfg->env.count + 1, sizeof(char *));
+    char **env = xcalloc(cfg->env.count + 1, sizeof(char *));
     for (size_t i = 0; i < cfg->env.count; i++)
-        env[i] = strdup(cfg->env.items[i]);
+        env[i] = xstrdup(cfg->env.items[i]);
     return env;
 }
 

@@ -14,7 +14,7 @@
 int bench_results_write(const struct bench_results *r, const char *path)
 {
     size_t len = 0, cap = 4096;
-    char *text = malloc(cap);
+    char *text = xmalloc(cap);
     text[0] = '\0';
     for (size_t row = 0; row <= r->n; row++)
         for (int i = 0; i < BENCH_NCOLS; i++) {
@@ -22,7 +22,7 @@ int bench_results_write(const struct bench_results *r, const char *path)
             size_t need = strlen(v) + 2;
             if (len + need + 1 > cap) {
                 cap = (len + need + 1) * 2;
-                text = realloc(text, cap);
+                text = xrealloc(text, cap);
             }
             len += (size_t)snprintf(text + len, cap - len, "%s%c", v,
                                     i == BENCH_NCOLS - 1 ? '\n' : ',');
@@ -42,7 +42,7 @@ void bench_results_put(struct bench_results *r, const struct bench_row *row)
         bench_row_copy(old, row);
         return;
     }
-    r->rows = realloc(r->rows, (r->n + 1) * sizeof(*r->rows));
+    r->rows = xreallocarray(r->rows, r->n + 1, sizeof(*r->rows));
     bench_row_copy(&r->rows[r->n++], row);
 }
 
@@ -89,9 +89,11 @@ int bench_cell_json_write(const char *dir, const struct bench_row *row)
         json_object_set_new(obj, bench_column_names[i], field_json(i, row->fields[i]));
     char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(obj);
+    if (!text)
+        util_out_of_memory();
     char *path = util_format("%s/cell.json", dir);
     size_t len = strlen(text);
-    text = realloc(text, len + 2);
+    text = xrealloc(text, len + 2);
     text[len++] = '\n';
     char why[ATOMIC_FILE_ERROR_MAX];
     int rc = atomic_file_write(path, text, len);

@@ -17,13 +17,13 @@ void bench_vars_set(struct bench_vars *vars, const char *name, const char *value
     for (size_t i = 0; i < vars->count; i++)
         if (!strcmp(vars->names[i], name)) {
             free(vars->values[i]);
-            vars->values[i] = strdup(value);
+            vars->values[i] = xstrdup(value);
             return;
         }
-    vars->names = realloc(vars->names, (vars->count + 1) * sizeof(char *));
-    vars->values = realloc(vars->values, (vars->count + 1) * sizeof(char *));
-    vars->names[vars->count] = strdup(name);
-    vars->values[vars->count] = strdup(value);
+    vars->names = xreallocarray(vars->names, vars->count + 1, sizeof(char *));
+    vars->values = xreallocarray(vars->values, vars->count + 1, sizeof(char *));
+    vars->names[vars->count] = xstrdup(name);
+    vars->values[vars->count] = xstrdup(value);
     vars->count++;
 }
 
@@ -50,7 +50,7 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n
 {
     if (*len + n + 1 > *cap) {
         *cap = (*len + n + 1) * 2;
-        *buf = realloc(*buf, *cap);
+        *buf = xrealloc(*buf, *cap);
     }
     memcpy(*buf + *len, s, n);
     *len += n;
@@ -61,7 +61,7 @@ char *bench_expand(const char *template_text, const struct bench_vars *vars, cha
                    size_t errlen)
 {
     size_t len = 0, cap = strlen(template_text) + 64;
-    char *out = malloc(cap);
+    char *out = xmalloc(cap);
     out[0] = '\0';
     for (const char *p = template_text; *p;) {
         const char *open = strchr(p, '{');
@@ -103,7 +103,7 @@ void bench_free_words(char **words)
 
 char **bench_split_words(const char *line, char *err, size_t errlen)
 {
-    char **words = calloc(1, sizeof(char *));
+    char **words = xcalloc(1, sizeof(char *));
     size_t n = 0;
     const char *p = line;
     for (;;) {
@@ -112,7 +112,7 @@ char **bench_split_words(const char *line, char *err, size_t errlen)
         if (!*p)
             break;
         size_t len = 0, cap = 32;
-        char *word = malloc(cap);
+        char *word = xmalloc(cap);
         char quote = 0;
         for (; *p && (quote || (*p != ' ' && *p != '\t')); p++) {
             char c = *p;
@@ -136,7 +136,7 @@ char **bench_split_words(const char *line, char *err, size_t errlen)
         }
         if (!len)
             word[0] = '\0';
-        words = realloc(words, (n + 2) * sizeof(char *));
+        words = xreallocarray(words, n + 2, sizeof(char *));
         words[n++] = word;
         words[n] = NULL;
     }
@@ -161,7 +161,7 @@ int bench_spec_init(struct bench_spec *spec, const char *profile, char *err, siz
         snprintf(err, errlen, "unknown profile '%s'; use quick or standard", profile);
         return -1;
     }
-    spec->profile = strdup(profile);
+    spec->profile = xstrdup(profile);
     spec->interval_ms = 100;
     return 0;
 }
@@ -198,10 +198,10 @@ void bench_spec_free(struct bench_spec *spec)
 
 void bench_spec_add_allocators(struct bench_spec *spec, const char *list)
 {
-    char *copy = strdup(list), *save = NULL;
+    char *copy = xstrdup(list), *save = NULL;
     for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-        spec->allocators = realloc(spec->allocators, (spec->n_allocators + 1) * sizeof(char *));
-        spec->allocators[spec->n_allocators++] = strdup(tok);
+        spec->allocators = xreallocarray(spec->allocators, spec->n_allocators + 1, sizeof(char *));
+        spec->allocators[spec->n_allocators++] = xstrdup(tok);
     }
     free(copy);
 }
@@ -211,26 +211,26 @@ static void set_variants(struct bench_target *t, const char *list)
     for (size_t i = 0; i < t->n_variants; i++)
         free(t->variants[i]);
     t->n_variants = 0;
-    char *copy = strdup(list), *save = NULL;
+    char *copy = xstrdup(list), *save = NULL;
     for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-        t->variants = realloc(t->variants, (t->n_variants + 1) * sizeof(char *));
-        t->variants[t->n_variants++] = strdup(tok);
+        t->variants = xreallocarray(t->variants, t->n_variants + 1, sizeof(char *));
+        t->variants[t->n_variants++] = xstrdup(tok);
     }
     free(copy);
     if (!t->n_variants) {
-        t->variants = realloc(t->variants, sizeof(char *));
-        t->variants[t->n_variants++] = strdup("none");
+        t->variants = xrealloc(t->variants, sizeof(char *));
+        t->variants[t->n_variants++] = xstrdup("none");
     }
 }
 
 static struct bench_target *new_target(struct bench_spec *spec, const char *name,
                                        const char *origin)
 {
-    spec->targets = realloc(spec->targets, (spec->n_targets + 1) * sizeof(*spec->targets));
+    spec->targets = xreallocarray(spec->targets, spec->n_targets + 1, sizeof(*spec->targets));
     struct bench_target *t = &spec->targets[spec->n_targets++];
     memset(t, 0, sizeof(*t));
-    t->name = strdup(name);
-    t->origin = strdup(origin);
+    t->name = xstrdup(name);
+    t->origin = xstrdup(origin);
     t->load_s = t->cooldown_s = -1;
     t->ready_timeout_s = 15;
     t->timeout_s = 600;
@@ -241,7 +241,7 @@ static struct bench_target *new_target(struct bench_spec *spec, const char *name
 static void replace(char **field, const char *value)
 {
     free(*field);
-    *field = value && *value ? strdup(value) : NULL;
+    *field = value && *value ? xstrdup(value) : NULL;
 }
 
 int bench_parse_ready(const char *ready, bool *is_port, unsigned *value)
@@ -397,9 +397,9 @@ int bench_spec_add_command(struct bench_spec *spec, const char *name, const char
         return -1;
     }
     struct bench_target *t = new_target(spec, name, "--target");
-    t->command = strdup(command);
-    t->load = load ? strdup(load) : NULL;
-    t->ready = ready ? strdup(ready) : NULL;
+    t->command = xstrdup(command);
+    t->load = load ? xstrdup(load) : NULL;
+    t->ready = ready ? xstrdup(ready) : NULL;
     return 0;
 }
 
@@ -641,9 +641,9 @@ static int build_target(struct bench_spec *spec, const struct ini_doc *doc, cons
         if (rc)
             return -1;
         free(t->name);
-        t->name = strdup(name);
+        t->name = xstrdup(name);
         free(t->origin);
-        t->origin = strdup(origin);
+        t->origin = xstrdup(origin);
     }
     if (!t)
         t = new_target(spec, name, origin);
@@ -766,7 +766,7 @@ int bench_matrix_build(const struct bench_spec *spec, const struct allocator_con
         for (size_t v = 0; v < target->n_variants; v++)
             for (size_t c = 0; c < n_configs; c++)
                 for (unsigned r = 1; r <= spec->repeats; r++) {
-                    *cells = realloc(*cells, (*n_cells + 1) * sizeof(**cells));
+                    *cells = xreallocarray(*cells, *n_cells + 1, sizeof(**cells));
                     struct bench_cell *cell = &(*cells)[(*n_cells)++];
                     memset(cell, 0, sizeof(*cell));
                     cell->index = *n_cells;

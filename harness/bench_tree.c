@@ -26,7 +26,7 @@ void tree_log_add(struct tree_log *log, const struct tree_row *row)
 {
     if (log->n == log->cap) {
         log->cap = log->cap ? log->cap * 2 : 256;
-        log->rows = realloc(log->rows, log->cap * sizeof(*row));
+        log->rows = xreallocarray(log->rows, log->cap, sizeof(*row));
     }
     log->rows[log->n++] = *row;
 }
@@ -59,7 +59,7 @@ static void format_row(char *buf, size_t len, const struct tree_row *r, bool wit
 int tree_log_write(const struct tree_log *log, const char *path)
 {
     size_t cap = sizeof(tree_header) + log->n * 128, len = 0;
-    char *text = malloc(cap);
+    char *text = xmalloc(cap);
     len += (size_t)snprintf(text, cap, "%s", tree_header);
     for (size_t i = 0; i < log->n; i++) {
         char line[160];
@@ -82,7 +82,7 @@ static void text_add(struct text *t, const char *s, size_t n)
 {
     if (t->len + n + 1 > t->cap) {
         t->cap = (t->len + n + 1) * 2;
-        t->buf = realloc(t->buf, t->cap);
+        t->buf = xrealloc(t->buf, t->cap);
     }
     memcpy(t->buf + t->len, s, n);
     t->len += n;

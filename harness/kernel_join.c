@@ -57,10 +57,7 @@ static int load_kernel(struct kernel_table *k, char *text, const char *path)
         lineno++;
         if (k->nrows == capacity) {
             capacity = capacity ? capacity * 2 : 256;
-            void *grown = realloc(k->rows, capacity * sizeof(*k->rows));
-            if (!grown)
-                return -1;
-            k->rows = grown;
+            k->rows = xreallocarray(k->rows, capacity, sizeof(*k->rows));
         }
         long long *row = k->rows[k->nrows];
         char *p = line, *end;
@@ -178,9 +175,10 @@ int kernel_join_samples(const char *samples_path, const char *kernel_path)
         goto out;
     FILE *out = open_memstream(&joined, &joined_len);
     if (!out)
-        goto out;
+        util_out_of_memory();
     rc = join(out, samples, &k, samples_path);
-    fclose(out);
+    if (fclose(out)) /* a memory stream fails only for want of memory */
+        util_out_of_memory();
     if (rc == 0 && atomic_file_write(samples_path, joined, joined_len)) {
         char why[ATOMIC_FILE_ERROR_MAX];
         util_error("%s", atomic_file_error(why, sizeof(why), samples_path, errno));

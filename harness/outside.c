@@ -23,7 +23,7 @@ int outside_sample(struct outside_log *log, pid_t pid, uint64_t t0_ns, unsigned 
         return 0;
     if (log->n == log->cap) {
         log->cap = log->cap ? log->cap * 2 : 256;
-        log->rows = realloc(log->rows, log->cap * sizeof(*log->rows));
+        log->rows = xreallocarray(log->rows, log->cap, sizeof(*log->rows));
     }
     log->rows[log->n++] =
         (struct outside_row){(now - t0_ns) / 1000000ull, m.rss, m.pss, m.anon, m.lazyfree};
@@ -34,9 +34,7 @@ int outside_write_samples(const struct outside_log *log, const char *path)
 {
     static const char header[] = "t_ms,rss_bytes,pss_bytes,anon_bytes,lazyfree_bytes\n";
     size_t cap = sizeof(header) + log->n * 112, len = 0;
-    char *text = malloc(cap);
-    if (!text)
-        return -1;
+    char *text = xmalloc(cap);
     len += (size_t)snprintf(text, cap, "%s", header);
     for (size_t i = 0; i < log->n; i++) {
         const struct outside_row *r = &log->rows[i];

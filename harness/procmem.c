@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
+
 int procmem_read_rollup(pid_t pid, struct procmem *mem)
 {
     static const struct {
@@ -46,7 +48,7 @@ static void pid_list_add(struct pid_list *l, pid_t pid)
             return;
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
-        l->pids = realloc(l->pids, l->cap * sizeof(pid_t));
+        l->pids = xreallocarray(l->pids, l->cap, sizeof(pid_t));
     }
     l->pids[l->n++] = pid;
 }

@@ -37,7 +37,7 @@ static void add_env(json_t *env, const char *entry)
     const char *eq = strchr(entry, '=');
     if (!eq)
         return;
-    char *name = strndup(entry, (size_t)(eq - entry));
+    char *name = xstrndup(entry, (size_t)(eq - entry));
     json_object_set_new(env, name, json_string(eq + 1));
     free(name);
 }

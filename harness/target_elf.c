@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 /* The Go linker's note: owner "Go", type 4 (NT_GO_BUILDID in cmd/link). */
 #define GO_NOTE_BUILDID 4
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -46,8 +48,8 @@ static void *read_at(int fd, uint64_t offset, uint64_t len)
 {
     if (len == 0 || len > MAX_TABLE)
         return NULL;
-    char *buf = malloc(len);
-    if (buf && pread(fd, buf, len, (off_t)offset) != (ssize_t)len) {
+    char *buf = xmalloc(len);
+    if (pread(fd, buf, len, (off_t)offset) != (ssize_t)len) {
         free(buf);
         buf = NULL;
     }

@@ -430,7 +430,7 @@ static void prefer_dominant_rss(struct diagnosis *d, const struct diagnose_thres
             if (d->sites[i].leaked)
                 kept +=
                     d->sites[i].kept * (double)(d->sites[i].peak_bytes - d->sites[i].start_bytes);
-    struct diagnosis *alt = malloc(sizeof(*alt));
+    struct diagnosis *alt = xmalloc(sizeof(*alt));
     *alt = *d;
     if (classify_rss(alt, t) && d->m.has_live && excess_rss(&d->m) >= t->dominance * kept) {
         char b1[32];
@@ -867,8 +867,8 @@ static void growth_stats(struct diagnosis_site *out, const struct growth_input *
 static void site_growth(struct diagnosis_site *out, const struct site_series *s,
                         const struct diagnosis_metrics *m)
 {
-    double *t = calloc(s->npoints + 1, sizeof(double));
-    double *y = calloc(s->npoints + 1, sizeof(double));
+    double *t = xcalloc(s->npoints + 1, sizeof(double));
+    double *y = xcalloc(s->npoints + 1, sizeof(double));
     for (size_t i = 0; i < s->npoints; i++)
         t[i] = (double)s->points[i].t_ms, y[i] = (double)s->points[i].live_bytes;
     double mid = ((double)m->load_start_ms + (double)m->steady_end_ms) / 2;
@@ -1073,7 +1073,7 @@ static int load_run(struct run_data *run, const char *dir, bool *kernel_only, ch
     if (!*kernel_only)
         return rundata_load(run, dir, RUNDATA_SAMPLES | RUNDATA_SITES, err, errlen);
     memset(run, 0, sizeof(*run));
-    run->dir = strdup(dir);
+    run->dir = xstrdup(dir);
     snprintf(path, sizeof(path), "%s/samples.csv", dir);
     if (csv_load(&run->samples, path, err, errlen)) {
         snprintf(err, errlen,

@@ -129,7 +129,7 @@ int gate_tolerance_parse(struct gate_options *o, const char *spec, char *err, si
     }
     struct gate_tolerance t = o->tol[m]; /* the part not given keeps its value */
     bool rel_seen = false, abs_seen = false;
-    char *copy = strdup(eq + 1), *save = NULL;
+    char *copy = xstrdup(eq + 1), *save = NULL;
     int rc = 0;
     for (char *part = strtok_r(copy, ",", &save); part && !rc; part = strtok_r(NULL, ",", &save))
         rc = tolerance_part(part, &t, &rel_seen, &abs_seen);
@@ -158,7 +158,7 @@ static void stats_add(struct gate_stats *s, double v)
 {
     if (isnan(v))
         return;
-    s->values = realloc(s->values, (s->n + 1) * sizeof(double));
+    s->values = xreallocarray(s->values, s->n + 1, sizeof(double));
     s->values[s->n++] = v;
 }
 
@@ -169,10 +169,10 @@ static struct gate_cell *cell_for(struct gate_bench *b, const char *key)
     for (size_t i = 0; i < b->ncells; i++)
         if (!strcmp(b->cells[i].key, key))
             return &b->cells[i];
-    b->cells = realloc(b->cells, (b->ncells + 1) * sizeof(*b->cells));
+    b->cells = xreallocarray(b->cells, b->ncells + 1, sizeof(*b->cells));
     struct gate_cell *c = &b->cells[b->ncells++];
     memset(c, 0, sizeof(*c));
-    c->key = strdup(key);
+    c->key = xstrdup(key);
     c->verdict = -1;
     return c;
 }
@@ -180,7 +180,7 @@ static struct gate_cell *cell_for(struct gate_bench *b, const char *key)
 static void append_verdict(struct gate_cell *c, const char *name)
 {
     size_t old = c->verdicts ? strlen(c->verdicts) : 0;
-    c->verdicts = realloc(c->verdicts, old + strlen(name) + 2);
+    c->verdicts = xrealloc(c->verdicts, old + strlen(name) + 2);
     snprintf(c->verdicts + old, strlen(name) + 2, "%s%s", old ? "," : "", name);
 }
 
@@ -188,7 +188,7 @@ static void append_verdict(struct gate_cell *c, const char *name)
 static void majority_verdict(struct gate_cell *c)
 {
     int count[5] = {0};
-    char *copy = strdup(c->verdicts ? c->verdicts : ""), *save = NULL;
+    char *copy = xstrdup(c->verdicts ? c->verdicts : ""), *save = NULL;
     for (char *v = strtok_r(copy, ",", &save); v; v = strtok_r(NULL, ",", &save))
         if (diagnosis_verdict_parse(v) >= 0)
             count[diagnosis_verdict_parse(v)]++;
@@ -224,8 +224,8 @@ static void load_row(struct gate_bench *b, const struct bench_row *row, const ch
              f[COL_CONFIG]);
     struct gate_cell *cell = cell_for(b, key);
     if (!cell->workload) {
-        cell->workload = strdup(f[COL_WORKLOAD]), cell->variant = strdup(f[COL_VARIANT]);
-        cell->allocator = strdup(f[COL_ALLOCATOR]), cell->config = strdup(f[COL_CONFIG]);
+        cell->workload = xstrdup(f[COL_WORKLOAD]), cell->variant = xstrdup(f[COL_VARIANT]);
+        cell->allocator = xstrdup(f[COL_ALLOCATOR]), cell->config = xstrdup(f[COL_CONFIG]);
     }
     if (cell->last_source != source + 1)
         cell->sources++, cell->last_source = source + 1;
@@ -238,7 +238,7 @@ static void load_row(struct gate_bench *b, const struct bench_row *row, const ch
         if (!strncmp(status, "failed:crashed", 14) || !strncmp(status, "failed:exit", 11))
             cell->crashed++;
         if (!cell->failure)
-            cell->failure = strdup(status);
+            cell->failure = xstrdup(status);
         return;
     }
     for (int m = 0; m < GATE_NMETRICS; m++)

@@ -71,14 +71,21 @@ int gate_baseline_write(const struct gate_bench *b, const struct gate_options *o
     json_t *cells = json_array();
     for (size_t i = 0; i < b->ncells; i++)
         json_array_append_new(cells, cell_json(b, &b->cells[i]));
+    json_error_t jerr;
     json_t *root =
-        json_pack("{s:s, s:i, s:s, s:s, s:f, s:o, s:o}", "format", BASELINE_FORMAT, "version",
-                  BASELINE_VERSION, "created", created, "bench", b->source, "noise_k", o->noise_k,
-                  "tolerances", tolerances_json(o), "cells", cells);
+        json_pack_ex(&jerr, 0, "{s:s, s:i, s:s, s:s, s:f, s:o, s:o}", "format", BASELINE_FORMAT,
+                     "version", BASELINE_VERSION, "created", created, "bench", b->source, "noise_k",
+                     o->noise_k, "tolerances", tolerances_json(o), "cells", cells);
+    if (!root) { /* not memory: a bench path that is not UTF-8 */
+        snprintf(err, errlen, "cannot write %s: %s", path, jerr.text);
+        return -1;
+    }
     char *text = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
+    if (!text)
+        util_out_of_memory();
     size_t len = strlen(text);
-    text = realloc(text, len + 2);
+    text = xrealloc(text, len + 2);
     text[len++] = '\n';
     int rc = atomic_file_write(path, text, len);
     if (rc)
@@ -107,7 +114,7 @@ static int load_stats(struct gate_stats *s, json_t *o)
     if (!json_is_array(values) || !json_array_size(values))
         return -1;
     s->n = json_array_size(values);
-    s->values = calloc(s->n, sizeof(double));
+    s->values = xcalloc(s->n, sizeof(double));
     for (size_t i = 0; i < s->n; i++) {
         json_t *v = json_array_get(values, i);
         if (!json_is_number(v))
@@ -121,7 +128,7 @@ static int load_stats(struct gate_stats *s, json_t *o)
 static char *string_member(json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
-    return s ? strdup(s) : NULL;
+    return s ? xstrdup(s) : NULL;
 }
 
 static int load_cell(struct gate_cell *c, json_t *o, char *what, size_t whatlen)
@@ -202,7 +209,7 @@ static int load_root(struct gate_bench *b, struct gate_options *o, json_t *root,
         o->noise_k = json_number_value(k);
     if (load_tolerances(o, json_object_get(root, "tolerances"), what, whatlen))
         return -1;
-    b->cells = calloc(json_array_size(cells), sizeof(*b->cells));
+    b->cells = xcalloc(json_array_size(cells), sizeof(*b->cells));
     for (size_t i = 0; i < json_array_size(cells); i++) {
         int rc = load_cell(&b->cells[b->ncells], json_array_get(cells, i), what, whatlen);
         b->ncells++;

@@ -78,7 +78,7 @@ int gate_check_matrix(const struct gate_bench *base, const struct gate_bench *cu
 
 static struct gate_row *add_row(struct gate_report *r, const char *cell, const char *metric)
 {
-    r->rows = realloc(r->rows, (r->nrows + 1) * sizeof(*r->rows));
+    r->rows = xreallocarray(r->rows, r->nrows + 1, sizeof(*r->rows));
     struct gate_row *row = &r->rows[r->nrows++];
     memset(row, 0, sizeof(*row));
     row->cell = cell;

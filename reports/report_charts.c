@@ -87,7 +87,7 @@ static char *fill_template(const char *tmpl, const char *const *keys, const char
     size_t cap = strlen(tmpl) + 1;
     for (size_t k = 0; k < n; k++)
         cap += strlen(values[k]) * 4;
-    char *out = malloc(cap), *o = out;
+    char *out = xmalloc(cap), *o = out;
     for (const char *p = tmpl; *p;) {
         size_t k = n;
         if (*p == '@')
@@ -116,17 +116,15 @@ static void text_add(struct text *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *piece = NULL;
-    int n = vasprintf(&piece, fmt, ap);
+    char *piece = util_vformat(fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if (t->len + (size_t)n + 1 > t->cap) {
-        t->cap = (t->len + (size_t)n + 1) * 2;
-        t->s = realloc(t->s, t->cap);
+    size_t n = strlen(piece);
+    if (t->len + n + 1 > t->cap) {
+        t->cap = (t->len + n + 1) * 2;
+        t->s = xrealloc(t->s, t->cap);
     }
-    memcpy(t->s + t->len, piece, (size_t)n + 1);
-    t->len += (size_t)n;
+    memcpy(t->s + t->len, piece, n + 1);
+    t->len += n;
     free(piece);
 }
 
@@ -203,13 +201,13 @@ static struct chart *add_chart(struct chart_ctx *c, enum chart_kind kind, size_t
                                const char *stem, const char *title)
 {
     struct chart_set *set = c->set;
-    set->charts = realloc(set->charts, (set->n + 1) * sizeof(*set->charts));
+    set->charts = xreallocarray(set->charts, set->n + 1, sizeof(*set->charts));
     struct chart *ch = &set->charts[set->n++];
     char s[80];
     slug(s, sizeof(s), stem);
     ch->kind = kind;
     ch->name = util_format("%s-%zu-%s", kinds[kind], set->n, s);
-    ch->title = strdup(title);
+    ch->title = xstrdup(title);
     ch->group = group;
     ch->cell = cell;
     ch->rendered = false;
@@ -529,7 +527,7 @@ static int by_growth(const void *a, const void *b)
 static char **site_labels(struct symbolizer *sym, const struct run_data *run, const size_t *order,
                           size_t n)
 {
-    char **labels = calloc(n, sizeof(char *));
+    char **labels = xcalloc(n, sizeof(char *));
     char buf[1024];
     for (unsigned depth = 1; depth <= 3; depth++) {
         for (size_t k = 0; k < n; k++) {
@@ -539,7 +537,7 @@ static char **site_labels(struct symbolizer *sym, const struct run_data *run, co
             if (!*buf || depth == 3)
                 snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%ssite %u", *buf ? " " : "",
                          run->sites[order[k]].id);
-            labels[k] = strdup(buf);
+            labels[k] = xstrdup(buf);
         }
         bool distinct = true;
         for (size_t a = 0; a < n && distinct; a++)
@@ -572,7 +570,7 @@ static void chart_sites(struct chart_ctx *c, size_t g)
         gs->cell = -1;
         return;
     }
-    size_t *order = malloc((run.nsites ? run.nsites : 1) * sizeof(size_t)), n = 0;
+    size_t *order = xcalloc(run.nsites, sizeof(size_t)), n = 0;
     double top_peak = 0;
     for (size_t i = 0; i < run.nsites; i++)
         top_peak = fmax(top_peak, (double)run.sites[i].peak_bytes);
@@ -599,14 +597,14 @@ static void chart_sites(struct chart_ctx *c, size_t g)
     struct chart_file out;
     FILE *f = chart_file_open(&out, c->set->dir, dat);
     struct text plot = {0}, phases = {0};
-    gs->sites = calloc(n, sizeof(*gs->sites));
+    gs->sites = xcalloc(n, sizeof(*gs->sites));
     char **labels = site_labels(sym, &run, order, n);
     for (size_t k = 0; k < n; k++) {
         const struct site_series *s = &run.sites[order[k]];
         struct report_site *rs = &gs->sites[gs->n++];
         rs->function = labels[k];
         format_site_frames(sym, s, 4, label, sizeof(label));
-        rs->frames = strdup(label);
+        rs->frames = xstrdup(label);
         rs->growth_bytes_per_s = s->growth_bytes_per_s;
         rs->end_bytes = (double)s->end_bytes;
         rs->peak_bytes = (double)s->peak_bytes;
@@ -694,7 +692,7 @@ int charts_write(const struct report_input *in, const struct report_options *opt
 {
     memset(set, 0, sizeof(*set));
     set->dir = util_format("%s/charts", outdir);
-    set->sites = calloc(in->ngroups ? in->ngroups : 1, sizeof(*set->sites));
+    set->sites = xcalloc(in->ngroups, sizeof(*set->sites));
     set->ngroups = in->ngroups;
     for (size_t g = 0; g < in->ngroups; g++)
         set->sites[g].cell = -1;
@@ -812,7 +810,7 @@ static int render_png_parallel(const struct chart_set *set)
         parts = 8;
     if (parts > set->n)
         parts = set->n ? set->n : 1;
-    size_t *which = malloc((set->n ? set->n : 1) * sizeof(size_t));
+    size_t *which = xcalloc(set->n, sizeof(size_t));
     struct gnuplot_run runs[8];
     char names[8][48], log[48];
     for (size_t p = 0; p < parts; p++) {
@@ -840,7 +838,7 @@ static int render_png_parallel(const struct chart_set *set)
  * the others still come out. */
 size_t charts_render(struct report_input *in, struct chart_set *set, bool png)
 {
-    size_t *all = malloc((set->n ? set->n : 1) * sizeof(size_t));
+    size_t *all = xcalloc(set->n, sizeof(size_t));
     for (size_t i = 0; i < set->n; i++)
         all[i] = i;
     write_driver(set, "render-svg.gp", SVG_TERMINAL, "svg", all, set->n);
@@ -886,7 +884,7 @@ static char *replace_all(const char *text, const char *from, const char *to)
     size_t count = 0, fl = strlen(from), tl = strlen(to);
     for (const char *p = text; (p = strstr(p, from)); p += fl)
         count++;
-    char *out = malloc(strlen(text) + count * (tl > fl ? tl - fl : 0) + 1), *o = out;
+    char *out = xmalloc(strlen(text) + count * (tl > fl ? tl - fl : 0) + 1), *o = out;
     for (const char *p = text;;) {
         const char *hit = strstr(p, from);
         if (!hit) {
@@ -921,7 +919,7 @@ char *chart_svg_inline(const struct chart_set *set, size_t i, const char *prefix
                               {"href='#", "href='#%s"},
                               {"href=\"#", "href=\"#%s"},
                               {"url(#", "url(#%s"}};
-    char *cur = strdup(start);
+    char *cur = xstrdup(start);
     for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
         char *to = util_format(pairs[k][1], prefix);
         char *next = replace_all(cur, pairs[k][0], to);

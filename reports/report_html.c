@@ -294,7 +294,7 @@ static int by_ratio(const void *a, const void *b)
 /* Every configuration over all workloads: fast enough on most first, then leanest. */
 static void write_overall_table(FILE *f, const struct report_doc *doc)
 {
-    const struct overall_rank **sorted = malloc(doc->noverall * sizeof(*sorted));
+    const struct overall_rank **sorted = xcalloc(doc->noverall, sizeof(*sorted));
     const struct overall_rank *choice =
         doc->overall_choice >= 0 ? &doc->overall[doc->overall_choice] : NULL;
     for (size_t i = 0; i < doc->noverall; i++)

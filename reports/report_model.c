@@ -68,12 +68,10 @@ const char *report_metric_title(enum report_metric m)
 
 static void add_problem(struct report_input *in, bool print, const char *fmt, va_list ap)
 {
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0 || !msg)
-        return;
+    char *msg = util_vformat(fmt, ap);
     if (print)
         util_warn("%s", msg);
-    in->problems = realloc(in->problems, (in->nproblems + 1) * sizeof(char *));
+    in->problems = xreallocarray(in->problems, in->nproblems + 1, sizeof(char *));
     in->problems[in->nproblems++] = msg;
 }
 
@@ -133,21 +131,21 @@ static int load_csv_noted(struct report_input *in, struct csv *csv, const char *
 
 static char *dup_or(const char *s, const char *fallback)
 {
-    return strdup(s && *s ? s : fallback);
+    return xstrdup(s && *s ? s : fallback);
 }
 
 static void init_cell(struct report_cell *cell, const char *dir, const char *name)
 {
     memset(cell, 0, sizeof(*cell));
-    cell->dir = strdup(dir);
-    cell->name = strdup(name);
+    cell->dir = xstrdup(dir);
+    cell->name = xstrdup(name);
     for (int m = 0; m < METRIC_COUNT; m++)
         cell->m[m] = NAN;
 }
 
 static struct report_cell *new_cell(struct report_input *in, const char *dir, const char *name)
 {
-    in->cells = realloc(in->cells, (in->ncells + 1) * sizeof(*in->cells));
+    in->cells = xreallocarray(in->cells, in->ncells + 1, sizeof(*in->cells));
     struct report_cell *cell = &in->cells[in->ncells++];
     init_cell(cell, dir, name);
     return cell;
@@ -158,7 +156,7 @@ static double *column_values(const struct csv *csv, const char *name)
     int col = csv_column(csv, name);
     if (col < 0)
         return NULL;
-    double *v = malloc((csv->nrows ? csv->nrows : 1) * sizeof(double));
+    double *v = xcalloc(csv->nrows, sizeof(double));
     for (size_t r = 0; r < csv->nrows; r++) {
         v[r] = csv_number(csv, r, col);
         if (v[r] < 0) /* -1: the allocator does not say */
@@ -169,7 +167,7 @@ static double *column_values(const struct csv *csv, const char *name)
 
 static double *nan_values(size_t n)
 {
-    double *v = malloc((n ? n : 1) * sizeof(double));
+    double *v = xcalloc(n, sizeof(double));
     for (size_t i = 0; i < n; i++)
         v[i] = NAN;
     return v;
@@ -208,7 +206,7 @@ static double *returned_values(const struct csv *csv, bool *found)
     }
     if (!*found)
         return nan_values(csv->nrows);
-    double *v = malloc((csv->nrows ? csv->nrows : 1) * sizeof(double));
+    double *v = xcalloc(csv->nrows, sizeof(double));
     double total = 0;
     for (size_t r = 0; r < csv->nrows; r++) {
         for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
@@ -241,7 +239,7 @@ static void load_series(struct report_input *in, struct report_cell *cell)
         return;
     }
     s->n = csv.nrows;
-    s->t_s = malloc(s->n * sizeof(double));
+    s->t_s = xcalloc(s->n, sizeof(double));
     for (size_t r = 0; r < s->n; r++)
         s->t_s[r] = csv_number(&csv, r, c_t) / 1000.0;
     s->rss = column_values(&csv, SAMPLES_TREE_RSS_BYTES);
@@ -297,7 +295,7 @@ static char *command_text(json_t *cmd)
     size_t len = 0, i;
     json_t *arg;
     json_array_foreach(cmd, i, arg) len += strlen(json_string_value(arg) ?: "") + 1;
-    char *out = calloc(len + 1, 1);
+    char *out = xcalloc(len + 1, 1);
     json_array_foreach(cmd, i, arg)
     {
         if (i)
@@ -314,7 +312,7 @@ static char *settings_text(json_t *settings)
     size_t len = 1;
     json_object_foreach(settings, key, value) len +=
         strlen(key) + strlen(json_string_value(value) ?: "") + 3;
-    char *out = calloc(len, 1);
+    char *out = xcalloc(len, 1);
     json_object_foreach(settings, key, value)
     {
         if (*out)
@@ -378,7 +376,7 @@ static void load_run_json(struct report_input *in, struct report_cell *cell)
         cell->status = json_is_integer(sig)
                            ? util_format("crashed:signal %lld", json_integer_value(sig))
                        : status ? util_format("exit:%lld", status)
-                                : strdup("ok");
+                                : xstrdup("ok");
     }
     json_decref(root);
 }
@@ -416,19 +414,19 @@ static void load_cell_files(struct report_input *in, struct report_cell *cell, b
         load_reclaim(cell);
     }
     if (!cell->workload)
-        cell->workload = strdup(cell->name);
+        cell->workload = xstrdup(cell->name);
     if (!cell->variant)
-        cell->variant = strdup("none");
+        cell->variant = xstrdup("none");
     if (!cell->allocator)
-        cell->allocator = strdup("unknown");
+        cell->allocator = xstrdup("unknown");
     if (!cell->config)
-        cell->config = strdup("default");
+        cell->config = xstrdup("default");
     if (!cell->status)
-        cell->status = strdup(cell->has_series ? "ok" : "failed:no data");
+        cell->status = xstrdup(cell->has_series ? "ok" : "failed:no data");
     if (!cell->kind)
-        cell->kind = strdup("server");
+        cell->kind = xstrdup("server");
     if (!cell->note)
-        cell->note = strdup("");
+        cell->note = xstrdup("");
     /* an unsupported cell's samples (if any) are the program's own allocator's */
     if (strcmp(cell->status, "unsupported"))
         report_cell_derive_metrics(cell);
@@ -501,7 +499,7 @@ static void apply_row(struct report_cell *cell, const struct bench_row *row)
                       &cell->status,   &cell->error,   &cell->kind,      &cell->note};
     for (size_t k = 0; k < sizeof(columns) / sizeof(columns[0]); k++)
         if (!*slots[k] && row->fields[columns[k]][0])
-            *slots[k] = strdup(row->fields[columns[k]]);
+            *slots[k] = xstrdup(row->fields[columns[k]]);
     double repeat = bench_row_number(row, COL_REPEAT);
     if (!isnan(repeat))
         cell->repeat = (int)repeat;
@@ -557,9 +555,11 @@ static void load_bench_json(struct report_input *in, const char *dir)
     }
     free(in->bench_json);
     in->bench_json = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!in->bench_json) /* ROOT was read from the file: it can be written */
+        util_out_of_memory();
     const char *profile = json_string_value(json_object_get(root, "profile"));
     if (profile && !in->profile)
-        in->profile = strdup(profile);
+        in->profile = xstrdup(profile);
     json_decref(root);
 }
 
@@ -569,7 +569,7 @@ static void load_bench(struct report_input *in, const char *dir)
     size_t first = in->ncells;
     in->is_bench = true;
     if (!in->bench_dir)
-        in->bench_dir = strdup(dir);
+        in->bench_dir = xstrdup(dir);
     load_bench_json(in, dir);
     snprintf(path, sizeof(path), "%s/results.csv", dir);
     struct bench_results res;
@@ -604,8 +604,8 @@ static void load_bench(struct report_input *in, const char *dir)
     for (struct dirent *e; (e = readdir(d));) {
         if (e->d_name[0] == '.' || cell_listed(in, first, e->d_name))
             continue;
-        names = realloc(names, (nnames + 1) * sizeof(char *));
-        names[nnames++] = strdup(e->d_name);
+        names = xreallocarray(names, nnames + 1, sizeof(char *));
+        names[nnames++] = xstrdup(e->d_name);
     }
     closedir(d);
     util_sort(names, nnames, sizeof(char *), compare_names);
@@ -680,14 +680,14 @@ int report_load(struct report_input *in, char **dirs, size_t ndirs, char *err, s
 /* Over every repeat that succeeded (a configuration may have any number of them). */
 static double median_metric(const struct report_input *in, const struct report_config *cfg, int m)
 {
-    double *v = malloc((cfg->ncells ? cfg->ncells : 1) * sizeof(double));
+    double *v = xcalloc(cfg->ncells, sizeof(double));
     size_t n = 0;
-    for (size_t i = 0; v && i < cfg->ncells; i++) {
+    for (size_t i = 0; i < cfg->ncells; i++) {
         const struct report_cell *c = &in->cells[cfg->cells[i]];
         if (!strcmp(c->status, "ok"))
             v[n++] = c->m[m];
     }
-    double median = v ? stats_median(v, n) : NAN;
+    double median = stats_median(v, n);
     free(v);
     return median;
 }
@@ -698,13 +698,13 @@ static size_t find_group(struct report_input *in, const struct report_cell *c)
         if (!strcmp(in->groups[g].workload, c->workload) &&
             !strcmp(in->groups[g].variant, c->variant))
             return g;
-    in->groups = realloc(in->groups, (in->ngroups + 1) * sizeof(*in->groups));
+    in->groups = xreallocarray(in->groups, in->ngroups + 1, sizeof(*in->groups));
     struct report_group *grp = &in->groups[in->ngroups];
     memset(grp, 0, sizeof(*grp));
-    grp->workload = strdup(c->workload);
-    grp->variant = strdup(c->variant);
+    grp->workload = xstrdup(c->workload);
+    grp->variant = xstrdup(c->variant);
     grp->label = strcmp(c->variant, "none") ? util_format("%s (%s)", c->workload, c->variant)
-                                            : strdup(c->workload);
+                                            : xstrdup(c->workload);
     return in->ngroups++;
 }
 
@@ -713,10 +713,10 @@ static struct report_config *find_config(struct report_group *grp, const char *l
     for (size_t i = 0; i < grp->nconfigs; i++)
         if (!strcmp(grp->configs[i].label, label))
             return &grp->configs[i];
-    grp->configs = realloc(grp->configs, (grp->nconfigs + 1) * sizeof(*grp->configs));
+    grp->configs = xreallocarray(grp->configs, grp->nconfigs + 1, sizeof(*grp->configs));
     struct report_config *cfg = &grp->configs[grp->nconfigs++];
     memset(cfg, 0, sizeof(*cfg));
-    cfg->label = strdup(label);
+    cfg->label = xstrdup(label);
     cfg->first_ok = -1;
     return cfg;
 }
@@ -746,7 +746,7 @@ void report_group_cells(struct report_input *in)
         char *label = util_format("%s:%s", c->allocator, c->config);
         struct report_config *cfg = find_config(&in->groups[c->group], label);
         free(label);
-        cfg->cells = realloc(cfg->cells, (cfg->ncells + 1) * sizeof(size_t));
+        cfg->cells = xreallocarray(cfg->cells, cfg->ncells + 1, sizeof(size_t));
         cfg->cells[cfg->ncells++] = i;
         if (cfg->first_ok < 0 && !strcmp(c->status, "ok") && c->has_series)
             cfg->first_ok = (long)i;

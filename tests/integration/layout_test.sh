@@ -101,6 +101,77 @@ expect_eq "a planted columns.h with an include and code is found" \
     "$(printf '%s\n%s' 'common/columns.h:7: #include "common/util.h"' \
         'common/columns.h:8: static int n; /* code */')"
 
+# One policy for out of memory (common/util.h): the core allocates through xmalloc, xcalloc,
+# xrealloc, xreallocarray, xstrdup, xstrndup and util_format, which exit with "allocscope: out
+# of memory". A raw call is allowed in common/util.c, which implements them, and on a line that
+# says why it handles the failure itself: /* raw alloc: REASON */ (or // raw alloc: REASON).
+# Comments and string and character literals do not count (a message may name malloc()).
+# probes/ (the shim must never exit) and workloads/ are not the core.
+RAW_ALLOC='(^|[^A-Za-z0-9_])(malloc|calloc|realloc|reallocarray|strdup|strndup|v?asprintf|aligned_alloc|posix_memalign|memalign|valloc|pvalloc)[[:space:]]*[(]'
+# raw_allocations TREE: FILE:LINE: TEXT of each raw allocation call outside the policy.
+raw_allocations() {
+    local tree=$1 folder
+    for folder in $CORE; do
+        [ -d "$tree/$folder" ] || continue
+        find "$tree/$folder" -type f \( -name '*.c' -o -name '*.h' \) ! -path "$tree/common/util.c" \
+            -print0 | sort -z | xargs -0 -r awk -v tree="$tree/" -v re="$RAW_ALLOC" '
+            FNR == 1 { in_comment = 0 }
+            {
+                line = $0
+                code = ""
+                while (line != "") { # code only: comments and literals out, even across lines
+                    if (in_comment) {
+                        e = index(line, "*/")
+                        if (!e) { line = ""; break }
+                        line = substr(line, e + 2); in_comment = 0; continue
+                    }
+                    if (match(line, /\/\*|\/\/|"|\047/)) {
+                        code = code substr(line, 1, RSTART - 1)
+                        tok = substr(line, RSTART, RLENGTH)
+                        line = substr(line, RSTART + RLENGTH)
+                        if (tok == "//") { line = ""; break }
+                        if (tok == "/*") { in_comment = 1; continue }
+                        # a literal: skip to its unescaped closing quote
+                        while (line != "" && substr(line, 1, 1) != tok)
+                            line = substr(line, substr(line, 1, 1) == "\\" ? 3 : 2)
+                        line = substr(line, 2)
+                        code = code " "
+                        continue
+                    }
+                    code = code line; line = ""
+                }
+                if (code ~ re && $0 !~ /\/[*\/][ \t]*raw alloc:[ \t]*[^ \t*]/)
+                    print substr(FILENAME, length(tree) + 1) ":" FNR ": " $0
+            }'
+    done
+}
+expect_eq "no raw allocation call outside common/util.c and /* raw alloc: REASON */ lines" \
+    "$(raw_allocations "$ROOT")" ""
+
+# The check itself catches a raw call: planted ones are found; x-calls, comments, strings,
+# common/util.c, a marked line and probes/ are not.
+mkdir -p "$TMP/alloc/reports" "$TMP/alloc/cli" "$TMP/alloc/common" "$TMP/alloc/harness" \
+    "$TMP/alloc/allocators" "$TMP/alloc/probes/shim"
+printf '%s\n' 'char *a = xstrdup(s), *b = strdup(s);' >"$TMP/alloc/reports/bad.c"
+printf '%s\n' 'p = realloc (p, n);' >"$TMP/alloc/cli/bad.c"
+printf '%s\n' 'static inline char *d(const char *s) { return strndup(s, 4); }' \
+    >"$TMP/alloc/allocators/bad.h"
+printf '%s\n' '    if (vasprintf(&s, fmt, ap) < 0)' >"$TMP/alloc/common/bad.c"
+printf '%s\n' 'p = malloc(n); /* raw alloc: */' >"$TMP/alloc/harness/empty_reason.c"
+printf '%s\n' 'p = xmalloc(n); q = xcalloc(1, n); r = xreallocarray(r, n, 8); json_malloc_t f;' \
+    '/* strdup() would do,' '   malloc( too */ s = xstrdup(t); // calloc(' \
+    'util_error("malloc(%zu) failed", n); c = '"'\\''"'; d = "\"calloc("; e = util_format("%s", s);' \
+    'p = malloc(n); /* raw alloc: a size read from the file, said with its name */' \
+    'q = strdup(s); // raw alloc: a test of the other comment form' \
+    >"$TMP/alloc/harness/good.c"
+printf '%s\n' 'void *xmalloc(size_t n) { void *p = malloc(n); }' >"$TMP/alloc/common/util.c"
+printf '%s\n' 'void *p = malloc(n);' >"$TMP/alloc/probes/shim/hook.c"
+expect_eq "planted raw allocation calls are found" "$(raw_allocations "$TMP/alloc" | sort)" \
+    "$(printf '%s\n' 'allocators/bad.h:1: static inline char *d(const char *s) { return strndup(s, 4); }' \
+        'cli/bad.c:1: p = realloc (p, n);' 'common/bad.c:1:     if (vasprintf(&s, fmt, ap) < 0)' \
+        'harness/empty_reason.c:1: p = malloc(n); /* raw alloc: */' \
+        'reports/bad.c:1: char *a = xstrdup(s), *b = strdup(s);')"
+
 # The unit tests link the core library instead of naming sources of their own.
 if grep -qE '^TEST_SRCS_' "$ROOT"/tests/tests.mk "$ROOT"/*/*.mk "$ROOT"/probes/*/*.mk 2>/dev/null; then
     fail "no per-test source lists" "$(grep -lE '^TEST_SRCS_' "$ROOT"/*/*.mk "$ROOT"/probes/*/*.mk)"
