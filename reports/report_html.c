@@ -1,6 +1,7 @@
 /* index.html: one self-contained file (inline CSS, inline SVG charts, a few lines of inline
  * script that measure the charts); every text taken from the data is escaped. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,14 @@ static void missing_throughput_reason(const struct report_doc *doc, size_t g, ch
             return;
         }
     }
+    const struct report_group *grp = &doc->in->groups[g];
+    bool served_none = grp->nconfigs > 0;
+    for (size_t i = 0; i < grp->nconfigs; i++)
+        served_none = served_none && grp->configs[i].m[METRIC_THROUGHPUT] == 0;
+    if (served_none)
+        snprintf(out, len,
+                 " (the load served no request: 0 req/s in every cell; each cell's load.log "
+                 "says why)");
 }
 
 /* A batch group: the lowest peak RSS among the configurations within the tolerance of the

@@ -148,6 +148,13 @@ void recommend(const struct rec_candidate *cands, size_t n, double tolerance,
             out->repeats = cands[i].nrepeats;
         out->throughput_known = true;
     }
+    /* A load that served no request anywhere (a load tool that could not connect on a busy
+     * machine) measured nothing to compare: memory alone ranks, as with no throughput. */
+    if (out->throughput_known && !(out->best_throughput > 0)) {
+        out->throughput_known = false;
+        out->best_throughput = NAN;
+        out->repeats = 0;
+    }
     out->ranks = xcalloc(n ? n : 1, sizeof(*out->ranks));
     out->nranks = n;
     for (size_t i = 0; i < n; i++) {

@@ -76,6 +76,26 @@ static void memory_alone_without_throughput(void **state)
     rec_result_free(&r);
 }
 
+static void no_request_served_anywhere_ranks_by_memory(void **state)
+{
+    (void)state;
+    /* 0 req/s everywhere (the load tool never got through): nothing to compare but memory;
+     * one cell at 0 among served ones stays too slow (next test's rule). */
+    struct rec_candidate c[] = {{"glibc", 0, 30 * MIB, NULL, 0},
+                                {"jemalloc", 0, 20 * MIB, NULL, 0}};
+    struct rec_result r;
+    recommend(c, 2, 0.05, &r);
+    assert_false(r.throughput_known);
+    assert_int_equal(r.chosen, 1);
+    rec_result_free(&r);
+    struct rec_candidate d[] = {{"glibc", 900, 30 * MIB, NULL, 0},
+                                {"jemalloc", 0, 20 * MIB, NULL, 0}};
+    recommend(d, 2, 0.05, &r);
+    assert_true(r.throughput_known);
+    assert_int_equal(r.chosen, 0);
+    rec_result_free(&r);
+}
+
 static void unmeasured_throughput_is_not_fast_enough(void **state)
 {
     (void)state;
@@ -264,6 +284,7 @@ int main(void)
         cmocka_unit_test(lowest_rss_among_fast_enough),
         cmocka_unit_test(tolerance_boundary_is_inclusive),
         cmocka_unit_test(memory_alone_without_throughput),
+        cmocka_unit_test(no_request_served_anywhere_ranks_by_memory),
         cmocka_unit_test(unmeasured_throughput_is_not_fast_enough),
         cmocka_unit_test(nothing_measured),
         cmocka_unit_test(derives_metrics_from_phases),
