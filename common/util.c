@@ -246,6 +246,34 @@ int util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
+bool util_valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > UTIL_NAME_MAX || name[0] == '.' || name[0] == '-')
+        return false;
+    for (const char *p = name; *p; p++) {
+        char c = *p;
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '.' && c != '_' && c != '+' && c != '-')
+            return false;
+    }
+    return true;
+}
+
+int util_check_name(const char *what, const char *name, char *err, size_t errlen)
+{
+    if (util_valid_name(name))
+        return 0;
+    char shown[UTIL_NAME_MAX + 16 + 4];
+    size_t n = 0;
+    for (const char *p = name; *p && n < UTIL_NAME_MAX + 16; p++)
+        shown[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+    snprintf(shown + n, sizeof(shown) - n, "%s", name[n] ? "..." : "");
+    snprintf(err, errlen, "%s '%s' is not a valid name (names make directories); %s", what, shown,
+             UTIL_NAME_RULE);
+    return -1;
+}
+
 void util_out_of_memory(void)
 {
     static const char msg[] = "allocscope: out of memory\n";
