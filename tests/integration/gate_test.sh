@@ -1,7 +1,8 @@
 #!/bin/bash
 # allocscope baseline / gate: passes on reruns of an unchanged bench, fails when a workload
 # retains 15% more memory after the load (or starts leaking), exit 2 on a malformed or
-# mismatched baseline; the JUnit and Markdown outputs.
+# mismatched baseline; the JUnit and Markdown outputs, which stay well formed whatever the names
+# hold.
 #
 # Fabricated benches (tests/helpers/gate_fabricate.py: 3 cells x 3 repeats, 1% noise per repeat):
 # 10 reruns with other seeds must all pass. A real bench (allocscope bench, when it exists):
@@ -118,6 +119,12 @@ input_errors() {
     "$ALLOCSCOPE" baseline "$TMP/dup" -o "$TMP/dup.json" >"$TMP/gate.out" 2>&1
     expect_eq "baseline refuses a results.csv listing a cell twice (exit 2)" \
         "$? $(grep -c 'is listed again' "$TMP/gate.out")" "2 1"
+    # Cells listed but their directories gone: no verdicts, no sites, and no crash.
+    fabricate "$TMP/nocells" --seed 2
+    rm -rf "$TMP/nocells/cells"
+    "$ALLOCSCOPE" baseline "$TMP/nocells" -o "$TMP/nocells.json" >"$TMP/gate.out" 2>&1
+    expect_eq "baseline of a bench whose cell directories are gone (exit 0, warnings)" \
+        "$? $(grep -c 'no such run directory' "$TMP/gate.out")" "0 9"
     expect_input_error "no --current" "--current" --baseline "$TMP/f0.json"
     expect_input_error "bad tolerance" "tolerance" --baseline "$TMP/f0.json" --current "$TMP/f0" \
         --tolerance after_rss=much
@@ -145,6 +152,28 @@ input_errors() {
     sed -i 's/,failed:config,/,failed:crashed:SIGSEGV,/' "$TMP/onecfg/results.csv"
     expect_eq "one repeat that crashed fails the gate" \
         "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/onecfg")" 1
+}
+
+# ---- names with control characters: JUnit stays XML, Markdown escaped ------------------------
+
+control_names() {
+    local bad cell
+    bad=$(printf 'we\001b\033[31m|x')
+    fabricate "$TMP/cc0" --seed 0
+    fabricate "$TMP/cc1" --seed 11 --retain-more web=0.15
+    sed -i -s "s/,web,none,/,$bad,none,/; 0,/,ok,/s//,$(printf 'failed:config\002'),/" \
+        "$TMP/cc0/results.csv" "$TMP/cc1/results.csv"
+    "$ALLOCSCOPE" baseline "$TMP/cc0" -o "$TMP/cc.json" >/dev/null 2>&1
+    gate_rc --baseline "$TMP/cc.json" --current "$TMP/cc1" --junit "$TMP/cc.xml" \
+        --markdown "$TMP/cc.md" >/dev/null
+    expect_eq "control characters in names: the gate still judges (a regression, exit 1)" \
+        "$(gate_rc --baseline "$TMP/cc.json" --current "$TMP/cc1")" 1
+    check "... JUnit XML parses" python3 -c \
+        'import xml.dom.minidom, sys; xml.dom.minidom.parse(sys.argv[1])' "$TMP/cc.xml"
+    expect_eq "... Markdown holds no control character" \
+        "$(LC_ALL=C grep -c '[[:cntrl:]]' <(tr -d '\n' <"$TMP/cc.md"))" 0
+    cell=$(grep -c '^| we.*b.*\\|x-none-.*\*\*FAIL\*\*' "$TMP/cc.md")
+    expect_eq "... and its failing rows name the cells, the | escaped" "$cell" 2
 }
 
 # ---- a real bench -----------------------------------------------------------------------------
@@ -199,5 +228,6 @@ if [ ! -x "$ALLOCSCOPE" ]; then
 fi
 fabricated
 input_errors
+control_names
 real
 finish
