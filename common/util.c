@@ -260,17 +260,26 @@ bool util_valid_name(const char *name)
     return true;
 }
 
+const char *util_printable(char *buf, size_t len, const char *text)
+{
+    if (!len)
+        return buf;
+    size_t max = len - 1 < 80 ? len - 1 : 80, n = 0;
+    if (strlen(text) > max)
+        max = max > 3 ? max - 3 : 0; /* room for "..." */
+    for (; text[n] && n < max; n++)
+        buf[n] = text[n] >= 0x20 && text[n] < 0x7f ? text[n] : '?';
+    snprintf(buf + n, len - n, "%s", text[n] ? "..." : "");
+    return buf;
+}
+
 int util_check_name(const char *what, const char *name, char *err, size_t errlen)
 {
     if (util_valid_name(name))
         return 0;
-    char shown[UTIL_NAME_MAX + 16 + 4];
-    size_t n = 0;
-    for (const char *p = name; *p && n < UTIL_NAME_MAX + 16; p++)
-        shown[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
-    snprintf(shown + n, sizeof(shown) - n, "%s", name[n] ? "..." : "");
-    snprintf(err, errlen, "%s '%s' is not a valid name (names make directories); %s", what, shown,
-             UTIL_NAME_RULE);
+    char shown[81];
+    snprintf(err, errlen, "%s '%s' is not a valid name (names make directories); %s", what,
+             util_printable(shown, sizeof(shown), name), UTIL_NAME_RULE);
     return -1;
 }
 
