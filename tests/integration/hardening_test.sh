@@ -154,6 +154,17 @@ expect_eq "a program whose name starts with . gets a name that does not" \
     "$(cp /bin/true "$names/.hidden-prog" && "$ALLOCSCOPE" bench --target "$names/.hidden-prog" \
         -a glibc --list-cells --repeats 1 2>&1)" "_hidden_prog-none-glibc-default-r1"
 
+# A results.csv read by merge, report and gate names cell directories too: a cell name that is
+# not one directory name is refused, so merge copies nothing from or to outside the benches.
+mkdir -p "$names/m1/cells" "$names/evil" && echo theirs >"$names/evil/f"
+printf 'cell,workload,variant,allocator,config,repeat,status\n../../evil,t,none,glibc,default,1,ok\n' \
+    >"$names/m1/results.csv"
+echo '{"cells": ["../../evil"]}' >"$names/m1/bench.json"
+"$ALLOCSCOPE" merge "$names/m1" -o "$names/m2" >"$names/out" 2>&1
+expect_eq "merge of a results.csv naming cell ../../evil: exit 2, nothing copied" \
+    "$? $(grep -c "results.csv:2: cell name '../../evil' is not one directory name" "$names/out") $(cat "$names/evil/f") $(ls "$names/m2/cells" 2>/dev/null)" \
+    "2 1 theirs "
+
 # ---- a killed harness ----
 "$ALLOCSCOPE" run -q --out "$TMP/killed" -- sleep 300 &
 harness=$!
