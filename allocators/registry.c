@@ -32,16 +32,6 @@ static void replace(char **field, const char *value)
     *field = xstrdup(value);
 }
 
-static bool valid_name(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
-            return false;
-    return true;
-}
-
 static bool valid_env_name(const char *s, size_t len)
 {
     if (len == 0 || isdigit((unsigned char)s[0]))
@@ -216,8 +206,9 @@ static void enter_section(struct parse *p, const char *section)
         return;
     }
     if (!strcmp(kind, "allocator")) {
-        if (!valid_name(name)) {
-            parse_error(p, "bad allocator name '%s'; use letters, digits, '_', '.', '-'", name);
+        char why[400];
+        if (util_check_name("allocator", name, why, sizeof(why))) {
+            parse_error(p, "%s", why);
             return;
         }
         p->allocator = registry_find_allocator(p->reg, name);
@@ -226,10 +217,16 @@ static void enter_section(struct parse *p, const char *section)
         return;
     }
     if (!strcmp(kind, "config")) {
-        char *colon = strchr(name, ':');
-        if (!colon || !valid_name(colon + 1) || (*colon = '\0', !valid_name(name))) {
+        char *colon = strchr(name, ':'), why[400];
+        if (!colon) {
             parse_error(p, "bad configuration name in [%s]; expected [config ALLOCATOR:NAME]",
                         section);
+            return;
+        }
+        *colon = '\0';
+        if (util_check_name("allocator", name, why, sizeof(why)) ||
+            util_check_name("configuration", colon + 1, why, sizeof(why))) {
+            parse_error(p, "bad configuration name: %s", why);
             return;
         }
         p->config = find_config(p->reg, name, colon + 1);

@@ -24,18 +24,6 @@ static const char baseline_usage[] =
     "                            that 'gate' can name the code that grew)\n"
     "Exit status: 0 written, 2 on a usage or input error.\n";
 
-static int parse_noise(const char *text, struct gate_options *o)
-{
-    char *end;
-    double k = strtod(text, &end);
-    if (end == text || *end || k < 0 || k > 100) {
-        util_error("--noise wants a number between 0 and 100, not '%s'", text);
-        return -1;
-    }
-    o->noise_k = k, o->noise_k_set = true;
-    return 0;
-}
-
 int cmd_baseline(int argc, char **argv)
 {
     static const struct option options[] = {{"output", required_argument, NULL, 'o'},
@@ -57,10 +45,9 @@ int cmd_baseline(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
         if (c == 'o') {
             output = optarg;
-        } else if (c == 'T' && gate_tolerance_parse(&o, optarg, err, sizeof(err))) {
+        } else if ((c == 'T' && gate_tolerance_parse(&o, optarg, err, sizeof(err))) ||
+                   (c == 'k' && gate_noise_parse(&o, optarg, err, sizeof(err)))) {
             util_error("%s", err);
-            return 2;
-        } else if (c == 'k' && parse_noise(optarg, &o)) {
             return 2;
         } else if (c == 't' && diagnose_thresholds_set(&t, optarg, err, sizeof(err))) {
             util_error("%s", err);

@@ -61,7 +61,7 @@ static int select_metrics(struct gate_options *o, const char *list)
 
 static int parse_option(int c, struct gate_args *a)
 {
-    char err[512], *end;
+    char err[512];
     switch (c) {
     case 'b':
         a->baseline = optarg;
@@ -86,13 +86,10 @@ static int parse_option(int c, struct gate_args *a)
     case 'M':
         return select_metrics(&a->o, optarg);
     case 'k':
-        a->o.noise_k = strtod(optarg, &end);
-        a->o.noise_k_set = true;
-        if (end == optarg || *end || a->o.noise_k < 0 || a->o.noise_k > 100) {
-            util_error("--noise wants a number between 0 and 100, not '%s'", optarg);
-            return -1;
-        }
-        return 0;
+        if (!gate_noise_parse(&a->o, optarg, err, sizeof(err)))
+            return 0;
+        util_error("%s", err);
+        return -1;
     case 'T':
         if (!gate_tolerance_parse(&a->o, optarg, err, sizeof(err)))
             return 0;
@@ -176,8 +173,16 @@ int cmd_gate(int argc, char **argv)
         util_error("%s", err);
     } else {
         gate_compare(&base, &cur, &a.o, &r);
-        gate_find_grown(&r, a.baseline, a.current, a.top_sites);
-        rc = write_outputs(&a, &r) ? 2 : r.failures ? 1 : 0;
+        if (r.unjudged) {
+            char cell[96];
+            util_error("cannot judge cell %s: none of the metrics compared was measured in both "
+                       "the baseline and %s; compare measured ones with --metrics, or refreeze "
+                       "the baseline from a bench that measured them",
+                       util_printable(cell, sizeof(cell), r.unjudged), a.current);
+        } else {
+            gate_find_grown(&r, a.baseline, a.current, a.top_sites);
+            rc = write_outputs(&a, &r) ? 2 : r.failures ? 1 : 0;
+        }
     }
     gate_report_free(&r);
     gate_bench_free(&base);

@@ -92,13 +92,23 @@ static int find_columns(const struct csv *csv, int cols[BENCH_NCOLS], char *err,
     return 0;
 }
 
-/* The row of CSV line ROW, unless its cell is missing or came earlier. */
+/* The row of CSV line ROW, unless its cell is missing, is not one directory name or came
+ * earlier. */
 static int check_row(const struct bench_results *r, const struct csv *csv, size_t row,
                      const char *cell, char *err, size_t errlen)
 {
     if (!*cell) {
         snprintf(err, errlen, "%s:%zu: a row without a cell name; every row names its cell",
                  csv->path, csv->lines[row]);
+        return -1;
+    }
+    if (strchr(cell, '/') || !strcmp(cell, ".") || !strcmp(cell, "..")) {
+        char shown[96];
+        snprintf(err, errlen,
+                 "%s:%zu: cell name '%s' is not one directory name (cells/NAME holds the "
+                 "cell's files); a bench names cells WORKLOAD-VARIANT-ALLOCATOR-CONFIG-rN: fix "
+                 "the row",
+                 csv->path, csv->lines[row], util_printable(shown, sizeof(shown), cell));
         return -1;
     }
     const struct bench_row *first = bench_results_find(r, cell);

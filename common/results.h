@@ -42,7 +42,8 @@ double bench_row_number(const struct bench_row *row, enum bench_column col);
 /* Reads the results.csv at PATH. Returns 0, or -1 with one "PATH[:LINE]: problem; what to
  * do" line in err: a file that cannot be read (a missing one too), a column of the cell's
  * coordinates (cell, workload, variant, allocator, config, status) missing, a malformed line,
- * a row without a cell name, or a cell listed twice: a bench writes each cell once, and a
+ * a row without a cell name or with one that is not one directory name (a '/', '.' or '..':
+ * cells/NAME is read and copied), or a cell listed twice: a bench writes each cell once, and a
  * second row read as another repeat would skew every median. A truncated last line (a
  * killed writer) is left out with a warning on stderr, as in every CSV file. */
 int bench_results_load(struct bench_results *r, const char *path, char *err, size_t errlen);

@@ -246,6 +246,43 @@ int util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
+bool util_valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > UTIL_NAME_MAX || name[0] == '.' || name[0] == '-')
+        return false;
+    for (const char *p = name; *p; p++) {
+        char c = *p;
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '.' && c != '_' && c != '+' && c != '-')
+            return false;
+    }
+    return true;
+}
+
+const char *util_printable(char *buf, size_t len, const char *text)
+{
+    if (!len)
+        return buf;
+    size_t max = len - 1 < 80 ? len - 1 : 80, n = 0;
+    if (strlen(text) > max)
+        max = max > 3 ? max - 3 : 0; /* room for "..." */
+    for (; text[n] && n < max; n++)
+        buf[n] = text[n] >= 0x20 && text[n] < 0x7f ? text[n] : '?';
+    snprintf(buf + n, len - n, "%s", text[n] ? "..." : "");
+    return buf;
+}
+
+int util_check_name(const char *what, const char *name, char *err, size_t errlen)
+{
+    if (util_valid_name(name))
+        return 0;
+    char shown[81];
+    snprintf(err, errlen, "%s '%s' is not a valid name (names make directories); %s", what,
+             util_printable(shown, sizeof(shown), name), UTIL_NAME_RULE);
+    return -1;
+}
+
 void util_out_of_memory(void)
 {
     static const char msg[] = "allocscope: out of memory\n";

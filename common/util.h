@@ -58,6 +58,21 @@ int util_parse_bytes(const char *s, uint64_t *out);
 /* Parse a non-negative integer in [min, max]. Returns 0 or -1. */
 int util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* Names that become path components: targets, reference workloads, variants, allocators and
+ * their configurations make a bench's cell directory WORKLOAD-VARIANT-ALLOCATOR-CONFIG-rN.
+ * A valid one is 1 to UTIL_NAME_MAX ASCII letters, digits and . _ + -, not starting with . or -
+ * (never "..", a slash, a control character or an option). */
+#define UTIL_NAME_MAX 48
+#define UTIL_NAME_RULE "use 1 to 48 letters, digits and . _ + -, not starting with . or -"
+bool util_valid_name(const char *name);
+/* 0 when NAME is valid; otherwise -1 with "WHAT 'NAME' is not a valid name (...); use ..." in
+ * err, NAME shown as util_printable shows it. */
+int util_check_name(const char *what, const char *name, char *err, size_t errlen);
+
+/* TEXT from a file or the command line, for a one-line message: its control and non-ASCII
+ * bytes as '?', cut with "..." to fit BUF (at most 80 characters). Returns BUF. */
+const char *util_printable(char *buf, size_t len, const char *text);
+
 /* Out of memory, everywhere in allocscope: one line "allocscope: out of memory" and exit
  * status 70 (EX_SOFTWARE). Nothing allocscope does can go on sensibly without the memory,
  * and a result written from half the data would be wrong, so these never return NULL.

@@ -206,21 +206,27 @@ void bench_spec_add_allocators(struct bench_spec *spec, const char *list)
     free(copy);
 }
 
-static void set_variants(struct bench_target *t, const char *list)
+/* A variant names the cell's directory with the target's: one that is not a valid name
+ * (util_valid_name) is refused, with err saying which. Returns 0 or -1. */
+static int set_variants(struct bench_target *t, const char *list, char *err, size_t errlen)
 {
     for (size_t i = 0; i < t->n_variants; i++)
         free(t->variants[i]);
     t->n_variants = 0;
     char *copy = xstrdup(list), *save = NULL;
-    for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+    int rc = 0;
+    for (char *tok = strtok_r(copy, ", \t", &save); tok && !rc;
+         tok = strtok_r(NULL, ", \t", &save)) {
+        rc = util_check_name("variant", tok, err, errlen);
         t->variants = xreallocarray(t->variants, t->n_variants + 1, sizeof(char *));
         t->variants[t->n_variants++] = xstrdup(tok);
     }
     free(copy);
     if (!t->n_variants) {
-        t->variants = xrealloc(t->variants, sizeof(char *));
+        t->variants = xreallocarray(t->variants, 1, sizeof(char *));
         t->variants[t->n_variants++] = xstrdup("none");
     }
+    return rc;
 }
 
 static struct bench_target *new_target(struct bench_spec *spec, const char *name,
@@ -234,7 +240,7 @@ static struct bench_target *new_target(struct bench_spec *spec, const char *name
     t->load_s = t->cooldown_s = -1;
     t->ready_timeout_s = 15;
     t->timeout_s = 600;
-    set_variants(t, "none");
+    set_variants(t, "none", NULL, 0);
     return t;
 }
 
@@ -263,16 +269,6 @@ int bench_parse_ready(const char *ready, bool *is_port, unsigned *value)
         return 0;
     }
     return -1;
-}
-
-static bool valid_name(const char *name)
-{
-    if (!*name)
-        return false;
-    for (const char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("_.", *p) && (*p != '-' || p == name))
-            return false;
-    return true;
 }
 
 /* ---- INI items ---- */
@@ -309,11 +305,16 @@ static int scenario_from_text(struct bench_spec *spec, const char *path, const c
         if (is_key_of(&doc.items[i], "scenario") && !strcmp(doc.items[i].key, "target"))
             command = doc.items[i].value;
     }
-    if (!name || !command || !valid_name(name)) {
+    char why[400];
+    if (!name || !command) {
         snprintf(err, errlen,
-                 "%s: [scenario] needs name = NAME (letters, digits, - _ .) and "
-                 "target = COMMAND; see docs/WORKLOADS.md",
+                 "%s: [scenario] needs name = NAME and target = COMMAND; see docs/WORKLOADS.md",
                  path);
+        ini_free(&doc);
+        return -1;
+    }
+    if (util_check_name("scenario", name, why, sizeof(why))) {
+        snprintf(err, errlen, "%s: [scenario] %s", path, why);
         ini_free(&doc);
         return -1;
     }
@@ -341,8 +342,11 @@ static int scenario_from_text(struct bench_spec *spec, const char *path, const c
             replace(&t->server, e->value);
         else if (!strcmp(e->key, "server_ready"))
             replace(&t->server_ready, e->value);
-        else if (!strcmp(e->key, "variants"))
-            set_variants(t, e->value);
+        else if (!strcmp(e->key, "variants") && set_variants(t, e->value, why, sizeof(why))) {
+            snprintf(err, errlen, "%s:%d: %s", path, e->line, why);
+            ini_free(&doc);
+            return -1;
+        }
     }
     /* The scenario's own phase lengths, unless the bench sets them. */
     const char *duration = bench_vars_get(&t->params, "duration");
@@ -382,20 +386,18 @@ int bench_spec_add_command(struct bench_spec *spec, const char *name, const char
     char **words = bench_split_words(command, err, errlen);
     if (!words)
         return -1;
-    char base[128];
-    if (!name) { /* the program's base name, made a valid cell name */
+    char base[UTIL_NAME_MAX + 1];
+    if (!name) { /* the program's base name, made a valid name: ".x-y" is "_x_y" */
         const char *slash = strrchr(words[0], '/');
         snprintf(base, sizeof(base), "%s", slash ? slash + 1 : words[0]);
         for (char *p = base; *p; p++)
-            if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.')
+            if (!isalnum((unsigned char)*p) && *p != '_' && (*p != '.' || p == base))
                 *p = '_';
         name = base;
     }
     bench_free_words(words);
-    if (!valid_name(name)) {
-        snprintf(err, errlen, "target name '%s' must be letters, digits, - _ .", name);
+    if (util_check_name("target", name, err, errlen))
         return -1;
-    }
     struct bench_target *t = new_target(spec, name, "--target");
     t->command = xstrdup(command);
     t->load = load ? xstrdup(load) : NULL;
@@ -498,7 +500,10 @@ static int target_key(struct bench_target *t, const struct ini_item *e, const ch
         }
         replace(!strcmp(k, "ready") ? &t->ready : &t->server_ready, e->value);
     } else if (!strcmp(k, "variants")) {
-        set_variants(t, e->value);
+        if (set_variants(t, e->value, why, sizeof(why))) {
+            snprintf(err, errlen, "%s:%d: %s", file, e->line, why);
+            return -1;
+        }
     } else if (!strcmp(k, "load_s") || !strcmp(k, "cooldown_s") || !strcmp(k, "ready_timeout_s")) {
         double *field = !strcmp(k, "load_s")       ? &t->load_s
                         : !strcmp(k, "cooldown_s") ? &t->cooldown_s
@@ -583,14 +588,19 @@ static const char *section_target_name(const char *section)
 
 static int check_sections(const struct ini_doc *doc, const char *file, char *err, size_t errlen)
 {
+    char why[400];
     for (size_t i = 0; i < doc->n; i++) {
         const char *s = doc->items[i].section;
         const char *name = section_target_name(s);
-        if (doc->items[i].key || !strcmp(s, "bench") || (name && valid_name(name)))
+        if (doc->items[i].key || !strcmp(s, "bench"))
             continue;
-        snprintf(err, errlen,
-                 "%s:%d: unknown section [%s]; expected [bench] or [target NAME] (NAME: "
-                 "letters, digits, - _ .)",
+        if (name && util_check_name("target", name, why, sizeof(why))) {
+            snprintf(err, errlen, "%s:%d: %s", file, doc->items[i].line, why);
+            return -1;
+        }
+        if (name)
+            continue;
+        snprintf(err, errlen, "%s:%d: unknown section [%s]; expected [bench] or [target NAME]",
                  file, doc->items[i].line, s);
         return -1;
     }
@@ -624,6 +634,11 @@ static int build_target(struct bench_spec *spec, const struct ini_doc *doc, cons
         const struct ini_item *e = &doc->items[i];
         if (!is_key_of(e, section) || strcmp(e->key, "workload"))
             continue;
+        char why[400];
+        if (util_check_name("workload", e->value, why, sizeof(why))) {
+            snprintf(err, errlen, "%s:%d: %s", file, e->line, why);
+            return -1;
+        }
         char *path = util_format("%s/%s/scenario.ini", scenario_dir ? scenario_dir : ".", e->value);
         size_t len;
         char *text = read_input(path, &len);

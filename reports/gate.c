@@ -17,22 +17,26 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
 #define MIB (1024.0 * 1024.0)
+#define TIB (MIB * MIB)
+#define REL_MAX 10.0 /* 1000% */
 
 struct metric_info {
     const char *name;
     int column; /* enum bench_column of results.csv; -1: from the diagnosis */
     bool higher_is_better;
     struct gate_tolerance tol;
+    double abs_max;   /* the largest amount a tolerance may give: past it, nothing would fail */
+    const char *unit; /* what a value of its column is, for messages */
 };
 
 /* Default tolerances: memory repeats within a few % run to run here; timing drifts 15-30%
  * on a quiet machine and 2-4x with other benches beside it (docs/DIAGNOSE.md). */
 static const struct metric_info metrics[GATE_NMETRICS] = {
-    [GATE_AFTER_RSS] = {"after_rss", COL_AFTER_RSS, false, {0.08, 2 * MIB}},
-    [GATE_PEAK_RSS] = {"peak_rss", COL_PEAK_RSS, false, {0.10, 4 * MIB}},
-    [GATE_THROUGHPUT] = {"throughput", COL_RPS, true, {0.30, 0}},
-    [GATE_P99] = {"p99", COL_P99, false, {1.00, 2}},
-    [GATE_LEAK_GROWTH] = {"leak_growth", -1, false, {0.50, 256 * 1024}},
+    [GATE_AFTER_RSS] = {"after_rss", COL_AFTER_RSS, false, {0.08, 2 * MIB}, TIB, "byte count"},
+    [GATE_PEAK_RSS] = {"peak_rss", COL_PEAK_RSS, false, {0.10, 4 * MIB}, TIB, "byte count"},
+    [GATE_THROUGHPUT] = {"throughput", COL_RPS, true, {0.30, 0}, 1e9, "throughput in req/s"},
+    [GATE_P99] = {"p99", COL_P99, false, {1.00, 2}, 3600e3, "latency in ms"},
+    [GATE_LEAK_GROWTH] = {"leak_growth", -1, false, {0.50, 256 * 1024}, TIB, "growth in bytes/s"},
 };
 
 const char *gate_metric_name(enum gate_metric m)
@@ -77,6 +81,12 @@ const char *gate_metric_format(enum gate_metric m, double v, char *buf, size_t l
     return buf;
 }
 
+bool gate_metric_value_ok(enum gate_metric m, double v)
+{
+    (void)m; /* every metric counts something: bytes, requests, milliseconds */
+    return isfinite(v) && v >= 0;
+}
+
 void gate_options_default(struct gate_options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -86,6 +96,42 @@ void gate_options_default(struct gate_options *o)
     }
     o->noise_k = 3.0;
     o->check_verdict = true;
+}
+
+int gate_noise_check(double k, char *err, size_t errlen)
+{
+    if (k >= 0 && k <= GATE_NOISE_MAX) /* false for NaN */
+        return 0;
+    snprintf(err, errlen, "noise_k %g is out of range: want a number of spreads from 0 to %d", k,
+             GATE_NOISE_MAX);
+    return -1;
+}
+
+int gate_noise_parse(struct gate_options *o, const char *text, char *err, size_t errlen)
+{
+    char *end;
+    double k = strtod(text, &end);
+    if (end == text || *end || gate_noise_check(k, err, errlen)) {
+        snprintf(err, errlen, "--noise wants a number between 0 and %d, not '%s'", GATE_NOISE_MAX,
+                 text);
+        return -1;
+    }
+    o->noise_k = k, o->noise_k_set = true;
+    return 0;
+}
+
+int gate_tolerance_check(enum gate_metric m, const struct gate_tolerance *t, char *err,
+                         size_t errlen)
+{
+    char max[32];
+    if (t->rel >= 0 && t->rel <= REL_MAX && t->abs >= 0 && t->abs <= metrics[m].abs_max)
+        return 0; /* false for NaN */
+    snprintf(err, errlen,
+             "the %s tolerance (%g%%, %g) is out of range: want a share from 0%% to %.0f%% and an "
+             "amount from 0 to %s; to stop checking %s, leave it out of --metrics",
+             metrics[m].name, 100 * t->rel, t->abs, 100 * REL_MAX,
+             gate_metric_format(m, metrics[m].abs_max, max, sizeof(max)), metrics[m].name);
+    return -1;
 }
 
 /* One part of a tolerance: "10%" (relative) or a number with an optional K/M/G suffix. */
@@ -139,6 +185,11 @@ int gate_tolerance_parse(struct gate_options *o, const char *spec, char *err, si
                  "tolerance '%s': want a share (10%%), an amount (4M, 50) or "
                  "both separated by a comma",
                  spec);
+        return -1;
+    }
+    char why[400];
+    if (gate_tolerance_check(m, &t, why, sizeof(why))) {
+        snprintf(err, errlen, "tolerance '%s': %s", spec, why);
         return -1;
     }
     o->tol[m] = t;
@@ -215,9 +266,35 @@ static void diagnose_repeat(struct gate_cell *c, const char *bench_dir, const ch
     diagnosis_free(&d);
 }
 
-static void load_row(struct gate_bench *b, const struct bench_row *row, const char *bench_dir,
-                     const struct diagnose_thresholds *t, int source)
+/* A metric of an ok repeat: empty is "not measured" (NAN: a skip, throughput without a load
+ * tool); anything else must be a number the metric can have. 0, or -1 with err naming the
+ * file, the cell and the column. */
+static int row_metric(const struct bench_row *row, enum gate_metric m, const char *path,
+                      double *out, char *err, size_t errlen)
 {
+    enum bench_column col = (enum bench_column)metrics[m].column;
+    const char *text = row->fields[col];
+    *out = bench_row_number(row, col);
+    if (!*text || gate_metric_value_ok(m, *out))
+        return 0;
+    char cell[96], value[96];
+    snprintf(err, errlen,
+             "%s: cell %s: %s '%s' is not a %s (a finite number, not negative); an empty field "
+             "means not measured: fix the row or rerun the bench",
+             path, util_printable(cell, sizeof(cell), row->fields[COL_CELL]),
+             bench_column_names[col], util_printable(value, sizeof(value), text), metrics[m].unit);
+    return -1;
+}
+
+static int load_row(struct gate_bench *b, const struct bench_row *row, const char *bench_dir,
+                    const char *path, const struct diagnose_thresholds *t, int source, char *err,
+                    size_t errlen)
+{
+    double values[GATE_NMETRICS];
+    for (int m = 0; m < GATE_NMETRICS; m++)
+        if (metrics[m].column >= 0 && !strcmp(row->fields[COL_STATUS], "ok") &&
+            row_metric(row, m, path, &values[m], err, errlen))
+            return -1;
     char key[512];
     char *const *f = row->fields;
     snprintf(key, sizeof(key), "%s-%s-%s-%s", f[COL_WORKLOAD], f[COL_VARIANT], f[COL_ALLOCATOR],
@@ -231,7 +308,7 @@ static void load_row(struct gate_bench *b, const struct bench_row *row, const ch
         cell->sources++, cell->last_source = source + 1;
     const char *status = f[COL_STATUS];
     if (!strcmp(status, "unsupported"))
-        return; /* the program links its own allocator: nothing measured, nothing failed */
+        return 0; /* the program links its own allocator: nothing measured, nothing failed */
     cell->repeats++;
     if (strcmp(status, "ok")) {
         cell->failed++;
@@ -239,14 +316,45 @@ static void load_row(struct gate_bench *b, const struct bench_row *row, const ch
             cell->crashed++;
         if (!cell->failure)
             cell->failure = xstrdup(status);
-        return;
+        return 0;
     }
     for (int m = 0; m < GATE_NMETRICS; m++)
         if (metrics[m].column >= 0)
-            stats_add(&cell->metric[m],
-                      bench_row_number(row, (enum bench_column)metrics[m].column));
+            stats_add(&cell->metric[m], values[m]);
     if (t)
         diagnose_repeat(cell, bench_dir, f[COL_CELL], t);
+    return 0;
+}
+
+/* Row R repeats an earlier row's cell coordinates and repeat number (under another cell name:
+ * the reader refuses the same name twice): -1 with err. */
+static int check_repeat(const struct bench_results *res, size_t r, const char *path, char *err,
+                        size_t errlen)
+{
+    static const enum bench_column same[] = {COL_WORKLOAD, COL_VARIANT, COL_ALLOCATOR, COL_CONFIG,
+                                             COL_REPEAT};
+    char *const *f = res->rows[r].fields;
+    if (!*f[COL_REPEAT])
+        return 0;
+    for (size_t e = 0; e < r; e++) {
+        bool equal = true;
+        for (size_t i = 0; i < sizeof(same) / sizeof(same[0]) && equal; i++)
+            equal = !strcmp(res->rows[e].fields[same[i]], f[same[i]]);
+        if (!equal)
+            continue;
+        char key[512], shown[96], first[96], again[96], repeat[32];
+        snprintf(key, sizeof(key), "%s-%s-%s-%s", f[COL_WORKLOAD], f[COL_VARIANT], f[COL_ALLOCATOR],
+                 f[COL_CONFIG]);
+        snprintf(err, errlen,
+                 "%s: repeat %s of %s is listed twice (cells %s and %s); a bench runs each "
+                 "repeat once, so the file was joined or edited: keep one row per repeat",
+                 path, util_printable(repeat, sizeof(repeat), f[COL_REPEAT]),
+                 util_printable(shown, sizeof(shown), key),
+                 util_printable(first, sizeof(first), res->rows[e].fields[COL_CELL]),
+                 util_printable(again, sizeof(again), f[COL_CELL]));
+        return -1;
+    }
+    return 0;
 }
 
 /* Every row is one repeat of its cell: the reader refuses a cell listed twice, which would
@@ -260,9 +368,13 @@ static int add_bench(struct gate_bench *b, const char *bench_dir, int index,
     if (bench_results_load(&res, path, err, errlen))
         return -1;
     size_t before = b->ncells, rows = res.n;
-    for (size_t r = 0; r < rows; r++)
-        load_row(b, &res.rows[r], bench_dir, t, index);
+    int rc = 0;
+    for (size_t r = 0; r < rows && !rc; r++)
+        rc = check_repeat(&res, r, path, err, errlen) ||
+             load_row(b, &res.rows[r], bench_dir, path, t, index, err, errlen);
     bench_results_free(&res);
+    if (rc)
+        return -1;
     if (!rows) {
         snprintf(err, errlen, "%s has no cells; run the bench to the end first", path);
         return -1;

@@ -73,9 +73,23 @@ bool gate_metric_higher_is_better(enum gate_metric m);
 /* "1.2 MiB", "1234 req/s", "12.3 ms", "1.0 MiB/s". */
 const char *gate_metric_format(enum gate_metric m, double v, char *buf, size_t len);
 
+/* A measured value of metric M a bench can have: finite and not negative. */
+bool gate_metric_value_ok(enum gate_metric m, double v);
+
 void gate_options_default(struct gate_options *o);
-/* "after_rss=10%", "after_rss=4M", "p99=50%,5" (rel and abs). 0, or -1 with err. */
+/* "after_rss=10%", "after_rss=4M", "p99=50%,5" (rel and abs). 0, or -1 with err; the tolerance
+ * must pass gate_tolerance_check. */
 int gate_tolerance_parse(struct gate_options *o, const char *spec, char *err, size_t errlen);
+/* A tolerance that can still fail something: rel from 0 to 10 (1000%), abs from 0 to the
+ * metric's largest (1 TiB, 1 TiB/s, 1e9 req/s, an hour), neither NaN. 0, or -1 with err. The
+ * command line's and a baseline file's alike. */
+int gate_tolerance_check(enum gate_metric m, const struct gate_tolerance *t, char *err,
+                         size_t errlen);
+/* The noise multiple K: from 0 to GATE_NOISE_MAX (--noise, a baseline's noise_k). */
+#define GATE_NOISE_MAX 100
+int gate_noise_check(double k, char *err, size_t errlen);
+/* --noise K: 0, or -1 with err. */
+int gate_noise_parse(struct gate_options *o, const char *text, char *err, size_t errlen);
 
 void gate_stats_compute(struct gate_stats *s);
 
@@ -119,6 +133,10 @@ struct gate_grown {
 struct gate_report {
     struct gate_row *rows;
     size_t nrows, failures;
+    /* The first cell with successful repeats of which no metric or verdict could be compared
+     * (measured in the baseline and the current bench alike): the gate cannot judge it, and
+     * says so (exit 2) instead of passing. NULL when every such cell was judged. */
+    const char *unjudged;
     struct gate_grown *grown; /* gate_find_grown */
     size_t ngrown, top_sites;
 };

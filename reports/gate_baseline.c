@@ -108,7 +108,8 @@ static int bad(char *err, size_t errlen, const char *path, const char *what)
     return -1;
 }
 
-static int load_stats(struct gate_stats *s, json_t *o)
+/* The values of metric M: numbers it can have (gate_metric_value_ok), at least one. */
+static int load_stats(struct gate_stats *s, enum gate_metric m, json_t *o)
 {
     json_t *values = json_object_get(o, "values");
     if (!json_is_array(values) || !json_array_size(values))
@@ -117,11 +118,24 @@ static int load_stats(struct gate_stats *s, json_t *o)
     s->values = xcalloc(s->n, sizeof(double));
     for (size_t i = 0; i < s->n; i++) {
         json_t *v = json_array_get(values, i);
-        if (!json_is_number(v))
+        if (!json_is_number(v) || !gate_metric_value_ok(m, json_number_value(v)))
             return -1;
         s->values[i] = json_number_value(v);
     }
     gate_stats_compute(s);
+    return 0;
+}
+
+/* An optional count: absent is 0; present, a whole number from 0 on. */
+static int load_count(json_t *o, const char *key, size_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = 0;
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    *out = (size_t)json_integer_value(v);
     return 0;
 }
 
@@ -149,8 +163,14 @@ static int load_cell(struct gate_cell *c, json_t *o, char *what, size_t whatlen)
                  "metrics");
         return -1;
     }
-    c->repeats = (size_t)json_integer_value(json_object_get(o, "repeats"));
-    c->failed = (size_t)json_integer_value(json_object_get(o, "failed"));
+    char key[96], shown[96];
+    util_printable(key, sizeof(key), c->key);
+    if (load_count(o, "repeats", &c->repeats) || load_count(o, "failed", &c->failed) ||
+        c->failed > c->repeats) {
+        snprintf(what, whatlen,
+                 "cell %s: repeats and failed must be whole numbers, failed at most repeats", key);
+        return -1;
+    }
     const char *verdict = json_string_value(json_object_get(o, "verdict"));
     c->verdict = verdict ? diagnosis_verdict_parse(verdict) : -1;
     const char *name;
@@ -158,31 +178,50 @@ static int load_cell(struct gate_cell *c, json_t *o, char *what, size_t whatlen)
     json_object_foreach(metrics, name, value)
     {
         int m = gate_metric_parse(name);
-        if (m < 0 || load_stats(&c->metric[m], value)) {
-            snprintf(what, whatlen, "cell %s: metric '%s' is unknown or has no values", c->key,
-                     name);
+        if (m < 0 || load_stats(&c->metric[m], m, value)) {
+            snprintf(what, whatlen,
+                     "cell %s: metric '%s' is unknown, has no values or a value no bench "
+                     "measures (not a finite number, or negative)",
+                     key, util_printable(shown, sizeof(shown), name));
             return -1;
         }
+    }
+    /* A cell whose repeats ran was measured: with no metric at all, nothing could be judged. */
+    if (c->repeats > c->failed && !json_object_size(metrics)) {
+        snprintf(what, whatlen, "cell %s has no metrics though %zu of its repeats succeeded", key,
+                 c->repeats - c->failed);
+        return -1;
     }
     return 0;
 }
 
+/* Checked as the command line's --tolerance (gate_tolerance_check), also those it overrides:
+ * a file with a tolerance out of range is not one allocscope wrote. */
 static int load_tolerances(struct gate_options *o, json_t *t, char *what, size_t whatlen)
 {
     if (!t)
         return 0;
+    if (!json_is_object(t)) {
+        snprintf(what, whatlen, "\"tolerances\" is not an object");
+        return -1;
+    }
     const char *name;
     json_t *value;
+    char shown[96];
     json_object_foreach(t, name, value)
     {
         int m = gate_metric_parse(name);
         json_t *rel = json_object_get(value, "rel"), *abs = json_object_get(value, "abs");
         if (m < 0 || !json_is_number(rel) || !json_is_number(abs)) {
-            snprintf(what, whatlen, "tolerance '%s' is unknown or lacks rel and abs", name);
+            snprintf(what, whatlen, "tolerance '%s' is unknown or lacks rel and abs",
+                     util_printable(shown, sizeof(shown), name));
             return -1;
         }
+        struct gate_tolerance tol = {json_number_value(rel), json_number_value(abs)};
+        if (gate_tolerance_check(m, &tol, what, whatlen))
+            return -1;
         if (!o->tol_set[m])
-            o->tol[m] = (struct gate_tolerance){json_number_value(rel), json_number_value(abs)};
+            o->tol[m] = tol;
     }
     return 0;
 }
@@ -205,7 +244,13 @@ static int load_root(struct gate_bench *b, struct gate_options *o, json_t *root,
         return -1;
     }
     json_t *k = json_object_get(root, "noise_k");
-    if (json_is_number(k) && !o->noise_k_set)
+    if (k && !json_is_number(k)) {
+        snprintf(what, whatlen, "noise_k is not a number");
+        return -1;
+    }
+    if (k && gate_noise_check(json_number_value(k), what, whatlen))
+        return -1;
+    if (k && !o->noise_k_set)
         o->noise_k = json_number_value(k);
     if (load_tolerances(o, json_object_get(root, "tolerances"), what, whatlen))
         return -1;

@@ -144,8 +144,14 @@ void gate_compare(const struct gate_bench *base, const struct gate_bench *cur,
     memset(r, 0, sizeof(*r));
     for (size_t i = 0; i < base->ncells; i++) {
         const struct gate_cell *c = find_cell(cur, base->cells[i].key);
-        if (c)
-            compare_cell(&base->cells[i], c, o, r);
+        if (!c)
+            continue;
+        size_t first = r->nrows, judged = 0;
+        compare_cell(&base->cells[i], c, o, r);
+        for (size_t k = first; k < r->nrows; k++)
+            judged += r->rows[k].result != GATE_SKIPPED && strcmp(r->rows[k].metric, "status");
+        if (c->repeats > c->failed && !judged && !r->unjudged)
+            r->unjudged = base->cells[i].key;
     }
     for (size_t i = 0; i < r->nrows; i++)
         r->failures += r->rows[i].result == GATE_FAIL;

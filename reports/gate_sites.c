@@ -37,7 +37,7 @@ json_t *gate_sites_collect(const struct gate_bench *b, char *const *dirs, size_t
     for (size_t i = 0; i < b->ncells; i++) {
         char **repeats, err[512];
         size_t n = repeats_of(b->cells[i].key, dirs, ndirs, &repeats);
-        struct site_set set;
+        struct site_set set = {0}; /* freed whether or not it was loaded */
         /* A cell recorded without stacks, or not readable, goes without: the gate then says
          * it has none. */
         if (n && !site_set_load(&set, repeats, n, err, sizeof(err)) && set.n) {

@@ -1,7 +1,9 @@
 #!/bin/bash
 # allocscope baseline / gate: passes on reruns of an unchanged bench, fails when a workload
 # retains 15% more memory after the load (or starts leaking), exit 2 on a malformed or
-# mismatched baseline; the JUnit and Markdown outputs.
+# mismatched baseline, on garbage metrics (NaN, negative, not numbers), on a baseline whose
+# numbers are out of range, or when it has nothing to compare; the JUnit and Markdown outputs,
+# which stay well formed whatever the names hold.
 #
 # Fabricated benches (tests/helpers/gate_fabricate.py: 3 cells x 3 repeats, 1% noise per repeat):
 # 10 reruns with other seeds must all pass. A real bench (allocscope bench, when it exists):
@@ -118,6 +120,12 @@ input_errors() {
     "$ALLOCSCOPE" baseline "$TMP/dup" -o "$TMP/dup.json" >"$TMP/gate.out" 2>&1
     expect_eq "baseline refuses a results.csv listing a cell twice (exit 2)" \
         "$? $(grep -c 'is listed again' "$TMP/gate.out")" "2 1"
+    # Cells listed but their directories gone: no verdicts, no sites, and no crash.
+    fabricate "$TMP/nocells" --seed 2
+    rm -rf "$TMP/nocells/cells"
+    "$ALLOCSCOPE" baseline "$TMP/nocells" -o "$TMP/nocells.json" >"$TMP/gate.out" 2>&1
+    expect_eq "baseline of a bench whose cell directories are gone (exit 0, warnings)" \
+        "$? $(grep -c 'no such run directory' "$TMP/gate.out")" "0 9"
     expect_input_error "no --current" "--current" --baseline "$TMP/f0.json"
     expect_input_error "bad tolerance" "tolerance" --baseline "$TMP/f0.json" --current "$TMP/f0" \
         --tolerance after_rss=much
@@ -145,6 +153,126 @@ input_errors() {
     sed -i 's/,failed:config,/,failed:crashed:SIGSEGV,/' "$TMP/onecfg/results.csv"
     expect_eq "one repeat that crashed fails the gate" \
         "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/onecfg")" 1
+}
+
+# ---- data the gate cannot judge by: exit 2 with the reason, never a pass ----------------------
+
+# set_field BENCH ROW COLUMN VALUE: sets COLUMN of data row ROW (1 = the first) of
+# BENCH/results.csv.
+set_field() {
+    python3 - "$@" <<'PY'
+import sys
+path, row, col, value = sys.argv[1] + "/results.csv", int(sys.argv[2]), sys.argv[3], sys.argv[4]
+lines = open(path).read().split("\n")
+i = lines[0].split(",").index(col)
+fields = lines[row].split(",")
+fields[i] = value
+lines[row] = ",".join(fields)
+open(path, "w").write("\n".join(lines))
+PY
+}
+
+# edit_baseline OUT PYTHON: a copy of f0.json as OUT, changed by PYTHON (b is the document).
+edit_baseline() {
+    python3 -c 'import json, sys
+b = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+json.dump(b, open(sys.argv[2], "w"))' "$TMP/f0.json" "$1" "$2"
+}
+
+bad_data() {
+    local v col
+    # Garbage in the current bench's metrics: named by file, cell and column.
+    for v in nan abc -99999999999 inf 1e999; do
+        for col in peak_rss_bytes after_rss_bytes throughput_rps p99_ms; do
+            fabricate "$TMP/garbage" --seed 8
+            set_field "$TMP/garbage" 2 "$col" "$v"
+            expect_input_error "$col '$v' in results.csv" \
+                "garbage/results.csv.*web-none-glibc-default-r2.*$col" \
+                --baseline "$TMP/f0.json" --current "$TMP/garbage"
+        done
+    done
+    "$ALLOCSCOPE" baseline "$TMP/garbage" -o "$TMP/garbage.json" >"$TMP/gate.out" 2>&1
+    expect_eq "baseline refuses garbage metrics too (exit 2)" \
+        "$? $(grep -c 'p99_ms' "$TMP/gate.out")" "2 1"
+    # Empty is "not measured": throughput and latency without a load tool stay a skip.
+    fabricate "$TMP/noload" --seed 9
+    for v in 1 2 3 4 5 6 7 8 9; do
+        set_field "$TMP/noload" "$v" throughput_rps ""
+        set_field "$TMP/noload" "$v" p99_ms ""
+    done
+    expect_eq "empty throughput and p99 (no load tool): skipped, the gate passes" \
+        "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/noload") $(grep -c ' skip .*not measured in the current bench' "$TMP/gate.out")" \
+        "0 6"
+    expect_input_error "a cell with nothing to compare (--metrics throughput, none measured)" \
+        "cannot judge" --baseline "$TMP/f0.json" --current "$TMP/noload" --metrics throughput
+    # The same repeat of a cell twice, under another cell name: not one more repeat.
+    fabricate "$TMP/dup2" --seed 10
+    tail -1 "$TMP/dup2/results.csv" | sed 's/-r3,/-r3b,/' >>"$TMP/dup2/results.csv"
+    expect_input_error "results.csv listing one repeat twice under two cell names" \
+        "repeat 3 of worker-none-glibc-default" --baseline "$TMP/f0.json" --current "$TMP/dup2"
+
+    # A baseline's numbers are checked as the command line's are.
+    edit_baseline "$TMP/b.json" 'b["noise_k"] = 1e300'
+    expect_input_error "baseline noise_k 1e300" "noise_k" --baseline "$TMP/b.json" \
+        --current "$TMP/more"
+    edit_baseline "$TMP/b.json" 'b["noise_k"] = -1e300'
+    expect_input_error "baseline noise_k -1e300" "noise_k" --baseline "$TMP/b.json" \
+        --current "$TMP/f0"
+    edit_baseline "$TMP/b.json" 'b["noise_k"] = "3"'
+    expect_input_error "baseline noise_k that is not a number" "noise_k" \
+        --baseline "$TMP/b.json" --current "$TMP/f0"
+    edit_baseline "$TMP/b.json" 'b["tolerances"]["after_rss"]["rel"] = 1e300'
+    expect_input_error "baseline tolerance rel 1e300" "after_rss" --baseline "$TMP/b.json" \
+        --current "$TMP/more"
+    edit_baseline "$TMP/b.json" 'b["tolerances"]["peak_rss"]["abs"] = 1e300'
+    expect_input_error "baseline tolerance abs 1e300" "peak_rss" --baseline "$TMP/b.json" \
+        --current "$TMP/more"
+    edit_baseline "$TMP/b.json" 'b["tolerances"]["p99"]["abs"] = -5'
+    expect_input_error "baseline tolerance abs -5" "p99" --baseline "$TMP/b.json" \
+        --current "$TMP/f0"
+    expect_input_error "--noise nan" "--noise" --baseline "$TMP/f0.json" --current "$TMP/more" \
+        --noise nan
+    "$ALLOCSCOPE" baseline "$TMP/f0" -o "$TMP/nan.json" --noise nan >"$TMP/gate.out" 2>&1
+    expect_eq "baseline --noise nan: exit 2, nothing written" \
+        "$? $(grep -c -- '--noise' "$TMP/gate.out") $([ -e "$TMP/nan.json" ] && echo written)" "2 1 "
+    expect_input_error "--tolerance of 1e300%" "tolerance" --baseline "$TMP/f0.json" \
+        --current "$TMP/more" --tolerance after_rss=1e300%
+    expect_input_error "--tolerance of 1e300 bytes" "tolerance" --baseline "$TMP/f0.json" \
+        --current "$TMP/more" --tolerance after_rss=1e300
+    edit_baseline "$TMP/b.json" 'b["cells"][0]["metrics"] = {}'
+    expect_input_error "baseline cell with \"metrics\": {}" "web-none-glibc-default" \
+        --baseline "$TMP/b.json" --current "$TMP/more"
+    edit_baseline "$TMP/b.json" 'b["cells"][1]["metrics"]["after_rss"]["values"][0] = -1e11'
+    expect_input_error "baseline with a negative RSS" "after_rss" --baseline "$TMP/b.json" \
+        --current "$TMP/f0"
+    edit_baseline "$TMP/b.json" 'b["cells"][1]["repeats"] = -3'
+    expect_input_error "baseline with a negative repeat count" "repeats" \
+        --baseline "$TMP/b.json" --current "$TMP/f0"
+    expect_eq "the unchanged baseline still passes" \
+        "$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/f0")" 0
+}
+
+# ---- names with control characters: JUnit stays XML, Markdown escaped ------------------------
+
+control_names() {
+    local bad cell
+    bad=$(printf 'we\001b\033[31m|x')
+    fabricate "$TMP/cc0" --seed 0
+    fabricate "$TMP/cc1" --seed 11 --retain-more web=0.15
+    sed -i -s "s/,web,none,/,$bad,none,/; 0,/,ok,/s//,$(printf 'failed:config\002'),/" \
+        "$TMP/cc0/results.csv" "$TMP/cc1/results.csv"
+    "$ALLOCSCOPE" baseline "$TMP/cc0" -o "$TMP/cc.json" >/dev/null 2>&1
+    gate_rc --baseline "$TMP/cc.json" --current "$TMP/cc1" --junit "$TMP/cc.xml" \
+        --markdown "$TMP/cc.md" >/dev/null
+    expect_eq "control characters in names: the gate still judges (a regression, exit 1)" \
+        "$(gate_rc --baseline "$TMP/cc.json" --current "$TMP/cc1")" 1
+    check "... JUnit XML parses" python3 -c \
+        'import xml.dom.minidom, sys; xml.dom.minidom.parse(sys.argv[1])' "$TMP/cc.xml"
+    expect_eq "... Markdown holds no control character" \
+        "$(LC_ALL=C grep -c '[[:cntrl:]]' <(tr -d '\n' <"$TMP/cc.md"))" 0
+    cell=$(grep -c '^| we.*b.*\\|x-none-.*\*\*FAIL\*\*' "$TMP/cc.md")
+    expect_eq "... and its failing rows name the cells, the | escaped" "$cell" 2
 }
 
 # ---- a real bench -----------------------------------------------------------------------------
@@ -199,5 +327,7 @@ if [ ! -x "$ALLOCSCOPE" ]; then
 fi
 fabricated
 input_errors
+bad_data
+control_names
 real
 finish

@@ -5,7 +5,9 @@
 #   - run --out an earlier recording is refused (exit 2) unless --force, which replaces it
 #     whole; a directory that is not a recording is never replaced;
 #   - a harness killed with SIGKILL takes its target with it, and run.json (written at the
-#     start) says the run was running.
+#     start) says the run was running;
+#   - names that become path components (targets, variants, workloads, allocators,
+#     configurations) are one safe component each, or the bench refuses them before it runs.
 . "$(dirname "$0")/../helpers/lib.sh"
 
 # ---- a failed mkdtemp fails the cell ----
@@ -81,6 +83,87 @@ check_grep "... naming the file and line" "phases.csv:3: phase 'load' from 900 t
 "$ALLOCSCOPE" report "$TMP/t-phase" "$TMP/t-back" -o "$TMP/t-report" >/dev/null 2>&1
 rc=$?
 expect_eq "report on them does not crash" "$([ "$rc" -lt 128 ] && echo no-crash || echo "signal $((rc - 128))")" "no-crash"
+
+# ---- names that become path components ----
+# Target, variant, workload, allocator and configuration names make the cell directory
+# WORKLOAD-VARIANT-ALLOCATOR-CONFIG-rN under -o: a name that is not one safe path component is
+# refused (exit 2, one line) before anything runs, so no directory outside -o is made or removed.
+names=$TMP/names
+mkdir -p "$names/victim-glibc-default-r1"
+echo precious >"$names/victim-glibc-default-r1/notes.txt"
+# bad_name NAME WORD BENCH_FILE_TEXT [ARGS...]: bench exits 2 with one line naming WORD, and
+# writes nothing: no bench.json, no cell directory.
+bad_name() {
+    local name=$1 word=$2 text=$3 out=$names/o rc
+    shift 3
+    rm -rf "$out" && mkdir -p "$out/cells/t-.." # a name with ../ walks through this one
+    printf '%s' "$text" >"$names/b.ini"
+    "$ALLOCSCOPE" bench "$names/b.ini" -a glibc --quiet -o "$out" "$@" >"$names/out" 2>&1
+    rc=$?
+    if [ "$rc" = 2 ] && [ "$(wc -l <"$names/out")" = 1 ] &&
+        grep -q -- "^allocscope: .*$word" "$names/out" && [ ! -e "$out/bench.json" ] &&
+        [ -z "$(ls "$out/cells/t-..")" ] && [ "$(ls "$out/cells")" = "t-.." ]; then
+        pass "$name: exit 2 naming '$word', nothing run"
+    else
+        fail "$name" "exit $rc: $(head -c 300 "$names/out"); files: $(cd "$out" && find . | head -5 | tr '\n' ' ')"
+    fi
+}
+bench_text() { # VARIANTS [TARGET]
+    printf '[bench]\nrepeats = 1\n[target %s]\ncommand = true\nbatch = true\nvariants = %s\n' \
+        "${2:-t}" "$1"
+}
+bad_name "variant ../../../../victim" "variant '../../../../victim'" \
+    "$(bench_text 'a, ../../../../victim')"
+expect_eq "... the directory outside -o it would have replaced is untouched" \
+    "$(cat "$names/victim-glibc-default-r1/notes.txt" 2>&1)" "precious"
+bad_name "variant with a slash" "variant 'a/b'" "$(bench_text 'a/b')"
+bad_name "variant .." "variant '\.\.'" "$(bench_text '..')"
+bad_name "variant starting with -" "variant '-x'" "$(bench_text '-x')"
+bad_name "variant starting with ." "variant '\.x'" "$(bench_text '.x')"
+bad_name "variant with a control character" "variant" "$(bench_text "$(printf 'a\033b')")"
+long=$(printf 'v%.0s' $(seq 1 49))
+bad_name "variant of 49 characters" "variant '$long'" "$(bench_text "$long")"
+bad_name "[target .t]" "target '\.t'" "$(bench_text a .t)"
+bad_name "[target ..]" "target '\.\.'" "$(bench_text a ..)"
+bad_name "workload = ../NAME" "workload '\.\./workloads/api-burst'" \
+    "$(printf '[bench]\nrepeats = 1\n[target t]\nworkload = ../workloads/api-burst\n')"
+printf '[allocator .hidden]\nlibrary =\n' >"$names/reg1.ini"
+bad_name "allocator name starting with ." "allocator '\.hidden'" "$(bench_text a)" \
+    --allocators "$names/reg1.ini"
+printf '[config glibc:-x]\nenv = A=1\n' >"$names/reg2.ini"
+bad_name "configuration name starting with -" "configuration '-x'" "$(bench_text a)" \
+    --allocators "$names/reg2.ini"
+for n in ../victim .t "$(printf 'a\tb')" "$long"; do
+    rm -rf "$names/o2"
+    "$ALLOCSCOPE" bench --target true --batch --name "$n" --repeats 1 -a glibc --quiet \
+        -o "$names/o2" >"$names/out" 2>&1
+    rc=$?
+    if [ "$rc" = 2 ] && [ "$(wc -l <"$names/out")" = 1 ] &&
+        grep -q "^allocscope: .*target '" "$names/out" && [ ! -e "$names/o2" ]; then
+        pass "--name '$n': exit 2, nothing run"
+    else
+        fail "--name '$n'" "exit $rc: $(head -c 300 "$names/out")"
+    fi
+done
+printf '[bench]\nrepeats = 1\n[target t_1.x]\ncommand = true\nvariants = v1.2+fix, A_b-c\n' \
+    >"$names/ok.ini"
+expect_eq "names of letters, digits and . _ + - are taken" \
+    "$("$ALLOCSCOPE" bench "$names/ok.ini" -a glibc --list-cells 2>&1 | tr '\n' ' ')" \
+    "t_1.x-v1.2+fix-glibc-default-r1 t_1.x-A_b-c-glibc-default-r1 "
+expect_eq "a program whose name starts with . gets a name that does not" \
+    "$(cp /bin/true "$names/.hidden-prog" && "$ALLOCSCOPE" bench --target "$names/.hidden-prog" \
+        -a glibc --list-cells --repeats 1 2>&1)" "_hidden_prog-none-glibc-default-r1"
+
+# A results.csv read by merge, report and gate names cell directories too: a cell name that is
+# not one directory name is refused, so merge copies nothing from or to outside the benches.
+mkdir -p "$names/m1/cells" "$names/evil" && echo theirs >"$names/evil/f"
+printf 'cell,workload,variant,allocator,config,repeat,status\n../../evil,t,none,glibc,default,1,ok\n' \
+    >"$names/m1/results.csv"
+echo '{"cells": ["../../evil"]}' >"$names/m1/bench.json"
+"$ALLOCSCOPE" merge "$names/m1" -o "$names/m2" >"$names/out" 2>&1
+expect_eq "merge of a results.csv naming cell ../../evil: exit 2, nothing copied" \
+    "$? $(grep -c "results.csv:2: cell name '../../evil' is not one directory name" "$names/out") $(cat "$names/evil/f") $(ls "$names/m2/cells" 2>/dev/null)" \
+    "2 1 theirs "
 
 # ---- a killed harness ----
 "$ALLOCSCOPE" run -q --out "$TMP/killed" -- sleep 300 &

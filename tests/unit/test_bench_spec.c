@@ -126,6 +126,25 @@ static void test_parse_errors(void **state)
     expect_error("[target x]\ncommand = a\ncomand = b\n", "b.ini:3: unknown key 'comand'");
     expect_error("[bench]\nprofile = fast\n", "b.ini:2: unknown profile 'fast'");
     expect_error("[target x]\nworkload = nosuch\n", "b.ini:2: no reference workload 'nosuch'");
+    /* Names make the cell directories under -o: one safe path component each. */
+    expect_error("[target x]\ncommand = a\nvariants = a, ../b\n",
+                 "b.ini:3: variant '../b' is not a valid name");
+    expect_error("[target x]\ncommand = a\nvariants = -v\n", "b.ini:3: variant '-v'");
+    expect_error("[target x]\ncommand = a\nvariants = a\033b\n", "b.ini:3: variant 'a?b'");
+    expect_error("[target .x]\ncommand = a\n", "b.ini:1: target '.x' is not a valid name");
+    expect_error("[target x]\nworkload = ../x\n", "b.ini:2: workload '../x' is not a valid name");
+    struct bench_spec spec;
+    assert_int_equal(parse(&spec, "[target x+1.y_z-w]\ncommand = a\nvariants = v1.2+fix\n"), 0);
+    assert_string_equal(spec.targets[0].variants[0], "v1.2+fix");
+    bench_spec_free(&spec);
+    assert_int_equal(bench_spec_init(&spec, "quick", err, sizeof(err)), 0);
+    assert_int_equal(bench_spec_add_command(&spec, "../x", "true", NULL, NULL, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "target '../x' is not a valid name"));
+    assert_int_equal(bench_spec_add_command(&spec, NULL, "/x/.a-b", NULL, NULL, err, sizeof(err)),
+                     0);
+    assert_string_equal(spec.targets[0].name, "_a_b");
+    bench_spec_free(&spec);
 }
 
 /* Repeats, as before the one INI reader: a later key replaces an earlier one, and a

@@ -120,6 +120,23 @@ static void test_tolerance_parse(void **state)
     assert_int_equal(gate_tolerance_parse(&o, "after_rss", err, sizeof(err)), -1);
     assert_int_equal(gate_tolerance_parse(&o, "after_rss=lots", err, sizeof(err)), -1);
     assert_int_equal(gate_tolerance_parse(&o, "after_rss=-3%", err, sizeof(err)), -1);
+    /* A tolerance so wide that nothing could fail is refused, as in a baseline file. */
+    assert_int_equal(gate_tolerance_parse(&o, "after_rss=1e300%", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "out of range"));
+    assert_int_equal(gate_tolerance_parse(&o, "peak_rss=1025G", err, sizeof(err)), -1);
+    assert_int_equal(gate_tolerance_parse(&o, "p99=nan", err, sizeof(err)), -1);
+    assert_int_equal(gate_tolerance_parse(&o, "after_rss=1000%,1024G", err, sizeof(err)), 0);
+    struct gate_tolerance t = {NAN, 0};
+    assert_int_equal(gate_tolerance_check(GATE_P99, &t, err, sizeof(err)), -1);
+    assert_int_equal(gate_noise_parse(&o, "nan", err, sizeof(err)), -1);
+    assert_int_equal(gate_noise_parse(&o, "-1", err, sizeof(err)), -1);
+    assert_int_equal(gate_noise_parse(&o, "1e300", err, sizeof(err)), -1);
+    assert_int_equal(gate_noise_parse(&o, "2.5", err, sizeof(err)), 0);
+    assert_true(o.noise_k == 2.5 && o.noise_k_set);
+    assert_false(gate_metric_value_ok(GATE_AFTER_RSS, -1));
+    assert_false(gate_metric_value_ok(GATE_THROUGHPUT, INFINITY));
+    assert_false(gate_metric_value_ok(GATE_P99, NAN));
+    assert_true(gate_metric_value_ok(GATE_THROUGHPUT, 0));
 }
 
 /* A bench of KEYS, each with three repeats of after_rss around VALUE. */
@@ -219,13 +236,115 @@ static void test_baseline_file(void **state)
     gate_bench_free(&b);
 }
 
+/* Writes TEXT to a temporary file and loads it as a baseline: the exit code, ERR filled. */
+static int load_text(const char *text, char *err, size_t errlen)
+{
+    char path[] = "/tmp/test_gate.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct gate_bench b;
+    struct gate_options o;
+    gate_options_default(&o);
+    int rc = gate_baseline_load(&b, &o, path, err, errlen);
+    gate_bench_free(&b);
+    unlink(path);
+    return rc;
+}
+
+#define CELL_OK                                                                                    \
+    "{\"key\": \"a\", \"workload\": \"a\", \"variant\": \"none\", \"allocator\": \"glibc\", "      \
+    "\"config\": \"default\", \"repeats\": 3, \"failed\": 0, "                                     \
+    "\"metrics\": {\"after_rss\": {\"values\": [1, 2, 3]}}}"
+
+static void expect_bad_baseline(const char *head, const char *cell, const char *fragment)
+{
+    char text[2048], err[1024];
+    snprintf(text, sizeof(text),
+             "{\"format\": \"allocscope-baseline\", \"version\": 1, %s \"cells\": [%s]}", head,
+             cell);
+    assert_int_equal(load_text(text, err, sizeof(err)), -1);
+    if (!strstr(err, fragment))
+        fail_msg("message '%s' lacks '%s'", err, fragment);
+}
+
+/* A baseline's numbers are checked as the command line's are: out of range, the file was not
+ * written by allocscope, and the gate would pass or fail everything. */
+static void test_baseline_numbers(void **state)
+{
+    (void)state;
+    char text[2048], err[1024];
+    snprintf(text, sizeof(text),
+             "{\"format\": \"allocscope-baseline\", \"version\": 1, \"noise_k\": 3, "
+             "\"tolerances\": {\"p99\": {\"rel\": 1, \"abs\": 2}}, \"cells\": [%s]}",
+             CELL_OK);
+    assert_int_equal(load_text(text, err, sizeof(err)), 0);
+    expect_bad_baseline("\"noise_k\": 1e300,", CELL_OK, "noise_k");
+    expect_bad_baseline("\"noise_k\": -1e300,", CELL_OK, "noise_k");
+    expect_bad_baseline("\"noise_k\": \"3\",", CELL_OK, "noise_k is not a number");
+    expect_bad_baseline("\"tolerances\": {\"p99\": {\"rel\": 1e300, \"abs\": 2}},", CELL_OK,
+                        "p99 tolerance");
+    expect_bad_baseline("\"tolerances\": {\"after_rss\": {\"rel\": 0.1, \"abs\": -1}},", CELL_OK,
+                        "after_rss tolerance");
+    expect_bad_baseline("\"tolerances\": [],", CELL_OK, "tolerances");
+    expect_bad_baseline("",
+                        "{\"key\": \"a\", \"workload\": \"a\", \"variant\": \"none\", "
+                        "\"allocator\": \"glibc\", \"config\": \"default\", \"repeats\": 3, "
+                        "\"failed\": 0, \"metrics\": {}}",
+                        "cell a has no metrics");
+    expect_bad_baseline("",
+                        "{\"key\": \"a\", \"workload\": \"a\", \"variant\": \"none\", "
+                        "\"allocator\": \"glibc\", \"config\": \"default\", \"repeats\": 3, "
+                        "\"metrics\": {\"peak_rss\": {\"values\": [1, -99999999999, 3]}}}",
+                        "metric 'peak_rss'");
+    expect_bad_baseline("",
+                        "{\"key\": \"a\", \"workload\": \"a\", \"variant\": \"none\", "
+                        "\"allocator\": \"glibc\", \"config\": \"default\", \"repeats\": -3, "
+                        "\"metrics\": {\"peak_rss\": {\"values\": [1]}}}",
+                        "repeats");
+}
+
+/* A cell that ran but of which nothing could be compared is named, not passed. */
+static void test_unjudged(void **state)
+{
+    (void)state;
+    const char *const keys[] = {"a-none-glibc-default"};
+    struct gate_bench base, cur;
+    struct gate_options o;
+    struct gate_report r;
+    make_bench(&base, keys, 1, 100 * MIB);
+    make_bench(&cur, keys, 1, 100 * MIB);
+    gate_options_default(&o);
+    gate_compare(&base, &cur, &o, &r);
+    assert_null(r.unjudged);
+    gate_report_free(&r);
+    memset(o.check, 0, sizeof(o.check));
+    o.check_verdict = false;
+    o.check[GATE_THROUGHPUT] = true; /* measured in neither */
+    gate_compare(&base, &cur, &o, &r);
+    assert_string_equal(r.unjudged, "a-none-glibc-default");
+    assert_int_equal(r.failures, 0);
+    gate_report_free(&r);
+    cur.cells[0].failed = cur.cells[0].repeats; /* every repeat failed: a failure, judged */
+    cur.cells[0].failure = strdup("failed:crashed:SIGSEGV");
+    cur.cells[0].crashed = 1;
+    gate_compare(&base, &cur, &o, &r);
+    assert_null(r.unjudged);
+    assert_int_equal(r.failures, 1);
+    gate_report_free(&r);
+    gate_bench_free(&cur);
+    gate_bench_free(&base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stats),           cmocka_unit_test(test_after_rss_rule),
         cmocka_unit_test(test_noise_widens),    cmocka_unit_test(test_direction_and_floor),
         cmocka_unit_test(test_tolerance_parse), cmocka_unit_test(test_matrix),
-        cmocka_unit_test(test_baseline_file),
+        cmocka_unit_test(test_baseline_file),   cmocka_unit_test(test_baseline_numbers),
+        cmocka_unit_test(test_unjudged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

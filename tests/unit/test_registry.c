@@ -128,6 +128,11 @@ static void test_unknown_section(void **state)
     assert_parse_error("[config jemalloc]\nenv = A=1\n", "t.ini:1: bad configuration name");
     assert_parse_error("library = /x\n", "t.ini:1: key 'library' outside any section");
     assert_parse_error("# x\n[allocator a b]\n", "t.ini:2: malformed section [allocator a b]");
+    /* Names make cell directories: one safe path component each. */
+    assert_parse_error("[allocator .x]\n", "t.ini:1: allocator '.x' is not a valid name");
+    assert_parse_error("[config glibc:-x]\n",
+                       "t.ini:1: bad configuration name: configuration '-x' is not a valid name");
+    assert_parse_error("[config ..:x]\n", "t.ini:1: bad configuration name: allocator '..'");
 }
 
 static void test_bad_values(void **state)

@@ -98,6 +98,18 @@ static void test_cell_listed_twice_refused(void **state)
                    "results.csv:4: cell w-none-glibc-default-r1 is listed again (first on line 2)");
 }
 
+/* A cell name is a directory under cells/ (merge copies it, report and gate read it): one
+ * that is not one directory name would reach outside the bench. */
+static void test_cell_name_not_a_path(void **state)
+{
+    (void)state;
+    static const char up[] =
+        HEADER "\n" ROW_OK "\n../../x,w,none,glibc,default,2,ok,,,,,,,,,,,,,\n";
+    expect_refused(up, strlen(up), "results.csv:3: cell name '../../x' is not one directory name");
+    static const char dot[] = HEADER "\n..,w,none,glibc,default,2,ok,,,,,,,,,,,,,\n";
+    expect_refused(dot, strlen(dot), "results.csv:2: cell name '..'");
+}
+
 /* The last column's name used to keep the "\r": every error field was lost. */
 static void test_crlf(void **state)
 {
@@ -202,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_well_formed),
         cmocka_unit_test(test_truncated_last_line_left_out),
         cmocka_unit_test(test_cell_listed_twice_refused),
+        cmocka_unit_test(test_cell_name_not_a_path),
         cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_nul_byte_refused),
         cmocka_unit_test(test_missing_column_or_cell_refused),
