@@ -61,6 +61,7 @@ void diagnose_thresholds_default(struct diagnose_thresholds *t)
         .excess_rss_share = 0.4,
         .reclaimable_share = 0.5,
         .activity_share = 0.1,
+        .steady_free_share = 0.2,
         .dominance = 4.0,
         .min_lost_bytes = 1,
     };
@@ -85,6 +86,7 @@ static const struct threshold_name threshold_names[] = {
     {"excess_rss_share", offsetof(struct diagnose_thresholds, excess_rss_share), false},
     {"reclaimable_share", offsetof(struct diagnose_thresholds, reclaimable_share), false},
     {"activity_share", offsetof(struct diagnose_thresholds, activity_share), false},
+    {"steady_free_share", offsetof(struct diagnose_thresholds, steady_free_share), false},
     {"dominance", offsetof(struct diagnose_thresholds, dominance), false},
     {"min_lost_bytes", offsetof(struct diagnose_thresholds, min_lost_bytes), true},
 };
@@ -561,6 +563,39 @@ static void add_exit_state(struct diagnosis *d, const struct diagnose_thresholds
     }
 }
 
+/* Whether the load reached a steady state: a target that freed less than steady_free_share
+ * of what it allocated during the load (in calls) had not worked through its first requests
+ * yet (a machine too busy for the load, or a load too short for the machine): what it holds
+ * then is its work in flight, whatever its trend. */
+static bool load_was_steady(const struct diagnosis *d, const struct diagnose_thresholds *t)
+{
+    return !d->m.has_work || d->m.load_free_share < 0 ||
+           d->m.load_free_share >= t->steady_free_share;
+}
+
+/* Growth given back after the load, during a load that never reached a steady state: not
+ * buffering that more load would make worse, as far as this run can tell. */
+static void classify_unsteady_load(struct diagnosis *d)
+{
+    char b1[32], b2[32];
+    const struct diagnosis_site *top = d->nsites ? &d->sites[0] : &d->heap;
+    d->verdict = VERDICT_HEALTHY;
+    d->confidence = CONFIDENCE_LOW;
+    snprintf(d->reason, sizeof(d->reason),
+             "the live heap rose by %s through the load and came back to %s after it, but the "
+             "target freed only %.0f%% of the blocks it allocated during the load: it had not "
+             "worked through its first requests, so that memory was its work in flight, not "
+             "buffering (judge on a longer load, or a machine less busy)",
+             format_bytes(b1, sizeof(b1), (double)(top->peak_bytes - top->start_bytes)),
+             format_bytes(b2, sizeof(b2), d->m.after_live), 100 * d->m.load_free_share);
+    snprintf(d->suggestion, sizeof(d->suggestion),
+             "rerun with a longer load (allocscope bench --load-time) so that the target reaches "
+             "a steady state");
+    lack(d, "no steady state during the load (the target freed little of what it allocated): "
+            "growth not judged");
+    d->nsites = 0;
+}
+
 void diagnose_classify(struct diagnosis *d, const struct diagnose_thresholds *t)
 {
     d->verdict = VERDICT_HEALTHY;
@@ -581,6 +616,8 @@ void diagnose_classify(struct diagnosis *d, const struct diagnose_thresholds *t)
             classify_growth(d, t);
         if (d->verdict == VERDICT_LEAK)
             prefer_dominant_rss(d, t);
+        else if (!load_was_steady(d, t))
+            classify_unsteady_load(d);
     } else if (!classify_rss(d, t)) {
         char b1[32], b2[32], b3[32];
         snprintf(d->reason, sizeof(d->reason),
@@ -606,7 +643,7 @@ void diagnose_classify(struct diagnosis *d, const struct diagnose_thresholds *t)
  * before the reclaim request (n_rss). */
 struct series {
     size_t n, n_rss;
-    double *t_ms, *live, *rss, *alloc_calls;
+    double *t_ms, *live, *rss, *alloc_calls, *free_calls;
     bool has_live;
     double exit_live; /* -1 without an exit row */
 };
@@ -617,6 +654,7 @@ static void series_free(struct series *s)
     free(s->live);
     free(s->rss);
     free(s->alloc_calls);
+    free(s->free_calls);
 }
 
 static double cell_or(const struct csv *c, size_t row, int col, double fallback)
@@ -646,6 +684,7 @@ static int series_load(struct series *s, const struct csv *c, bool exited, char 
     int c_t = csv_column(c, SAMPLES_T_MS), c_live = csv_column(c, SAMPLES_LIVE_BYTES);
     int c_rss = csv_column(c, SAMPLES_RSS_BYTES), c_lazy = csv_column(c, SAMPLES_LAZYFREE_BYTES);
     int c_calls = csv_column(c, SAMPLES_ALLOC_CALLS), c_reclaim = csv_column(c, SAMPLES_RECLAIM);
+    int c_frees = csv_column(c, SAMPLES_FREE_CALLS);
     memset(s, 0, sizeof(*s));
     s->exit_live = -1;
     if (c_t < 0 || c_rss < 0) {
@@ -664,6 +703,7 @@ static int series_load(struct series *s, const struct csv *c, bool exited, char 
     s->live = xcalloc(rows + 1, sizeof(double));
     s->rss = xcalloc(rows + 1, sizeof(double));
     s->alloc_calls = xcalloc(rows + 1, sizeof(double));
+    s->free_calls = xcalloc(rows + 1, sizeof(double));
     s->n_rss = rows;
     for (size_t r = 0; r < rows; r++) {
         double t = csv_number(c, r, c_t);
@@ -682,6 +722,7 @@ static int series_load(struct series *s, const struct csv *c, bool exited, char 
         s->rss[s->n] = cell_or(c, r, c_rss, 0) - cell_or(c, r, c_lazy, 0);
         s->live[s->n] = cell_or(c, r, c_live, 0);
         s->alloc_calls[s->n] = cell_or(c, r, c_calls, 0);
+        s->free_calls[s->n] = c_frees >= 0 ? cell_or(c, r, c_frees, 0) : NAN;
         s->n++;
     }
     if (s->n_rss > s->n)
@@ -815,6 +856,8 @@ static void measure_work(struct diagnosis_metrics *m, const struct series *s, si
     while (mid < end && s->alloc_calls[mid] < c0 + (c1 - c0) / 2)
         mid++;
     m->work_mid_ms = (uint64_t)s->t_ms[mid];
+    double frees = s->free_calls[end] - s->free_calls[i0];
+    m->load_free_share = isnan(frees) ? -1 : frees / (c1 - c0);
     double slope = diagnose_slope(s->alloc_calls + tail, s->live + tail, end - tail + 1,
                                   &m->work_tail_slope_t);
     m->work_tail_growth = slope * (s->alloc_calls[end] - s->alloc_calls[tail]);
@@ -1296,6 +1339,9 @@ static json_t *metrics_json(const struct diagnosis_metrics *m)
                         m->has_work ? json_real(m->work_tail_slope_t) : json_null());
     json_object_set_new(o, "work_tail_growth_bytes",
                         m->has_work ? json_real(m->work_tail_growth) : json_null());
+    json_object_set_new(o, "load_free_share",
+                        m->has_work && m->load_free_share >= 0 ? json_real(m->load_free_share)
+                                                               : json_null());
     json_object_set_new(o, "drain_end_ms",
                         m->has_drain ? json_integer((json_int_t)m->drain_end_ms) : json_null());
     json_object_set_new(o, "drain_settled",

@@ -39,6 +39,8 @@ struct diagnose_thresholds {
     double excess_rss_share;  /* ... and as a share of the RSS rise over idle */
     double reclaimable_share; /* reclaim gave back this share of the excess: retention */
     double activity_share;    /* plain runs: the load is where alloc rate > this x max */
+    double steady_free_share; /* a load whose free calls were below this share of its
+                                 allocation calls never reached a steady state */
     double dominance;         /* RSS held by the allocator this many times the kept growth
                                  makes the verdict retention/fragmentation, not leak */
     double min_lost_bytes;    /* definitely + indirectly lost at exit that make a leak */
@@ -98,6 +100,7 @@ struct diagnosis_metrics {
     double work_tail_slope_t; /* live heap over the load's last third of allocation calls */
     double work_tail_growth;  /* its growth there, bytes */
     uint64_t work_mid_ms;     /* when the load had made half of its allocation calls */
+    double load_free_share;   /* free calls / allocation calls over the load; -1 unknown */
     /* The drain (phases.csv "drain" row, allocscope bench): the target worked off the load
      * until drain_end_ms; drain_settled false when the bench's bound ended it first. */
     bool has_drain, drain_settled;
