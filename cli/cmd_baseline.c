@@ -12,8 +12,8 @@
 static const char baseline_usage[] =
     "usage: allocscope baseline BENCH_DIR... -o FILE [--tolerance METRIC=VALUE]... [--noise K]\n"
     "  Freezes a bench directory's results into a baseline for 'allocscope gate': per cell\n"
-    "  the median and spread over repeats of after_rss, peak_rss, throughput, p99 and\n"
-    "  leak_growth, and the diagnosis verdict. Several benches of one matrix are pooled:\n"
+    "  the median and spread over repeats of after_rss, peak_rss, throughput, p99,\n"
+    "  leak_growth and leak_per_call, and the diagnosis verdict. Several benches of one matrix are pooled:\n"
     "  their spread then includes the drift between runs.\n"
     "  -o, --output FILE         the baseline to write (JSON)\n"
     "  --tolerance METRIC=VALUE  store a tolerance: 10% (of the median), 4M or 50 (in the\n"

@@ -13,8 +13,10 @@
 static const char gate_usage[] =
     "usage: allocscope gate --baseline FILE --current BENCH_DIR [OPTIONS]\n"
     "  Compares a bench with a baseline ('allocscope baseline') per cell: after_rss, peak_rss,\n"
-    "  throughput, p99, leak_growth and the diagnosis verdict. A metric fails when its median\n"
-    "  moved the wrong way by more than its tolerance plus K times the repeats' spread.\n"
+    "  throughput, p99, leak_per_call (bytes a leak keeps per allocation call; leak_growth in\n"
+    "  bytes/s instead with a baseline from before it) and the diagnosis verdict. A metric\n"
+    "  fails when its median moved the wrong way by more than its tolerance plus K times\n"
+    "  the repeats' spread.\n"
     "  --tolerance METRIC=VALUE  10% (of the median), 4M or 50 (in the metric's unit), or\n"
     "                            both: 10%,4M; overrides the baseline's (docs/DIAGNOSE.md)\n"
     "  --noise K                 spread multiples allowed (default: the baseline's, 3)\n"
@@ -41,6 +43,7 @@ static int select_metrics(struct gate_options *o, const char *list)
     char *copy = xstrdup(list), *save = NULL;
     memset(o->check, 0, sizeof(o->check));
     o->check_verdict = false;
+    o->metrics_given = true;
     int rc = 0;
     for (char *name = strtok_r(copy, ",", &save); name && !rc; name = strtok_r(NULL, ",", &save)) {
         int m = gate_metric_parse(name);
@@ -50,7 +53,7 @@ static int select_metrics(struct gate_options *o, const char *list)
             o->check_verdict = true;
         } else {
             util_error("unknown metric '%s' in --metrics; metrics: after_rss, peak_rss, "
-                       "throughput, p99, leak_growth, verdict",
+                       "throughput, p99, leak_growth, leak_per_call, verdict",
                        name);
             rc = -1;
         }
@@ -172,6 +175,7 @@ int cmd_gate(int argc, char **argv)
         gate_check_matrix(&base, &cur, err, sizeof(err))) {
         util_error("%s", err);
     } else {
+        gate_choose_leak_metric(&base, &a.o);
         gate_compare(&base, &cur, &a.o, &r);
         if (r.unjudged) {
             char cell[96];

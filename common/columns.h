@@ -163,7 +163,9 @@
 #define PHASES_PHASE "phase"
 #define PHASES_START_MS "start_ms"
 #define PHASES_END_MS "end_ms"
-#define PHASES_CSV_HEADER PHASES_PHASE "," PHASES_START_MS "," PHASES_END_MS
+/* drain row only: "yes" when the target went quiet, "no" when the bound ended the drain */
+#define PHASES_SETTLED "settled"
+#define PHASES_CSV_HEADER PHASES_PHASE "," PHASES_START_MS "," PHASES_END_MS "," PHASES_SETTLED
 
 /* ---- results.csv (and cell.json's keys): one row per finished bench cell ---- */
 #define RESULTS_CELL "cell"

@@ -24,6 +24,7 @@
 #include "harness/linked_allocator.h"
 #include "harness/load_report.h"
 #include "harness/probe_helper.h"
+#include "harness/procmem.h"
 #include "common/allocator_config.h"
 #include "common/rundata.h"
 #include "harness/runjson.h"
@@ -36,9 +37,16 @@
  * back (malloc_trim walks every arena): seconds on a large heap when the machine is busy. */
 #define RECLAIM_TIMEOUT_NS 10000000000ull
 
+/* The drain: after the load command ended, until the target has worked off what it was
+ * still doing (its process tree's CPU time stops advancing beyond its idle rate), so that
+ * the cooldown measures a target that has finished the load, however busy the machine. */
+#define DRAIN_WINDOW_NS 500000000ull   /* quiet over this long ... */
+#define DRAIN_QUIET_SHARE 0.05         /* ... = at most 5% of one CPU above the idle rate */
+#define DRAIN_MIN_BOUND_S 10.0         /* bound: the larger of this and twice the load */
+
 /* A batch target has one phase, run, from its start to its exit. */
-enum phase { PHASE_IDLE, PHASE_LOAD, PHASE_COOLDOWN, PHASE_RUN, N_PHASES };
-static const char *const phase_names[N_PHASES] = {"idle", "load", "cooldown", "run"};
+enum phase { PHASE_IDLE, PHASE_LOAD, PHASE_DRAIN, PHASE_COOLDOWN, PHASE_RUN, N_PHASES };
+static const char *const phase_names[N_PHASES] = {"idle", "load", "drain", "cooldown", "run"};
 
 struct cell_state {
     const struct bench_cell *cell;
@@ -61,6 +69,8 @@ struct cell_state {
     uint64_t next_sample_ns;
     long long phase_ms[N_PHASES][2]; /* -1: not reached */
     long long reclaim_before, reclaim_after;
+    long long idle_cpu_ns[2]; /* the target tree's CPU time at the idle phase's start and end */
+    bool drain_settled;
     char status[64];
     char error[512];
     char note[512];
@@ -68,7 +78,7 @@ struct cell_state {
 
 double bench_cell_planned_s(const struct bench_cell *cell)
 {
-    return cell->idle_s + cell->load_s + cell->cooldown_s + 0.8;
+    return cell->idle_s + cell->load_s + cell->cooldown_s + 0.8 + DRAIN_WINDOW_NS / 1e9;
 }
 
 static uint64_t t_ms(const struct cell_state *s)
@@ -491,7 +501,10 @@ static void tree_metrics(const struct cell_state *s, struct bench_row *row)
             peak = s->tree.rows[i].rss;
     set_bytes(row, COL_PEAK_RSS, peak);
     set_bytes(row, COL_IDLE_RSS, rss_at(s, s->phase_ms[PHASE_IDLE][1]));
-    long long load_end = s->phase_ms[PHASE_LOAD][1], cool_end = s->phase_ms[PHASE_COOLDOWN][1];
+    /* the load ended for the target when it had drained (the load command's end without) */
+    long long load_end = s->phase_ms[PHASE_DRAIN][1] >= 0 ? s->phase_ms[PHASE_DRAIN][1]
+                                                          : s->phase_ms[PHASE_LOAD][1];
+    long long cool_end = s->phase_ms[PHASE_COOLDOWN][1];
     if (load_end >= 0 && cool_end >= load_end + 1000)
         set_bytes(row, COL_AFTER_1S_RSS, rss_at(s, load_end + 1000));
     set_bytes(row, COL_AFTER_RSS, rss_at(s, cool_end));
@@ -584,13 +597,14 @@ static void load_metrics(struct cell_state *s, struct bench_row *row)
 
 static void write_phases(const struct cell_state *s)
 {
-    char text[256];
+    char text[512];
     size_t len = (size_t)snprintf(text, sizeof(text), PHASES_CSV_HEADER "\n");
     for (int p = 0; p < N_PHASES; p++)
         if (s->phase_ms[p][0] >= 0)
-            len += (size_t)snprintf(text + len, sizeof(text) - len, "%s,%lld,%lld\n",
-                                    phase_names[p], s->phase_ms[p][0],
-                                    s->phase_ms[p][1] >= 0 ? s->phase_ms[p][1] : s->phase_ms[p][0]);
+            len += (size_t)snprintf(
+                text + len, sizeof(text) - len, "%s,%lld,%lld,%s\n", phase_names[p],
+                s->phase_ms[p][0], s->phase_ms[p][1] >= 0 ? s->phase_ms[p][1] : s->phase_ms[p][0],
+                p != PHASE_DRAIN ? "" : s->drain_settled ? "yes" : "no");
     char *path = util_format("%s/phases.csv", s->dir);
     char why[ATOMIC_FILE_ERROR_MAX];
     if (atomic_file_write(path, text, len))
@@ -800,6 +814,59 @@ static enum wait_end run_to_end(struct cell_state *s)
     return end;
 }
 
+/* The drain phase: from the load command's end until the target tree's CPU time has grown
+ * by at most its idle rate + DRAIN_QUIET_SHARE of one CPU over the last DRAIN_WINDOW_NS, so
+ * that a target still working off queued requests on a busy machine is not measured as "after
+ * the load". Bounded by the larger of DRAIN_MIN_BOUND_S and twice the load; a drain that hit
+ * the bound is recorded (phases.csv settled=no, a note) and the cooldown starts anyway. */
+static enum wait_end run_drain(struct cell_state *s)
+{
+    const struct bench_cell *c = s->cell;
+    double bound_s = c->load_s * 2 > DRAIN_MIN_BOUND_S ? c->load_s * 2 : DRAIN_MIN_BOUND_S;
+    double idle_rate = 0; /* CPU ns per ns at idle */
+    long long idle_ms = s->phase_ms[PHASE_IDLE][1] - s->phase_ms[PHASE_IDLE][0];
+    if (s->idle_cpu_ns[0] >= 0 && s->idle_cpu_ns[1] >= s->idle_cpu_ns[0] && idle_ms > 0)
+        idle_rate = (double)(s->idle_cpu_ns[1] - s->idle_cpu_ns[0]) / ((double)idle_ms * 1e6);
+    double allowed = ((double)DRAIN_WINDOW_NS * (idle_rate + DRAIN_QUIET_SHARE));
+    enum { RING = 64 };
+    uint64_t at[RING];
+    long long cpu[RING];
+    size_t n = 0;
+    phase_begin(s, PHASE_DRAIN);
+    uint64_t start = util_monotonic_ns(), deadline = after_s(bound_s);
+    enum wait_end end = END_TIME;
+    s->drain_settled = false;
+    for (;;) {
+        uint64_t now = util_monotonic_ns();
+        long long c_now = procmem_tree_cpu_ns(s->target);
+        if (c_now < 0)
+            break; /* gone: the target's end is seen by the next wait */
+        at[n % RING] = now, cpu[n % RING] = c_now, n++;
+        /* the newest sample at least a window old (within the drain) */
+        for (size_t k = 1; k < n && k < RING; k++) {
+            size_t i = (n - 1 - k) % RING;
+            if (now - at[i] >= DRAIN_WINDOW_NS) {
+                if ((double)(c_now - cpu[i]) <= allowed)
+                    s->drain_settled = true;
+                break;
+            }
+        }
+        if (s->drain_settled || now >= deadline || now - start >= (uint64_t)(bound_s * 1e9))
+            break;
+        end = wait_until(s, now + 100000000ull, false, 0);
+        if (end != END_TIME)
+            break;
+    }
+    phase_end(s, PHASE_DRAIN);
+    if (end == END_TIME && !s->drain_settled && !s->target_exited)
+        add_note(s,
+                 "the target was still busy %gs after the load command ended (its CPU time kept "
+                 "growing): the cooldown started anyway, so its after-load figures may include "
+                 "work on the load",
+                 bound_s);
+    return end;
+}
+
 static enum wait_end run_phases(struct cell_state *s, struct bench_vars *vars, unsigned port)
 {
     const struct bench_cell *c = s->cell;
@@ -817,7 +884,9 @@ static enum wait_end run_phases(struct cell_state *s, struct bench_vars *vars, u
         return END_TARGET;
     }
     phase_begin(s, PHASE_IDLE);
+    s->idle_cpu_ns[0] = procmem_tree_cpu_ns(s->target);
     end = wait_until(s, after_s(c->idle_s), false, 0);
+    s->idle_cpu_ns[1] = procmem_tree_cpu_ns(s->target);
     phase_end(s, PHASE_IDLE);
     if (end != END_TIME)
         return end;
@@ -832,6 +901,9 @@ static enum wait_end run_phases(struct cell_state *s, struct bench_vars *vars, u
     end = run_load(s, load);
     free(load);
     phase_end(s, PHASE_LOAD);
+    if (end != END_TIME)
+        return end;
+    end = run_drain(s);
     if (end != END_TIME)
         return end;
     phase_begin(s, PHASE_COOLDOWN);
@@ -882,6 +954,7 @@ static void init_state(struct cell_state *s, const struct bench_cell *cell,
     s->dir = dir;
     s->load = s->server = -1;
     s->reclaim_before = s->reclaim_after = -1;
+    s->idle_cpu_ns[0] = s->idle_cpu_ns[1] = -1;
     for (int p = 0; p < N_PHASES; p++)
         s->phase_ms[p][0] = s->phase_ms[p][1] = -1;
     snprintf(s->status, sizeof(s->status), "ok");

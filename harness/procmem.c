@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/util.h"
 
@@ -78,14 +79,19 @@ static void add_children(struct pid_list *l, pid_t pid)
     closedir(dir);
 }
 
+static void tree_pids(struct pid_list *l, pid_t root)
+{
+    pid_list_add(l, root);
+    for (size_t i = 0; i < l->n; i++)
+        add_children(l, l->pids[i]);
+}
+
 int procmem_sum_tree(pid_t root, struct procmem *total)
 {
     struct pid_list l = {0};
     int processes = 0;
     *total = (struct procmem){0};
-    pid_list_add(&l, root);
-    for (size_t i = 0; i < l.n; i++)
-        add_children(&l, l.pids[i]);
+    tree_pids(&l, root);
     for (size_t i = 0; i < l.n; i++) {
         struct procmem one;
         if (procmem_read_rollup(l.pids[i], &one) <= 0)
@@ -98,4 +104,43 @@ int procmem_sum_tree(pid_t root, struct procmem *total)
     }
     free(l.pids);
     return processes;
+}
+
+/* utime + stime of one process in clock ticks (fields 14 and 15 of /proc/PID/stat, after the
+ * command name, which may hold spaces and parentheses: read from the last ')'). -1 when gone. */
+static long long process_cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long long utime, stime;
+    /* after ") ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+     * utime stime */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                     &stime) != 2)
+        return -1;
+    return (long long)(utime + stime);
+}
+
+long long procmem_tree_cpu_ns(pid_t root)
+{
+    struct pid_list l = {0};
+    tree_pids(&l, root);
+    long long ticks = -1;
+    for (size_t i = 0; i < l.n; i++) {
+        long long t = process_cpu_ticks(l.pids[i]);
+        if (t >= 0)
+            ticks = (ticks < 0 ? 0 : ticks) + t;
+        else if (i == 0)
+            break; /* the root is gone */
+    }
+    free(l.pids);
+    long hz = sysconf(_SC_CLK_TCK);
+    return ticks < 0 ? -1 : ticks * (1000000000LL / (hz > 0 ? hz : 100));
 }

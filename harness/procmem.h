@@ -18,4 +18,8 @@ int procmem_read_rollup(pid_t pid, struct procmem *mem);
  * being read are skipped. Returns how many were summed (0 when ROOT is gone). */
 int procmem_sum_tree(pid_t root, struct procmem *total);
 
+/* CPU time (user + system, all threads, from /proc/PID/stat) of ROOT and every descendant,
+ * in nanoseconds (clock-tick resolution); -1 when ROOT is gone. */
+long long procmem_tree_cpu_ns(pid_t root);
+
 #endif

@@ -61,6 +61,7 @@ void diagnose_thresholds_default(struct diagnose_thresholds *t)
         .excess_rss_share = 0.4,
         .reclaimable_share = 0.5,
         .activity_share = 0.1,
+        .steady_free_share = 0.2,
         .dominance = 4.0,
         .min_lost_bytes = 1,
     };
@@ -85,6 +86,7 @@ static const struct threshold_name threshold_names[] = {
     {"excess_rss_share", offsetof(struct diagnose_thresholds, excess_rss_share), false},
     {"reclaimable_share", offsetof(struct diagnose_thresholds, reclaimable_share), false},
     {"activity_share", offsetof(struct diagnose_thresholds, activity_share), false},
+    {"steady_free_share", offsetof(struct diagnose_thresholds, steady_free_share), false},
     {"dominance", offsetof(struct diagnose_thresholds, dominance), false},
     {"min_lost_bytes", offsetof(struct diagnose_thresholds, min_lost_bytes), true},
 };
@@ -166,8 +168,15 @@ static bool site_is_significant(const struct diagnosis_site *s, const struct dia
      * its bound, or a cache that filled, is flat there). */
     bool heap_rising =
         m->tail_slope_t >= t->min_slope_t && m->tail_growth >= t->tail_share * growth;
+    /* The same against the work done (allocation calls): growth that only looks sustained
+     * because a busy machine did the load's work slowly (requests in flight filling up for
+     * longer) is not sustained against the work. */
+    bool work_sustained = !m->has_work || (s->work_sustained >= t->sustained_share &&
+                                           m->work_tail_slope_t >= t->min_slope_t &&
+                                           m->work_tail_growth >= t->tail_share * growth);
     return growth >= t->min_growth_bytes && growth >= t->min_growth_share * peak &&
-           s->slope_t >= t->min_site_slope_t && s->sustained >= t->sustained_share && heap_rising;
+           s->slope_t >= t->min_site_slope_t && s->sustained >= t->sustained_share &&
+           heap_rising && work_sustained;
 }
 
 static bool site_is_leak(const struct diagnosis_site *s, const struct diagnose_thresholds *t)
@@ -457,6 +466,9 @@ static void note_lacking(struct diagnosis *d)
         lack(d, "no phases.csv: the load was taken as the time of high allocation rate");
     if (!m->has_cooldown)
         lack(d, "no idle time recorded after the load: release after load not observed");
+    else if (m->has_drain && !m->drain_settled)
+        lack(d, "the target was still busy when the cooldown began (the bench's drain bound): "
+                "after-load figures may include work on the load");
     if (!m->exited_cleanly)
         lack(d, "no clean exit: bytes unfreed at exit not known");
     if (m->reclaim_before_rss < 0)
@@ -551,6 +563,39 @@ static void add_exit_state(struct diagnosis *d, const struct diagnose_thresholds
     }
 }
 
+/* Whether the load reached a steady state: a target that freed less than steady_free_share
+ * of what it allocated during the load (in calls) had not worked through its first requests
+ * yet (a machine too busy for the load, or a load too short for the machine): what it holds
+ * then is its work in flight, whatever its trend. */
+static bool load_was_steady(const struct diagnosis *d, const struct diagnose_thresholds *t)
+{
+    return !d->m.has_work || d->m.load_free_share < 0 ||
+           d->m.load_free_share >= t->steady_free_share;
+}
+
+/* Growth given back after the load, during a load that never reached a steady state: not
+ * buffering that more load would make worse, as far as this run can tell. */
+static void classify_unsteady_load(struct diagnosis *d)
+{
+    char b1[32], b2[32];
+    const struct diagnosis_site *top = d->nsites ? &d->sites[0] : &d->heap;
+    d->verdict = VERDICT_HEALTHY;
+    d->confidence = CONFIDENCE_LOW;
+    snprintf(d->reason, sizeof(d->reason),
+             "the live heap rose by %s through the load and came back to %s after it, but the "
+             "target freed only %.0f%% of the blocks it allocated during the load: it had not "
+             "worked through its first requests, so that memory was its work in flight, not "
+             "buffering (judge on a longer load, or a machine less busy)",
+             format_bytes(b1, sizeof(b1), (double)(top->peak_bytes - top->start_bytes)),
+             format_bytes(b2, sizeof(b2), d->m.after_live), 100 * d->m.load_free_share);
+    snprintf(d->suggestion, sizeof(d->suggestion),
+             "rerun with a longer load (allocscope bench --load-time) so that the target reaches "
+             "a steady state");
+    lack(d, "no steady state during the load (the target freed little of what it allocated): "
+            "growth not judged");
+    d->nsites = 0;
+}
+
 void diagnose_classify(struct diagnosis *d, const struct diagnose_thresholds *t)
 {
     d->verdict = VERDICT_HEALTHY;
@@ -571,6 +616,8 @@ void diagnose_classify(struct diagnosis *d, const struct diagnose_thresholds *t)
             classify_growth(d, t);
         if (d->verdict == VERDICT_LEAK)
             prefer_dominant_rss(d, t);
+        else if (!load_was_steady(d, t))
+            classify_unsteady_load(d);
     } else if (!classify_rss(d, t)) {
         char b1[32], b2[32], b3[32];
         snprintf(d->reason, sizeof(d->reason),
@@ -596,7 +643,7 @@ void diagnose_classify(struct diagnosis *d, const struct diagnose_thresholds *t)
  * before the reclaim request (n_rss). */
 struct series {
     size_t n, n_rss;
-    double *t_ms, *live, *rss, *alloc_calls;
+    double *t_ms, *live, *rss, *alloc_calls, *free_calls;
     bool has_live;
     double exit_live; /* -1 without an exit row */
 };
@@ -607,6 +654,7 @@ static void series_free(struct series *s)
     free(s->live);
     free(s->rss);
     free(s->alloc_calls);
+    free(s->free_calls);
 }
 
 static double cell_or(const struct csv *c, size_t row, int col, double fallback)
@@ -638,6 +686,7 @@ static int series_load(struct series *s, const struct csv *c, bool exited, char 
     int c_t = csv_column(c, SAMPLES_T_MS), c_live = csv_column(c, SAMPLES_LIVE_BYTES);
     int c_rss = csv_column(c, SAMPLES_RSS_BYTES), c_lazy = csv_column(c, SAMPLES_LAZYFREE_BYTES);
     int c_calls = csv_column(c, SAMPLES_ALLOC_CALLS), c_reclaim = csv_column(c, SAMPLES_RECLAIM);
+    int c_frees = csv_column(c, SAMPLES_FREE_CALLS);
     memset(s, 0, sizeof(*s));
     s->exit_live = -1;
     if (c_t < 0 || c_rss < 0) {
@@ -656,6 +705,7 @@ static int series_load(struct series *s, const struct csv *c, bool exited, char 
     s->live = xcalloc(rows + 1, sizeof(double));
     s->rss = xcalloc(rows + 1, sizeof(double));
     s->alloc_calls = xcalloc(rows + 1, sizeof(double));
+    s->free_calls = xcalloc(rows + 1, sizeof(double));
     s->n_rss = rows;
     for (size_t r = 0; r < rows; r++) {
         double t = csv_number(c, r, c_t);
@@ -674,6 +724,7 @@ static int series_load(struct series *s, const struct csv *c, bool exited, char 
         s->rss[s->n] = cell_or(c, r, c_rss, 0) - cell_or(c, r, c_lazy, 0);
         s->live[s->n] = cell_or(c, r, c_live, 0);
         s->alloc_calls[s->n] = cell_or(c, r, c_calls, 0);
+        s->free_calls[s->n] = c_frees >= 0 ? cell_or(c, r, c_frees, 0) : NAN;
         s->n++;
     }
     if (s->n_rss > s->n)
@@ -705,7 +756,7 @@ static int load_phases_file(struct diagnosis_metrics *m, const char *dir, char *
         return -1;
     }
     int c_phase = csv_column(&c, PHASES_PHASE), c_start = csv_column(&c, PHASES_START_MS);
-    int c_end = csv_column(&c, PHASES_END_MS);
+    int c_end = csv_column(&c, PHASES_END_MS), c_settled = csv_column(&c, PHASES_SETTLED);
     bool load = false, cooldown = false;
     for (size_t r = 0; r < c.nrows; r++) {
         const char *phase = csv_cell(&c, r, c_phase);
@@ -725,6 +776,10 @@ static int load_phases_file(struct diagnosis_metrics *m, const char *dir, char *
             m->load_start_ms = (uint64_t)start, m->load_end_ms = (uint64_t)end, load = true;
         } else if (!strcmp(phase, "cooldown")) {
             m->after_ms = (uint64_t)end, cooldown = end > start;
+        } else if (!strcmp(phase, "drain")) {
+            /* written by allocscope bench since the drain phase; older cells have none */
+            m->has_drain = true, m->drain_end_ms = (uint64_t)end;
+            m->drain_settled = strcmp(csv_cell(&c, r, c_settled), "no") != 0;
         }
     }
     csv_free(&c);
@@ -783,6 +838,39 @@ static size_t rss_row_at(const struct series *s, double t)
     return s->n_rss && i >= s->n_rss ? s->n_rss - 1 : i;
 }
 
+/* Fewer allocation calls than this over the load: too little work to judge growth by. */
+#define MIN_WORK_CALLS 100
+
+/* The work axis: the live heap against the allocation calls over the load's rows I0..END
+ * (END: its last steady row). The tail is the last third of those calls; the midpoint is
+ * when half of them had been made. */
+static void measure_work(struct diagnosis_metrics *m, const struct series *s, size_t i0,
+                         size_t end)
+{
+    double c0 = s->alloc_calls[i0], c1 = s->alloc_calls[end];
+    m->has_work = s->has_live && c1 - c0 >= MIN_WORK_CALLS;
+    m->work_mid_ms = m->steady_end_ms;
+    if (!m->has_work)
+        return;
+    size_t tail = i0, mid = i0;
+    while (tail < end && s->alloc_calls[tail] < c1 - (c1 - c0) / 3)
+        tail++;
+    while (mid < end && s->alloc_calls[mid] < c0 + (c1 - c0) / 2)
+        mid++;
+    m->work_mid_ms = (uint64_t)s->t_ms[mid];
+    double frees = s->free_calls[end] - s->free_calls[i0];
+    m->load_free_share = isnan(frees) ? -1 : frees / (c1 - c0);
+    double slope = diagnose_slope(s->alloc_calls + tail, s->live + tail, end - tail + 1,
+                                  &m->work_tail_slope_t);
+    m->work_tail_growth = slope * (s->alloc_calls[end] - s->alloc_calls[tail]);
+}
+
+/* Allocation calls made by time T (the row at or before it). */
+static double calls_at(const struct series *s, double t)
+{
+    return s->alloc_calls[row_at(s, t)];
+}
+
 static void measure_totals(struct diagnosis_metrics *m, const struct series *s)
 {
     size_t i0 = row_at(s, (double)m->load_start_ms), i1 = row_at(s, (double)m->load_end_ms);
@@ -811,6 +899,7 @@ static void measure_totals(struct diagnosis_metrics *m, const struct series *s)
         diagnose_slope(s->t_ms + tail, heap + tail, tail_end - tail + 1, &m->tail_slope_t);
     m->tail_growth = slope * (s->t_ms[tail_end] - s->t_ms[tail]);
     m->steady_end_ms = (uint64_t)s->t_ms[tail_end];
+    measure_work(m, s, i0, tail_end);
 }
 
 static double value_at(const struct site_series *s, double t)
@@ -826,22 +915,28 @@ struct growth_input {
     const double *t_ms, *bytes;
     size_t n;
     double start, load_end, mid, after, exit_bytes;
+    double work_mid;           /* bytes when half of the load's allocation calls were made */
+    const struct series *work; /* the samples, for the calls made by each time */
 };
 
 static void growth_stats(struct diagnosis_site *out, const struct growth_input *g,
                          const struct diagnosis_metrics *m)
 {
     double *t = xcalloc(g->n + 1, sizeof(double)), *y = xcalloc(g->n + 1, sizeof(double));
+    double *w = xcalloc(g->n + 1, sizeof(double));
     size_t k = 0;
     double peak = g->start, peak_ms = (double)m->load_start_ms;
+    w[k] = m->has_work ? calls_at(g->work, (double)m->load_start_ms) : 0;
     t[k] = (double)m->load_start_ms / 1000.0, y[k++] = g->start;
     for (size_t i = 0; i < g->n; i++) {
         if (g->t_ms[i] <= (double)m->load_start_ms || g->t_ms[i] > (double)m->after_ms)
             continue;
         if (g->bytes[i] > peak)
             peak = g->bytes[i], peak_ms = g->t_ms[i];
-        if (g->t_ms[i] <= (double)m->steady_end_ms)
+        if (g->t_ms[i] <= (double)m->steady_end_ms) {
+            w[k] = m->has_work ? calls_at(g->work, g->t_ms[i]) : 0;
             t[k] = g->t_ms[i] / 1000.0, y[k++] = g->bytes[i];
+        }
     }
     out->start_bytes = (int64_t)g->start;
     out->peak_bytes = (int64_t)peak;
@@ -858,14 +953,18 @@ static void growth_stats(struct diagnosis_site *out, const struct growth_input *
     double rise = peak - g->start;
     double load_rise = g->load_end - g->start;
     out->sustained = load_rise > 0 ? (g->load_end - g->mid) / load_rise : 0;
+    out->work_sustained = load_rise > 0 ? (g->load_end - g->work_mid) / load_rise : 0;
+    double work_t;
+    out->growth_bytes_per_call = m->has_work ? diagnose_slope(w, y, k, &work_t) : 0;
     double kept_at = m->has_cooldown || g->exit_bytes < 0 ? g->after : g->exit_bytes;
     out->kept = rise > 0 ? (kept_at - g->start) / rise : 0;
     free(t);
     free(y);
+    free(w);
 }
 
 static void site_growth(struct diagnosis_site *out, const struct site_series *s,
-                        const struct diagnosis_metrics *m)
+                        const struct diagnosis_metrics *m, const struct series *work)
 {
     double *t = xcalloc(s->npoints + 1, sizeof(double));
     double *y = xcalloc(s->npoints + 1, sizeof(double));
@@ -881,6 +980,8 @@ static void site_growth(struct diagnosis_site *out, const struct site_series *s,
         .mid = value_at(s, mid),
         .after = value_at(s, (double)m->after_ms),
         .exit_bytes = m->exited_cleanly ? (double)s->end_bytes : -1,
+        .work_mid = value_at(s, (double)m->work_mid_ms),
+        .work = work,
     };
     growth_stats(out, &g, m);
     out->site_id = s->id;
@@ -942,7 +1043,8 @@ static void keep_candidate(struct diagnosis *d, const struct diagnosis_site *sit
 }
 
 static void measure_sites(struct diagnosis *d, const struct run_data *run,
-                          const struct diagnose_thresholds *t, double sample_mean)
+                          const struct diagnose_thresholds *t, double sample_mean,
+                          const struct series *work)
 {
     struct symbolizer *sym = symbolizer_new(run->maps_text);
     d->sites = xcalloc(run->nsites + 1, sizeof(*d->sites));
@@ -951,7 +1053,7 @@ static void measure_sites(struct diagnosis *d, const struct run_data *run,
         const struct site_series *series = &run->sites[i];
         struct diagnosis_site site;
         memset(&site, 0, sizeof(site));
-        site_growth(&site, series, &d->m);
+        site_growth(&site, series, &d->m, work);
         double blocks =
             blocks_at(series, d->m.steady_end_ms) - blocks_at(series, (double)d->m.load_start_ms);
         site.samples =
@@ -986,6 +1088,8 @@ static void measure_heap(struct diagnosis *d, const struct series *s)
         .mid = bytes[row_at(s, mid)],
         .after = bytes[row_at(s, (double)m->after_ms)],
         .exit_bytes = s->has_live ? s->exit_live : -1,
+        .work_mid = bytes[row_at(s, (double)m->work_mid_ms)],
+        .work = s,
     };
     growth_stats(&d->heap, &g, m);
     d->heap.site_id = UINT32_MAX;
@@ -1140,7 +1244,7 @@ int diagnose_run(const char *run_dir, const struct diagnose_thresholds *t, struc
         measure_heap(d, &s);
         if (m->has_stacks)
             measure_sites(d, &run, t,
-                          strcmp(m->mode, "sampled") ? 0 : fact_number(&run, "sample_bytes"));
+                          strcmp(m->mode, "sampled") ? 0 : fact_number(&run, "sample_bytes"), &s);
         else
             heap_as_only_site(d);
         if (strcmp(m->mode, "sampled") == 0)
@@ -1179,7 +1283,12 @@ void diagnosis_print_text(const struct diagnosis *d, FILE *out)
     fprintf(out, "verdict: %s (confidence %s)\n", diagnosis_verdict_name(d->verdict),
             diagnosis_confidence_name(d->confidence));
     fprintf(out, "  %s\n", d->reason);
-    if (!m->short_run)
+    if (!m->short_run && m->has_drain)
+        fprintf(out, "  load %.1f-%.1f s (%s), drained at %.1f s%s, after-load state at %.1f s\n",
+                (double)m->load_start_ms / 1000, (double)m->load_end_ms / 1000,
+                m->phases_from_file ? "phases.csv" : "inferred", (double)m->drain_end_ms / 1000,
+                m->drain_settled ? "" : " (still busy)", (double)m->after_ms / 1000);
+    else if (!m->short_run)
         fprintf(out, "  load %.1f-%.1f s (%s), after-load state at %.1f s\n",
                 (double)m->load_start_ms / 1000, (double)m->load_end_ms / 1000,
                 m->phases_from_file ? "phases.csv" : "inferred", (double)m->after_ms / 1000);
@@ -1227,6 +1336,18 @@ static json_t *metrics_json(const struct diagnosis_metrics *m)
     json_object_set_new(o, "live_slope_t", json_real(m->live_slope_t));
     json_object_set_new(o, "tail_slope_t", json_real(m->tail_slope_t));
     json_object_set_new(o, "tail_growth_bytes", json_real(m->tail_growth));
+    json_object_set_new(o, "has_work", json_boolean(m->has_work));
+    json_object_set_new(o, "work_tail_slope_t",
+                        m->has_work ? json_real(m->work_tail_slope_t) : json_null());
+    json_object_set_new(o, "work_tail_growth_bytes",
+                        m->has_work ? json_real(m->work_tail_growth) : json_null());
+    json_object_set_new(o, "load_free_share",
+                        m->has_work && m->load_free_share >= 0 ? json_real(m->load_free_share)
+                                                               : json_null());
+    json_object_set_new(o, "drain_end_ms",
+                        m->has_drain ? json_integer((json_int_t)m->drain_end_ms) : json_null());
+    json_object_set_new(o, "drain_settled",
+                        m->has_drain ? json_boolean(m->drain_settled) : json_null());
     json_object_set_new(o, "short_run", json_boolean(m->short_run));
     json_object_set_new(o, "lost_bytes", number_or_null(m->lost_bytes));
     json_object_set_new(o, "lost_blocks", number_or_null(m->lost_blocks));
@@ -1267,6 +1388,8 @@ static json_t *site_json(const struct diagnosis_site *s)
     json_object_set_new(o, "growth_bytes_per_s_low", json_real(s->rate_low));
     json_object_set_new(o, "growth_bytes_per_s_high", json_real(s->rate_high));
     json_object_set_new(o, "samples", s->samples > 0 ? json_real(s->samples) : json_null());
+    json_object_set_new(o, "work_sustained_share", json_real(s->work_sustained));
+    json_object_set_new(o, "growth_bytes_per_call", json_real(s->growth_bytes_per_call));
     return o;
 }
 
@@ -1287,6 +1410,8 @@ struct json_t *diagnosis_to_json(const struct diagnosis *d)
     for (size_t i = 0; i < d->ncandidates; i++)
         json_array_append_new(candidates, site_json(&d->candidates[i]));
     json_object_set_new(o, "heap", d->has_heap ? site_json(&d->heap) : json_null());
+    double per_call = diagnosis_leak_per_call(d);
+    json_object_set_new(o, "leak_bytes_per_call", isnan(per_call) ? json_null() : json_real(per_call));
     json_object_set_new(o, "top_growing_sites", candidates);
     return o;
 }
@@ -1299,5 +1424,20 @@ double diagnosis_leak_growth(const struct diagnosis *d)
     for (size_t i = 0; i < d->nsites && d->verdict == VERDICT_LEAK; i++)
         if (d->sites[i].leaked)
             rate += d->sites[i].growth_bytes_per_s;
+    return rate;
+}
+
+double diagnosis_leak_per_call(const struct diagnosis *d)
+{
+    if (d->verdict != VERDICT_LEAK)
+        return 0;
+    if (!d->m.has_work)
+        return NAN;
+    if (d->has_heap && d->heap.leaked)
+        return d->heap.growth_bytes_per_call;
+    double rate = 0;
+    for (size_t i = 0; i < d->nsites; i++)
+        if (d->sites[i].leaked)
+            rate += d->sites[i].growth_bytes_per_call;
     return rate;
 }

@@ -39,6 +39,8 @@ struct diagnose_thresholds {
     double excess_rss_share;  /* ... and as a share of the RSS rise over idle */
     double reclaimable_share; /* reclaim gave back this share of the excess: retention */
     double activity_share;    /* plain runs: the load is where alloc rate > this x max */
+    double steady_free_share; /* a load whose free calls were below this share of its
+                                 allocation calls never reached a steady state */
     double dominance;         /* RSS held by the allocator this many times the kept growth
                                  makes the verdict retention/fragmentation, not leak */
     double min_lost_bytes;    /* definitely + indirectly lost at exit that make a leak */
@@ -65,6 +67,11 @@ struct diagnosis_site {
     double rate_high;
     double samples; /* sampled mode: about how many samples the site's estimate rests
                        on (0 in exact mode: exact) */
+    /* The same growth against the work the program did (its cumulative allocation calls)
+     * instead of time: the same on a busy machine, where the load is done more slowly. */
+    double work_sustained;          /* share of the growth made in the load's second half
+                                       of allocation calls */
+    double growth_bytes_per_call;   /* least-squares slope of bytes over allocation calls */
 };
 
 /* What the classification needs, measured from a run (or written by a unit test). Bytes;
@@ -84,6 +91,20 @@ struct diagnosis_metrics {
     double live_slope_t;                          /* total live heap over the load */
     double tail_slope_t;   /* total live heap (RSS without it) over the load's last third */
     double tail_growth;    /* its growth over that third, bytes */
+    /* The work axis (samples.csv alloc_calls: exact in every mode): has_work when the load
+     * made enough allocation calls to judge growth against them. Growth is significant only
+     * when it is sustained against the work as well as against time: a bounded set of
+     * requests in flight filled slowly on a busy machine rises through the load's time, but
+     * not through its work. */
+    bool has_work;
+    double work_tail_slope_t; /* live heap over the load's last third of allocation calls */
+    double work_tail_growth;  /* its growth there, bytes */
+    uint64_t work_mid_ms;     /* when the load had made half of its allocation calls */
+    double load_free_share;   /* free calls / allocation calls over the load; -1 unknown */
+    /* The drain (phases.csv "drain" row, allocscope bench): the target worked off the load
+     * until drain_end_ms; drain_settled false when the bench's bound ended it first. */
+    bool has_drain, drain_settled;
+    uint64_t drain_end_ms;
     const char *allocator; /* "glibc", ... or NULL */
     const char *mode;      /* shim mode */
     bool short_run;        /* too few samples for a trend: judged on the exit state */
@@ -148,5 +169,9 @@ struct json_t *diagnosis_to_json(const struct diagnosis *d);
 
 /* Sum of the growth rates of the leaking sites (0 unless the verdict is leak), bytes/s. */
 double diagnosis_leak_growth(const struct diagnosis *d);
+/* The same per allocation call (bytes the leak kept per call the program made during the
+ * load: how fast the machine ran does not move it); 0 unless the verdict is leak, NAN when
+ * the recording has no allocation counts. */
+double diagnosis_leak_per_call(const struct diagnosis *d);
 
 #endif

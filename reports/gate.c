@@ -37,6 +37,8 @@ static const struct metric_info metrics[GATE_NMETRICS] = {
     [GATE_THROUGHPUT] = {"throughput", COL_RPS, true, {0.30, 0}, 1e9, "throughput in req/s"},
     [GATE_P99] = {"p99", COL_P99, false, {1.00, 2}, 3600e3, "latency in ms"},
     [GATE_LEAK_GROWTH] = {"leak_growth", -1, false, {0.50, 256 * 1024}, TIB, "growth in bytes/s"},
+    [GATE_LEAK_PER_CALL] = {"leak_per_call", -1, false, {0.50, 4}, 1e9,
+                            "bytes kept per allocation call"},
 };
 
 const char *gate_metric_name(enum gate_metric m)
@@ -75,6 +77,9 @@ const char *gate_metric_format(enum gate_metric m, double v, char *buf, size_t l
         snprintf(buf, len, "%s/s", format_bytes(b, sizeof(b), v));
         break;
     }
+    case GATE_LEAK_PER_CALL:
+        snprintf(buf, len, "%.1f B/call", v);
+        break;
     default:
         format_bytes(buf, len, v);
     }
@@ -169,7 +174,7 @@ int gate_tolerance_parse(struct gate_options *o, const char *spec, char *err, si
     if (m < 0) {
         snprintf(err, errlen,
                  "unknown metric '%s' in --tolerance; metrics: after_rss, "
-                 "peak_rss, throughput, p99, leak_growth",
+                 "peak_rss, throughput, p99, leak_growth, leak_per_call",
                  name);
         return -1;
     }
@@ -263,6 +268,7 @@ static void diagnose_repeat(struct gate_cell *c, const char *bench_dir, const ch
     }
     append_verdict(c, diagnosis_verdict_name(d.verdict));
     stats_add(&c->metric[GATE_LEAK_GROWTH], diagnosis_leak_growth(&d));
+    stats_add(&c->metric[GATE_LEAK_PER_CALL], diagnosis_leak_per_call(&d));
     diagnosis_free(&d);
 }
 
@@ -441,4 +447,15 @@ void gate_bench_free(struct gate_bench *b)
     free(b->cells);
     free(b->source);
     memset(b, 0, sizeof(*b));
+}
+
+void gate_choose_leak_metric(const struct gate_bench *base, struct gate_options *o)
+{
+    if (o->metrics_given)
+        return;
+    bool per_call = false;
+    for (size_t i = 0; i < base->ncells; i++)
+        per_call = per_call || base->cells[i].metric[GATE_LEAK_PER_CALL].n > 0;
+    o->check[GATE_LEAK_GROWTH] = !per_call;
+    o->check[GATE_LEAK_PER_CALL] = per_call;
 }

@@ -18,7 +18,8 @@ enum gate_metric {
     GATE_PEAK_RSS,
     GATE_THROUGHPUT,
     GATE_P99,
-    GATE_LEAK_GROWTH,
+    GATE_LEAK_GROWTH,   /* bytes/s: moves with how fast the machine ran the load */
+    GATE_LEAK_PER_CALL, /* bytes per allocation call: does not */
     GATE_NMETRICS
 };
 
@@ -34,6 +35,7 @@ struct gate_options {
     bool noise_k_set;
     bool check[GATE_NMETRICS]; /* metrics compared */
     bool check_verdict;
+    bool metrics_given; /* --metrics: check[] as given, not the defaults */
 };
 
 /* Median and spread (1.4826 x median absolute deviation: a standard deviation for normal
@@ -154,6 +156,10 @@ int gate_check_matrix(const struct gate_bench *base, const struct gate_bench *cu
                       size_t errlen);
 void gate_compare(const struct gate_bench *base, const struct gate_bench *cur,
                   const struct gate_options *o, struct gate_report *r);
+/* Which leak metric a gate checks by default: leak_per_call when the baseline has it (frozen
+ * by an allocscope that measures it), else leak_growth as before. Leaves O alone when
+ * --metrics chose. */
+void gate_choose_leak_metric(const struct gate_bench *base, struct gate_options *o);
 
 /* The allocation sites of every cell of the benches DIRS (the repeats of a cell pooled), as
  * baseline_write stores them: an object of cell key -> sites (site_set_to_json). *WITH_SITES

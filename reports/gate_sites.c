@@ -53,7 +53,8 @@ json_t *gate_sites_collect(const struct gate_bench *b, char *const *dirs, size_t
 static bool memory_check(const char *metric)
 {
     return !strcmp(metric, "after_rss") || !strcmp(metric, "peak_rss") ||
-           !strcmp(metric, "leak_growth") || !strcmp(metric, "verdict");
+           !strcmp(metric, "leak_growth") || !strcmp(metric, "leak_per_call") ||
+           !strcmp(metric, "verdict");
 }
 
 /* The sites the baseline stored for CELL; -1 with NOTE saying why there are none. */

@@ -84,9 +84,20 @@ print(len(cases), s.get("failures"), " ".join(sorted(failed)))' "$TMP/more.xml" 
     fabricate "$TMP/leak" --seed 12 --leak worker
     rc=$(gate_rc --baseline "$TMP/f0.json" --current "$TMP/leak")
     expect_eq "gate fails when a workload starts leaking" "$rc" 1
-    expect_eq "... on its leak growth and verdict" \
+    expect_eq "... on its leak per allocation call and verdict" \
         "$(grep ' FAIL ' "$TMP/gate.out" | awk '{print $1 "/" $2}' | sort | tr '\n' ' ')" \
-        "worker-none-glibc-default/leak_growth worker-none-glibc-default/verdict "
+        "worker-none-glibc-default/leak_per_call worker-none-glibc-default/verdict "
+    # A baseline frozen before leak_per_call (bytes/s only) is still read and judged on it.
+    python3 -c 'import json, sys
+b = json.load(open(sys.argv[1]))
+for c in b["cells"]:
+    c["metrics"].pop("leak_per_call", None)
+b["tolerances"].pop("leak_per_call", None)
+json.dump(b, open(sys.argv[2], "w"))' "$TMP/f0.json" "$TMP/f0-old.json"
+    expect_eq "an older baseline (no leak_per_call) gates the leak on leak_growth" \
+        "$(gate_rc --baseline "$TMP/f0-old.json" --current "$TMP/leak") $(grep ' FAIL ' \
+            "$TMP/gate.out" | awk '{print $1 "/" $2}' | sort | tr '\n' ' ')" \
+        "1 worker-none-glibc-default/leak_growth worker-none-glibc-default/verdict "
 }
 
 input_errors() {
