@@ -37,8 +37,8 @@ static const struct metric_info metrics[GATE_NMETRICS] = {
     [GATE_THROUGHPUT] = {"throughput", COL_RPS, true, {0.30, 0}, 1e9, "throughput in req/s"},
     [GATE_P99] = {"p99", COL_P99, false, {1.00, 2}, 3600e3, "latency in ms"},
     [GATE_LEAK_GROWTH] = {"leak_growth", -1, false, {0.50, 256 * 1024}, TIB, "growth in bytes/s"},
-    [GATE_LEAK_PER_CALL] = {"leak_per_call", -1, false, {0.50, 4}, 1e9,
-                            "bytes kept per allocation call"},
+    [GATE_LEAK_PER_CALL] =
+        {"leak_per_call", -1, false, {0.50, 4}, 1e9, "bytes kept per allocation call"},
 };
 
 const char *gate_metric_name(enum gate_metric m)
