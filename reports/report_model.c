@@ -607,7 +607,8 @@ static void load_bench(struct report_input *in, const char *dir)
         names[nnames++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, nnames, sizeof(char *), compare_names);
+    if (nnames) /* names is NULL when every cell is listed: qsort wants an array */
+        qsort(names, nnames, sizeof(char *), compare_names);
     size_t listed = in->ncells;
     for (size_t i = 0; i < nnames; i++) {
         char *cdir = util_format("%s/%s", path, names[i]);
