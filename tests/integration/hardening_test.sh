@@ -7,6 +7,7 @@
 #   - a harness killed with SIGKILL takes its target with it, and run.json (written at the
 #     start) says the run was running.
 . "$(dirname "$0")/../helpers/lib.sh"
+use_sanitized # allocscope with ASan/UBSan: any report fails the script
 
 # ---- a failed mkdtemp fails the cell ----
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
