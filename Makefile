@@ -70,17 +70,45 @@ $(CORE_LIB) $(CORE_SAN_LIB):
 	ar rcs $@.tmp $^
 	mv -f $@.tmp $@
 
-ifeq ($(SANITIZE),1)
-$(BIN)/allocscope: $(CLI_SAN_OBJS) $(CORE_SAN_LIB)
+define link_sanitized
 	@mkdir -p $(dir $@)
 	$(CC) $(SANITIZE_FLAGS) -o $@.tmp $^ $(ALLOCSCOPE_LIBS)
 	mv -f $@.tmp $@
+endef
+
+ifeq ($(SANITIZE),1)
+$(BIN)/allocscope: $(CLI_SAN_OBJS) $(CORE_SAN_LIB)
+	$(link_sanitized)
 else
 $(BIN)/allocscope: $(CLI_OBJS) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@.tmp $^ $(ALLOCSCOPE_LIBS)
 	mv -f $@.tmp $@
 endif
+
+# ---- the sanitized allocscope the integration tests run (tests/helpers/lib.sh) ----
+# build/bin-san/allocscope: the objects of build/obj-san (the unit tests' core library and the
+# CLI built the same way), ASan/UBSan. It sits beside build/bin so that it finds what the plain
+# one finds, the same way: the shim in ../lib, registry.ini, charts and workloads in ../../
+# (the source tree). The probe tools and workload programs it runs from its own directory
+# (probe helpers, bench's PATH) are links to build/bin's. The sanitizer runtimes are linked in
+# statically: one runtime, so that log_path holds UBSan's reports too (with gcc's shared
+# libasan and libubsan, libubsan's log_path lands on libasan's copy and its own reports stay
+# on stderr, where a test that throws stderr away would lose them).
+SAN_BIN := $(BUILD)/bin-san
+SAN_BIN_LINKS := $(patsubst $(BIN)/%,$(SAN_BIN)/%,\
+	$(filter-out $(BIN)/allocscope,$(filter $(BIN)/%,$(ALL_TARGETS))))
+
+$(SAN_BIN)/allocscope: $(CLI_SAN_OBJS) $(CORE_SAN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANITIZE_FLAGS) -static-libasan -static-libubsan -o $@.tmp $^ $(ALLOCSCOPE_LIBS)
+	mv -f $@.tmp $@
+
+$(SAN_BIN_LINKS): $(SAN_BIN)/%: $(BIN)/%
+	@mkdir -p $(dir $@)
+	ln -sfn ../bin/$* $@
+
+tests-build: $(SAN_BIN)/allocscope $(SAN_BIN_LINKS)
 
 build-all: $(ALL_TARGETS)
 

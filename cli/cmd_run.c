@@ -556,6 +556,8 @@ static struct allocator_config *resolve_allocator(const struct run_options *o,
     struct allocator_config *cfg = registry_resolve(*reg, o->allocator, err, sizeof(err));
     if (!cfg || !allocator_check_installed(cfg->allocator, err, sizeof(err))) {
         util_error("%s", err);
+        registry_free(*reg);
+        *reg = NULL;
         return (struct allocator_config *)-1;
     }
     return cfg;
@@ -581,17 +583,20 @@ int cmd_run(int argc, char **argv)
     struct allocator_config *cfg = resolve_allocator(&o, &reg);
     if (cfg == (struct allocator_config *)-1)
         return 2;
+    char *out = NULL, *control = NULL;
+    char **env = NULL;
+    rc = 2;
     const char *shim = util_find_lib("liballocscope.so");
     if (!shim) {
         util_error("cannot find liballocscope.so next to %s; run 'make' or reinstall",
                    util_self_dir());
-        return 2;
+        goto done;
     }
-    char *out = o.out ? xstrdup(o.out) : default_out_dir(argv[optind]);
+    out = o.out ? xstrdup(o.out) : default_out_dir(argv[optind]);
     if (prepare_out_dir(out, o.force))
-        return 2;
-    char *control = util_format("%s/.control", out);
-    char **env = config_env(cfg);
+        goto done;
+    control = util_format("%s/.control", out);
+    env = config_env(cfg);
     struct target_spec spec = {
         .argv = argv + optind,
         .out_dir = out,
@@ -611,17 +616,19 @@ int cmd_run(int argc, char **argv)
     pid_t pid = target_start(&spec, err, sizeof(err));
     if (pid < 0) {
         util_error("%s", err);
-        return 127;
+        rc = 127;
+        goto done;
     }
     struct probe_helper kevents = {0};
     if (o.kernel && start_kernel_events(&kevents, pid, &spec)) {
         target_cancel(pid);
-        return 2;
+        goto done;
     }
     if (o.kernel && target_release(pid, err, sizeof(err))) {
         probe_helper_stop(&kevents);
         util_error("%s", err);
-        return 127;
+        rc = 127;
+        goto done;
     }
     write_started_run_json(&spec, started, pid); /* the target runs from here */
     struct target_result result;
@@ -632,6 +639,7 @@ int cmd_run(int argc, char **argv)
         join_kernel_events(&kevents, out);
     rc = finish_run(&spec, &result, started, &o, cfg, from_outside ? &outside : NULL);
     outside_free(&outside);
+done:
     allocator_config_free_env(env);
     registry_free(reg);
     free(control);

@@ -257,9 +257,9 @@ static int load_reachability(struct run_data *run, char *err, size_t errlen)
     return 0;
 }
 
-int rundata_load(struct run_data *run, const char *dir, unsigned parts, char *err, size_t errlen)
+static int load_parts(struct run_data *run, const char *dir, unsigned parts, char *err,
+                      size_t errlen)
 {
-    memset(run, 0, sizeof(*run));
     run->dir = xstrdup(dir);
     struct stat st;
     if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
@@ -287,6 +287,15 @@ int rundata_load(struct run_data *run, const char *dir, unsigned parts, char *er
             return -1;
     }
     return 0;
+}
+
+int rundata_load(struct run_data *run, const char *dir, unsigned parts, char *err, size_t errlen)
+{
+    memset(run, 0, sizeof(*run));
+    if (load_parts(run, dir, parts, err, errlen) == 0)
+        return 0;
+    rundata_free(run); /* what it read before the error */
+    return -1;
 }
 
 void rundata_free(struct run_data *run)

@@ -59,7 +59,8 @@ struct run_data {
 enum { RUNDATA_SAMPLES = 1, RUNDATA_SITES = 2 };
 
 /* Loads what PARTS asks for. A missing shim.txt or samples.csv is an error (err names the
- * file and what to do); missing site files mean a run without stacks (nsites = 0). */
+ * file and what to do); missing site files mean a run without stacks (nsites = 0). On an
+ * error RUN holds nothing (rundata_free on it is harmless). */
 int rundata_load(struct run_data *run, const char *dir, unsigned parts, char *err, size_t errlen);
 void rundata_free(struct run_data *run);
 const char *rundata_fact(const struct run_data *run, const char *key); /* last value or NULL */

@@ -5,6 +5,7 @@
 # registry files; a missing allocator library; a target that segfaults mid-load; Ctrl-C then
 # --resume; the GNU parallel recipe (--list-cells, --cell, merge) against a single run.
 . "$(dirname "$0")/../helpers/lib.sh"
+use_sanitized # allocscope with ASan/UBSan: any report fails the script
 
 SCATTER=$TESTBIN/bench_scatter
 if [ ! -x "$ALLOCSCOPE" ] || [ ! -x "$SCATTER" ] || [ ! -f "$SHIM" ]; then

@@ -3,6 +3,7 @@
 # ("allocscope leaks DIR --json", the form in the README): the same output either way.
 # run is the exception by design: what follows its command is the command's own.
 . "$(dirname "$0")/../helpers/lib.sh"
+use_sanitized # allocscope with ASan/UBSan: any report fails the script
 
 "$ALLOCSCOPE" run -q --sample all --out "$TMP/run" -- "$TESTBIN/leaker" 1000 2>/dev/null
 python3 "$ROOT/tests/helpers/gate_fabricate.py" "$TMP/bench" --seed 1 >/dev/null

@@ -6,6 +6,7 @@
 source "$(dirname "$0")/../helpers/lib.sh"
 source "$(dirname "$0")/../helpers/workloads_lib.sh"
 source "$(dirname "$0")/../helpers/diagnose_lib.sh"
+use_sanitized # allocscope with ASan/UBSan: any report fails the script
 
 if [ ! -x "$ALLOCSCOPE" ] || [ ! -f "$SHIM" ]; then
     skip "diagnose" "build/bin/allocscope or the shim is not built"

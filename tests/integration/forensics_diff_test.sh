@@ -7,6 +7,7 @@
 #   on the leaking one fail and print, and put in the Markdown comment, diag_leak_block;
 # - wrong input: one line, exit 2. About 50 s.
 . "$(dirname "$0")/../helpers/lib.sh"
+use_sanitized # allocscope with ASan/UBSan: any report fails the script
 
 if [ ! -x "$ALLOCSCOPE" ]; then
     fail "build" "$ALLOCSCOPE missing; run make all tests-build"

@@ -11,6 +11,7 @@
 # unchanged rerun passes, a rerun keeping 15% more of the measured after-load RSS fails.
 # About 40 s.
 source "$(dirname "$0")/../helpers/lib.sh"
+use_sanitized # allocscope with ASan/UBSan: any report fails the script
 
 FAB=$ROOT/tests/helpers/gate_fabricate.py
 

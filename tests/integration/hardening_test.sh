@@ -9,6 +9,7 @@
 #   - names that become path components (targets, variants, workloads, allocators,
 #     configurations) are one safe component each, or the bench refuses them before it runs.
 . "$(dirname "$0")/../helpers/lib.sh"
+use_sanitized # allocscope with ASan/UBSan: any report fails the script
 
 # ---- a failed mkdtemp fails the cell ----
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then

@@ -7,6 +7,7 @@
 # on how many loaded libraries have TLS, and the shim and the allocators add theirs) and
 # blocks allocated outside the program's own code (an allocator's own, glibc's).
 . "$(dirname "$0")/../helpers/lib.sh"
+use_sanitized # allocscope with ASan/UBSan: any report fails the script
 
 PROGRAM=$TESTBIN/reach_truth
 CLASSES="definitely_lost indirectly_lost possibly_lost still_reachable"

@@ -6,6 +6,7 @@
 # the report is still made; bad input gets one line. Inputs: real `allocscope run`
 # directories, bench directories assembled from them, and a real `allocscope bench`.
 . "$(dirname "$0")/../helpers/lib.sh"
+use_sanitized # allocscope with ASan/UBSan: any report fails the script
 
 GROWER=$TESTBIN/grower
 EVIL='<script>alert(1)</script>'
