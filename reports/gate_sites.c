@@ -22,7 +22,8 @@ static size_t repeats_of(const char *key, char *const *dirs, size_t ndirs, char 
         char **found;
         size_t k = bench_cell_repeats(dirs[i], key, &found);
         *out = xreallocarray(*out, n + k + 1, sizeof(char *));
-        memcpy(*out + n, found, k * sizeof(char *));
+        if (k) /* found is NULL when this bench has no repeat of KEY */
+            memcpy(*out + n, found, k * sizeof(char *));
         n += k;
         free(found);
     }
