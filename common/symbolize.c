@@ -18,7 +18,27 @@
 struct mapping {
     uint64_t start, end, offset;
     char *path;
+    uint64_t base;              /* where the file's offset-0 mapping starts in the run */
+    struct module_file *module; /* NULL: not a readable regular file */
 };
+
+/* One object file opened for DWARF, shared by every symbolizer of the process: a report or
+ * a gate reads tens of runs of the same binaries, and opening a file's debug information
+ * (Debian compresses libc's) costs far more than looking addresses up in it. Each file is
+ * reported alone at its own link addresses; a run's address is moved there by the run's
+ * load base. Known by device, inode, size and time, so a rebuilt binary is opened anew. */
+struct module_file {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    Dwfl *dwfl;
+    Dwfl_Module *mod; /* NULL when libdwfl could not read it */
+    uint64_t low;     /* the module's lowest address in DWFL */
+};
+
+static struct module_file **module_files; /* reachable until exit, on purpose */
+static size_t nmodule_files;
 
 struct cached_frame {
     uint64_t address;
@@ -27,7 +47,6 @@ struct cached_frame {
 };
 
 struct symbolizer {
-    Dwfl *dwfl;
     struct mapping *maps;
     size_t nmaps;
     struct cached_frame *cache; /* open addressing by address */
@@ -67,47 +86,65 @@ static void parse_maps(struct symbolizer *s, const char *text)
     }
 }
 
-/* Each file is reported once, at the address where its offset-0 mapping starts. */
-static void report_modules(struct symbolizer *s)
+static struct module_file *module_file_open(const char *path, const struct stat *st)
 {
-    dwfl_report_begin(s->dwfl);
+    for (size_t i = 0; i < nmodule_files; i++) {
+        struct module_file *f = module_files[i];
+        if (f->dev == st->st_dev && f->ino == st->st_ino && f->size == st->st_size &&
+            f->mtime.tv_sec == st->st_mtim.tv_sec && f->mtime.tv_nsec == st->st_mtim.tv_nsec)
+            return f;
+    }
+    struct module_file *f = xcalloc(1, sizeof(*f));
+    f->dev = st->st_dev, f->ino = st->st_ino, f->size = st->st_size, f->mtime = st->st_mtim;
+    f->dwfl = dwfl_begin(&offline_callbacks);
+    if (f->dwfl) {
+        const char *name = strrchr(path, '/');
+        dwfl_report_begin(f->dwfl);
+        f->mod = dwfl_report_elf(f->dwfl, name ? name + 1 : path, path, -1, 0, false);
+        dwfl_report_end(f->dwfl, NULL, NULL);
+        Dwarf_Addr low = 0;
+        if (f->mod)
+            dwfl_module_info(f->mod, NULL, &low, NULL, NULL, NULL, NULL, NULL);
+        f->low = low;
+    }
+    module_files = xreallocarray(module_files, nmodule_files + 1, sizeof(*module_files));
+    module_files[nmodule_files++] = f;
+    return f;
+}
+
+/* Each mapping of a file knows the file's load base: where its offset-0 mapping starts. */
+static void attach_modules(struct symbolizer *s)
+{
     for (size_t i = 0; i < s->nmaps; i++) {
         struct mapping *m = &s->maps[i];
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = !strcmp(s->maps[j].path, m->path);
         /* maps.txt is outside data: only regular files are opened (a device or a FIFO
          * named there would block or never end). */
         struct stat st;
-        if (seen || stat(m->path, &st) || !S_ISREG(st.st_mode) || access(m->path, R_OK))
+        if (stat(m->path, &st) || !S_ISREG(st.st_mode) || access(m->path, R_OK))
             continue;
-        uint64_t base = m->start - m->offset;
-        for (size_t j = i; j < s->nmaps; j++)
+        m->base = m->start - m->offset;
+        for (size_t j = 0; j < s->nmaps; j++)
             if (!strcmp(s->maps[j].path, m->path) && s->maps[j].offset == 0)
-                base = s->maps[j].start;
-        const char *name = strrchr(m->path, '/');
-        dwfl_report_elf(s->dwfl, name ? name + 1 : m->path, m->path, -1, base, false);
+                m->base = s->maps[j].start;
+        m->module = module_file_open(m->path, &st);
     }
-    dwfl_report_end(s->dwfl, NULL, NULL);
 }
 
 struct symbolizer *symbolizer_new(const char *maps_text)
 {
     struct symbolizer *s = xcalloc(1, sizeof(*s));
-    s->dwfl = dwfl_begin(&offline_callbacks);
     if (maps_text)
         parse_maps(s, maps_text);
-    if (s->dwfl)
-        report_modules(s);
+    attach_modules(s);
     return s;
 }
 
-static const char *object_of(struct symbolizer *s, uint64_t address)
+static const struct mapping *mapping_of(struct symbolizer *s, uint64_t address)
 {
     for (size_t i = 0; i < s->nmaps; i++)
         if (address >= s->maps[i].start && address < s->maps[i].end)
-            return s->maps[i].path;
-    return "??";
+            return &s->maps[i];
+    return NULL;
 }
 
 /* ---- names ---- */
@@ -220,8 +257,10 @@ static void resolve(struct symbolizer *s, uint64_t address, struct cached_frame 
 {
     struct frame_info frames[MAX_INLINED];
     unsigned n = 0;
-    Dwarf_Addr pc = address - 1; /* inside the call instruction */
-    Dwfl_Module *mod = s->dwfl ? dwfl_addrmodule(s->dwfl, pc) : NULL;
+    const struct mapping *map = mapping_of(s, address - 1);
+    Dwfl_Module *mod = map && map->module ? map->module->mod : NULL;
+    /* inside the call instruction, moved to where the file alone is reported */
+    Dwarf_Addr pc = mod ? address - 1 - map->base + map->module->low : 0;
     struct position at = {NULL, 0};
     if (mod) {
         Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
@@ -241,7 +280,7 @@ static void resolve(struct symbolizer *s, uint64_t address, struct cached_frame 
         free((char *)frames[n - 1].function);
         set_name(&frames[n - 1], symbol);
     }
-    const char *object = object_of(s, address);
+    const char *object = map ? map->path : "??";
     for (unsigned i = 0; i < n; i++) {
         frames[i].object = object;
         frames[i].address = address;
@@ -319,7 +358,5 @@ void symbolizer_free(struct symbolizer *s)
     for (size_t i = 0; i < s->nmaps; i++)
         free(s->maps[i].path);
     free(s->maps);
-    if (s->dwfl)
-        dwfl_end(s->dwfl);
     free(s);
 }
