@@ -1,5 +1,7 @@
 #!/bin/bash
-# suite: alone
+# suite: full alone
+# (make test-full: it keeps a core busy itself and so runs alone; make test already runs the
+# verdicts beside its other scripts, and the suite is meant to pass with another job busy.)
 # Verdicts of bench cells with one CPU kept busy by another program (`yes`, started here,
 # bounded by `timeout` and killed on exit): a busy machine does the load's work more slowly,
 # and the target may still be working off queued requests when the load command ends.
