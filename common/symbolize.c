@@ -76,8 +76,10 @@ static void parse_maps(struct symbolizer *s, const char *text)
                 s->maps = xreallocarray(s->maps, cap, sizeof(*s->maps));
             }
             struct mapping *m = &s->maps[s->nmaps++];
-            m->start = start, m->end = end, m->offset = offset;
-            m->path = xstrndup(line + path_at, len);
+            *m = (struct mapping){.start = start,
+                                  .end = end,
+                                  .offset = offset,
+                                  .path = xstrndup(line + path_at, len)};
             char *deleted = strstr(m->path, " (deleted)");
             if (deleted)
                 *deleted = '\0';
