@@ -175,8 +175,8 @@ static bool site_is_significant(const struct diagnosis_site *s, const struct dia
                                            m->work_tail_slope_t >= t->min_slope_t &&
                                            m->work_tail_growth >= t->tail_share * growth);
     return growth >= t->min_growth_bytes && growth >= t->min_growth_share * peak &&
-           s->slope_t >= t->min_site_slope_t && s->sustained >= t->sustained_share &&
-           heap_rising && work_sustained;
+           s->slope_t >= t->min_site_slope_t && s->sustained >= t->sustained_share && heap_rising &&
+           work_sustained;
 }
 
 static bool site_is_leak(const struct diagnosis_site *s, const struct diagnose_thresholds *t)
@@ -800,6 +800,28 @@ static double activity(const struct series *s, size_t i, bool by_rss)
     return dt > 0 ? delta / dt : 0;
 }
 
+/* Longest teardown taken for one: a program freeing for longer is still working off its
+ * load, and the end of the recording is its after-load state. */
+#define TEARDOWN_MS 1000.0
+
+/* The last row after the load's LAST where the program was quiet. A program that frees its
+ * state before it exits (at a rate of the load's own) can be caught mid-way by the last
+ * rows: its live heap is falling there while the allocator has not returned anything yet,
+ * which is no after-load state. Without a quiet row just before such a teardown, the
+ * end. */
+static size_t quiet_before_teardown(const struct series *s, size_t last, double max_rate,
+                                    const struct diagnose_thresholds *t)
+{
+    size_t end = s->n - 1;
+    for (size_t i = end; i > last + 1 && s->t_ms[end] - s->t_ms[i - 1] <= TEARDOWN_MS; i--) {
+        double dt = s->t_ms[i] - s->t_ms[i - 1];
+        double frees = dt > 0 ? (s->free_calls[i] - s->free_calls[i - 1]) / dt : 0;
+        if (frees <= t->activity_share * max_rate)
+            return i; /* the interval up to row I was quiet */
+    }
+    return end;
+}
+
 /* Without phases.csv the load is where the allocation rate is high: from the first to the
  * last interval whose rate exceeds activity_share of the highest. */
 static void infer_phases(struct diagnosis_metrics *m, const struct series *s,
@@ -824,10 +846,12 @@ static void infer_phases(struct diagnosis_metrics *m, const struct series *s,
         first = 0, last = n - 1;
     m->load_start_ms = (uint64_t)s->t_ms[first];
     m->load_end_ms = (uint64_t)s->t_ms[last];
-    /* After the load is where the program is quiet: the end of the recording. */
-    m->after_ms = (uint64_t)s->t_ms[s->n - 1];
+    /* After the load is where the program is quiet: the end of the recording, or just
+     * before the teardown a program may do on its way out. */
+    size_t quiet = by_rss ? s->n - 1 : quiet_before_teardown(s, last, max_rate, t);
+    m->after_ms = (uint64_t)s->t_ms[quiet];
     /* At least a second (or five samples) of quiet after the load counts as a cooldown. */
-    m->has_cooldown = s->n - 1 - last >= 5 && s->t_ms[s->n - 1] - s->t_ms[last] >= 1000;
+    m->has_cooldown = quiet - last >= 5 && s->t_ms[quiet] - s->t_ms[last] >= 1000;
 }
 
 /* The RSS row for time T: RSS after the reclaim request is the reclaim test's, not the
@@ -844,8 +868,7 @@ static size_t rss_row_at(const struct series *s, double t)
 /* The work axis: the live heap against the allocation calls over the load's rows I0..END
  * (END: its last steady row). The tail is the last third of those calls; the midpoint is
  * when half of them had been made. */
-static void measure_work(struct diagnosis_metrics *m, const struct series *s, size_t i0,
-                         size_t end)
+static void measure_work(struct diagnosis_metrics *m, const struct series *s, size_t i0, size_t end)
 {
     double c0 = s->alloc_calls[i0], c1 = s->alloc_calls[end];
     m->has_work = s->has_live && c1 - c0 >= MIN_WORK_CALLS;
@@ -1411,7 +1434,8 @@ struct json_t *diagnosis_to_json(const struct diagnosis *d)
         json_array_append_new(candidates, site_json(&d->candidates[i]));
     json_object_set_new(o, "heap", d->has_heap ? site_json(&d->heap) : json_null());
     double per_call = diagnosis_leak_per_call(d);
-    json_object_set_new(o, "leak_bytes_per_call", isnan(per_call) ? json_null() : json_real(per_call));
+    json_object_set_new(o, "leak_bytes_per_call",
+                        isnan(per_call) ? json_null() : json_real(per_call));
     json_object_set_new(o, "top_growing_sites", candidates);
     return o;
 }

@@ -304,6 +304,47 @@ static void test_diagnose_run(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A plain run (no phases.csv) that keeps 32 MiB from its load to its exit and frees them
+ * on its way out, the last periodic row caught mid-way through that teardown: the after-load
+ * state is the quiet row before it, a bounded step (healthy), not a live heap of 7 MiB under
+ * an RSS of 37 MiB (allocator-retention). */
+static void test_teardown_is_not_after_load(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_diagnose.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_file(dir, "shim.txt", "pid=1\nmode=count\nallocator=glibc\nexit=clean\n");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/samples.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "t_ms,live_bytes,alloc_calls,free_calls,rss_bytes,lazyfree_bytes,reclaim\n");
+    long long live = 1 << 20, calls = 100, frees = 100;
+    /* idle to 1 s; the load keeps 32 MiB at its first tick, then churns to 2 s; quiet to 5 s */
+    for (int i = 0; i <= 50; i++) {
+        if (i == 11)
+            live += 32LL << 20, calls += 8192;
+        else if (i > 11 && i <= 20)
+            calls += 1000, frees += 1000;
+        fprintf(f, "%d,%lld,%lld,%lld,%lld,0,\n", i * 100, live, calls, frees, live + (4 << 20));
+    }
+    fprintf(f, "5100,%lld,%lld,%lld,%lld,0,\n", 7LL << 20, calls, frees + 6500, live + (4 << 20));
+    fprintf(f, "5150,%lld,%lld,%lld,%lld,0,\n", 1LL << 20, calls, frees + 8192, live + (4 << 20));
+    fclose(f);
+    struct diagnose_thresholds t;
+    struct diagnosis d;
+    char err[512];
+    diagnose_thresholds_default(&t);
+    assert_int_equal(diagnose_run(dir, &t, &d, err, sizeof(err)), 0);
+    assert_false(d.m.phases_from_file);
+    assert_int_equal(d.m.after_ms, 5000);
+    assert_int_equal(d.verdict, VERDICT_HEALTHY);
+    diagnosis_free(&d);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_slope),
         cmocka_unit_test(test_thresholds),
         cmocka_unit_test(test_diagnose_run),
+        cmocka_unit_test(test_teardown_is_not_after_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
