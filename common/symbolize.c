@@ -119,6 +119,13 @@ static void attach_modules(struct symbolizer *s)
 {
     for (size_t i = 0; i < s->nmaps; i++) {
         struct mapping *m = &s->maps[i];
+        size_t first = 0; /* the file's first mapping was looked at already */
+        while (first < i && strcmp(s->maps[first].path, m->path))
+            first++;
+        if (first < i) {
+            m->base = s->maps[first].base, m->module = s->maps[first].module;
+            continue;
+        }
         /* maps.txt is outside data: only regular files are opened (a device or a FIFO
          * named there would block or never end). */
         struct stat st;
