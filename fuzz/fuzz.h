@@ -21,4 +21,7 @@ const char *fuzz_text(const uint8_t *data, size_t size);
 /* Copies the files of directory FROM into directory TO (made if missing). */
 void fuzz_copy_dir(const char *from, const char *to);
 
+/* Reads DIR (a run or a bench) as `allocscope report` does, groups its cells, frees it. */
+void fuzz_report_load(const char *dir);
+
 #endif

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reports/report_model.h"
+
 static char dir[PATH_MAX];
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -83,4 +85,13 @@ void fuzz_copy_dir(const char *from, const char *to)
     }
     if (d)
         closedir(d);
+}
+
+void fuzz_report_load(const char *dir)
+{
+    struct report_input in;
+    char err[512], *dirs[] = {(char *)dir};
+    if (report_load(&in, dirs, 1, err, sizeof(err)) == 0)
+        report_group_cells(&in);
+    report_free(&in);
 }

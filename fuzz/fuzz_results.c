@@ -9,7 +9,6 @@
 #include "fuzz/fuzz.h"
 #include "reports/diagnose.h"
 #include "reports/gate.h"
-#include "reports/report_model.h"
 
 static const char *const cell_names[] = {"web-none-glibc-default-r1",
                                          "web-none-jemalloc-default-r1"};
@@ -50,11 +49,7 @@ static void read_bench(void)
     memset(&g, 0, sizeof(g));
     if (gate_bench_load(&g, bench_dir, &t, err, sizeof(err)) == 0)
         gate_bench_free(&g);
-    struct report_input in;
-    char *dirs[] = {bench_dir};
-    if (report_load(&in, dirs, 1, err, sizeof(err)) == 0)
-        report_group_cells(&in);
-    report_free(&in);
+    fuzz_report_load(bench_dir);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

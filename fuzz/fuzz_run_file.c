@@ -9,7 +9,6 @@
 #include "fuzz/fuzz.h"
 #include "reports/diagnose.h"
 #include "reports/leaks.h"
-#include "reports/report_model.h"
 
 #ifndef FUZZ_FILE
 #error "FUZZ_FILE names the run directory's file the input replaces"
@@ -50,10 +49,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     diagnose_thresholds_default(&t);
     if (diagnose_run(run_dir, &t, &d, err, sizeof(err)) == 0)
         diagnosis_free(&d);
-    struct report_input in;
-    char *dirs[] = {run_dir};
-    if (report_load(&in, dirs, 1, err, sizeof(err)) == 0)
-        report_group_cells(&in);
-    report_free(&in);
+    fuzz_report_load(run_dir);
     return 0;
 }
