@@ -938,6 +938,7 @@ struct growth_input {
     const double *t_ms, *bytes;
     size_t n;
     double start, load_end, mid, after, exit_bytes;
+    double exit_ms; /* when exit_bytes was read; > 0 when it is part of the trajectory */
     double work_mid;           /* bytes when half of the load's allocation calls were made */
     const struct series *work; /* the samples, for the calls made by each time */
 };
@@ -961,6 +962,8 @@ static void growth_stats(struct diagnosis_site *out, const struct growth_input *
             t[k] = g->t_ms[i] / 1000.0, y[k++] = g->bytes[i];
         }
     }
+    if (g->exit_ms > 0 && g->exit_bytes > peak)
+        peak = g->exit_bytes, peak_ms = g->exit_ms;
     out->start_bytes = (int64_t)g->start;
     out->peak_bytes = (int64_t)peak;
     out->load_end_bytes = (int64_t)g->load_end;
@@ -986,6 +989,18 @@ static void growth_stats(struct diagnosis_site *out, const struct growth_input *
     free(w);
 }
 
+/* A site is seen only at its snapshots, a second apart, and the last one is taken at exit.
+ * When the program exited cleanly with no cooldown before, that snapshot ends the trajectory:
+ * a site that grew only in the last second before the after-load point has no row before it,
+ * and without this a short run's leak would go unnamed. Returns the snapshot's time, or 0. */
+static double exit_in_trajectory(const struct site_series *s, const struct diagnosis_metrics *m)
+{
+    if (m->has_cooldown || !m->exited_cleanly || s->npoints == 0)
+        return 0;
+    double last = (double)s->points[s->npoints - 1].t_ms;
+    return last > (double)m->after_ms ? last : 0;
+}
+
 static void site_growth(struct diagnosis_site *out, const struct site_series *s,
                         const struct diagnosis_metrics *m, const struct series *work)
 {
@@ -1003,6 +1018,7 @@ static void site_growth(struct diagnosis_site *out, const struct site_series *s,
         .mid = value_at(s, mid),
         .after = value_at(s, (double)m->after_ms),
         .exit_bytes = m->exited_cleanly ? (double)s->end_bytes : -1,
+        .exit_ms = exit_in_trajectory(s, m),
         .work_mid = value_at(s, (double)m->work_mid_ms),
         .work = work,
     };
@@ -1077,8 +1093,9 @@ static void measure_sites(struct diagnosis *d, const struct run_data *run,
         struct diagnosis_site site;
         memset(&site, 0, sizeof(site));
         site_growth(&site, series, &d->m, work);
-        double blocks =
-            blocks_at(series, d->m.steady_end_ms) - blocks_at(series, (double)d->m.load_start_ms);
+        /* the blocks behind the growth: those live where the site peaked */
+        double blocks = blocks_at(series, site.growth_to_s * 1000.0) -
+                        blocks_at(series, (double)d->m.load_start_ms);
         site.samples =
             sample_count((double)(site.peak_bytes - site.start_bytes), blocks, sample_mean);
         bool significant = site_is_significant(&site, &d->m, t);

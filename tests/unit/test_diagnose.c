@@ -345,6 +345,50 @@ static void test_teardown_is_not_after_load(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A sampled run of 3 s leaking 1 MiB/s, site snapshots a second apart: the leaking site's
+ * two samples came after the snapshot at 2 s, so its only row is the one at exit (3.05 s),
+ * after the after-load point. Read between the snapshots it grew, and it names the leak; read
+ * as a step it had not grown at all and the leak had no site. */
+static void test_site_seen_only_at_exit_names_the_leak(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_diagnose.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_file(dir, "shim.txt",
+               "pid=1\nmode=sampled\nsample_bytes=524288\nallocator=glibc\nexit=clean\n");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/samples.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "t_ms,live_bytes,alloc_calls,free_calls,rss_bytes,lazyfree_bytes,reclaim\n");
+    for (int i = 0; i <= 30; i++)
+        fprintf(f, "%d,%lld,%d,%d,%lld,0,\n", i * 100, 10000 + i * 104857LL, i * 1400, i * 1200,
+                (4LL << 20) + i * 104857LL);
+    fclose(f);
+    write_file(dir, "sites.csv",
+               "t_ms,site_id,alloc_calls,alloc_bytes,free_calls,free_bytes,peak_bytes,"
+               "temporary_calls\n"
+               "1000,1,12000,14000000,12000,14000000,525000,1300\n"
+               "2000,1,23000,28000000,23000,28000000,525000,2600\n"
+               "3050,1,32000,40000000,32000,40000000,525000,3300\n"
+               "3050,2,2050,1049088,0,0,1049088,0\n");
+    write_file(dir, "stacks.csv", "site_id,frames\n1,0x1000;0x2000\n2,0x3000;0x2000\n");
+    struct diagnose_thresholds t;
+    struct diagnosis d;
+    char err[512];
+    diagnose_thresholds_default(&t);
+    assert_int_equal(diagnose_run(dir, &t, &d, err, sizeof(err)), 0);
+    assert_int_equal(d.verdict, VERDICT_LEAK);
+    assert_true(d.m.after_ms < 3050);
+    assert_true(d.ncandidates >= 1);
+    assert_int_equal(d.candidates[0].site_id, 2);
+    assert_true(d.candidates[0].peak_bytes - d.candidates[0].start_bytes > 512 * 1024);
+    diagnosis_free(&d);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_thresholds),
         cmocka_unit_test(test_diagnose_run),
         cmocka_unit_test(test_teardown_is_not_after_load),
+        cmocka_unit_test(test_site_seen_only_at_exit_names_the_leak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
