@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "allocators/registry.h"
+#include "common/json_text.h"
 #include "common/util.h"
 
 static void usage(FILE *to)
@@ -38,16 +39,16 @@ static json_t *pairs_json(const struct setting_list *pairs)
         const char *eq = strchr(pairs->items[i], '=');
         char name[256];
         snprintf(name, sizeof(name), "%.*s", (int)(eq - pairs->items[i]), pairs->items[i]);
-        json_object_set_new(obj, name, json_string(eq + 1));
+        json_text_set(obj, name, json_text(eq + 1));
     }
     return obj;
 }
 
 static json_t *config_json(const struct allocator_config *c)
 {
-    return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "name", c->full_name, "config", c->name,
-                     "description", c->description, "main", c->main, "env", pairs_json(&c->env),
-                     "expect", pairs_json(&c->expect));
+    return json_pack("{s:o, s:o, s:o, s:b, s:o, s:o}", "name", json_text(c->full_name), "config",
+                     json_text(c->name), "description", json_text(c->description), "main", c->main,
+                     "env", pairs_json(&c->env), "expect", pairs_json(&c->expect));
 }
 
 static int print_json(struct registry *reg)
@@ -62,19 +63,18 @@ static int print_json(struct registry *reg)
                 json_array_append_new(configs, config_json(reg->configs[j]));
         json_array_append_new(
             allocators,
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:o}", "name", a->name, "kind", a->kind,
-                      "library", a->library, "package", a->package, "description", a->description,
-                      "installed", allocator_installed(a), "version",
-                      version ? json_string(version) : json_null(), "configs", configs));
+            json_pack("{s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o}", "name", json_text(a->name),
+                      "kind", json_text(a->kind), "library", json_text(a->library), "package",
+                      json_text(a->package), "description", json_text(a->description), "installed",
+                      allocator_installed(a), "version", json_text(version), "configs", configs));
     }
     json_t *files = json_array();
     for (size_t i = 0; i < reg->n_files; i++)
-        json_array_append_new(files, json_string(reg->files[i]));
+        json_array_append_new(files, json_text(reg->files[i]));
     json_t *root = json_pack("{s:o, s:o}", "registry", files, "allocators", allocators);
-    int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int rc = json_text_print(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, "the registry");
     json_decref(root);
-    putchar('\n');
-    return rc ? 1 : 0;
+    return rc ? 2 : 0;
 }
 
 static void print_config(const struct allocator_config *c)

@@ -20,6 +20,7 @@
 #include "harness/probe_helper.h"
 #include "harness/procmem.h"
 #include "common/atomic_file.h"
+#include "common/json_text.h"
 #include "common/util.h"
 
 static const char attach_usage[] =
@@ -189,7 +190,7 @@ static json_t *target_command(int pid)
     char *text = util_read_file_bounded(path, UTIL_INPUT_MAX, &len);
     json_t *argv = json_array();
     for (size_t i = 0; text && i < len; i += strlen(text + i) + 1)
-        json_array_append_new(argv, json_string(text + i));
+        json_array_append_new(argv, json_text(text + i));
     free(text);
     return argv;
 }
@@ -202,7 +203,7 @@ static json_t *read_link_json(int pid, const char *what)
     if (n <= 0)
         return json_null();
     target[n] = '\0';
-    return json_string(target);
+    return json_text(target);
 }
 
 /* allocator=... of shim.txt when the uprobe tool wrote one. */
@@ -215,14 +216,16 @@ static json_t *allocator_json(const char *dir)
     json_t *allocator = json_object();
     for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
         if (!strncmp(line, "allocator=", 10))
-            json_object_set_new(allocator, "name", json_string(line + 10));
+            json_object_set_new(allocator, "name", json_text(line + 10));
         else if (!strncmp(line, "allocator_path=", 15))
-            json_object_set_new(allocator, "path", json_string(line + 15));
+            json_object_set_new(allocator, "path", json_text(line + 15));
     }
     free(text);
     return allocator;
 }
 
+/* Returns 0, 1 when run.json could not be written or 2 when it could not be encoded (said on
+ * stderr either way). */
 static int write_run_json(const struct attach_options *o, const char *dir, json_t *command,
                           json_t *cwd, const char *started, double duration_s, bool target_ended,
                           long long peak_rss)
@@ -233,24 +236,24 @@ static int write_run_json(const struct attach_options *o, const char *dir, json_
     long long mem = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
     const char *argv0 = json_string_value(json_array_get(command, 0));
     const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
-    json_t *name = argv0 ? json_string(slash ? slash + 1 : argv0) : json_null();
+    json_t *name = argv0 ? json_text(slash ? slash + 1 : argv0) : json_null();
     json_t *root = json_pack(
-        "{s:s, s:s, s:b, s:i, s:o, s:o, s:o, s:s, s:f, s:{s:b, s:s}, s:o, s:{s:s, s:i, s:I}, "
+        "{s:s, s:s, s:b, s:i, s:o, s:o, s:o, s:s, s:f, s:{s:b, s:o}, s:o, s:{s:o, s:i, s:I}, "
         "s:{s:b}, s:{s:I}}",
         "tool", "allocscope", "version", ALLOCSCOPE_VERSION, "attach", 1, "pid", o->pid, "command",
         command, "cwd", cwd, "name", name, "started", started, "duration_s", duration_s, "probes",
-        "uprobes", o->uprobes, "sample", o->sample, "allocator", allocator_json(dir), "host",
-        "kernel", uts.release, "cpus", (int)cpus, "mem_bytes", (json_int_t)mem, "target", "ended",
-        target_ended, "summary", "peak_rss_bytes", (json_int_t)peak_rss);
-    if (!root)
-        return -1;
-    char *text = json_dumps(root, JSON_INDENT(2));
-    json_decref(root);
-    if (!text)
-        util_out_of_memory();
+        "uprobes", o->uprobes, "sample", json_text(o->sample), "allocator", allocator_json(dir),
+        "host", "kernel", json_text(uts.release), "cpus", (int)cpus, "mem_bytes", (json_int_t)mem,
+        "target", "ended", target_ended, "summary", "peak_rss_bytes", (json_int_t)peak_rss);
     char *path = util_format("%s/run.json", dir);
+    char *text = json_text_dump(root, JSON_INDENT(2), path);
+    json_decref(root);
+    if (!text) {
+        free(path);
+        return 2;
+    }
     char why[ATOMIC_FILE_ERROR_MAX];
-    int rc = atomic_file_write(path, text, strlen(text));
+    int rc = atomic_file_write(path, text, strlen(text)) ? 1 : 0;
     if (rc)
         util_error("%s", atomic_file_error(why, sizeof(why), path, errno));
     free(path);
@@ -346,8 +349,9 @@ int cmd_attach(int argc, char **argv)
     }
     if (!rc && kernel_join_samples(samples_path, kernel_csv))
         rc = 1;
-    if (write_run_json(&o, dir, command, cwd, started, duration_s, target_ended, peak))
-        rc = 1;
+    int unwritten = write_run_json(&o, dir, command, cwd, started, duration_s, target_ended, peak);
+    if (unwritten > rc)
+        rc = unwritten;
     if (!rc)
         printf("allocscope: attached to %d for %.1f s; wrote %s\n", o.pid, duration_s, dir);
     free(kernel_csv);

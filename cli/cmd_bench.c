@@ -19,6 +19,7 @@
 #include "harness/bench_spec.h"
 #include "cli/commands.h"
 #include "common/format.h"
+#include "common/json_text.h"
 #include "allocators/registry.h"
 #include "harness/runjson.h"
 #include "common/atomic_file.h"
@@ -394,13 +395,13 @@ static json_t *target_json(const struct bench_target *t)
 {
     json_t *variants = json_array();
     for (size_t i = 0; i < t->n_variants; i++)
-        json_array_append_new(variants, json_string(t->variants[i]));
-    json_t *obj =
-        json_pack("{s:s, s:s, s:o}", "name", t->name, "command", t->command, "variants", variants);
-    json_object_set_new(obj, "load", t->load ? json_string(t->load) : json_null());
-    json_object_set_new(obj, "ready", t->ready ? json_string(t->ready) : json_null());
-    json_object_set_new(obj, "server", t->server ? json_string(t->server) : json_null());
-    json_object_set_new(obj, "defined_at", json_string(t->origin));
+        json_array_append_new(variants, json_text(t->variants[i]));
+    json_t *obj = json_pack("{s:o, s:o, s:o}", "name", json_text(t->name), "command",
+                            json_text(t->command), "variants", variants);
+    json_object_set_new(obj, "load", json_text(t->load));
+    json_object_set_new(obj, "ready", json_text(t->ready));
+    json_object_set_new(obj, "server", json_text(t->server));
+    json_object_set_new(obj, "defined_at", json_text(t->origin));
     return obj;
 }
 
@@ -415,26 +416,28 @@ static int write_bench_json(const char *dir, const struct bench_spec *spec,
     for (size_t i = 0; i < spec->n_targets; i++)
         json_array_append_new(targets, target_json(&spec->targets[i]));
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(names, json_string(cells[i].name));
+        json_array_append_new(names, json_text(cells[i].name));
         bool seen = false;
         for (size_t j = 0; j < i; j++)
             seen |= cells[j].config == cells[i].config;
         if (!seen)
-            json_array_append_new(configs, json_string(cells[i].config->full_name));
+            json_array_append_new(configs, json_text(cells[i].config->full_name));
     }
     json_t *root = json_pack(
-        "{s:s, s:s, s:s, s:s, s:i, s:i, s:{s:f, s:f, s:f}, s:o, s:o, s:o, s:{s:s, s:I, s:I}}",
+        "{s:s, s:s, s:s, s:o, s:i, s:i, s:{s:f, s:f, s:f}, s:o, s:o, s:o, s:{s:o, s:I, s:I}}",
         "tool", "allocscope", "version", ALLOCSCOPE_VERSION, "started", started, "profile",
-        spec->profile, "repeats", (int)spec->repeats, "interval_ms", (int)spec->interval_ms,
-        "phases", "idle_s", spec->idle_s, "load_s", spec->load_s, "cooldown_s", spec->cooldown_s,
-        "targets", targets, "configs", configs, "cells", names, "host", "kernel", u.release, "cpus",
-        (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "mem_bytes",
-        (json_int_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE));
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    if (!text)
-        util_out_of_memory();
+        json_text(spec->profile), "repeats", (int)spec->repeats, "interval_ms",
+        (int)spec->interval_ms, "phases", "idle_s", spec->idle_s, "load_s", spec->load_s,
+        "cooldown_s", spec->cooldown_s, "targets", targets, "configs", configs, "cells", names,
+        "host", "kernel", json_text(u.release), "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
+        "mem_bytes", (json_int_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE));
     char *path = util_format("%s/bench.json", dir);
+    char *text = json_text_dump(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER, path);
+    json_decref(root);
+    if (!text) {
+        free(path);
+        return -1;
+    }
     char why[ATOMIC_FILE_ERROR_MAX];
     int rc = atomic_file_write(path, text, strlen(text));
     if (rc)

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "common/json_text.h"
 #include "common/results.h"
 #include "reports/diagnose.h"
 #include "common/util.h"
@@ -140,25 +141,25 @@ static void bench_print_text(const struct bench *b)
     }
 }
 
-static void bench_print_json(const struct bench *b, const char *dir)
+static int bench_print_json(const struct bench *b, const char *dir)
 {
     json_t *cells = json_array();
     for (size_t i = 0; i < b->ncells; i++) {
         const struct bench_cell *c = &b->cells[i];
         json_t *o = c->diagnosed ? diagnosis_to_json(&c->d) : json_object();
-        json_object_set_new(o, "cell", json_string(c->name));
-        json_object_set_new(o, "workload", json_string(c->workload));
-        json_object_set_new(o, "variant", json_string(c->variant));
-        json_object_set_new(o, "allocator", json_string(c->allocator));
-        json_object_set_new(o, "config", json_string(c->config));
+        json_object_set_new(o, "cell", json_text(c->name));
+        json_object_set_new(o, "workload", json_text(c->workload));
+        json_object_set_new(o, "variant", json_text(c->variant));
+        json_object_set_new(o, "allocator", json_text(c->allocator));
+        json_object_set_new(o, "config", json_text(c->config));
         if (!c->diagnosed)
-            json_object_set_new(o, "error", json_string(c->error));
+            json_object_set_new(o, "error", json_text(c->error));
         json_array_append_new(cells, o);
     }
-    json_t *root = json_pack("{s:s, s:o}", "bench", dir, "cells", cells);
-    json_dumpf(root, stdout, JSON_INDENT(2));
-    putchar('\n');
+    json_t *root = json_pack("{s:o, s:o}", "bench", json_text(dir), "cells", cells);
+    int rc = json_text_print(root, JSON_INDENT(2), "the diagnoses");
     json_decref(root);
+    return rc;
 }
 
 static int diagnose_bench(const char *dir, const struct diagnose_thresholds *t, bool json)
@@ -171,12 +172,13 @@ static int diagnose_bench(const char *dir, const struct diagnose_thresholds *t, 
         return 2;
     }
     bench_diagnose(&b, dir, t);
+    int rc = 0;
     if (json)
-        bench_print_json(&b, dir);
+        rc = bench_print_json(&b, dir) ? 2 : 0;
     else
         bench_print_text(&b);
     bench_free(&b);
-    return 0;
+    return rc;
 }
 
 static int diagnose_one(const char *dir, const struct diagnose_thresholds *t, bool json)
@@ -188,17 +190,17 @@ static int diagnose_one(const char *dir, const struct diagnose_thresholds *t, bo
         diagnosis_free(&d);
         return 2;
     }
+    int rc = 0;
     if (json) {
         json_t *root = diagnosis_to_json(&d);
-        json_dumpf(root, stdout, JSON_INDENT(2));
-        putchar('\n');
+        rc = json_text_print(root, JSON_INDENT(2), "the diagnosis") ? 2 : 0;
         json_decref(root);
     } else {
         printf("%s: ", dir);
         diagnosis_print_text(&d, stdout);
     }
     diagnosis_free(&d);
-    return 0;
+    return rc;
 }
 
 int cmd_diagnose(int argc, char **argv)

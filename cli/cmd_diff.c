@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "common/json_text.h"
 #include "common/util.h"
 #include "reports/site_diff.h"
 
@@ -150,32 +151,32 @@ static json_t *strings_json(char **list, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_string(list[i]));
+        json_array_append_new(a, json_text(list[i]));
     return a;
 }
 
-static void print_json(const struct diff_args *args, bool benches, const struct comparison *c,
-                       size_t n, json_t *only_a, json_t *only_b)
+static int print_json(const struct diff_args *args, bool benches, const struct comparison *c,
+                      size_t n, json_t *only_a, json_t *only_b)
 {
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++) {
         const struct comparison *cmp = &c[i];
-        json_t *o = json_pack("{s:s?, s:I, s:I}", "cell", cmp->key, "a_repeats",
+        json_t *o = json_pack("{s:o, s:I, s:I}", "cell", json_text(cmp->key), "a_repeats",
                               (json_int_t)cmp->a.repeats, "b_repeats", (json_int_t)cmp->b.repeats);
         if (cmp->error[0]) {
-            json_object_set_new(o, "error", json_string(cmp->error));
+            json_object_set_new(o, "error", json_text(cmp->error));
         } else {
             json_object_set_new(o, "sampled", json_boolean(cmp->diff.sampled));
             json_object_set_new(o, "sites", site_diff_json(&cmp->diff, args->top));
         }
         json_array_append_new(list, o);
     }
-    json_t *root = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "kind", benches ? "benches" : "runs",
-                             "a", args->a, "b", args->b, "comparisons", list, "only_in_a", only_a,
-                             "only_in_b", only_b);
-    json_dumpf(root, stdout, JSON_INDENT(2));
-    putchar('\n');
+    json_t *root = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "kind", benches ? "benches" : "runs",
+                             "a", json_text(args->a), "b", json_text(args->b), "comparisons", list,
+                             "only_in_a", only_a, "only_in_b", only_b);
+    int rc = json_text_print(root, JSON_INDENT(2), "the comparison");
     json_decref(root);
+    return rc;
 }
 
 int cmd_diff(int argc, char **argv)
@@ -209,9 +210,11 @@ int cmd_diff(int argc, char **argv)
     }
     if (a_bench && !n)
         util_warn("%s and %s have no cell in common", args.a, args.b);
+    int rc = 0;
     if (args.json) {
-        print_json(&args, a_bench, c, n, strings_json(only_a, n_only_a),
-                   strings_json(only_b, n_only_b));
+        if (print_json(&args, a_bench, c, n, strings_json(only_a, n_only_a),
+                       strings_json(only_b, n_only_b)))
+            rc = 2;
     } else {
         print_text(&args, c, n);
         for (size_t i = 0; i < n_only_a; i++)
@@ -228,5 +231,5 @@ int cmd_diff(int argc, char **argv)
     free(c);
     bench_strings_free(only_a, n_only_a);
     bench_strings_free(only_b, n_only_b);
-    return 0;
+    return rc;
 }

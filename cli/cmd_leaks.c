@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "common/atomic_file.h"
 #include "common/format.h"
+#include "common/json_text.h"
 #include "common/rundata.h"
 #include "common/symbolize.h"
 #include "common/util.h"
@@ -59,10 +60,11 @@ static json_t *frames_json(struct symbolizer *sym, const struct site_series *s)
     for (unsigned i = 0; i < n; i++) {
         char addr[32];
         snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)f[i].address);
-        json_array_append_new(frames, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:b}", "function",
-                                                f[i].function, "mangled", f[i].mangled, "file",
-                                                f[i].file, "line", f[i].line, "object", f[i].object,
-                                                "address", addr, "inlined", f[i].inlined));
+        json_array_append_new(
+            frames, json_pack("{s:o, s:o, s:o, s:i, s:o, s:s, s:b}", "function",
+                              json_text(f[i].function), "mangled", json_text(f[i].mangled), "file",
+                              json_text(f[i].file), "line", f[i].line, "object",
+                              json_text(f[i].object), "address", addr, "inlined", f[i].inlined));
     }
     return frames;
 }
@@ -117,10 +119,9 @@ static int print_json(const struct run_data *run, struct symbolizer *sym, size_t
         mode && !strcmp(mode, "exact") ? "exact" : "sampled", "exited", rundata_exited(run),
         "total_bytes", (json_int_t)bytes, "total_blocks", (json_int_t)blocks, "reachability",
         run->has_reach ? reach_json(&run->reach) : json_null(), "sites", sites);
-    json_dumpf(root, stdout, JSON_INDENT(2));
-    putchar('\n');
+    int rc = json_text_print(root, JSON_INDENT(2), "the leaks") ? 2 : 0;
     json_decref(root);
-    return 0;
+    return rc;
 }
 
 /* Wrappers exec the program that does the work: say which program this recording is of. */

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "common/atomic_file.h"
 #include "common/json_file.h"
+#include "common/json_text.h"
 #include "common/util.h"
 
 static const char merge_usage[] =
@@ -151,6 +152,8 @@ static void take_rows(struct merge_state *m, const char *dir, const struct bench
     }
 }
 
+/* Returns the exit code: 0, 1 when a file could not be written, 2 when bench.json could not
+ * be encoded. */
 static int write_output(struct merge_state *m, const char *out, char **inputs, int n_inputs)
 {
     for (size_t i = 0; i < m->merged.n; i++) {
@@ -161,7 +164,7 @@ static int write_output(struct merge_state *m, const char *out, char **inputs, i
             util_error("cannot copy %s to %s: %s", from, to, strerror(errno));
             free(from);
             free(to);
-            return -1;
+            return 1;
         }
         free(from);
         free(to);
@@ -176,21 +179,21 @@ static int write_output(struct merge_state *m, const char *out, char **inputs, i
     free(order);
     char *results = util_format("%s/results.csv", out);
     char why[ATOMIC_FILE_ERROR_MAX];
-    int rc = bench_results_write(&m->merged, results);
+    int rc = bench_results_write(&m->merged, results) ? 1 : 0;
     if (rc)
         util_error("%s", atomic_file_error(why, sizeof(why), results, errno));
     free(results);
     json_t *from = json_array();
     for (int i = 0; i < n_inputs; i++)
-        json_array_append_new(from, json_string(inputs[i]));
+        json_array_append_new(from, json_text(inputs[i]));
     json_object_set_new(m->bench, "merged_from", from);
-    char *text = json_dumps(m->bench, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (!text)
-        util_out_of_memory();
     char *path = util_format("%s/bench.json", out);
-    if (!rc && atomic_file_write(path, text, strlen(text))) {
+    char *text = json_text_dump(m->bench, JSON_INDENT(2) | JSON_PRESERVE_ORDER, path);
+    if (!text) {
+        rc = 2;
+    } else if (!rc && atomic_file_write(path, text, strlen(text))) {
         util_error("%s", atomic_file_error(why, sizeof(why), path, errno));
-        rc = -1;
+        rc = 1;
     }
     free(path);
     free(text);
@@ -291,8 +294,8 @@ int cmd_merge(int argc, char **argv)
         rc = 2;
     for (int i = 0; i < n_inputs && !rc; i++)
         take_rows(&m, inputs[i], &rows[i]);
-    if (!rc && write_output(&m, out, inputs, n_inputs))
-        rc = 1;
+    if (!rc)
+        rc = write_output(&m, out, inputs, n_inputs);
     if (!rc)
         fprintf(stderr, "allocscope: merged %zu cells from %d directories into %s\n", m.merged.n,
                 n_inputs, out);

@@ -420,7 +420,7 @@ static int finish_run(const struct target_spec *spec, const struct target_result
     json_t *root = runjson_build(spec, result, started, &summary, alloc);
     json_object_set_new(root, "state", json_string("ended"));
     json_object_set_new(root, "config_ok", json_boolean(!config_failed));
-    runjson_write(spec->out_dir, root);
+    bool unwritten = runjson_write(spec->out_dir, root) != 0; /* said on stderr */
     json_decref(root);
     if (loaded && !o->quiet)
         print_summary(spec->out_dir, &run, &summary, result);
@@ -429,6 +429,10 @@ static int finish_run(const struct target_spec *spec, const struct target_result
     int rc = config_failed ? 3 : target_exit_code(result);
     if (o->fail_on_leak && loaded && leaked_at_exit(&run, spec->out_dir))
         rc = o->fail_on_leak;
+    /* A run without its run.json is not a run to read: say so by the exit code, unless the
+     * program's own (or another failure's) is already there. */
+    if (unwritten && rc == 0)
+        rc = 2;
     rundata_free(&run);
     return rc;
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdbool.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/atomic_file.h"
+#include "common/json_text.h"
 #include "common/util.h"
 
 int bench_results_write(const struct bench_results *r, const char *path)
@@ -71,7 +73,7 @@ void bench_results_sort(struct bench_results *r, char *const *order, size_t n_or
 static json_t *field_json(int col, const char *v)
 {
     if (bench_column_is_text((enum bench_column)col))
-        return json_string(v);
+        return json_text(v);
     if (!*v)
         return json_null();
     char *end;
@@ -79,7 +81,7 @@ static json_t *field_json(int col, const char *v)
     if (!*end)
         return json_integer(i);
     double d = strtod(v, &end);
-    return *end ? json_string(v) : json_real(d);
+    return *end || !isfinite(d) ? json_text(v) : json_real(d);
 }
 
 int bench_cell_json_write(const char *dir, const struct bench_row *row)
@@ -87,11 +89,13 @@ int bench_cell_json_write(const char *dir, const struct bench_row *row)
     json_t *obj = json_object();
     for (int i = 0; i < BENCH_NCOLS; i++)
         json_object_set_new(obj, bench_column_names[i], field_json(i, row->fields[i]));
-    char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(obj);
-    if (!text)
-        util_out_of_memory();
     char *path = util_format("%s/cell.json", dir);
+    char *text = json_text_dump(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER, path);
+    json_decref(obj);
+    if (!text) {
+        free(path);
+        return -1;
+    }
     size_t len = strlen(text);
     text = xrealloc(text, len + 2);
     text[len++] = '\n';

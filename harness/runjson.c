@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/atomic_file.h"
+#include "common/json_text.h"
 #include "common/util.h"
 
 void runjson_now_iso(char *buf, size_t len)
@@ -38,7 +39,7 @@ static void add_env(json_t *env, const char *entry)
     if (!eq)
         return;
     char *name = xstrndup(entry, (size_t)(eq - entry));
-    json_object_set_new(env, name, json_string(eq + 1));
+    json_text_set(env, name, json_text(eq + 1));
     free(name);
 }
 
@@ -55,7 +56,7 @@ static json_t *env_json(const struct target_spec *spec)
     char *preload = util_format("%s%s%s%s%s", spec->shim_path, spec->preload_after ? " " : "",
                                 spec->preload_after ? spec->preload_after : "",
                                 user && *user ? " " : "", user && *user ? user : "");
-    json_object_set_new(env, "LD_PRELOAD", json_string(preload));
+    json_object_set_new(env, "LD_PRELOAD", json_text(preload));
     free(preload);
     return env;
 }
@@ -67,8 +68,9 @@ static json_t *host_json(void)
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return json_pack("{s:s, s:s, s:s, s:I, s:I}", "hostname", host, "kernel", u.release, "machine",
-                     u.machine, "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "mem_bytes",
+    return json_pack("{s:o, s:o, s:o, s:I, s:I}", "hostname", json_text(host), "kernel",
+                     json_text(u.release), "machine", json_text(u.machine), "cpus",
+                     (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "mem_bytes",
                      (json_int_t)pages * page);
 }
 
@@ -87,7 +89,7 @@ static json_t *argv_json(char **argv)
 {
     json_t *a = json_array();
     for (char **p = argv; *p; p++)
-        json_array_append_new(a, json_string(*p));
+        json_array_append_new(a, json_text(*p));
     return a;
 }
 
@@ -104,14 +106,15 @@ json_t *runjson_build(const struct target_spec *spec, const struct target_result
         cwd[0] = '\0';
     const char *slash = strrchr(spec->argv[0], '/');
     json_t *root = json_pack(
-        "{s:s, s:s, s:o, s:s, s:s, s:s, s:f, s:o, s:o, s:o}", "tool", "allocscope", "version",
-        ALLOCSCOPE_VERSION, "command", argv_json(spec->argv), "cwd", cwd, "name",
-        slash ? slash + 1 : spec->argv[0], "started", started_iso, "duration_s", result->duration_s,
-        "env", env_json(spec), "host", host_json(), "exit", exit_json(result));
+        "{s:s, s:s, s:o, s:o, s:o, s:s, s:f, s:o, s:o, s:o}", "tool", "allocscope", "version",
+        ALLOCSCOPE_VERSION, "command", argv_json(spec->argv), "cwd", json_text(cwd), "name",
+        json_text(slash ? slash + 1 : spec->argv[0]), "started", started_iso, "duration_s",
+        result->duration_s, "env", env_json(spec), "host", host_json(), "exit", exit_json(result));
     json_object_set_new(root, "shim",
-                        json_pack("{s:s, s:i, s:i}", "sample",
-                                  spec->shim.sample ? spec->shim.sample : "524288", "depth",
-                                  spec->shim.depth ? (int)spec->shim.depth : 32, "interval_ms",
+                        json_pack("{s:o, s:i, s:i}", "sample",
+                                  json_text(spec->shim.sample ? spec->shim.sample : "524288"),
+                                  "depth", spec->shim.depth ? (int)spec->shim.depth : 32,
+                                  "interval_ms",
                                   spec->shim.interval_ms ? (int)spec->shim.interval_ms : 100));
     json_object_set_new(root, "allocator", allocator ? allocator : json_null());
     json_object_set_new(
@@ -136,22 +139,22 @@ json_t *runjson_allocator(const struct run_data *run, const char *fallback_name,
     json_t *settings = json_object();
     for (size_t i = 0; i < run->nfacts; i++)
         if (!strncmp(run->fact_keys[i], "setting.", 8))
-            json_object_set_new(settings, run->fact_keys[i] + 8, json_string(run->fact_values[i]));
+            json_text_set(settings, run->fact_keys[i] + 8, json_text(run->fact_values[i]));
     const char *path = rundata_fact(run, "allocator_path");
     const char *version = rundata_fact(run, "allocator_version");
-    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", name ? name : fallback_name, "config",
-                     config, "path", path ? path : "", "version", version ? version : "",
-                     "settings", settings);
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "name", json_text(name ? name : fallback_name),
+                     "config", json_text(config), "path", json_text(path ? path : ""), "version",
+                     json_text(version ? version : ""), "settings", settings);
 }
 
 int runjson_write(const char *dir, json_t *root)
 {
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     char *path = util_format("%s/run.json", dir);
+    char *text = json_text_dump(root, JSON_INDENT(2) | JSON_SORT_KEYS, path);
     char why[ATOMIC_FILE_ERROR_MAX];
-    int rc = text && path ? atomic_file_write(path, text, strlen(text)) : -1;
-    if (rc)
-        util_error("%s", atomic_file_error(why, sizeof(why), path ? path : "run.json", errno));
+    int rc = text ? atomic_file_write(path, text, strlen(text)) : -1;
+    if (text && rc) /* errno is atomic_file_write's; json_text_dump said its own reason */
+        util_error("%s", atomic_file_error(why, sizeof(why), path, errno));
     free(text);
     free(path);
     return rc;

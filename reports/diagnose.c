@@ -11,6 +11,7 @@
 #include "common/columns.h"
 #include "common/csv.h"
 #include "common/format.h"
+#include "common/json_text.h"
 #include "common/rundata.h"
 #include "common/symbolize.h"
 #include "common/stats.h"
@@ -1416,13 +1417,14 @@ static json_t *metrics_json_bytes(const struct diagnosis_metrics *m)
 
 static json_t *site_json(const struct diagnosis_site *s)
 {
-    json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}", "kind",
-        s->leaked ? "kept" : "released", "function", s->function, "where", s->where, "start_bytes",
-        (json_int_t)s->start_bytes, "peak_bytes", (json_int_t)s->peak_bytes, "load_end_bytes",
-        (json_int_t)s->load_end_bytes, "after_bytes", (json_int_t)s->after_bytes, "exit_bytes",
-        (json_int_t)s->exit_bytes, "growth_bytes_per_s", s->growth_bytes_per_s, "slope_t",
-        s->slope_t, "sustained_share", s->sustained, "kept_share", s->kept);
+    json_t *o =
+        json_pack("{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}", "kind",
+                  s->leaked ? "kept" : "released", "function", json_text(s->function), "where",
+                  json_text(s->where), "start_bytes", (json_int_t)s->start_bytes, "peak_bytes",
+                  (json_int_t)s->peak_bytes, "load_end_bytes", (json_int_t)s->load_end_bytes,
+                  "after_bytes", (json_int_t)s->after_bytes, "exit_bytes",
+                  (json_int_t)s->exit_bytes, "growth_bytes_per_s", s->growth_bytes_per_s, "slope_t",
+                  s->slope_t, "sustained_share", s->sustained, "kept_share", s->kept);
     json_object_set_new(o, "growth_from_s", json_real(s->growth_from_s));
     json_object_set_new(o, "growth_to_s", json_real(s->growth_to_s));
     json_object_set_new(o, "growth_bytes_per_s_low", json_real(s->rate_low));
@@ -1439,13 +1441,13 @@ struct json_t *diagnosis_to_json(const struct diagnosis *d)
     for (size_t i = 0; i < d->nsites; i++)
         json_array_append_new(sites, site_json(&d->sites[i]));
     for (size_t i = 0; i < d->nlacking; i++)
-        json_array_append_new(lacking, json_string(d->lacking[i]));
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:o}", "dir", d->run_dir, "verdict",
-                  diagnosis_verdict_name(d->verdict), "confidence",
-                  diagnosis_confidence_name(d->confidence), "reason", d->reason, "suggestion",
-                  d->suggestion, "leak_growth_bytes_per_s", diagnosis_leak_growth(d), "metrics",
-                  metrics_json(&d->m), "sites", sites, "lacking", lacking);
+        json_array_append_new(lacking, json_text(d->lacking[i]));
+    json_t *o = json_pack("{s:o, s:s, s:s, s:o, s:o, s:f, s:o, s:o, s:o}", "dir",
+                          json_text(d->run_dir), "verdict", diagnosis_verdict_name(d->verdict),
+                          "confidence", diagnosis_confidence_name(d->confidence), "reason",
+                          json_text(d->reason), "suggestion", json_text(d->suggestion),
+                          "leak_growth_bytes_per_s", diagnosis_leak_growth(d), "metrics",
+                          metrics_json(&d->m), "sites", sites, "lacking", lacking);
     json_t *candidates = json_array();
     for (size_t i = 0; i < d->ncandidates; i++)
         json_array_append_new(candidates, site_json(&d->candidates[i]));

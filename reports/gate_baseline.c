@@ -10,6 +10,7 @@
 #include "reports/gate.h"
 #include "common/atomic_file.h"
 #include "common/json_file.h"
+#include "common/json_text.h"
 #include "common/util.h"
 
 /* Messages and paths are cut to their buffers on purpose: a long path only shortens a line. */
@@ -33,11 +34,12 @@ static json_t *cell_json(const struct gate_bench *b, const struct gate_cell *c)
         if (c->metric[i].n)
             json_object_set_new(m, gate_metric_name(i), stats_json(&c->metric[i]));
     json_t *cell =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s?, s:s?, s:o}", "key", c->key, "workload",
-                  c->workload, "variant", c->variant, "allocator", c->allocator, "config",
-                  c->config, "repeats", (json_int_t)c->repeats, "failed", (json_int_t)c->failed,
-                  "verdict", c->verdict >= 0 ? diagnosis_verdict_name(c->verdict) : NULL,
-                  "verdicts", c->verdicts, "metrics", m);
+        json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:s?, s:s?, s:o}", "key", json_text(c->key),
+                  "workload", json_text(c->workload), "variant", json_text(c->variant), "allocator",
+                  json_text(c->allocator), "config", json_text(c->config), "repeats",
+                  (json_int_t)c->repeats, "failed", (json_int_t)c->failed, "verdict",
+                  c->verdict >= 0 ? diagnosis_verdict_name(c->verdict) : NULL, "verdicts",
+                  c->verdicts, "metrics", m);
     json_t *sites = b->sites ? json_object_get(b->sites, c->key) : NULL;
     if (cell && sites)
         json_object_set(cell, "sites", sites);
@@ -69,21 +71,31 @@ int gate_baseline_write(const struct gate_bench *b, const struct gate_options *o
     time_t now = time(NULL);
     strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     json_t *cells = json_array();
-    for (size_t i = 0; i < b->ncells; i++)
-        json_array_append_new(cells, cell_json(b, &b->cells[i]));
+    for (size_t i = 0; i < b->ncells; i++) {
+        json_t *cell = cell_json(b, &b->cells[i]);
+        if (!cell) { /* a value refused (a number that is not finite): not a baseline to keep */
+            snprintf(err, errlen, "cannot encode %s as JSON: cell %s could not be built", path,
+                     b->cells[i].key);
+            json_decref(cells);
+            return -1;
+        }
+        json_array_append_new(cells, cell);
+    }
     json_error_t jerr;
     json_t *root =
-        json_pack_ex(&jerr, 0, "{s:s, s:i, s:s, s:s, s:f, s:o, s:o}", "format", BASELINE_FORMAT,
-                     "version", BASELINE_VERSION, "created", created, "bench", b->source, "noise_k",
-                     o->noise_k, "tolerances", tolerances_json(o), "cells", cells);
-    if (!root) { /* not memory: a bench path that is not UTF-8 */
-        snprintf(err, errlen, "cannot write %s: %s", path, jerr.text);
+        json_pack_ex(&jerr, 0, "{s:s, s:i, s:s, s:o, s:f, s:o, s:o}", "format", BASELINE_FORMAT,
+                     "version", BASELINE_VERSION, "created", created, "bench", json_text(b->source),
+                     "noise_k", o->noise_k, "tolerances", tolerances_json(o), "cells", cells);
+    if (!root) { /* not memory (xmalloc): a value refused, such as a noise_k that is not finite */
+        snprintf(err, errlen, "cannot encode %s as JSON: %s", path, jerr.text);
         return -1;
     }
     char *text = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
-    if (!text)
-        util_out_of_memory();
+    if (!text) {
+        snprintf(err, errlen, "cannot encode %s as JSON: the encoder refused it", path);
+        return -1;
+    }
     size_t len = strlen(text);
     text = xrealloc(text, len + 2);
     text[len++] = '\n';

@@ -555,8 +555,11 @@ static void load_bench_json(struct report_input *in, const char *dir)
     }
     free(in->bench_json);
     in->bench_json = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!in->bench_json) /* ROOT was read from the file: it can be written */
-        util_out_of_memory();
+    if (!in->bench_json) /* not memory (xmalloc); said, not taken for a lack of memory */
+        report_problem(in,
+                       "cannot encode %s as JSON again: the encoder refused it; the page "
+                       "goes without it",
+                       path);
     const char *profile = json_string_value(json_object_get(root, "profile"));
     if (profile && !in->profile)
         in->profile = xstrdup(profile);

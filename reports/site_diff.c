@@ -10,6 +10,7 @@
 
 #include "common/escape.h"
 #include "common/format.h"
+#include "common/json_text.h"
 #include "common/stats.h"
 #include "common/util.h"
 #include "reports/site_profile.h"
@@ -193,10 +194,11 @@ json_t *site_set_to_json(const struct site_set *s, size_t max)
         json_t *frames = json_array();
         for (unsigned f = 0; f < d->nframes && f < STORED_FRAMES; f++)
             json_array_append_new(
-                frames, json_pack("{s:s, s:s, s:i, s:s, s:b}", "function", d->frames[f].function,
-                                  "file", d->frames[f].file, "line", d->frames[f].line, "object",
-                                  d->frames[f].object, "inlined", d->frames[f].inlined));
-        json_t *site = json_pack("{s:s, s:o}", "key", d->key, "frames", frames);
+                frames,
+                json_pack("{s:o, s:o, s:i, s:o, s:b}", "function", json_text(d->frames[f].function),
+                          "file", json_text(d->frames[f].file), "line", d->frames[f].line, "object",
+                          json_text(d->frames[f].object), "inlined", d->frames[f].inlined));
+        json_t *site = json_pack("{s:o, s:o}", "key", json_text(d->key), "frames", frames);
         for (int v = 0; v < DV_COUNT; v++)
             json_object_set_new(site, diff_value_names[v], json_real(d->v[v]));
         json_array_append_new(sites, site);
@@ -467,17 +469,19 @@ json_t *site_diff_json(const struct site_diff *d, size_t top)
                *change = json_object();
         for (unsigned f = 0; f < s->nframes; f++)
             json_array_append_new(
-                frames, json_pack("{s:s, s:s, s:i, s:s, s:b}", "function", s->frames[f].function,
-                                  "file", s->frames[f].file, "line", s->frames[f].line, "object",
-                                  s->frames[f].object, "inlined", s->frames[f].inlined));
+                frames,
+                json_pack("{s:o, s:o, s:i, s:o, s:b}", "function", json_text(s->frames[f].function),
+                          "file", json_text(s->frames[f].file), "line", s->frames[f].line, "object",
+                          json_text(s->frames[f].object), "inlined", s->frames[f].inlined));
         for (int v = 0; v < DV_COUNT; v++) {
             json_object_set_new(a, diff_value_names[v], json_real(c->a_v[v]));
             json_object_set_new(b, diff_value_names[v], json_real(c->b_v[v]));
             json_object_set_new(change, diff_value_names[v], json_real(c->change[v]));
         }
-        json_array_append_new(rows, json_pack("{s:s, s:b, s:b, s:o, s:o, s:o, s:o}", "key", s->key,
-                                              "in_a", c->a != NULL, "in_b", c->b != NULL, "frames",
-                                              frames, "a", a, "b", b, "change", change));
+        json_array_append_new(rows, json_pack("{s:o, s:b, s:b, s:o, s:o, s:o, s:o}", "key",
+                                              json_text(s->key), "in_a", c->a != NULL, "in_b",
+                                              c->b != NULL, "frames", frames, "a", a, "b", b,
+                                              "change", change));
     }
     return rows;
 }
