@@ -19,12 +19,15 @@ $(TESTBIN)/test_%: $(SAN_OBJ)/tests/unit/test_%.o $(CORE_SAN_LIB) $(PROBE_PARTS_
 	@mkdir -p $(dir $@)
 	$(CC) $(SANITIZE_FLAGS) -o $@ $^ -lcmocka $(ALLOCSCOPE_LIBS)
 
-# Helper programs that tests run under the shim: plain builds, frame pointers kept,
-# no sanitizer (the shim is the allocator's client here).
+# Helper programs that tests run under the shim: plain builds, frame pointers kept (but
+# where a helper stands for code built without them), no sanitizer (the shim is the
+# allocator's client here).
+HELPER_FRAMES_frameless_callers := -fomit-frame-pointer
+
 $(TESTBIN)/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -fno-omit-frame-pointer \
-		$< -o $@ -lpthread $(HELPER_LIBS_$*)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
+		$(or $(HELPER_FRAMES_$*),-fno-omit-frame-pointer) $< -o $@ -lpthread $(HELPER_LIBS_$*)
 
 $(TESTBIN)/%: tests/helpers/%.cc
 	@mkdir -p $(dir $@)

@@ -139,8 +139,13 @@ static unsigned walk_frame_pointers(uintptr_t *pcs, unsigned max_depth, uintptr_
             break;
         pcs[n++] = ret;
         uintptr_t next = frame[0];
-        if (next == 0)
-            break; /* the outermost frame (_start and thread starts clear rbp) */
+        /* 0 ends a real chain (_start and thread starts clear rbp), but code built without
+         * frame pointers may as well have held a 0 in rbp: let libunwind say which. */
+        if (next == 0) {
+            *broken = true;
+            *last_frame = frame;
+            break;
+        }
         /* Written so that nothing can wrap around: rbp may hold any value. Without a known
          * stack top nothing past our own frame is safe to read. */
         bool plausible = hi != 0 && next > (uintptr_t)frame && (next & 7) == 0 &&
@@ -190,13 +195,11 @@ static unsigned append_outer(uintptr_t *pcs, unsigned n, unsigned max_depth,
     return n;
 }
 
-static unsigned complete_with_libunwind(uintptr_t *pcs, unsigned n, unsigned max_depth,
-                                        uintptr_t first, uintptr_t *last_frame)
+/* libunwind's answer joined to the frames the walk found (the outer frames cached as above). */
+static unsigned join_libunwind(uintptr_t *pcs, unsigned n, unsigned max_depth, uintptr_t first,
+                               uintptr_t *last_frame)
 {
     struct outer_frames *cache = &outer_cache;
-    if (cache->frame == (uintptr_t)last_frame && cache->ret == last_frame[1] &&
-        cache->saved == last_frame[0])
-        return append_outer(pcs, n, max_depth, cache);
     uintptr_t full[ALLOCSCOPE_MAX_DEPTH];
     unsigned m = unwind_with_libunwind(full, max_depth, first);
     unsigned join = 0;
@@ -216,6 +219,93 @@ static unsigned complete_with_libunwind(uintptr_t *pcs, unsigned n, unsigned max
     return append_outer(pcs, n, max_depth, cache);
 }
 
+/* ---- stacks remembered where they were found ----
+ * Code without frame pointers (redis, most distributions' libraries) breaks the walk at its
+ * first frame, and libunwind then costs more than the rest of the recording: in redis-server
+ * about a sixth of the process's time, mostly misses in its 256 KiB per-thread frame cache.
+ * But a server allocates from the same few call paths at the same depths, over and over. So a
+ * stack libunwind found is kept with where each return address sat on the stack (found by
+ * scanning up from the entry point's frame), keyed by the entry point's frame and its caller.
+ * The next allocation there takes it if every one of those stack words still holds the same
+ * return address: a call site at the same place on the stack is the same call chain, as far
+ * as the frames' sizes are fixed (a frame sized by alloca could pass with a caller's slot
+ * left unchecked; the outer-frame cache above makes the same bet). */
+#define STACK_MEMOS 32
+#define STACK_MEMO_SCAN_WORDS 8192 /* 64 KiB of stack at most between the first and last */
+
+struct stack_memo {
+    uintptr_t first, frame;
+    unsigned n; /* 0: empty (also while it is being written: a signal handler may allocate) */
+    uint32_t slot[ALLOCSCOPE_MAX_DEPTH]; /* words above the entry's frame */
+    uintptr_t pcs[ALLOCSCOPE_MAX_DEPTH];
+};
+static __thread struct stack_memo stack_memos[STACK_MEMOS] SHIM_TLS;
+
+static struct stack_memo *stack_memo_for(uintptr_t first, uintptr_t frame)
+{
+    uint64_t h = (first ^ (frame * 0x9e3779b97f4a7c15ull)) * 0x9e3779b97f4a7c15ull;
+    return &stack_memos[h >> 59];
+}
+
+static unsigned stack_memo_take(uintptr_t *pcs, unsigned max_depth, uintptr_t first,
+                                uintptr_t *frame)
+{
+    const struct stack_memo *memo = stack_memo_for(first, (uintptr_t)frame);
+    unsigned n = memo->n;
+    if (n == 0 || n > max_depth || memo->first != first || memo->frame != (uintptr_t)frame)
+        return 0;
+    for (unsigned i = 1; i < n; i++)
+        if (frame[memo->slot[i]] != memo->pcs[i])
+            return 0;
+    for (unsigned i = 0; i < n; i++)
+        pcs[i] = memo->pcs[i];
+    return n;
+}
+
+static void stack_memo_keep(const uintptr_t *pcs, unsigned n, uintptr_t *frame)
+{
+    uintptr_t top = stack_top_for((uintptr_t)frame);
+    if (n == 0 || pcs[0] != frame[1] || top == 0)
+        return;
+    uint32_t slot[ALLOCSCOPE_MAX_DEPTH];
+    uintptr_t limit = (top - (uintptr_t)frame) / sizeof(uintptr_t);
+    if (limit > STACK_MEMO_SCAN_WORDS)
+        limit = STACK_MEMO_SCAN_WORDS;
+    uintptr_t at = 2;
+    slot[0] = 1;
+    for (unsigned i = 1; i < n; i++, at++) {
+        while (at < limit && frame[at] != pcs[i])
+            at++;
+        if (at >= limit)
+            return; /* not found where a return address would be: keep nothing */
+        slot[i] = (uint32_t)at;
+    }
+    struct stack_memo *memo = stack_memo_for(pcs[0], (uintptr_t)frame);
+    memo->n = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    memo->first = pcs[0];
+    memo->frame = (uintptr_t)frame;
+    for (unsigned i = 0; i < n; i++)
+        memo->slot[i] = slot[i], memo->pcs[i] = pcs[i];
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    memo->n = n;
+}
+
+static unsigned complete_with_libunwind(uintptr_t *pcs, unsigned n, unsigned max_depth,
+                                        uintptr_t first, uintptr_t *frame, uintptr_t *last_frame)
+{
+    const struct outer_frames *cache = &outer_cache;
+    if (cache->frame == (uintptr_t)last_frame && cache->ret == last_frame[1] &&
+        cache->saved == last_frame[0])
+        return append_outer(pcs, n, max_depth, cache);
+    unsigned remembered = stack_memo_take(pcs, max_depth, first, frame);
+    if (remembered)
+        return remembered;
+    n = join_libunwind(pcs, n, max_depth, first, last_frame);
+    stack_memo_keep(pcs, n, frame);
+    return n;
+}
+
 unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *first_return)
 {
     uintptr_t first = (uintptr_t)first_return;
@@ -229,7 +319,7 @@ unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *fi
         return shim_opts.unwind == UNWIND_AUTO ? unwind_with_libunwind(pcs, max_depth, first) : 1;
     }
     if (broken && n < max_depth && shim_opts.unwind == UNWIND_AUTO)
-        n = complete_with_libunwind(pcs, n, max_depth, first, last_frame);
+        n = complete_with_libunwind(pcs, n, max_depth, first, (uintptr_t *)frame, last_frame);
     return n;
 }
 
