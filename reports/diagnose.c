@@ -939,7 +939,7 @@ struct growth_input {
     const double *t_ms, *bytes;
     size_t n;
     double start, load_end, mid, after, exit_bytes;
-    double exit_ms; /* when exit_bytes was read; > 0 when it is part of the trajectory */
+    double exit_ms;            /* when exit_bytes was read; > 0 when it is part of the trajectory */
     double work_mid;           /* bytes when half of the load's allocation calls were made */
     const struct series *work; /* the samples, for the calls made by each time */
 };

@@ -241,14 +241,27 @@ static void test_thresholds(void **state)
     assert_int_equal(diagnosis_verdict_parse("bogus"), -1);
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
+static FILE *create_file(const char *dir, const char *name)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
+    return f;
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    FILE *f = create_file(dir, name);
     fputs(text, f);
     fclose(f);
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 /* A counters-only recording whose live heap grows 1 MiB per 100 ms through the load and
@@ -259,10 +272,7 @@ static void write_run(const char *dir, bool leak)
     write_file(dir, "phases.csv",
                "phase,start_ms,end_ms\nidle,0,1000\nload,1000,5000\n"
                "cooldown,5000,8000\n");
-    char path[512];
-    snprintf(path, sizeof(path), "%s/samples.csv", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
+    FILE *f = create_file(dir, "samples.csv");
     fprintf(f, "t_ms,live_bytes,alloc_calls,rss_bytes,lazyfree_bytes,reclaim\n");
     long long live = 1 << 20;
     for (int i = 0; i <= 80; i++) {
@@ -299,9 +309,7 @@ static void test_diagnose_run(void **state)
     assert_int_equal(diagnose_run("/nonexistent/run", &t, &d, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "/nonexistent/run"));
     diagnosis_free(&d);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 /* A plain run (no phases.csv) that keeps 32 MiB from its load to its exit and frees them
@@ -314,10 +322,7 @@ static void test_teardown_is_not_after_load(void **state)
     char dir[] = "/tmp/test_diagnose.XXXXXX";
     assert_non_null(mkdtemp(dir));
     write_file(dir, "shim.txt", "pid=1\nmode=count\nallocator=glibc\nexit=clean\n");
-    char path[512];
-    snprintf(path, sizeof(path), "%s/samples.csv", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
+    FILE *f = create_file(dir, "samples.csv");
     fprintf(f, "t_ms,live_bytes,alloc_calls,free_calls,rss_bytes,lazyfree_bytes,reclaim\n");
     long long live = 1 << 20, calls = 100, frees = 100;
     /* idle to 1 s; the load keeps 32 MiB at its first tick, then churns to 2 s; quiet to 5 s */
@@ -340,9 +345,7 @@ static void test_teardown_is_not_after_load(void **state)
     assert_int_equal(d.m.after_ms, 5000);
     assert_int_equal(d.verdict, VERDICT_HEALTHY);
     diagnosis_free(&d);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 /* A sampled run of 3 s leaking 1 MiB/s, site snapshots a second apart: the leaking site's
@@ -356,10 +359,7 @@ static void test_site_seen_only_at_exit_names_the_leak(void **state)
     assert_non_null(mkdtemp(dir));
     write_file(dir, "shim.txt",
                "pid=1\nmode=sampled\nsample_bytes=524288\nallocator=glibc\nexit=clean\n");
-    char path[512];
-    snprintf(path, sizeof(path), "%s/samples.csv", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
+    FILE *f = create_file(dir, "samples.csv");
     fprintf(f, "t_ms,live_bytes,alloc_calls,free_calls,rss_bytes,lazyfree_bytes,reclaim\n");
     for (int i = 0; i <= 30; i++)
         fprintf(f, "%d,%lld,%d,%d,%lld,0,\n", i * 100, 10000 + i * 104857LL, i * 1400, i * 1200,
@@ -384,9 +384,7 @@ static void test_site_seen_only_at_exit_names_the_leak(void **state)
     assert_int_equal(d.candidates[0].site_id, 2);
     assert_true(d.candidates[0].peak_bytes - d.candidates[0].start_bytes > 512 * 1024);
     diagnosis_free(&d);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
 }
 
 int main(void)
