@@ -94,8 +94,8 @@ static int print_text(struct registry *reg)
         struct allocator_info *a = reg->allocators[i];
         const char *version = registry_version(a);
         printf("%s%s  %s  version %s  %s\n", i ? "\n" : "", a->name,
-               allocator_installed(a) ? "installed" : "NOT INSTALLED", version ? version : "unknown",
-               a->library[0] ? a->library : "(built into libc)");
+               allocator_installed(a) ? "installed" : "NOT INSTALLED",
+               version ? version : "unknown", a->library[0] ? a->library : "(built into libc)");
         if (!allocator_installed(a) && a->package[0])
             printf("  install package %s or run 'make deps'\n", a->package);
         else if (!allocator_installed(a))

@@ -41,9 +41,9 @@
 /* The drain: after the load command ended, until the target has worked off what it was
  * still doing (its process tree's CPU time stops advancing beyond its idle rate), so that
  * the cooldown measures a target that has finished the load, however busy the machine. */
-#define DRAIN_WINDOW_NS 500000000ull   /* quiet over this long ... */
-#define DRAIN_QUIET_SHARE 0.05         /* ... = at most 5% of one CPU above the idle rate */
-#define DRAIN_MIN_BOUND_S 10.0         /* bound: the larger of this and twice the load */
+#define DRAIN_WINDOW_NS 500000000ull /* quiet over this long ... */
+#define DRAIN_QUIET_SHARE 0.05       /* ... = at most 5% of one CPU above the idle rate */
+#define DRAIN_MIN_BOUND_S 10.0       /* bound: the larger of this and twice the load */
 
 /* A batch target has one phase, run, from its start to its exit. */
 enum phase { PHASE_IDLE, PHASE_LOAD, PHASE_DRAIN, PHASE_COOLDOWN, PHASE_RUN, N_PHASES };
@@ -503,8 +503,8 @@ static void tree_metrics(const struct cell_state *s, struct bench_row *row)
     set_bytes(row, COL_PEAK_RSS, peak);
     set_bytes(row, COL_IDLE_RSS, rss_at(s, s->phase_ms[PHASE_IDLE][1]));
     /* the load ended for the target when it had drained (the load command's end without) */
-    long long load_end = s->phase_ms[PHASE_DRAIN][1] >= 0 ? s->phase_ms[PHASE_DRAIN][1]
-                                                          : s->phase_ms[PHASE_LOAD][1];
+    long long load_end =
+        s->phase_ms[PHASE_DRAIN][1] >= 0 ? s->phase_ms[PHASE_DRAIN][1] : s->phase_ms[PHASE_LOAD][1];
     long long cool_end = s->phase_ms[PHASE_COOLDOWN][1];
     if (load_end >= 0 && cool_end >= load_end + 1000)
         set_bytes(row, COL_AFTER_1S_RSS, rss_at(s, load_end + 1000));
@@ -602,10 +602,12 @@ static void write_phases(const struct cell_state *s)
     size_t len = (size_t)snprintf(text, sizeof(text), PHASES_CSV_HEADER "\n");
     for (int p = 0; p < N_PHASES; p++)
         if (s->phase_ms[p][0] >= 0)
-            len += (size_t)snprintf(
-                text + len, sizeof(text) - len, "%s,%lld,%lld,%s\n", phase_names[p],
-                s->phase_ms[p][0], s->phase_ms[p][1] >= 0 ? s->phase_ms[p][1] : s->phase_ms[p][0],
-                p != PHASE_DRAIN ? "" : s->drain_settled ? "yes" : "no");
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%s,%lld,%lld,%s\n",
+                                    phase_names[p], s->phase_ms[p][0],
+                                    s->phase_ms[p][1] >= 0 ? s->phase_ms[p][1] : s->phase_ms[p][0],
+                                    p != PHASE_DRAIN   ? ""
+                                    : s->drain_settled ? "yes"
+                                                       : "no");
     char *path = util_format("%s/phases.csv", s->dir);
     char why[ATOMIC_FILE_ERROR_MAX];
     if (atomic_file_write(path, text, len))
