@@ -63,11 +63,16 @@ expect_eq "a target exiting 3 still makes run exit 3" "$?" 3
 json_check "its run.json says 3" "$TMP/three"$'\xff/run.json' "d['exit']['status'] == 3"
 
 # ---- run.json that cannot be written (the target puts a directory in its place) ----
+# The target starts before allocscope writes the first run.json ("running"): it waits for that
+# one (at most 5 s), else the write would take the place back.
+replace_run_json='
+    i=0
+    while [ ! -f "$1/run.json" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+    rm -f "$1/run.json" && mkdir "$1/run.json" && exit "$2"'
 for code in 0 3; do
     unwritable=$TMP/unwritable-$code
-    "$ALLOCSCOPE" run -q --out "$unwritable" -- /bin/sh -c \
-        'rm -f "$1/run.json" && mkdir "$1/run.json" && exit "$2"' sh "$unwritable" "$code" \
-        >"$TMP/unwritable.out" 2>&1
+    "$ALLOCSCOPE" run -q --out "$unwritable" -- /bin/sh -c "$replace_run_json" sh "$unwritable" \
+        "$code" >"$TMP/unwritable.out" 2>&1
     rc=$?
     if [ "$code" = 0 ]; then
         expect_eq "run exits 2 when run.json cannot be written" "$rc" 2
