@@ -11,6 +11,9 @@
  *   ALLOCSCOPE_DEPTH            frames per stack (default 32, max 64)
  *   ALLOCSCOPE_INTERVAL_MS      samples.csv period (default 100)
  *   ALLOCSCOPE_SITE_INTERVAL_MS sites.csv snapshot period (default 1000)
+ *   ALLOCSCOPE_SMAPS_CPU_PERCENT share of one core the smaps_rollup reads may take (default
+ *                               2; 0: only the first row, around a reclaim and at exit);
+ *                               rows between reads take rss and anon from /proc/self/statm
  *   ALLOCSCOPE_UNWIND           fp | libunwind | auto (default auto: frame pointers, and
  *                               libunwind where the chain is broken)
  *   ALLOCSCOPE_FOLLOW_FORK      1: forked children record into children/PID/ (default 0:
@@ -35,5 +38,7 @@
 #define ALLOCSCOPE_MAX_DEPTH 64
 #define ALLOCSCOPE_DEFAULT_INTERVAL_MS 100
 #define ALLOCSCOPE_DEFAULT_SITE_INTERVAL_MS 1000
+/* smaps_rollup reads may take this share (percent) of one core; see sampler.c */
+#define ALLOCSCOPE_DEFAULT_SMAPS_CPU_PERCENT 2
 
 #endif

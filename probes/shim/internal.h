@@ -74,6 +74,7 @@ struct shim_options {
     unsigned depth;
     unsigned interval_ms;
     unsigned site_interval_ms;
+    unsigned smaps_cpu_percent; /* 0: smaps_rollup only where a row must be exact */
     enum shim_unwind unwind;
     bool follow_fork;
     bool follow_exec;

@@ -93,6 +93,8 @@ void options_load(void)
         (unsigned)env_u64("ALLOCSCOPE_INTERVAL_MS", ALLOCSCOPE_DEFAULT_INTERVAL_MS, 1, 3600000);
     shim_opts.site_interval_ms = (unsigned)env_u64("ALLOCSCOPE_SITE_INTERVAL_MS",
                                                    ALLOCSCOPE_DEFAULT_SITE_INTERVAL_MS, 1, 3600000);
+    shim_opts.smaps_cpu_percent = (unsigned)env_u64("ALLOCSCOPE_SMAPS_CPU_PERCENT",
+                                                    ALLOCSCOPE_DEFAULT_SMAPS_CPU_PERCENT, 0, 100);
     shim_opts.follow_fork = env_flag("ALLOCSCOPE_FOLLOW_FORK", false);
     shim_opts.follow_exec = env_flag("ALLOCSCOPE_FOLLOW_EXEC", true);
     shim_opts.main_pid = (pid_t)env_u64("ALLOCSCOPE_MAIN_PID", 0, 0, INT32_MAX);
