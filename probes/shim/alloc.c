@@ -189,9 +189,13 @@ __attribute__((noinline)) static void record_site(void *ptr, size_t requested, v
     if (!first_return)
         first_return = ((void **)frame)[1];
     uintptr_t pcs[ALLOCSCOPE_MAX_DEPTH];
-    unsigned depth = stack_capture(pcs, shim_opts.depth, frame, first_return);
-    struct tracked_block block = {
-        .ptr = (uintptr_t)ptr, .site_id = sites_intern(pcs, depth), .size = requested};
+    uint32_t site_id;
+    unsigned depth = stack_capture(pcs, shim_opts.depth, frame, first_return, &site_id);
+    if (!site_id) {
+        site_id = sites_intern(pcs, depth);
+        stack_capture_note_site(frame, first_return, site_id);
+    }
+    struct tracked_block block = {.ptr = (uintptr_t)ptr, .site_id = site_id, .size = requested};
     uint64_t bytes;
     uint32_t blocks;
     block_weight(requested, &bytes, &blocks);

@@ -213,7 +213,11 @@ void counters_unlock_after_fork(void);
 /* ---- stacks.c ---- */
 /* The readable mapping holding ADDR, from /proc/self/maps (system calls only). */
 int find_mapping(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
-unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *first_return);
+/* *SITE_ID: the stack's site when a remembered stack already knows it, else 0; then the
+ * caller interns the stack and hands the site to stack_capture_note_site. */
+unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *first_return,
+                       uint32_t *site_id);
+void stack_capture_note_site(const void *frame, const void *first_return, uint32_t site_id);
 void stacks_prime(void);
 /* Weight of one sampled allocation of SIZE bytes: bytes and blocks it stands for. */
 void sample_weight(size_t size, uint64_t *bytes, uint64_t *blocks);

@@ -235,11 +235,15 @@ static unsigned join_libunwind(uintptr_t *pcs, unsigned n, unsigned max_depth, u
 
 struct stack_memo {
     uintptr_t first, frame;
-    unsigned n; /* 0: empty (also while it is being written: a signal handler may allocate) */
+    unsigned n;       /* 0: empty (also while it is being written: a signal handler may allocate) */
+    uint32_t site_id; /* the stack's site once interned (0: not yet) */
     uint32_t slot[ALLOCSCOPE_MAX_DEPTH]; /* words above the entry's frame */
     uintptr_t pcs[ALLOCSCOPE_MAX_DEPTH];
 };
 static __thread struct stack_memo stack_memos[STACK_MEMOS] SHIM_TLS;
+/* The memo this thread's last capture took or wrote without a site yet, for the site that
+ * capture's stack is then given (stack_capture_note_site). */
+static __thread struct stack_memo *memo_awaiting_site SHIM_TLS;
 
 static struct stack_memo *stack_memo_for(uintptr_t first, uintptr_t frame)
 {
@@ -248,9 +252,9 @@ static struct stack_memo *stack_memo_for(uintptr_t first, uintptr_t frame)
 }
 
 static unsigned stack_memo_take(uintptr_t *pcs, unsigned max_depth, uintptr_t first,
-                                uintptr_t *frame)
+                                uintptr_t *frame, uint32_t *site_id)
 {
-    const struct stack_memo *memo = stack_memo_for(first, (uintptr_t)frame);
+    struct stack_memo *memo = stack_memo_for(first, (uintptr_t)frame);
     unsigned n = memo->n;
     if (n == 0 || n > max_depth || memo->first != first || memo->frame != (uintptr_t)frame)
         return 0;
@@ -259,6 +263,9 @@ static unsigned stack_memo_take(uintptr_t *pcs, unsigned max_depth, uintptr_t fi
             return 0;
     for (unsigned i = 0; i < n; i++)
         pcs[i] = memo->pcs[i];
+    *site_id = memo->site_id;
+    if (!memo->site_id)
+        memo_awaiting_site = memo;
     return n;
 }
 
@@ -285,20 +292,36 @@ static void stack_memo_keep(const uintptr_t *pcs, unsigned n, uintptr_t *frame)
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     memo->first = pcs[0];
     memo->frame = (uintptr_t)frame;
+    memo->site_id = 0;
     for (unsigned i = 0; i < n; i++)
         memo->slot[i] = slot[i], memo->pcs[i] = pcs[i];
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     memo->n = n;
+    memo_awaiting_site = memo;
+}
+
+/* The site the last capture's stack was interned as, kept with its memo: the next allocation
+ * there skips hashing and comparing the stack too. Only for the memo that very capture took
+ * or wrote, and only while it still holds that capture's key (a signal handler's allocation
+ * in between may have reused the slot). */
+void stack_capture_note_site(const void *frame, const void *first_return, uint32_t site_id)
+{
+    struct stack_memo *memo = memo_awaiting_site;
+    memo_awaiting_site = NULL;
+    if (memo && site_id && memo->n && memo->frame == (uintptr_t)frame &&
+        memo->first == (uintptr_t)first_return)
+        memo->site_id = site_id;
 }
 
 static unsigned complete_with_libunwind(uintptr_t *pcs, unsigned n, unsigned max_depth,
-                                        uintptr_t first, uintptr_t *frame, uintptr_t *last_frame)
+                                        uintptr_t first, uintptr_t *frame, uintptr_t *last_frame,
+                                        uint32_t *site_id)
 {
     const struct outer_frames *cache = &outer_cache;
     if (cache->frame == (uintptr_t)last_frame && cache->ret == last_frame[1] &&
         cache->saved == last_frame[0])
         return append_outer(pcs, n, max_depth, cache);
-    unsigned remembered = stack_memo_take(pcs, max_depth, first, frame);
+    unsigned remembered = stack_memo_take(pcs, max_depth, first, frame, site_id);
     if (remembered)
         return remembered;
     n = join_libunwind(pcs, n, max_depth, first, last_frame);
@@ -306,9 +329,12 @@ static unsigned complete_with_libunwind(uintptr_t *pcs, unsigned n, unsigned max
     return n;
 }
 
-unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *first_return)
+unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *first_return,
+                       uint32_t *site_id)
 {
     uintptr_t first = (uintptr_t)first_return;
+    *site_id = 0;
+    memo_awaiting_site = NULL;
     if (shim_opts.unwind == UNWIND_LIBUNWIND)
         return unwind_with_libunwind(pcs, max_depth, first);
     bool broken;
@@ -319,7 +345,8 @@ unsigned stack_capture(uintptr_t *pcs, unsigned max_depth, void *frame, void *fi
         return shim_opts.unwind == UNWIND_AUTO ? unwind_with_libunwind(pcs, max_depth, first) : 1;
     }
     if (broken && n < max_depth && shim_opts.unwind == UNWIND_AUTO)
-        n = complete_with_libunwind(pcs, n, max_depth, first, (uintptr_t *)frame, last_frame);
+        n = complete_with_libunwind(pcs, n, max_depth, first, (uintptr_t *)frame, last_frame,
+                                    site_id);
     return n;
 }
 
