@@ -9,7 +9,7 @@
  *   ptrtable.c  the table of tracked live blocks (exact mode: all; sampled: the sampled)
  *   reachability.c memcheck's four classes for the live blocks at exit (exact mode)
  *   stopworld.c the other threads stopped while reachability reads their stacks and registers
- *   output.c    buffered raw file writing without stdio
+ *   output.c    buffered raw file writing without stdio, and reading small files
  *   sampler.c   the sampler thread: samples.csv, snapshots of sites, reclaim, trim
  *   allocator.c which allocator serves malloc: its statistics, settings, release call
  *               (allocator.h: its interface, for sampler.c)
@@ -360,6 +360,9 @@ void out_printf(struct out_file *f, const char *fmt, ...) __attribute__((format(
 void out_flush(struct out_file *f);
 void out_close(struct out_file *f);
 int copy_file_atomic(const char *src, const char *dir, const char *name);
+/* The start of a small file (one read, at most SIZE - 1 bytes) as a string in TEXT ("" when
+ * it could not be read); the bytes read, or -1 when it could not be opened. */
+ssize_t read_small_file(const char *path, char *text, size_t size);
 void shim_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *error_text(int err); /* strerror without locale or allocation */
 

@@ -162,3 +162,14 @@ int copy_file_atomic(const char *src, const char *dir, const char *name)
     }
     return out_commit_replacement(&r);
 }
+
+ssize_t read_small_file(const char *path, char *text, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, text, size - 1);
+    close(fd);
+    text[n > 0 ? n : 0] = '\0';
+    return n;
+}

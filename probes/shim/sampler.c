@@ -128,22 +128,11 @@ static int64_t field_kb(const char *text, const char *key)
     return p ? strtoll(p + strlen(key), NULL, 10) * 1024 : -1;
 }
 
-static ssize_t read_proc_text(const char *path, char *text, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, text, size - 1);
-    close(fd);
-    text[n > 0 ? n : 0] = '\0';
-    return n;
-}
-
 static void read_smaps_rollup(struct proc_memory *m)
 {
     char text[4096];
     m->rss = m->pss = m->anon = m->lazyfree = -1;
-    if (read_proc_text("/proc/self/smaps_rollup", text, sizeof(text)) <= 0)
+    if (read_small_file("/proc/self/smaps_rollup", text, sizeof(text)) <= 0)
         return;
     m->rss = field_kb(text, "\nRss:");
     m->pss = field_kb(text, "\nPss:");
@@ -157,7 +146,7 @@ static void read_statm(struct proc_memory *m)
 {
     char text[256];
     unsigned long long size, resident, shared;
-    if (read_proc_text("/proc/self/statm", text, sizeof(text)) <= 0 ||
+    if (read_small_file("/proc/self/statm", text, sizeof(text)) <= 0 ||
         sscanf(text, "%llu %llu %llu", &size, &resident, &shared) != 3)
         return;
     long long page = sysconf(_SC_PAGESIZE);
@@ -191,9 +180,8 @@ static void read_proc_memory(struct proc_memory *m, bool exact)
     if (exact || last.rss < 0 || (shim_opts.smaps_cpu_percent && now >= next_read_ms)) {
         uint64_t cpu = thread_cpu_ns();
         read_smaps_rollup(m);
-        uint64_t cost_ns = thread_cpu_ns() - cpu;
-        unsigned percent = shim_opts.smaps_cpu_percent ? shim_opts.smaps_cpu_percent : 1;
-        next_read_ms = now + cost_ns / 10000 / percent;
+        if (shim_opts.smaps_cpu_percent)
+            next_read_ms = now + (thread_cpu_ns() - cpu) / 10000 / shim_opts.smaps_cpu_percent;
         last = *m;
         return;
     }
@@ -309,13 +297,9 @@ static void check_control(void)
     if (st.st_mtim.tv_sec == control_mtime.tv_sec && st.st_mtim.tv_nsec == control_mtime.tv_nsec)
         return;
     control_mtime = st.st_mtim;
-    char cmd[128] = "";
-    int fd = open(shim_opts.control_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char cmd[128];
+    if (read_small_file(shim_opts.control_path, cmd, sizeof(cmd)) < 0)
         return;
-    ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
-    close(fd);
-    cmd[n > 0 ? n : 0] = '\0';
     if (!strncmp(cmd, "reachability", 12)) {
         if (shim_opts.mode == MODE_EXACT)
             reachability_scan(run_dir, &facts_out, sampler_tid);

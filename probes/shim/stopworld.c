@@ -77,14 +77,8 @@ static uintptr_t sp_from_proc(pid_t tid)
 {
     char path[64], text[256];
     snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_small_file(path, text, sizeof(text)) <= 0)
         return 0;
-    ssize_t n = read(fd, text, sizeof(text) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    text[n] = '\0';
     char *fields[10];
     unsigned k = 0;
     for (char *save, *f = strtok_r(text, " \n", &save); f && k < 10;
