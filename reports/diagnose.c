@@ -926,12 +926,18 @@ static void measure_totals(struct diagnosis_metrics *m, const struct series *s)
     measure_work(m, s, i0, tail_end);
 }
 
-static double value_at(const struct site_series *s, double t)
+/* A site's live bytes (or blocks) as of its last snapshot at or before T. */
+static double site_at(const struct site_series *s, double t, bool blocks)
 {
     double v = 0;
     for (size_t i = 0; i < s->npoints && (double)s->points[i].t_ms <= t; i++)
-        v = (double)s->points[i].live_bytes;
+        v = (double)(blocks ? s->points[i].live_blocks : s->points[i].live_bytes);
     return v;
+}
+
+static double value_at(const struct site_series *s, double t)
+{
+    return site_at(s, t, false);
 }
 
 /* Growth statistics of one series of (t_ms, bytes) points over the load and after it. */
@@ -1056,10 +1062,7 @@ static double sample_count(double bytes, double blocks, double mean)
 
 static double blocks_at(const struct site_series *s, double t)
 {
-    double v = 0;
-    for (size_t i = 0; i < s->npoints && (double)s->points[i].t_ms <= t; i++)
-        v = (double)s->points[i].live_blocks;
-    return v;
+    return site_at(s, t, true);
 }
 
 /* The CANDIDATES sites that grew most (for naming where a heap growth comes from), kept in
