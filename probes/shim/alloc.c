@@ -182,10 +182,10 @@ static void block_weight(uint64_t size, uint64_t *bytes, uint32_t *blocks)
 /* The stack and the table entry of an allocation chosen for recording: kept out of line so
  * the entry points' common path (count only) stays short. FIRST_RETURN NULL: the return
  * address saved in FRAME (read here, so the hot path need not keep it). */
-__attribute__((noinline)) static void record_site(void *ptr, size_t requested, void *frame,
-                                                  void *first_return)
+__attribute__((noinline)) static void record_site(void *ptr, size_t requested, size_t usable,
+                                                  void *frame, void *first_return)
 {
-    ptrtable_prefetch((uintptr_t)ptr);
+    ptrtable_prefetch((uintptr_t)ptr, usable);
     if (!first_return)
         first_return = ((void **)frame)[1];
     uintptr_t pcs[ALLOCSCOPE_MAX_DEPTH];
@@ -200,15 +200,16 @@ __attribute__((noinline)) static void record_site(void *ptr, size_t requested, v
     uint32_t blocks;
     block_weight(requested, &bytes, &blocks);
     site_count_alloc(block.site_id, bytes, blocks);
-    ptrtable_insert(&block);
+    ptrtable_insert(&block, usable);
 }
 
 static inline __attribute__((always_inline)) void record_alloc(void *ptr, size_t requested,
                                                                void *frame, void *first_return)
 {
     counters_self.last_alloc = (uintptr_t)ptr;
-    if (unlikely(counters_on_alloc(block_usable_size(ptr), requested)))
-        record_site(ptr, requested, frame, first_return);
+    size_t usable = block_usable_size(ptr);
+    if (unlikely(counters_on_alloc(usable, requested)))
+        record_site(ptr, requested, usable, frame, first_return);
 }
 
 static void count_untracked(const struct tracked_block *block, bool temporary)
@@ -369,11 +370,11 @@ static void *realloc_recorded(void *ptr, size_t size, void *frame, void *first_r
     /* The filter first, as on free: in sampled mode a block not in the caller's table would
      * otherwise be looked for in every thread's. */
     bool was_tracked = on && shim_opts.mode != MODE_COUNT && ptrtable_may_track((uintptr_t)ptr) &&
-                       ptrtable_remove((uintptr_t)ptr, &old_block);
+                       ptrtable_remove((uintptr_t)ptr, old_usable, &old_block);
     void *p = real.realloc(ptr, size);
     if (!p && size != 0) { /* failed: the old block is still there */
         if (was_tracked)
-            ptrtable_insert(&old_block);
+            ptrtable_insert(&old_block, old_usable);
         shim_busy = 0;
         return NULL;
     }

@@ -7,6 +7,7 @@
  *   sites.c     the table of allocation sites (one per distinct stack)
  *   sitecounts.c per-site counts kept per thread and folded into the sites in batches
  *   ptrtable.c  the table of tracked live blocks (exact mode: all; sampled: the sampled)
+ *   shadow.c    exact mode's small live blocks, by address (ptrtable.c asks it first)
  *   reachability.c memcheck's four classes for the live blocks at exit (exact mode)
  *   stopworld.c the other threads stopped while reachability reads their stacks and registers
  *   output.c    buffered raw file writing without stdio, and reading small files
@@ -25,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include "allocscope.h"
@@ -33,6 +35,14 @@
 #define SHIM_HIDDEN __attribute__((visibility("hidden")))
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* The shim's own memory comes from mmap, never from the allocator it records. */
+static inline void *shim_map_zeroed(size_t bytes)
+{
+    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
 
 /* A test-and-set lock released by a plain store: one locked instruction per critical section
  * where a mutex takes two, and locked instructions are most of exact mode's cost. A waiter
@@ -288,13 +298,14 @@ static inline bool ptrtable_may_track(uintptr_t ptr)
            __atomic_load_n(&ptrtable_filter[ptrtable_filter_slot(ptr)], __ATOMIC_RELAXED) != 0;
 }
 
-/* Into the calling thread's own table. */
-void ptrtable_insert(const struct tracked_block *block);
+/* Into the shadow when it covers the block (by its usable size), else the calling thread's
+ * own table. */
+void ptrtable_insert(const struct tracked_block *block, size_t usable);
 /* Starts loading the slot where the calling thread will insert PTR: in a large table that
  * slot is a cache miss, which the stack capture before the insert then hides. */
-void ptrtable_prefetch(uintptr_t ptr);
-/* Removes at once, from whichever table holds it (realloc, exited threads). */
-bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out);
+void ptrtable_prefetch(uintptr_t ptr, size_t usable);
+/* Removes at once, from the shadow or whichever table holds it (realloc, exited threads). */
+bool ptrtable_remove(uintptr_t ptr, size_t usable, struct tracked_block *out);
 /* For free(): a block of the calling thread's own table is removed (FOUND, *out filled);
  * another thread's is held on the caller's list of remote frees (HELD: the caller must not
  * free it; it is reported through the ptrtable_on_flush function, which frees it). */
@@ -319,6 +330,25 @@ void ptrtable_after_fork_child(void);
  * least the number visited. */
 void ptrtable_visit(void (*visit)(const struct tracked_block *block, void *arg), void *arg);
 size_t ptrtable_size(void);
+
+/* ---- shadow.c ---- */
+#define SHADOW_ADDRESS_BITS 47 /* user addresses above are left to the hash tables */
+#define SHADOW_MAX_USABLE 256
+extern bool shadow_on; /* exact mode, once its directory is mapped */
+int shadow_init(void);
+
+/* Whether PTR's entry would be in the shadow: a block's usable size decides, the same on
+ * insert and on free. */
+static inline bool shadow_covers(uintptr_t ptr, size_t usable)
+{
+    return shadow_on && !(ptr & 15) && usable <= SHADOW_MAX_USABLE && !(ptr >> SHADOW_ADDRESS_BITS);
+}
+/* False when it is not the shadow's to keep (see shadow_covers; a size of 256 bytes, no
+ * memory for a leaf): the hash tables keep it. */
+bool shadow_insert(uintptr_t ptr, size_t usable, uint32_t site_id, uint64_t size);
+bool shadow_remove(uintptr_t ptr, struct tracked_block *out);
+void shadow_visit(void (*visit)(const struct tracked_block *block, void *arg), void *arg);
+size_t shadow_count(void);
 
 /* ---- stopworld.c ---- */
 #define STOPWORLD_MAX_THREADS 4096

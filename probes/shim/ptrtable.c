@@ -12,7 +12,9 @@
  * Which table holds a block: its own thread's first, then the table that last inserted into
  * the block's 64 KiB region (a directory of hints, written only when it changes), then all.
  * In sampled mode few blocks are tracked but every free must ask; a counting filter (one
- * 16-bit counter per address hash) answers "certainly not tracked" without a lock. */
+ * 16-bit counter per address hash) answers "certainly not tracked" without a lock.
+ * In exact mode the small blocks are kept in the shadow (shadow.c), asked first: these
+ * tables then hold the larger blocks only. */
 #include <string.h>
 #include <sys/mman.h>
 
@@ -64,13 +66,6 @@ static void (*flushed)(uintptr_t ptr, const struct tracked_block *found, bool te
 uint16_t *ptrtable_filter; /* NULL in exact mode */
 #define filter ptrtable_filter
 
-static void *map_zeroed(size_t bytes)
-{
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 static size_t capacity_of(const struct table *t)
 {
     return (size_t)1 << (64 - t->shift);
@@ -92,11 +87,11 @@ static struct table *new_table(void)
     unsigned n = __atomic_load_n(&ntables, __ATOMIC_RELAXED);
     if (n == MAX_TABLES)
         return NULL;
-    struct table *t = map_zeroed(sizeof(*t));
+    struct table *t = shim_map_zeroed(sizeof(*t));
     if (!t)
         return NULL;
     t->shift = INITIAL_SHIFT;
-    t->entries = map_zeroed(capacity_of(t) * sizeof(struct entry));
+    t->entries = shim_map_zeroed(capacity_of(t) * sizeof(struct entry));
     if (!t->entries) {
         munmap(t, sizeof(*t));
         return NULL;
@@ -109,11 +104,13 @@ static struct table *new_table(void)
 
 int ptrtable_init(bool exact)
 {
-    dir = map_zeroed(sizeof(uint16_t) << DIR_BITS);
+    dir = shim_map_zeroed(sizeof(uint16_t) << DIR_BITS);
     if (!dir || (!tables[0] && !new_table()))
         return -1;
+    if (exact)
+        shadow_init(); /* without it every block goes to the hash tables: slower, as correct */
     if (!exact) {
-        filter = map_zeroed(FILTER_SIZE * sizeof(uint16_t));
+        filter = shim_map_zeroed(FILTER_SIZE * sizeof(uint16_t));
         if (!filter)
             return -1;
     }
@@ -162,7 +159,7 @@ static bool grow(struct table *t)
 {
     struct entry *old = t->entries;
     size_t old_capacity = capacity_of(t);
-    struct entry *bigger = map_zeroed(old_capacity * 2 * sizeof(*bigger));
+    struct entry *bigger = shim_map_zeroed(old_capacity * 2 * sizeof(*bigger));
     if (!bigger)
         return false;
     __atomic_store_n(&t->entries, bigger, __ATOMIC_RELAXED); /* ptrtable_prefetch reads them */
@@ -197,14 +194,17 @@ static const struct entry *slot_hint(const struct table *t, uintptr_t ptr)
     return &entries[((uint64_t)ptr >> 4) * 0x9e3779b97f4a7c15ull >> shift];
 }
 
-void ptrtable_prefetch(uintptr_t ptr)
+void ptrtable_prefetch(uintptr_t ptr, size_t usable)
 {
-    if (likely(own != NULL))
+    if (likely(own != NULL) && !shadow_covers(ptr, usable))
         __builtin_prefetch(slot_hint(own, ptr), 1);
 }
 
-void ptrtable_insert(const struct tracked_block *block)
+void ptrtable_insert(const struct tracked_block *block, size_t usable)
 {
+    if (shadow_covers(block->ptr, usable) &&
+        shadow_insert(block->ptr, usable, block->site_id, block->size))
+        return;
     struct table *t = own_table();
     spin_yield_lock(&t->held);
     /* At most half full: a deletion shifts the rest of its cluster back, and at 70% clusters
@@ -276,8 +276,10 @@ static bool remove_elsewhere(uintptr_t ptr, struct table *skip, struct tracked_b
     return false;
 }
 
-bool ptrtable_remove(uintptr_t ptr, struct tracked_block *out)
+bool ptrtable_remove(uintptr_t ptr, size_t usable, struct tracked_block *out)
 {
+    if (shadow_covers(ptr, usable) && shadow_remove(ptr, out))
+        return true;
     struct table *t = own_closed ? NULL : own;
     return (t && remove_from(t, ptr, out)) || remove_elsewhere(ptr, t, out);
 }
@@ -349,8 +351,8 @@ static void flush_locked(struct table *t)
 enum ptrtable_free_result ptrtable_free(uintptr_t ptr, size_t usable, bool temporary,
                                         struct tracked_block *out)
 {
-    if (unlikely(own_closed || !flushed))
-        return ptrtable_remove(ptr, out) ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;
+    if (unlikely(own_closed || !flushed) || shadow_covers(ptr, usable))
+        return ptrtable_remove(ptr, usable, out) ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;
     struct table *t = own_table();
     if (remove_from(t, ptr, out))
         return PTRTABLE_FOUND;
@@ -451,6 +453,8 @@ static void mark_pending(bool on)
 
 void ptrtable_visit(void (*visit)(const struct tracked_block *block, void *arg), void *arg)
 {
+    if (shadow_on)
+        shadow_visit(visit, arg);
     mark_pending(true);
     for (unsigned i = 0; i < ntables; i++) {
         const struct table *t = tables[i];
@@ -467,7 +471,7 @@ void ptrtable_visit(void (*visit)(const struct tracked_block *block, void *arg),
 
 size_t ptrtable_size(void)
 {
-    size_t n = 0;
+    size_t n = shadow_on ? shadow_count() : 0;
     for (unsigned i = 0; i < ntables; i++)
         n += tables[i]->count;
     return n;

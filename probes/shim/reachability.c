@@ -49,7 +49,7 @@ struct range {
 
 struct scan {
     struct block *blocks;
-    size_t n;
+    size_t n, blocks_cap;
     uintptr_t lowest, highest; /* of all blocks, for a quick miss */
     uint32_t *stack;           /* of block indices still to read */
     size_t depth, stack_cap;
@@ -64,13 +64,6 @@ struct scan {
     uintptr_t shim_tls_offset, shim_tls_size; /* from the thread pointer */
     struct range loader_code;                 /* ld.so's executable segment */
 };
-
-static void *map_zeroed(size_t bytes)
-{
-    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
 
 static void add_root(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
@@ -162,7 +155,8 @@ static int add_object_segments(struct dl_phdr_info *info, size_t size, void *arg
 static void collect_block(const struct tracked_block *b, void *arg)
 {
     struct scan *s = arg;
-    s->blocks[s->n++] = (struct block){.start = b->ptr, .size = b->size, .site_id = b->site_id};
+    if (s->n < s->blocks_cap) /* a thread the stop could not reach may still allocate */
+        s->blocks[s->n++] = (struct block){.start = b->ptr, .size = b->size, .site_id = b->site_id};
 }
 
 /* Heapsort by start address: no recursion, no allocation (qsort may allocate). */
@@ -371,7 +365,7 @@ static void write_results(const struct scan *s, const char *dir, struct out_file
                           unsigned stopped, unsigned unanswered)
 {
     uint32_t nsites = sites_count();
-    uint64_t(*per_site)[N_CLASSES][2] = map_zeroed((size_t)nsites * sizeof(*per_site));
+    uint64_t(*per_site)[N_CLASSES][2] = shim_map_zeroed((size_t)nsites * sizeof(*per_site));
     uint64_t totals[N_CLASSES][2] = {{0}};
     for (size_t i = 0; i < s->n; i++) {
         const struct block *b = &s->blocks[i];
@@ -474,17 +468,24 @@ __attribute__((noinline)) void reachability_scan(const char *dir, struct out_fil
     static_tls_size(); /* dlsym takes the loader's lock: before ours */
     dl_iterate_phdr(add_object_segments, &s);
     lock_everything();
+    /* Counted once the others stand still: the shadow's blocks are added without a lock. */
+    struct stopped_thread *threads;
+    unsigned nthreads = stopworld_stop(skip_thread, &threads), unanswered;
     size_t tracked = ptrtable_size();
-    s.blocks = map_zeroed(tracked * sizeof(struct block));
+    s.blocks = shim_map_zeroed(tracked * sizeof(struct block));
     s.stack_cap = 2 * tracked + 1;
-    s.stack = map_zeroed(s.stack_cap * sizeof(uint32_t));
+    s.stack = shim_map_zeroed(s.stack_cap * sizeof(uint32_t));
     if (!s.blocks || !s.stack) {
+        if (s.blocks)
+            munmap(s.blocks, tracked * sizeof(struct block));
+        if (s.stack)
+            munmap(s.stack, s.stack_cap * sizeof(uint32_t));
+        stopworld_resume();
         unlock_everything();
         shim_warn("cannot map memory for the reachability scan; it is skipped");
         return;
     }
-    struct stopped_thread *threads;
-    unsigned nthreads = stopworld_stop(skip_thread, &threads), unanswered;
+    s.blocks_cap = tracked;
     ptrtable_visit(collect_block, &s);
     sort_blocks(s.blocks, s.n);
     if (s.n) {

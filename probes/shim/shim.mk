@@ -18,4 +18,4 @@ $(LIB)/liballocscope.so: $(SHIM_OBJS)
 	mv -f $@.tmp $@  # a program starting meanwhile loads the old file or the new, never half
 
 # The site and live-block tables are unit-tested on their own (tests/unit/test_shim_tables.c).
-UNIT_TESTED_PROBE_SRCS += probes/shim/sites.c probes/shim/ptrtable.c
+UNIT_TESTED_PROBE_SRCS += probes/shim/sites.c probes/shim/ptrtable.c probes/shim/shadow.c

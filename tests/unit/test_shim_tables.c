@@ -93,11 +93,11 @@ static void test_ptrtable_matches_model(void **state)
         uintptr_t ptr = 0x10000000 + (uintptr_t)k * 48;
         if (!live[k]) {
             struct tracked_block b = {.ptr = ptr, .site_id = (uint32_t)k, .size = (uint64_t)k * 3};
-            ptrtable_insert(&b);
+            ptrtable_insert(&b, 48);
             live[k] = true;
         } else {
             struct tracked_block out;
-            assert_true(ptrtable_remove(ptr, &out));
+            assert_true(ptrtable_remove(ptr, 48, &out));
             assert_int_equal(out.site_id, (uint32_t)k);
             assert_int_equal(out.size, (uint64_t)k * 3);
             live[k] = false;
@@ -105,7 +105,7 @@ static void test_ptrtable_matches_model(void **state)
     }
     for (int k = 0; k < SLOTS; k++) {
         struct tracked_block out;
-        assert_int_equal(ptrtable_remove(0x10000000 + (uintptr_t)k * 48, &out), live[k]);
+        assert_int_equal(ptrtable_remove(0x10000000 + (uintptr_t)k * 48, 48, &out), live[k]);
     }
 }
 
@@ -113,7 +113,7 @@ static void test_ptrtable_unknown_pointer(void **state)
 {
     (void)state;
     struct tracked_block out;
-    assert_false(ptrtable_remove(0xdeadbee0, &out));
+    assert_false(ptrtable_remove(0xdeadbee0, 48, &out));
 }
 
 int main(void)
