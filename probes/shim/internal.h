@@ -333,7 +333,7 @@ size_t ptrtable_size(void);
 
 /* ---- shadow.c ---- */
 #define SHADOW_ADDRESS_BITS 47 /* user addresses above are left to the hash tables */
-#define SHADOW_MAX_USABLE 256
+#define SHADOW_MAX_USABLE 1024
 extern bool shadow_on; /* exact mode, once its directory is mapped */
 int shadow_init(void);
 
@@ -343,10 +343,11 @@ static inline bool shadow_covers(uintptr_t ptr, size_t usable)
 {
     return shadow_on && !(ptr & 15) && usable <= SHADOW_MAX_USABLE && !(ptr >> SHADOW_ADDRESS_BITS);
 }
-/* False when it is not the shadow's to keep (see shadow_covers; a size of 256 bytes, no
- * memory for a leaf): the hash tables keep it. */
+/* False when it is not the shadow's to keep (see shadow_covers; no memory for a leaf): the
+ * hash tables keep it. */
 bool shadow_insert(uintptr_t ptr, size_t usable, uint32_t site_id, uint64_t size);
 bool shadow_remove(uintptr_t ptr, struct tracked_block *out);
+void shadow_prefetch(uintptr_t ptr); /* PTR's entry, if its leaf exists */
 void shadow_visit(void (*visit)(const struct tracked_block *block, void *arg), void *arg);
 size_t shadow_count(void);
 

@@ -5,9 +5,14 @@
  * table takes a random line, a cache miss in a large heap, for every insert and every removal
  * (perf, redis-server under redis-benchmark -r 100000 in exact mode: 19% of the server's
  * samples on the table's first load).
- * Memory: a quarter of the address range holding small blocks, so only 16-aligned blocks of
- * up to SHADOW_MAX_USABLE usable bytes come here (at most 64 bytes of shadow each, what a
- * hash entry costs at a quarter full); larger ones stay in ptrtable.c's hash tables.
+ * Memory: a 4 KiB page of shadow for every 16 KiB of heap where a shadowed block starts, at
+ * most a quarter of the heap (the hash tables' 32-64 bytes per block are more than the block
+ * for blocks of 16-32 bytes). Only 16-aligned blocks of up to SHADOW_MAX_USABLE usable bytes
+ * come here (their starts are then at least 16 bytes apart: one block per entry); larger ones
+ * stay in ptrtable.c's hash tables, a few per cent of a block that large. With 1 KiB
+ * as the limit the 4-thread cross-thread benchmark (blocks of 16-1039 bytes) puts nearly all
+ * its blocks here: exact mode's cost above bare 0.18 -> 0.14 of heaptrack's (with 256: no
+ * gain, three quarters of its frees still took the hash tables' locks).
  * No locks: while a block is allocated only its owner writes its entry (the allocating
  * thread, then the freeing one, which got the pointer through the program's own
  * synchronization), and the entry is cleared before the block goes back to the allocator,
@@ -23,11 +28,12 @@
 #define LEAF_PAGES (LEAF_SLOTS / PAGE_SLOTS)
 #define DIRECTORY_SIZE ((size_t)1 << (SHADOW_ADDRESS_BITS - LEAF_SHIFT))
 
-/* An entry: present (bit 31), the site (bits 8-30) and the requested size (bits 0-7). */
+/* An entry: present (bit 31), the site (bits 11-30) and the requested size (bits 0-10). */
 #define PRESENT (1u << 31)
-#define SITE_MASK ((1u << 23) - 1)
-#define SIZE_LIMIT 255u
-_Static_assert(MAX_SITES_BITS <= 23, "site ids fit in a shadow entry");
+#define SITE_MASK ((1u << 20) - 1)
+#define SIZE_LIMIT 2047u
+_Static_assert(MAX_SITES_BITS <= 20, "site ids fit in a shadow entry");
+_Static_assert(SHADOW_MAX_USABLE <= SIZE_LIMIT, "a shadowed block's size fits its entry");
 
 struct leaf {
     uint32_t slots[LEAF_SLOTS];
@@ -99,14 +105,15 @@ bool shadow_insert(uintptr_t ptr, size_t usable, uint32_t site_id, uint64_t size
         return false; /* no memory for a leaf: the hash tables take it */
     size_t slot = slot_in_leaf(ptr);
     mark_touched(leaf, slot);
-    __atomic_store_n(&leaf->slots[slot], PRESENT | site_id << 8 | (uint32_t)size, __ATOMIC_RELAXED);
+    __atomic_store_n(&leaf->slots[slot], PRESENT | site_id << 11 | (uint32_t)size,
+                     __ATOMIC_RELAXED);
     return true;
 }
 
 static void unpack(uintptr_t ptr, uint32_t entry, struct tracked_block *out)
 {
     out->ptr = ptr;
-    out->site_id = entry >> 8 & SITE_MASK;
+    out->site_id = entry >> 11 & SITE_MASK;
     out->size = entry & SIZE_LIMIT;
 }
 
@@ -122,6 +129,15 @@ bool shadow_remove(uintptr_t ptr, struct tracked_block *out)
     __atomic_store_n(slot, 0, __ATOMIC_RELAXED);
     unpack(ptr, entry, out);
     return true;
+}
+
+void shadow_prefetch(uintptr_t ptr)
+{
+    if (!shadow_on || ptr >> SHADOW_ADDRESS_BITS)
+        return;
+    struct leaf *leaf = leaf_of(ptr);
+    if (leaf)
+        __builtin_prefetch(&leaf->slots[slot_in_leaf(ptr)], 1);
 }
 
 /* Every entry of every written page, with the other threads stopped or locked out. */
