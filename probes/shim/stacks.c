@@ -230,7 +230,10 @@ static unsigned join_libunwind(uintptr_t *pcs, unsigned n, unsigned max_depth, u
  * return address: a call site at the same place on the stack is the same call chain, as far
  * as the frames' sizes are fixed (a frame sized by alloca could pass with a caller's slot
  * left unchecked; the outer-frame cache above makes the same bet). */
-#define STACK_MEMOS 32
+#define STACK_MEMO_SETS 8
+#define STACK_MEMO_WAYS                                                                            \
+    4 /* stacks kept per key: a program that allocates through one wrapper                         \
+         (redis's zmalloc) reaches it from many chains at the same depth */
 #define STACK_MEMO_SCAN_WORDS 8192 /* 64 KiB of stack at most between the first and last */
 
 struct stack_memo {
@@ -240,27 +243,41 @@ struct stack_memo {
     uint32_t slot[ALLOCSCOPE_MAX_DEPTH]; /* words above the entry's frame */
     uintptr_t pcs[ALLOCSCOPE_MAX_DEPTH];
 };
-static __thread struct stack_memo stack_memos[STACK_MEMOS] SHIM_TLS;
+static __thread struct stack_memo stack_memos[STACK_MEMO_SETS][STACK_MEMO_WAYS] SHIM_TLS;
+static __thread uint8_t stack_memo_next_way[STACK_MEMO_SETS] SHIM_TLS; /* round robin */
 /* The memo this thread's last capture took or wrote without a site yet, for the site that
  * capture's stack is then given (stack_capture_note_site). */
 static __thread struct stack_memo *memo_awaiting_site SHIM_TLS;
 
-static struct stack_memo *stack_memo_for(uintptr_t first, uintptr_t frame)
+static unsigned stack_memo_set(uintptr_t first, uintptr_t frame)
 {
     uint64_t h = (first ^ (frame * 0x9e3779b97f4a7c15ull)) * 0x9e3779b97f4a7c15ull;
-    return &stack_memos[h >> 59];
+    return (unsigned)(h >> 61);
+}
+_Static_assert(STACK_MEMO_SETS == 8, "stack_memo_set yields 3 bits");
+
+static bool stack_memo_holds(const struct stack_memo *memo, unsigned max_depth, uintptr_t first,
+                             const uintptr_t *frame)
+{
+    unsigned n = memo->n;
+    if (n == 0 || n > max_depth || memo->first != first || memo->frame != (uintptr_t)frame)
+        return false;
+    for (unsigned i = 1; i < n; i++)
+        if (frame[memo->slot[i]] != memo->pcs[i])
+            return false;
+    return true;
 }
 
 static unsigned stack_memo_take(uintptr_t *pcs, unsigned max_depth, uintptr_t first,
                                 uintptr_t *frame, uint32_t *site_id)
 {
-    struct stack_memo *memo = stack_memo_for(first, (uintptr_t)frame);
-    unsigned n = memo->n;
-    if (n == 0 || n > max_depth || memo->first != first || memo->frame != (uintptr_t)frame)
+    struct stack_memo *set = stack_memos[stack_memo_set(first, (uintptr_t)frame)], *memo = NULL;
+    for (unsigned way = 0; way < STACK_MEMO_WAYS && !memo; way++)
+        if (stack_memo_holds(&set[way], max_depth, first, frame))
+            memo = &set[way];
+    if (!memo)
         return 0;
-    for (unsigned i = 1; i < n; i++)
-        if (frame[memo->slot[i]] != memo->pcs[i])
-            return 0;
+    unsigned n = memo->n;
     for (unsigned i = 0; i < n; i++)
         pcs[i] = memo->pcs[i];
     *site_id = memo->site_id;
@@ -287,7 +304,9 @@ static void stack_memo_keep(const uintptr_t *pcs, unsigned n, uintptr_t *frame)
             return; /* not found where a return address would be: keep nothing */
         slot[i] = (uint32_t)at;
     }
-    struct stack_memo *memo = stack_memo_for(pcs[0], (uintptr_t)frame);
+    unsigned set = stack_memo_set(pcs[0], (uintptr_t)frame);
+    unsigned way = stack_memo_next_way[set]++ % STACK_MEMO_WAYS;
+    struct stack_memo *memo = &stack_memos[set][way];
     memo->n = 0;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     memo->first = pcs[0];
