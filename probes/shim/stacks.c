@@ -231,9 +231,9 @@ static unsigned join_libunwind(uintptr_t *pcs, unsigned n, unsigned max_depth, u
  * as the frames' sizes are fixed (a frame sized by alloca could pass with a caller's slot
  * left unchecked; the outer-frame cache above makes the same bet). */
 #define STACK_MEMO_SETS 8
-#define STACK_MEMO_WAYS                                                                            \
-    4 /* stacks kept per key: a program that allocates through one wrapper                         \
-         (redis's zmalloc) reaches it from many chains at the same depth */
+/* Stacks kept per key: a program that allocates through one wrapper (redis's zmalloc)
+ * reaches it from many chains at the same depth. */
+#define STACK_MEMO_WAYS 4
 #define STACK_MEMO_SCAN_WORDS 8192 /* 64 KiB of stack at most between the first and last */
 
 struct stack_memo {
