@@ -348,6 +348,9 @@ static inline bool shadow_covers(uintptr_t ptr, size_t usable)
 bool shadow_insert(uintptr_t ptr, size_t usable, uint32_t site_id, uint64_t size);
 bool shadow_remove(uintptr_t ptr, struct tracked_block *out);
 void shadow_prefetch(uintptr_t ptr); /* PTR's entry, if its leaf exists */
+/* Left out of visits while hidden (the world stopped): a freed block still held back. */
+bool shadow_hide(uintptr_t ptr);
+void shadow_unhide(uintptr_t ptr);
 void shadow_visit(void (*visit)(const struct tracked_block *block, void *arg), void *arg);
 size_t shadow_count(void);
 

@@ -38,7 +38,9 @@ _Static_assert(MAX_SITES_BITS <= SITE_BITS, "site ids fit in an entry");
 
 struct pending_free {
     uintptr_t ptr;
+    uint32_t usable; /* says whether the shadow keeps it (shadow_covers) */
     bool temporary;
+    bool hidden; /* its shadow entry, while the live blocks are visited */
 };
 
 struct table {
@@ -200,11 +202,21 @@ void ptrtable_prefetch(uintptr_t ptr, size_t usable)
         __builtin_prefetch(slot_hint(own, ptr), 1);
 }
 
+/* The thread that last inserted a block of PTR's 64 KiB region. */
+static void note_region(uintptr_t ptr, uint16_t index)
+{
+    uint16_t *hint = &dir[dir_slot(ptr)];
+    if (__atomic_load_n(hint, __ATOMIC_RELAXED) != index) /* written only when it changes */
+        __atomic_store_n(hint, index, __ATOMIC_RELAXED);
+}
+
 void ptrtable_insert(const struct tracked_block *block, size_t usable)
 {
     if (shadow_covers(block->ptr, usable) &&
-        shadow_insert(block->ptr, usable, block->site_id, block->size))
+        shadow_insert(block->ptr, usable, block->site_id, block->size)) {
+        note_region(block->ptr, own_table()->index);
         return;
+    }
     struct table *t = own_table();
     spin_yield_lock(&t->held);
     /* At most half full: a deletion shifts the rest of its cluster back, and at 70% clusters
@@ -218,9 +230,7 @@ void ptrtable_insert(const struct tracked_block *block, size_t usable)
     if (filter)
         __atomic_fetch_add(&filter[ptrtable_filter_slot(block->ptr)], 1, __ATOMIC_RELAXED);
     spin_yield_unlock(&t->held);
-    uint16_t *hint = &dir[dir_slot(block->ptr)];
-    if (__atomic_load_n(hint, __ATOMIC_RELAXED) != t->index) /* written only when it changes */
-        __atomic_store_n(hint, t->index, __ATOMIC_RELAXED);
+    note_region(block->ptr, t->index);
 }
 
 /* Backward-shift deletion keeps probe chains intact without tombstones: an entry moves into
@@ -301,8 +311,12 @@ static struct table *likely_owner(const struct table *t, uintptr_t ptr, unsigned
  * of coming one after the other. Read without the lock: a hint only. */
 static void prefetch_slots(const struct table *t, const struct pending_free *p, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++)
-        __builtin_prefetch(slot_hint(t, p[i].ptr), 1);
+    for (unsigned i = 0; i < n; i++) {
+        if (shadow_covers(p[i].ptr, p[i].usable))
+            shadow_prefetch(p[i].ptr);
+        else
+            __builtin_prefetch(slot_hint(t, p[i].ptr), 1);
+    }
 }
 
 /* A chunk of T's list (its pending lock held): entries removed with each owner's lock taken
@@ -318,6 +332,10 @@ static void flush_chunk(struct table *t, const struct pending_free *p, unsigned 
     prefetch_slots(likely_owner(t, p[0].ptr, ntab), p, n);
     struct table *locked = NULL;
     for (unsigned i = 0; i < n; i++) {
+        if (shadow_covers(p[i].ptr, p[i].usable) && shadow_remove(p[i].ptr, &found[i])) {
+            was_found[i] = true;
+            continue;
+        }
         struct table *h = likely_owner(t, p[i].ptr, ntab);
         if (h != locked) {
             if (locked)
@@ -351,15 +369,22 @@ static void flush_locked(struct table *t)
 enum ptrtable_free_result ptrtable_free(uintptr_t ptr, size_t usable, bool temporary,
                                         struct tracked_block *out)
 {
-    if (unlikely(own_closed || !flushed) || shadow_covers(ptr, usable))
+    if (unlikely(own_closed || !flushed))
         return ptrtable_remove(ptr, usable, out) ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;
     struct table *t = own_table();
-    if (remove_from(t, ptr, out))
+    if (shadow_covers(ptr, usable)) {
+        /* Held too when another thread filled its region last: a consumer then hands a
+         * producer's blocks back to the allocator in batches, not one by one as they come. */
+        unsigned filler = __atomic_load_n(&dir[dir_slot(ptr)], __ATOMIC_RELAXED);
+        if (t == tables[0] || filler == t->index)
+            return ptrtable_remove(ptr, usable, out) ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;
+    } else if (remove_from(t, ptr, out)) {
         return PTRTABLE_FOUND;
-    if (t == tables[0] || usable > PENDING_SIZE_MAX) /* no list of its own, or a large block */
+    } else if (t == tables[0] || usable > PENDING_SIZE_MAX) { /* no list, or a large block */
         return remove_elsewhere(ptr, t, out) ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;
+    }
     spin_yield_lock(&t->pending_held);
-    t->pending[t->npending++] = (struct pending_free){ptr, temporary};
+    t->pending[t->npending++] = (struct pending_free){ptr, (uint32_t)usable, temporary, false};
     t->pending_bytes += usable;
     if (t->npending == PENDING_MAX || t->pending_bytes > PENDING_BYTES_MAX)
         flush_locked(t);
@@ -433,12 +458,22 @@ void ptrtable_unlock_after_fork(void)
 }
 
 /* A block waiting on a remote-free list was freed by the program: it is marked (bit 0 of its
- * address, which allocators keep clear) while the live blocks are visited. */
+ * address, which allocators keep clear; its shadow entry hidden) while the live blocks are
+ * visited. */
 static void mark_pending(bool on)
 {
     for (unsigned i = 0; i < ntables; i++) {
-        const struct table *p = tables[i];
+        struct table *p = tables[i];
         for (unsigned k = 0; k < p->npending; k++) {
+            struct pending_free *held = &p->pending[k];
+            if (shadow_covers(held->ptr, held->usable)) {
+                if (on)
+                    held->hidden = shadow_hide(held->ptr);
+                else if (held->hidden)
+                    shadow_unhide(held->ptr);
+                if (held->hidden)
+                    continue; /* else it may be in a hash table */
+            }
             uintptr_t want = on ? p->pending[k].ptr : p->pending[k].ptr | 1;
             for (unsigned j = 0; j < ntables; j++) {
                 struct table *t = tables[j];
@@ -453,9 +488,9 @@ static void mark_pending(bool on)
 
 void ptrtable_visit(void (*visit)(const struct tracked_block *block, void *arg), void *arg)
 {
+    mark_pending(true);
     if (shadow_on)
         shadow_visit(visit, arg);
-    mark_pending(true);
     for (unsigned i = 0; i < ntables; i++) {
         const struct table *t = tables[i];
         for (size_t j = 0, cap = capacity_of(t); j < cap; j++) {

@@ -131,6 +131,25 @@ bool shadow_remove(uintptr_t ptr, struct tracked_block *out)
     return true;
 }
 
+/* A held block's entry (a remote free not yet handed over) is kept without its PRESENT bit
+ * while the live blocks are visited, the other threads stopped: true when it was there. */
+bool shadow_hide(uintptr_t ptr)
+{
+    struct leaf *leaf = leaf_of(ptr);
+    if (!leaf)
+        return false;
+    uint32_t *slot = &leaf->slots[slot_in_leaf(ptr)];
+    if (!(*slot & PRESENT))
+        return false;
+    *slot &= ~PRESENT;
+    return true;
+}
+
+void shadow_unhide(uintptr_t ptr)
+{
+    leaf_of(ptr)->slots[slot_in_leaf(ptr)] |= PRESENT;
+}
+
 void shadow_prefetch(uintptr_t ptr)
 {
     if (!shadow_on || ptr >> SHADOW_ADDRESS_BITS)
@@ -151,7 +170,7 @@ static size_t each_entry(void (*visit)(const struct tracked_block *block, void *
                 continue;
             for (size_t slot = page * PAGE_SLOTS; slot < (page + 1) * PAGE_SLOTS; slot++) {
                 uint32_t entry = __atomic_load_n(&leaf->slots[slot], __ATOMIC_RELAXED);
-                if (!entry)
+                if (!(entry & PRESENT))
                     continue;
                 n++;
                 if (visit) {
