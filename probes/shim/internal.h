@@ -347,7 +347,15 @@ static inline bool shadow_covers(uintptr_t ptr, size_t usable)
  * hash tables keep it. */
 bool shadow_insert(uintptr_t ptr, size_t usable, uint32_t site_id, uint64_t size);
 bool shadow_remove(uintptr_t ptr, struct tracked_block *out);
-void shadow_prefetch(uintptr_t ptr); /* PTR's entry, if its leaf exists */
+void shadow_prefetch_entry(uintptr_t ptr);
+/* PTR's entry, if its leaf exists. Asked of the filter's pointer, which exact mode alone
+ * lacks and every free in the other modes loads anyway: sampled mode pays a test, not a load
+ * and a call. */
+static inline void shadow_prefetch(uintptr_t ptr)
+{
+    if (!ptrtable_filter)
+        shadow_prefetch_entry(ptr);
+}
 /* Left out of visits while hidden (the world stopped): a freed block still held back. */
 bool shadow_hide(uintptr_t ptr);
 void shadow_unhide(uintptr_t ptr);

@@ -150,7 +150,7 @@ void shadow_unhide(uintptr_t ptr)
     leaf_of(ptr)->slots[slot_in_leaf(ptr)] |= PRESENT;
 }
 
-void shadow_prefetch(uintptr_t ptr)
+void shadow_prefetch_entry(uintptr_t ptr)
 {
     if (!shadow_on || ptr >> SHADOW_ADDRESS_BITS)
         return;
