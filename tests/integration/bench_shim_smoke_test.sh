@@ -95,9 +95,18 @@ for w in pair mix threads; do
         check_grep "table row $w $c" "^$w +$c +$POS +$TRATIO +$ANY +$TRATIO +$POS +$TRATIO +$base$" "$TMP/table.txt"
     done
     check_grep "goals line $w" \
-        "^$w +shim-default/bare +($POS \((met|missed)\)|- \(not measured\)) +shim-exact/heaptrack +(-?$POS \((met|missed)\)|- \(not measured\))$" \
+        "^$w +shim-default/bare +($POS \((met|missed)\)|- \(not measured\)) +shim-exact/heaptrack +(-?$POS \((met|missed)\)|- \(not measured\)) +cost +(-?$POS \((met|missed)\)|- \(not measured\))$" \
         "$TMP/table.txt"
 done
+# The cost figure is exact's tree figure above bare's over heaptrack's above bare's.
+if command -v heaptrack >/dev/null; then
+    want=$(awk -F, '$1 == "pair" { t[$2] = $6 }
+        END { if (t["heaptrack"] > t["bare"]) printf "%.2f", (t["shim-exact"] - t["bare"]) / (t["heaptrack"] - t["bare"]) }' \
+        "$TMP/bench.csv")
+    [ -n "$want" ] || want=- # heaptrack's 20 ms came out below bare's: not measured
+    got=$(sed -n 's/^pair .* cost *\(-\?[0-9.]*\) .*/\1/p' "$TMP/table.txt")
+    expect_eq "pair cost figure from the CSV's tree figures" "$got" "$want"
+fi
 # Baselines are 1.00 of themselves.
 expect_eq "bare ratio" "$(awk -F, '$1 == "pair" && $2 == "bare" { print $5 }' "$TMP/bench.csv")" 1.00
 # Nothing left behind: no heaptrack trace or shim recording in the working directory, and the
