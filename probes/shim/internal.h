@@ -343,9 +343,9 @@ static inline bool shadow_covers(uintptr_t ptr, size_t usable)
 {
     return shadow_on && !(ptr & 15) && usable <= SHADOW_MAX_USABLE && !(ptr >> SHADOW_ADDRESS_BITS);
 }
-/* False when it is not the shadow's to keep (see shadow_covers; no memory for a leaf): the
- * hash tables keep it. */
-bool shadow_insert(uintptr_t ptr, size_t usable, uint32_t site_id, uint64_t size);
+/* For a block shadow_covers: false when the shadow cannot keep it after all (no memory for a
+ * leaf), and the hash tables keep it. */
+bool shadow_insert(uintptr_t ptr, uint32_t site_id, uint64_t size);
 bool shadow_remove(uintptr_t ptr, struct tracked_block *out);
 void shadow_prefetch_entry(uintptr_t ptr);
 /* PTR's entry, if its leaf exists. Asked of the filter's pointer, which exact mode alone

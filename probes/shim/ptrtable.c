@@ -213,7 +213,7 @@ static void note_region(uintptr_t ptr, uint16_t index)
 void ptrtable_insert(const struct tracked_block *block, size_t usable)
 {
     if (shadow_covers(block->ptr, usable) &&
-        shadow_insert(block->ptr, usable, block->site_id, block->size)) {
+        shadow_insert(block->ptr, block->site_id, block->size)) {
         note_region(block->ptr, own_table()->index);
         return;
     }

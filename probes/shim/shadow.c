@@ -30,8 +30,9 @@
 
 /* An entry: present (bit 31), the site (bits 11-30) and the requested size (bits 0-10). */
 #define PRESENT (1u << 31)
+#define SITE_SHIFT 11
 #define SITE_MASK ((1u << 20) - 1)
-#define SIZE_LIMIT 2047u
+#define SIZE_LIMIT ((1u << SITE_SHIFT) - 1)
 _Static_assert(MAX_SITES_BITS <= 20, "site ids fit in a shadow entry");
 _Static_assert(SHADOW_MAX_USABLE <= SIZE_LIMIT, "a shadowed block's size fits its entry");
 
@@ -96,16 +97,16 @@ static void mark_touched(struct leaf *leaf, size_t slot)
         __atomic_fetch_or(word, bit, __ATOMIC_RELAXED);
 }
 
-bool shadow_insert(uintptr_t ptr, size_t usable, uint32_t site_id, uint64_t size)
+bool shadow_insert(uintptr_t ptr, uint32_t site_id, uint64_t size)
 {
-    if (!shadow_covers(ptr, usable) || size > SIZE_LIMIT || site_id > SITE_MASK)
+    if (size > SIZE_LIMIT || site_id > SITE_MASK)
         return false;
     struct leaf *leaf = leaf_of(ptr);
     if (unlikely(!leaf) && !(leaf = new_leaf(ptr)))
         return false; /* no memory for a leaf: the hash tables take it */
     size_t slot = slot_in_leaf(ptr);
     mark_touched(leaf, slot);
-    __atomic_store_n(&leaf->slots[slot], PRESENT | site_id << 11 | (uint32_t)size,
+    __atomic_store_n(&leaf->slots[slot], PRESENT | site_id << SITE_SHIFT | (uint32_t)size,
                      __ATOMIC_RELAXED);
     return true;
 }
@@ -113,7 +114,7 @@ bool shadow_insert(uintptr_t ptr, size_t usable, uint32_t site_id, uint64_t size
 static void unpack(uintptr_t ptr, uint32_t entry, struct tracked_block *out)
 {
     out->ptr = ptr;
-    out->site_id = entry >> 11 & SITE_MASK;
+    out->site_id = entry >> SITE_SHIFT & SITE_MASK;
     out->size = entry & SIZE_LIMIT;
 }
 
