@@ -244,8 +244,9 @@ __attribute__((noinline)) static bool untrack_block(void *ptr, size_t usable, bo
  * is a temporary allocation (heaptrack's definition). True when the block is held back. */
 static inline __attribute__((always_inline)) bool record_free(void *ptr)
 {
-    shadow_prefetch((uintptr_t)ptr); /* a block another thread made: its entry and its header
-                                        are both lines that thread wrote; fetched together */
+    /* The block's shadow entry is often a cold line (a block made long ago, or by another
+     * thread): fetched while its size is read. */
+    shadow_prefetch((uintptr_t)ptr);
     size_t usable = block_usable_size(ptr);
     counters_on_free(usable);
     bool temporary = (uintptr_t)ptr == counters_self.last_alloc;
