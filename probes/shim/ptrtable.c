@@ -376,8 +376,11 @@ enum ptrtable_free_result ptrtable_free(uintptr_t ptr, size_t usable, bool tempo
         /* Held too when another thread filled its region last: a consumer then hands a
          * producer's blocks back to the allocator in batches, not one by one as they come. */
         unsigned filler = __atomic_load_n(&dir[dir_slot(ptr)], __ATOMIC_RELAXED);
-        if (t == tables[0] || filler == t->index)
-            return ptrtable_remove(ptr, usable, out) ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;
+        if (t == tables[0] || filler == t->index) { /* shadow_covers asked once, here */
+            bool found = shadow_remove(ptr, out) || remove_from(t, ptr, out) ||
+                         remove_elsewhere(ptr, t, out);
+            return found ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;
+        }
     } else if (remove_from(t, ptr, out)) {
         return PTRTABLE_FOUND;
     } else if (t == tables[0] || usable > PENDING_SIZE_MAX) { /* no list, or a large block */

@@ -9,10 +9,9 @@
  * most a quarter of the heap (the hash tables' 32-64 bytes per block are more than the block
  * for blocks of 16-32 bytes). Only 16-aligned blocks of up to SHADOW_MAX_USABLE usable bytes
  * come here (their starts are then at least 16 bytes apart: one block per entry); larger ones
- * stay in ptrtable.c's hash tables, a few per cent of a block that large. With 1 KiB
- * as the limit the 4-thread cross-thread benchmark (blocks of 16-1039 bytes) puts nearly all
- * its blocks here: exact mode's cost above bare 0.18 -> 0.14 of heaptrack's (with 256: no
- * gain, three quarters of its frees still took the hash tables' locks).
+ * stay in ptrtable.c's hash tables, a few per cent of a block that large. With 1 KiB as the
+ * limit the 4-thread cross-thread benchmark (blocks of 16-1039 bytes) puts nearly all its
+ * blocks here; with 256 three quarters of its frees still took the hash tables' locks.
  * No locks: while a block is allocated only its owner writes its entry (the allocating
  * thread, then the freeing one, which got the pointer through the program's own
  * synchronization), and the entry is cleared before the block goes back to the allocator,
