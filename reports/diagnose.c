@@ -476,6 +476,12 @@ static void note_lacking(struct diagnosis *d)
         lack(d, "no reclaim test (allocscope run --reclaim S, or a bench cell)");
 }
 
+static void suggest_leaks_command(struct diagnosis *d)
+{
+    snprintf(d->suggestion, sizeof(d->suggestion),
+             "'allocscope leaks %s' lists the lost blocks by site", d->run_dir);
+}
+
 /* "1.3 KiB in 11 blocks definitely or indirectly lost at exit, most at f (file:12) (1 KiB)" */
 static void lost_sentence(char *out, size_t len, const struct diagnosis_metrics *m)
 {
@@ -506,8 +512,7 @@ static void classify_exit_state(struct diagnosis *d, const struct diagnose_thres
             d->verdict = VERDICT_LEAK;
             lost_sentence(lost, sizeof(lost), m);
             snprintf(d->reason, sizeof(d->reason), "%s", lost);
-            snprintf(d->suggestion, sizeof(d->suggestion),
-                     "'allocscope leaks %s' lists the lost blocks by site", d->run_dir);
+            suggest_leaks_command(d);
         } else {
             snprintf(d->reason, sizeof(d->reason),
                      "nothing was lost at exit; %s was still reachable (held by the program's "
@@ -536,8 +541,19 @@ static void classify_exit_state(struct diagnosis *d, const struct diagnose_thres
              "reachable, with exact bytes per site");
 }
 
+/* Lost blocks at exit that weigh like a significant growth (min_growth_bytes and
+ * min_growth_share of the live peak): certain, where a trajectory verdict beside them is an
+ * inference from RSS and timing. */
+static bool lost_is_significant(const struct diagnosis_metrics *m,
+                                const struct diagnose_thresholds *t)
+{
+    return m->lost_bytes >= t->min_growth_bytes &&
+           m->lost_bytes >= t->min_growth_share * (m->has_live ? m->peak_live : m->peak_rss);
+}
+
 /* After a trajectory verdict: blocks lost at exit (reachability) make a healthy run a leak,
- * and are named beside any other verdict. */
+ * and a run whose lost blocks are significant a leak whatever its trajectory said (named
+ * after them); small losses are named beside any other verdict. */
 static void add_exit_state(struct diagnosis *d, const struct diagnose_thresholds *t)
 {
     const struct diagnosis_metrics *m = &d->m;
@@ -549,8 +565,14 @@ static void add_exit_state(struct diagnosis *d, const struct diagnose_thresholds
         d->verdict = VERDICT_LEAK;
         d->confidence = CONFIDENCE_HIGH;
         snprintf(d->reason, sizeof(d->reason), "nothing grew through the run, but %s", lost);
-        snprintf(d->suggestion, sizeof(d->suggestion),
-                 "'allocscope leaks %s' lists the lost blocks by site", d->run_dir);
+        suggest_leaks_command(d);
+    } else if (d->verdict != VERDICT_LEAK && lost_is_significant(m, t)) {
+        char trajectory[sizeof(d->reason)];
+        snprintf(trajectory, sizeof(trajectory), "%s", d->reason);
+        d->verdict = VERDICT_LEAK;
+        d->confidence = CONFIDENCE_HIGH;
+        snprintf(d->reason, sizeof(d->reason), "%s; besides, %s", lost, trajectory);
+        suggest_leaks_command(d);
     } else if (m->lost_bytes >= t->min_lost_bytes) {
         size_t used = strlen(d->reason);
         snprintf(d->reason + used, sizeof(d->reason) - used, "; besides, %s", lost);

@@ -191,6 +191,34 @@ static void test_dominant_retention(void **state)
     diagnosis_free(&d);
 }
 
+/* The Rust proxy on a busy machine: its whole live heap lost at exit (reachability), its
+ * RSS high after the load. The certain loss decides; the retention is named after it. A
+ * loss too small to weigh like a growth is only named beside the trajectory's verdict. */
+static void test_significant_loss_outranks_the_trajectory(void **state)
+{
+    (void)state;
+    struct diagnosis d;
+    retention_metrics(&d, -1);
+    d.m.has_reach = true;
+    d.m.lost_bytes = 98 * MIB, d.m.lost_blocks = 500;
+    snprintf(d.m.lost_where, sizeof(d.m.lost_where), "upstream_client_new");
+    assert_int_equal(classify(&d), VERDICT_LEAK);
+    assert_int_equal(d.confidence, CONFIDENCE_HIGH);
+    assert_ptr_equal(strstr(d.reason, "98.0 MiB in 500 blocks definitely or indirectly lost"),
+                     d.reason);
+    assert_non_null(strstr(d.reason, "; besides, after the load RSS is"));
+    assert_non_null(strstr(d.suggestion, "allocscope leaks"));
+    diagnosis_free(&d);
+
+    retention_metrics(&d, -1);
+    d.m.has_reach = true;
+    d.m.lost_bytes = 40, d.m.lost_blocks = 1;
+    snprintf(d.m.lost_where, sizeof(d.m.lost_where), "main");
+    assert_int_equal(classify(&d), VERDICT_ALLOCATOR_RETENTION);
+    assert_non_null(strstr(d.reason, "; besides, 40 B in 1 blocks definitely"));
+    diagnosis_free(&d);
+}
+
 static void test_lacking_data(void **state)
 {
     (void)state;
@@ -395,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_not_growth),
         cmocka_unit_test(test_retention_and_fragmentation),
         cmocka_unit_test(test_dominant_retention),
+        cmocka_unit_test(test_significant_loss_outranks_the_trajectory),
         cmocka_unit_test(test_lacking_data),
         cmocka_unit_test(test_slope),
         cmocka_unit_test(test_thresholds),
