@@ -11,7 +11,7 @@
 
 #include "internal.h"
 
-#define SITE_DELTA_SLOTS 256u /* per thread, direct-mapped by site id: 12 KiB */
+#define SITE_DELTA_SLOTS 256u /* per thread, direct-mapped by site id: 14 KiB */
 #define SITE_DELTA_OPS 256u   /* changes an entry takes before it is folded */
 
 struct site_delta {
@@ -19,6 +19,10 @@ struct site_delta {
     uint32_t ops;
     uint64_t alloc_calls, alloc_bytes, free_calls, free_bytes; /* wrap like the shared ones */
     uint64_t temporary_calls;
+    /* The entry's highest alloc_bytes - free_bytes since it was last folded: the site's peak
+     * is its shared live bytes then plus this, worked out when the entry is folded or read,
+     * not on every allocation (which read three shared counters of the site). */
+    int64_t high;
 };
 #define SITE_NONE UINT32_MAX
 
@@ -65,12 +69,17 @@ static void add_shared(uint32_t site_id, uint64_t alloc_calls, uint64_t alloc_by
     }
 }
 
+static void note_peak(struct site *site, const struct site_delta *e);
+
 /* Caller holds the entry's thread's fold lock (or the thread is gone). */
 static void fold_entry(struct site_delta *e)
 {
-    if (e->site_id != SITE_NONE)
+    if (e->site_id != SITE_NONE) {
+        note_peak(sites_get(e->site_id), e);
         add_shared(e->site_id, e->alloc_calls, e->alloc_bytes, e->free_calls, e->free_bytes,
                    e->temporary_calls);
+    }
+    STORE(e->high, 0);
     STORE(e->alloc_calls, 0);
     STORE(e->temporary_calls, 0);
     STORE(e->alloc_bytes, 0);
@@ -103,14 +112,16 @@ static inline __attribute__((always_inline)) struct site_delta *entry_for(struct
     return e;
 }
 
-/* The site's highest live bytes: checked where live bytes rise, against this thread's view
- * (shared counters plus its own pending changes). That view is exact for a site one thread
- * allocates and frees; with several, the others' pending changes (at most SITE_DELTA_OPS
- * each) are not in it. */
+/* The site's highest live bytes, from one thread's view: the shared counters plus the highest
+ * point its pending changes E reached. That view is exact for a site one thread allocates and
+ * frees (nobody else changes the shared counters in between); with several, the others'
+ * pending changes (at most SITE_DELTA_OPS each) are not in it. */
 static void note_peak(struct site *site, const struct site_delta *e)
 {
-    uint64_t allocated = LOAD(site->alloc_bytes) + e->alloc_bytes;
-    uint64_t freed = LOAD(site->free_bytes) + e->free_bytes;
+    uint64_t allocated = LOAD(site->alloc_bytes), freed = LOAD(site->free_bytes);
+    int64_t high = LOAD(e->high);
+    if (high > 0)
+        allocated += (uint64_t)high;
     uint64_t live = allocated > freed ? allocated - freed : 0;
     uint64_t peak = LOAD(site->peak_bytes);
     while (live > peak && !__atomic_compare_exchange_n(&site->peak_bytes, &peak, live, true,
@@ -120,17 +131,18 @@ static void note_peak(struct site *site, const struct site_delta *e)
 
 void site_count_alloc(uint32_t site_id, uint64_t bytes, uint32_t blocks)
 {
-    struct site *site = sites_get(site_id);
     struct site_delta *e = entry_for(&counters_self, site_id);
     if (unlikely(e == NULL)) {
         add_shared(site_id, blocks, bytes, 0, 0, 0);
         struct site_delta none = {.site_id = site_id};
-        note_peak(site, &none);
+        note_peak(sites_get(site_id), &none);
         return;
     }
     STORE(e->alloc_calls, e->alloc_calls + blocks);
     STORE(e->alloc_bytes, e->alloc_bytes + bytes);
-    note_peak(site, e);
+    int64_t rise = (int64_t)(e->alloc_bytes - e->free_bytes);
+    if (rise > e->high)
+        STORE(e->high, rise);
 }
 
 /* One entry lookup for the free and, when it was one, the temporary allocation: a
@@ -212,6 +224,7 @@ static void add_pending(const struct site_delta *e)
     uint32_t id = LOAD(e->site_id);
     if (id == SITE_NONE || id >= pending.capacity || pending.ntouched == pending.touched_capacity)
         return;
+    note_peak(sites_get(id), e);
     uint64_t *sum = pending.sums[id];
     if (!(sum[0] | sum[1] | sum[2] | sum[3] | sum[4]))
         pending.touched[pending.ntouched++] = id;
