@@ -14,7 +14,8 @@
  * In sampled mode few blocks are tracked but every free must ask; a counting filter (one
  * 16-bit counter per address hash) answers "certainly not tracked" without a lock.
  * In exact mode the small blocks are kept in the shadow (shadow.c), asked first: these
- * tables then hold the larger blocks only. */
+ * tables then hold the larger blocks only; a thread's free of a small block of its own
+ * region is done one free late (defer_own_free). */
 #include <string.h>
 #include <sys/mman.h>
 
@@ -55,6 +56,11 @@ struct table {
     unsigned npending;
     size_t pending_bytes;
     struct table *last_owner; /* where the list's latest block was found */
+    /* The owner's latest free of a small block of its own region, done one free late (see
+     * defer_own_free), under the same lock as the list; 0: none. */
+    uintptr_t deferred;
+    bool deferred_temporary;
+    bool deferred_hidden; /* its shadow entry, while the live blocks are visited */
     struct pending_free pending[PENDING_MAX];
 } __attribute__((aligned(64)));
 
@@ -355,7 +361,17 @@ static void flush_chunk(struct table *t, const struct pending_free *p, unsigned 
     }
 }
 
-/* Hands over T's list, its pending lock held. */
+/* A deferred free of T's owner, its entry removed and the block reported (and freed) through
+ * FLUSHED; T's pending lock held. */
+static void release_deferred(struct table *t, uintptr_t ptr, bool temporary)
+{
+    struct tracked_block block;
+    bool found = shadow_remove(ptr, &block) || remove_from(t, ptr, &block) ||
+                 remove_elsewhere(ptr, t, &block);
+    flushed(ptr, found ? &block : NULL, temporary);
+}
+
+/* Hands over T's list and its deferred free, its pending lock held. */
 static void flush_locked(struct table *t)
 {
     for (unsigned i = 0; i < t->npending; i += FLUSH_CHUNK) {
@@ -364,6 +380,31 @@ static void flush_locked(struct table *t)
     }
     t->npending = 0;
     t->pending_bytes = 0;
+    uintptr_t deferred = t->deferred;
+    t->deferred = 0;
+    if (deferred)
+        release_deferred(t, deferred, t->deferred_temporary);
+}
+
+/* A small block of the thread's own region is freed one free late: its shadow entry, often a
+ * cold line (a block made long ago), was fetched when the program freed it and is read when
+ * the program frees the next one, so the program's own work between two frees hides the
+ * miss (perf, redis-server in exact mode: the entry's load was a third of the shim's
+ * samples). The block goes back to the allocator then, after its entry is gone, as every
+ * held block does; the allocator sees the frees in the program's order, one late, and a
+ * block freed twice in a row goes back twice at once, where the allocator can tell. */
+static enum ptrtable_free_result defer_own_free(struct table *t, uintptr_t ptr, bool temporary)
+{
+    spin_yield_lock(&t->pending_held);
+    uintptr_t previous = t->deferred;
+    bool previous_temporary = t->deferred_temporary;
+    bool twice = previous == ptr;
+    t->deferred = twice ? 0 : ptr;
+    t->deferred_temporary = temporary;
+    if (previous)
+        release_deferred(t, previous, previous_temporary);
+    spin_yield_unlock(&t->pending_held);
+    return twice ? PTRTABLE_UNTRACKED : PTRTABLE_HELD;
 }
 
 enum ptrtable_free_result ptrtable_free(uintptr_t ptr, size_t usable, bool temporary,
@@ -376,7 +417,9 @@ enum ptrtable_free_result ptrtable_free(uintptr_t ptr, size_t usable, bool tempo
         /* Held too when another thread filled its region last: a consumer then hands a
          * producer's blocks back to the allocator in batches, not one by one as they come. */
         unsigned filler = __atomic_load_n(&dir[dir_slot(ptr)], __ATOMIC_RELAXED);
-        if (t == tables[0] || filler == t->index) { /* shadow_covers asked once, here */
+        if (filler == t->index && t != tables[0])
+            return defer_own_free(t, ptr, temporary);
+        if (t == tables[0]) { /* shadow_covers asked once, here */
             bool found = shadow_remove(ptr, out) || remove_from(t, ptr, out) ||
                          remove_elsewhere(ptr, t, out);
             return found ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;
@@ -398,7 +441,8 @@ enum ptrtable_free_result ptrtable_free(uintptr_t ptr, size_t usable, bool tempo
 void ptrtable_flush_all(void)
 {
     for (unsigned i = 0, n = __atomic_load_n(&ntables, __ATOMIC_ACQUIRE); i < n; i++) {
-        if (!__atomic_load_n(&tables[i]->npending, __ATOMIC_RELAXED))
+        if (!__atomic_load_n(&tables[i]->npending, __ATOMIC_RELAXED) &&
+            !__atomic_load_n(&tables[i]->deferred, __ATOMIC_RELAXED))
             continue;
         spin_yield_lock(&tables[i]->pending_held);
         flush_locked(tables[i]);
@@ -460,32 +504,39 @@ void ptrtable_unlock_after_fork(void)
         spin_yield_unlock(&tables[i]->held);
 }
 
-/* A block waiting on a remote-free list was freed by the program: it is marked (bit 0 of its
- * address, which allocators keep clear; its shadow entry hidden) while the live blocks are
- * visited. */
+/* A block waiting on a remote-free list, or deferred, was freed by the program: it is marked
+ * (bit 0 of its address, which allocators keep clear; its shadow entry hidden) while the live
+ * blocks are visited. */
+static void mark_held(uintptr_t ptr, bool in_shadow, bool *hidden, bool on)
+{
+    if (in_shadow) {
+        if (on)
+            *hidden = shadow_hide(ptr);
+        else if (*hidden)
+            shadow_unhide(ptr);
+        if (*hidden)
+            return; /* else it may be in a hash table */
+    }
+    uintptr_t want = on ? ptr : ptr | 1;
+    for (unsigned j = 0; j < ntables; j++) {
+        struct table *t = tables[j];
+        size_t mask = capacity_of(t) - 1;
+        for (size_t s = slot_of(t, ptr); t->entries[s].ptr; s = (s + 1) & mask)
+            if (t->entries[s].ptr == want)
+                t->entries[s].ptr ^= 1;
+    }
+}
+
 static void mark_pending(bool on)
 {
     for (unsigned i = 0; i < ntables; i++) {
         struct table *p = tables[i];
         for (unsigned k = 0; k < p->npending; k++) {
             struct pending_free *held = &p->pending[k];
-            if (shadow_covers(held->ptr, held->usable)) {
-                if (on)
-                    held->hidden = shadow_hide(held->ptr);
-                else if (held->hidden)
-                    shadow_unhide(held->ptr);
-                if (held->hidden)
-                    continue; /* else it may be in a hash table */
-            }
-            uintptr_t want = on ? p->pending[k].ptr : p->pending[k].ptr | 1;
-            for (unsigned j = 0; j < ntables; j++) {
-                struct table *t = tables[j];
-                size_t mask = capacity_of(t) - 1, i0 = slot_of(t, p->pending[k].ptr);
-                for (size_t s = i0; t->entries[s].ptr; s = (s + 1) & mask)
-                    if (t->entries[s].ptr == want)
-                        t->entries[s].ptr ^= 1;
-            }
+            mark_held(held->ptr, shadow_covers(held->ptr, held->usable), &held->hidden, on);
         }
+        if (p->deferred) /* deferred frees are all of shadowed blocks */
+            mark_held(p->deferred, true, &p->deferred_hidden, on);
     }
 }
 
