@@ -391,7 +391,8 @@ static void flush_locked(struct table *t)
  * the program frees the next one, so the program's own work between two frees hides the
  * miss (perf, redis-server in exact mode: the entry's load was a third of the shim's
  * samples). The block goes back to the allocator then, after its entry is gone, as every
- * held block does; the allocator sees the frees in the program's order, one late, and a
+ * held block does. A temporary block (the thread's latest allocation) is freed at once: its
+ * entry was just written, and a tight malloc+free loop would pay the lock for nothing. A
  * block freed twice in a row goes back twice at once, where the allocator can tell. */
 static enum ptrtable_free_result defer_own_free(struct table *t, uintptr_t ptr, bool temporary)
 {
@@ -417,9 +418,9 @@ enum ptrtable_free_result ptrtable_free(uintptr_t ptr, size_t usable, bool tempo
         /* Held too when another thread filled its region last: a consumer then hands a
          * producer's blocks back to the allocator in batches, not one by one as they come. */
         unsigned filler = __atomic_load_n(&dir[dir_slot(ptr)], __ATOMIC_RELAXED);
-        if (filler == t->index && t != tables[0])
+        if (filler == t->index && t != tables[0] && !temporary)
             return defer_own_free(t, ptr, temporary);
-        if (t == tables[0]) { /* shadow_covers asked once, here */
+        if (t == tables[0] || filler == t->index) { /* shadow_covers asked once, here */
             bool found = shadow_remove(ptr, out) || remove_from(t, ptr, out) ||
                          remove_elsewhere(ptr, t, out);
             return found ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;

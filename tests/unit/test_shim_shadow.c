@@ -243,27 +243,26 @@ static void test_remote_frees_held_then_handed_over(void **state)
 }
 
 /* A thread's free of a small block of its own region is done one free late: the block is
- * held (left out of a visit) until the thread's next such free hands it over with its site,
- * size and temporary flag; a flush hands over the last one; the same block freed twice in a
- * row goes back at once, both times. */
-enum { OWN = 3 };
+ * held (left out of a visit) until the thread's next such free hands it over with its site
+ * and size; a flush hands over the last one; the same block freed twice in a row goes back at
+ * once, both times; a temporary block (the thread's latest allocation) is removed at once. */
+enum { OWN = 4 };
 static const uintptr_t own_base = 0x61000000;
 static struct {
     uintptr_t ptr;
     uint32_t site_id;
     uint64_t size;
-    bool temporary;
 } handed[8];
 static unsigned nhanded;
 
 static void record_handed(uintptr_t ptr, const struct tracked_block *found, bool temporary)
 {
     assert_non_null(found);
+    assert_false(temporary);
     assert_true(nhanded < 8);
     handed[nhanded].ptr = ptr;
     handed[nhanded].site_id = found->site_id;
-    handed[nhanded].size = found->size;
-    handed[nhanded++].temporary = temporary;
+    handed[nhanded++].size = found->size;
 }
 
 static void count_own_visible(const struct tracked_block *b, void *arg)
@@ -272,12 +271,18 @@ static void count_own_visible(const struct tracked_block *b, void *arg)
         (*(unsigned *)arg)++;
 }
 
-static void assert_handed(unsigned i, uintptr_t ptr, uint32_t site_id, bool temporary)
+static unsigned own_visible(void)
 {
-    assert_int_equal(handed[i].ptr, ptr);
-    assert_int_equal(handed[i].site_id, site_id);
+    unsigned visible = 0;
+    ptrtable_visit(count_own_visible, &visible);
+    return visible;
+}
+
+static void assert_handed(unsigned i, unsigned block)
+{
+    assert_int_equal(handed[i].ptr, own_base + block * 64);
+    assert_int_equal(handed[i].site_id, 90 + block);
     assert_int_equal(handed[i].size, 40);
-    assert_int_equal(handed[i].temporary, temporary);
 }
 
 static void test_own_frees_done_one_late(void **state)
@@ -292,27 +297,26 @@ static void test_own_frees_done_one_late(void **state)
         ptrtable_insert(&b, 48);
     }
     struct tracked_block out;
-    assert_int_equal(ptrtable_free(own_base, 48, true, &out), PTRTABLE_HELD);
-    assert_int_equal(nhanded, 0);
-    unsigned visible = 0;
-    ptrtable_visit(count_own_visible, &visible);
-    assert_int_equal(visible, OWN - 1); /* freed as far as the program knows */
+    assert_int_equal(ptrtable_free(own_base, 48, true, &out), PTRTABLE_FOUND); /* temporary */
+    assert_int_equal(out.site_id, 90);
 
     assert_int_equal(ptrtable_free(own_base + 64, 48, false, &out), PTRTABLE_HELD);
-    assert_int_equal(nhanded, 1);
-    assert_handed(0, own_base, 90, true);
-
-    assert_int_equal(ptrtable_free(own_base + 64, 48, false, &out), PTRTABLE_UNTRACKED);
-    assert_int_equal(nhanded, 2); /* the first free of the two, handed over at once */
-    assert_handed(1, own_base + 64, 91, false);
+    assert_int_equal(nhanded, 0);
+    assert_int_equal(own_visible(), OWN - 2); /* freed as far as the program knows */
 
     assert_int_equal(ptrtable_free(own_base + 128, 48, false, &out), PTRTABLE_HELD);
-    visible = 0;
-    ptrtable_visit(count_own_visible, &visible);
-    assert_int_equal(visible, 0);
+    assert_int_equal(nhanded, 1);
+    assert_handed(0, 1);
+
+    assert_int_equal(ptrtable_free(own_base + 128, 48, false, &out), PTRTABLE_UNTRACKED);
+    assert_int_equal(nhanded, 2); /* the first free of the two, handed over at once */
+    assert_handed(1, 2);
+
+    assert_int_equal(ptrtable_free(own_base + 192, 48, false, &out), PTRTABLE_HELD);
+    assert_int_equal(own_visible(), 0);
     ptrtable_flush_all();
     assert_int_equal(nhanded, 3);
-    assert_handed(2, own_base + 128, 92, false);
+    assert_handed(2, 3);
     assert_int_equal(shadow_count(), before);
 }
 
