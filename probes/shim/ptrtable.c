@@ -59,8 +59,8 @@ struct table {
     /* The owner's latest free of a small block of its own region, done one free late (see
      * defer_own_free), under the same lock as the list; 0: none. */
     uintptr_t deferred;
-    bool deferred_temporary;
-    bool deferred_hidden; /* its shadow entry, while the live blocks are visited */
+    bool deferred_hidden;     /* its shadow entry, while the live blocks are visited */
+    uintptr_t last_own_small; /* the owner's latest free of such a block, deferred or not */
     struct pending_free pending[PENDING_MAX];
 } __attribute__((aligned(64)));
 
@@ -363,12 +363,12 @@ static void flush_chunk(struct table *t, const struct pending_free *p, unsigned 
 
 /* A deferred free of T's owner, its entry removed and the block reported (and freed) through
  * FLUSHED; T's pending lock held. */
-static void release_deferred(struct table *t, uintptr_t ptr, bool temporary)
+static void release_deferred(struct table *t, uintptr_t ptr)
 {
     struct tracked_block block;
     bool found = shadow_remove(ptr, &block) || remove_from(t, ptr, &block) ||
                  remove_elsewhere(ptr, t, &block);
-    flushed(ptr, found ? &block : NULL, temporary);
+    flushed(ptr, found ? &block : NULL, false); /* a temporary block is never deferred */
 }
 
 /* Hands over T's list and its deferred free, its pending lock held. */
@@ -383,7 +383,7 @@ static void flush_locked(struct table *t)
     uintptr_t deferred = t->deferred;
     t->deferred = 0;
     if (deferred)
-        release_deferred(t, deferred, t->deferred_temporary);
+        release_deferred(t, deferred);
 }
 
 /* A small block of the thread's own region is freed one free late: its shadow entry, often a
@@ -391,21 +391,39 @@ static void flush_locked(struct table *t)
  * the program frees the next one, so the program's own work between two frees hides the
  * miss (perf, redis-server in exact mode: the entry's load was a third of the shim's
  * samples). The block goes back to the allocator then, after its entry is gone, as every
- * held block does. A temporary block (the thread's latest allocation) is freed at once: its
- * entry was just written, and a tight malloc+free loop would pay the lock for nothing. A
- * block freed twice in a row goes back twice at once, where the allocator can tell. */
-static enum ptrtable_free_result defer_own_free(struct table *t, uintptr_t ptr, bool temporary)
+ * held block does. */
+static void defer_own_free(struct table *t, uintptr_t ptr)
 {
     spin_yield_lock(&t->pending_held);
     uintptr_t previous = t->deferred;
-    bool previous_temporary = t->deferred_temporary;
-    bool twice = previous == ptr;
-    t->deferred = twice ? 0 : ptr;
-    t->deferred_temporary = temporary;
+    t->deferred = ptr;
     if (previous)
-        release_deferred(t, previous, previous_temporary);
+        release_deferred(t, previous);
     spin_yield_unlock(&t->pending_held);
-    return twice ? PTRTABLE_UNTRACKED : PTRTABLE_HELD;
+}
+
+static void release_own_deferred(struct table *t)
+{
+    spin_yield_lock(&t->pending_held);
+    uintptr_t deferred = t->deferred;
+    t->deferred = 0;
+    if (deferred)
+        release_deferred(t, deferred);
+    spin_yield_unlock(&t->pending_held);
+}
+
+/* Whether a free of a small block of the thread's own region is deferred. Not a temporary
+ * block (the thread's latest allocation): its entry was just written, and a tight malloc+free
+ * loop would pay the lock for nothing. Not the block the thread freed just before either: a
+ * double free goes to the allocator at once, with the deferred block before it, so the
+ * allocator stops the program in the very call, as it does without the shim. */
+static bool own_free_deferred(struct table *t, uintptr_t ptr, bool temporary)
+{
+    bool again = ptr == t->last_own_small;
+    t->last_own_small = ptr;
+    if (again)
+        release_own_deferred(t);
+    return !temporary && !again;
 }
 
 enum ptrtable_free_result ptrtable_free(uintptr_t ptr, size_t usable, bool temporary,
@@ -418,9 +436,12 @@ enum ptrtable_free_result ptrtable_free(uintptr_t ptr, size_t usable, bool tempo
         /* Held too when another thread filled its region last: a consumer then hands a
          * producer's blocks back to the allocator in batches, not one by one as they come. */
         unsigned filler = __atomic_load_n(&dir[dir_slot(ptr)], __ATOMIC_RELAXED);
-        if (filler == t->index && t != tables[0] && !temporary)
-            return defer_own_free(t, ptr, temporary);
-        if (t == tables[0] || filler == t->index) { /* shadow_covers asked once, here */
+        bool own_region = filler == t->index && t != tables[0];
+        if (own_region && own_free_deferred(t, ptr, temporary)) {
+            defer_own_free(t, ptr);
+            return PTRTABLE_HELD;
+        }
+        if (t == tables[0] || own_region) { /* shadow_covers asked once, here */
             bool found = shadow_remove(ptr, out) || remove_from(t, ptr, out) ||
                          remove_elsewhere(ptr, t, out);
             return found ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;

@@ -244,8 +244,9 @@ static void test_remote_frees_held_then_handed_over(void **state)
 
 /* A thread's free of a small block of its own region is done one free late: the block is
  * held (left out of a visit) until the thread's next such free hands it over with its site
- * and size; a flush hands over the last one; the same block freed twice in a row goes back at
- * once, both times; a temporary block (the thread's latest allocation) is removed at once. */
+ * and size; a flush hands over the last one; a block freed twice in a row goes to the
+ * allocator at once the second time (after the deferred one); a temporary block (the thread's
+ * latest allocation) is removed at once. */
 enum { OWN = 4 };
 static const uintptr_t own_base = 0x61000000;
 static struct {
@@ -299,6 +300,8 @@ static void test_own_frees_done_one_late(void **state)
     struct tracked_block out;
     assert_int_equal(ptrtable_free(own_base, 48, true, &out), PTRTABLE_FOUND); /* temporary */
     assert_int_equal(out.site_id, 90);
+    /* freed again at once: not deferred, so the allocator sees the double free in this call */
+    assert_int_equal(ptrtable_free(own_base, 48, false, &out), PTRTABLE_UNTRACKED);
 
     assert_int_equal(ptrtable_free(own_base + 64, 48, false, &out), PTRTABLE_HELD);
     assert_int_equal(nhanded, 0);
