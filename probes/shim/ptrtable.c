@@ -404,6 +404,10 @@ static void defer_own_free(struct table *t, uintptr_t ptr)
 
 static void release_own_deferred(struct table *t)
 {
+    /* Only the owner makes it non-zero: zero here is zero (a tight malloc+free loop frees the
+     * same address every time, and takes no lock). */
+    if (!__atomic_load_n(&t->deferred, __ATOMIC_RELAXED))
+        return;
     spin_yield_lock(&t->pending_held);
     uintptr_t deferred = t->deferred;
     t->deferred = 0;
