@@ -361,10 +361,14 @@ static void flush_chunk(struct table *t, const struct pending_free *p, unsigned 
     }
 }
 
-/* A deferred free of T's owner, its entry removed and the block reported (and freed) through
- * FLUSHED; T's pending lock held. */
-static void release_deferred(struct table *t, uintptr_t ptr)
+/* T's deferred free replaced by NEXT (0: none), the one it held handed over: its entry
+ * removed and the block reported (and freed) through FLUSHED. T's pending lock held. */
+static void replace_deferred_locked(struct table *t, uintptr_t next)
 {
+    uintptr_t ptr = t->deferred;
+    t->deferred = next;
+    if (!ptr)
+        return;
     struct tracked_block block;
     bool found = shadow_remove(ptr, &block) || remove_from(t, ptr, &block) ||
                  remove_elsewhere(ptr, t, &block);
@@ -380,10 +384,7 @@ static void flush_locked(struct table *t)
     }
     t->npending = 0;
     t->pending_bytes = 0;
-    uintptr_t deferred = t->deferred;
-    t->deferred = 0;
-    if (deferred)
-        release_deferred(t, deferred);
+    replace_deferred_locked(t, 0);
 }
 
 /* A small block of the thread's own region is freed one free late: its shadow entry, often a
@@ -395,10 +396,7 @@ static void flush_locked(struct table *t)
 static void defer_own_free(struct table *t, uintptr_t ptr)
 {
     spin_yield_lock(&t->pending_held);
-    uintptr_t previous = t->deferred;
-    t->deferred = ptr;
-    if (previous)
-        release_deferred(t, previous);
+    replace_deferred_locked(t, ptr);
     spin_yield_unlock(&t->pending_held);
 }
 
@@ -406,14 +404,8 @@ static void release_own_deferred(struct table *t)
 {
     /* Only the owner makes it non-zero: zero here is zero (a tight malloc+free loop frees the
      * same address every time, and takes no lock). */
-    if (!__atomic_load_n(&t->deferred, __ATOMIC_RELAXED))
-        return;
-    spin_yield_lock(&t->pending_held);
-    uintptr_t deferred = t->deferred;
-    t->deferred = 0;
-    if (deferred)
-        release_deferred(t, deferred);
-    spin_yield_unlock(&t->pending_held);
+    if (__atomic_load_n(&t->deferred, __ATOMIC_RELAXED))
+        defer_own_free(t, 0);
 }
 
 /* Whether a free of a small block of the thread's own region is deferred. Not a temporary
