@@ -361,6 +361,13 @@ static void flush_chunk(struct table *t, const struct pending_free *p, unsigned 
     }
 }
 
+/* A block the shadow covers, removed at once: from the shadow, or the tables when the shadow
+ * had no room for it (T: the caller's own table, asked first). */
+static bool remove_small(struct table *t, uintptr_t ptr, struct tracked_block *out)
+{
+    return shadow_remove(ptr, out) || remove_from(t, ptr, out) || remove_elsewhere(ptr, t, out);
+}
+
 /* T's deferred free replaced by NEXT (0: none), the one it held handed over: its entry
  * removed and the block reported (and freed) through FLUSHED. T's pending lock held. */
 static void replace_deferred_locked(struct table *t, uintptr_t next)
@@ -370,8 +377,7 @@ static void replace_deferred_locked(struct table *t, uintptr_t next)
     if (!ptr)
         return;
     struct tracked_block block;
-    bool found = shadow_remove(ptr, &block) || remove_from(t, ptr, &block) ||
-                 remove_elsewhere(ptr, t, &block);
+    bool found = remove_small(t, ptr, &block);
     flushed(ptr, found ? &block : NULL, false); /* a temporary block is never deferred */
 }
 
@@ -437,11 +443,8 @@ enum ptrtable_free_result ptrtable_free(uintptr_t ptr, size_t usable, bool tempo
             defer_own_free(t, ptr);
             return PTRTABLE_HELD;
         }
-        if (t == tables[0] || own_region) { /* shadow_covers asked once, here */
-            bool found = shadow_remove(ptr, out) || remove_from(t, ptr, out) ||
-                         remove_elsewhere(ptr, t, out);
-            return found ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;
-        }
+        if (t == tables[0] || own_region) /* shadow_covers asked once, here */
+            return remove_small(t, ptr, out) ? PTRTABLE_FOUND : PTRTABLE_UNTRACKED;
     } else if (remove_from(t, ptr, out)) {
         return PTRTABLE_FOUND;
     } else if (t == tables[0] || usable > PENDING_SIZE_MAX) { /* no list, or a large block */
